@@ -1,0 +1,537 @@
+"""The Collaboration aggregate: one s22A agreement and its whole life as events.
+
+Each public command checks the rules first (small ``check_*`` methods raising named domain
+errors) and only then triggers an event, so a refused command records nothing. Events carry
+plain values (str, Decimal, date, int, dict, list) so that the stored record stays readable
+and upcastable; the aggregate turns them into value objects as it applies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import (
+    DuplicateFunction,
+    DuplicateParty,
+    InvalidApportionmentBasis,
+    InvalidAsset,
+    InvalidExitTerms,
+    InvalidFunctionKind,
+    LeadForceNotAParty,
+    PartyNotInCollaboration,
+    RequiredText,
+    TooFewParties,
+    UnknownFunction,
+)
+from domain.forces import check_force_code
+from domain.values import FinancialYear, Money, Provenance, Share, shares_summing_to_one
+
+FUNCTION_KINDS = ("operational", "enabling")
+APPORTIONMENT_BASES = ("force_size", "net_revenue_budget", "fixed_ratio", "usage")
+EXIT_COST_HEADS = ("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8")
+ACTIVE = "active"
+
+
+def required_text(value: str | None, field_name: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise RequiredText(f"{field_name} must not be empty", field=field_name)
+    return text
+
+
+def whole_months(value: object, field_name: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidExitTerms(f"{field_name} must be a whole number of at least {minimum}", field=field_name)
+    return value
+
+
+# State held by the aggregate. Every entry remembers the version of the event that set it,
+# so any figure can be traced back to the fact behind it.
+@dataclass
+class Function:
+    id: str
+    name: str
+    kind: str
+    host_force: str
+    annual_budget: Money
+    added_on: date
+    version: int
+    budgets: dict[str, tuple[Money, int]] = field(default_factory=dict)
+
+    def budget_in_effect(self, on: date) -> tuple[Money, int]:
+        """The budget for the financial year containing ``on``, else the latest earlier one,
+        else the initial budget (API.md)."""
+        year = FinancialYear.containing(on)
+        earlier = [
+            (FinancialYear.parse(text), entry)
+            for text, entry in self.budgets.items()
+            if FinancialYear.parse(text) <= year
+        ]
+        if earlier:
+            return max(earlier, key=lambda pair: pair[0])[1]
+        return self.annual_budget, self.version
+
+
+@dataclass(frozen=True)
+class Apportionment:
+    function_id: str | None
+    basis: str
+    shares: dict[str, Share]
+    effective_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class ExitTerms:
+    notice_period_months: int
+    stranded_cost_rate: Share
+    stranded_cost_months: int
+    caps: dict[str, Money]
+    effective_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class JointAsset:
+    id: str
+    name: str
+    cost: Money
+    acquired_on: date
+    useful_life_months: int
+    funded_shares: dict[str, Share]
+    version: int
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    supplier: str
+    function_id: str
+    annual_value: Money
+    ends_on: date
+    break_cost: Money
+    effective_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class Review:
+    outcome: str
+    held_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class Variation:
+    clause: str
+    summary: str
+    effective_on: date
+    version: int
+
+
+class Collaboration(Aggregate):
+    """An s22A collaboration agreement between two or more forces."""
+
+    class Event(Aggregate.Event):
+        effective_on: date
+        actor: str
+        reason: str
+        evidence: str | None
+        approval_ref: str | None
+
+    class Established(Aggregate.Created):
+        name: str
+        purpose: str
+        parties: list[str]
+        lead_force: str
+        governance_body: str | None
+        review_cycle_months: int | None
+
+    def __init__(
+        self,
+        name: str,
+        purpose: str,
+        parties: list[str],
+        lead_force: str,
+        governance_body: str | None,
+        review_cycle_months: int | None,
+        effective_on: date,
+        actor: str,
+        reason: str,
+        evidence: str | None,
+        approval_ref: str | None,
+    ):
+        self.name = name
+        self.purpose = purpose
+        self.parties: list[str] = list(parties)
+        self.joined_on: dict[str, date] = {party: effective_on for party in parties}
+        self.lead_force = lead_force
+        self.governance_body = governance_body
+        self.review_cycle_months = review_cycle_months
+        self.established_on = effective_on
+        self.status = ACTIVE
+        self.functions: dict[str, Function] = {}
+        self.apportionments: list[Apportionment] = []
+        self.exit_terms: list[ExitTerms] = []
+        self.assets: dict[str, JointAsset] = {}
+        self.contracts: dict[str, Contract] = {}
+        self.reviews: list[Review] = []
+        self.variations: list[Variation] = []
+
+    # ----------------------------------------------------------------- commands
+    @classmethod
+    def establish(
+        cls,
+        *,
+        name: str,
+        purpose: str,
+        parties: list[str],
+        lead_force: str,
+        provenance: Provenance,
+        governance_body: str | None = None,
+        review_cycle_months: int | None = None,
+    ) -> Collaboration:
+        name = required_text(name, "name")
+        purpose = required_text(purpose, "purpose")
+        for index, party in enumerate(parties):
+            check_force_code(party, field=f"parties.{index}")
+        cls.check_no_duplicate_parties(parties)
+        if len(parties) < 2:
+            raise TooFewParties("a collaboration agreement needs at least two parties", field="parties")
+        check_force_code(lead_force, field="lead_force")
+        if lead_force not in parties:
+            raise LeadForceNotAParty(f"lead force {lead_force!r} is not one of the parties", field="lead_force")
+        if review_cycle_months is not None and (
+            isinstance(review_cycle_months, bool) or not isinstance(review_cycle_months, int) or review_cycle_months < 1
+        ):
+            raise RequiredText("review_cycle_months must be a whole number of at least 1", field="review_cycle_months")
+        return cls._create(
+            cls.Established,
+            id=uuid4(),
+            name=name,
+            purpose=purpose,
+            parties=list(parties),
+            lead_force=lead_force,
+            governance_body=(governance_body or "").strip() or None,
+            review_cycle_months=review_cycle_months,
+            **provenance.as_event_fields(),
+        )
+
+    class PartyJoined(Event):
+        force: str
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.parties.append(self.force)
+            collaboration.joined_on[self.force] = self.effective_on
+
+    def join(self, force: str, provenance: Provenance) -> None:
+        check_force_code(force, field="force")
+        self.check_no_duplicate_parties([*self.parties, force])
+        self.trigger_event(self.PartyJoined, force=force, **provenance.as_event_fields())
+
+    class FunctionAdded(Event):
+        function_id: str
+        name: str
+        kind: str
+        host_force: str
+        annual_budget: Decimal
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.functions[self.function_id] = Function(
+                id=self.function_id,
+                name=self.name,
+                kind=self.kind,
+                host_force=self.host_force,
+                annual_budget=Money(self.annual_budget),
+                added_on=self.effective_on,
+                version=self.originator_version,
+            )
+
+    def add_function(
+        self, *, name: str, kind: str, host_force: str, annual_budget: object, provenance: Provenance
+    ) -> str:
+        name = required_text(name, "name")
+        if any(function.name.casefold() == name.casefold() for function in self.functions.values()):
+            raise DuplicateFunction(f"a function named {name!r} already exists", field="name")
+        if kind not in FUNCTION_KINDS:
+            raise InvalidFunctionKind(f"kind must be one of {', '.join(FUNCTION_KINDS)}", field="kind")
+        self.check_is_party(host_force, "host_force")
+        budget = Money.non_negative(annual_budget, "annual_budget")
+        function_id = str(uuid4())
+        self.trigger_event(
+            self.FunctionAdded,
+            function_id=function_id,
+            name=name,
+            kind=kind,
+            host_force=host_force,
+            annual_budget=budget.amount,
+            **provenance.as_event_fields(),
+        )
+        return function_id
+
+    class FunctionBudgetSet(Event):
+        function_id: str
+        financial_year: str
+        annual_budget: Decimal
+
+        def apply(self, collaboration: Collaboration) -> None:
+            function = collaboration.functions[self.function_id]
+            function.budgets[self.financial_year] = (Money(self.annual_budget), self.originator_version)
+
+    def set_function_budget(
+        self, *, function_id: str, financial_year: str, annual_budget: object, provenance: Provenance
+    ) -> None:
+        self.check_function_exists(function_id)
+        year = FinancialYear.parse(financial_year)
+        budget = Money.non_negative(annual_budget, "annual_budget")
+        self.trigger_event(
+            self.FunctionBudgetSet,
+            function_id=function_id,
+            financial_year=str(year),
+            annual_budget=budget.amount,
+            **provenance.as_event_fields(),
+        )
+
+    class ApportionmentAgreed(Event):
+        function_id: str | None
+        basis: str
+        shares: dict[str, Decimal]
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.apportionments.append(
+                Apportionment(
+                    function_id=self.function_id,
+                    basis=self.basis,
+                    shares={force: Share(value) for force, value in self.shares.items()},
+                    effective_on=self.effective_on,
+                    version=self.originator_version,
+                )
+            )
+
+    def agree_apportionment(
+        self, *, function_id: str | None, basis: str, shares: dict[str, object], provenance: Provenance
+    ) -> None:
+        if function_id is not None:
+            self.check_function_exists(function_id)
+        if basis not in APPORTIONMENT_BASES:
+            raise InvalidApportionmentBasis(f"basis must be one of {', '.join(APPORTIONMENT_BASES)}", field="basis")
+        for force in shares:
+            self.check_is_party(force, "shares")
+        parsed = shares_summing_to_one(shares)
+        self.trigger_event(
+            self.ApportionmentAgreed,
+            function_id=function_id,
+            basis=basis,
+            shares={force: share.value for force, share in parsed.items()},
+            **provenance.as_event_fields(),
+        )
+
+    class ExitTermsAgreed(Event):
+        notice_period_months: int
+        stranded_cost_rate: Decimal
+        stranded_cost_months: int
+        caps: dict[str, Decimal]
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.exit_terms.append(
+                ExitTerms(
+                    notice_period_months=self.notice_period_months,
+                    stranded_cost_rate=Share(self.stranded_cost_rate),
+                    stranded_cost_months=self.stranded_cost_months,
+                    caps={head: Money(amount) for head, amount in self.caps.items()},
+                    effective_on=self.effective_on,
+                    version=self.originator_version,
+                )
+            )
+
+    def agree_exit_terms(
+        self,
+        *,
+        notice_period_months: int,
+        stranded_cost_rate: object,
+        stranded_cost_months: int,
+        caps: dict[str, object] | None,
+        provenance: Provenance,
+    ) -> None:
+        notice = whole_months(notice_period_months, "notice_period_months")
+        months = whole_months(stranded_cost_months, "stranded_cost_months")
+        try:
+            rate = Share.of(stranded_cost_rate, "stranded_cost_rate")
+        except Exception as error:
+            raise InvalidExitTerms(str(error), field="stranded_cost_rate") from None
+        parsed_caps: dict[str, Decimal] = {}
+        for head, amount in (caps or {}).items():
+            if head not in EXIT_COST_HEADS:
+                raise InvalidExitTerms(f"cap on unknown head {head!r}; heads are H1..H8", field="caps")
+            parsed_caps[head] = Money.non_negative(amount, f"caps[{head}]").amount
+        self.trigger_event(
+            self.ExitTermsAgreed,
+            notice_period_months=notice,
+            stranded_cost_rate=rate.value,
+            stranded_cost_months=months,
+            caps=parsed_caps,
+            **provenance.as_event_fields(),
+        )
+
+    class JointAssetRegistered(Event):
+        asset_id: str
+        name: str
+        cost: Decimal
+        acquired_on: date
+        useful_life_months: int
+        funded_shares: dict[str, Decimal]
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.assets[self.asset_id] = JointAsset(
+                id=self.asset_id,
+                name=self.name,
+                cost=Money(self.cost),
+                acquired_on=self.acquired_on,
+                useful_life_months=self.useful_life_months,
+                funded_shares={force: Share(value) for force, value in self.funded_shares.items()},
+                version=self.originator_version,
+            )
+
+    def register_asset(
+        self,
+        *,
+        name: str,
+        cost: object,
+        acquired_on: date,
+        useful_life_months: int,
+        funded_shares: dict[str, object],
+        provenance: Provenance,
+    ) -> str:
+        name = required_text(name, "name")
+        money = Money.non_negative(cost, "cost")
+        if isinstance(useful_life_months, bool) or not isinstance(useful_life_months, int) or useful_life_months < 1:
+            raise InvalidAsset("useful_life_months must be a whole number of at least 1", field="useful_life_months")
+        for force in funded_shares:
+            self.check_is_party(force, "funded_shares")
+        parsed = shares_summing_to_one(funded_shares, "funded_shares")
+        asset_id = str(uuid4())
+        self.trigger_event(
+            self.JointAssetRegistered,
+            asset_id=asset_id,
+            name=name,
+            cost=money.amount,
+            acquired_on=acquired_on,
+            useful_life_months=useful_life_months,
+            funded_shares={force: share.value for force, share in parsed.items()},
+            **provenance.as_event_fields(),
+        )
+        return asset_id
+
+    class ContractCommitted(Event):
+        contract_id: str
+        supplier: str
+        function_id: str
+        annual_value: Decimal
+        ends_on: date
+        break_cost: Decimal
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.contracts[self.contract_id] = Contract(
+                id=self.contract_id,
+                supplier=self.supplier,
+                function_id=self.function_id,
+                annual_value=Money(self.annual_value),
+                ends_on=self.ends_on,
+                break_cost=Money(self.break_cost),
+                effective_on=self.effective_on,
+                version=self.originator_version,
+            )
+
+    def commit_contract(
+        self,
+        *,
+        supplier: str,
+        function_id: str,
+        annual_value: object,
+        ends_on: date,
+        break_cost: object,
+        provenance: Provenance,
+    ) -> str:
+        supplier = required_text(supplier, "supplier")
+        self.check_function_exists(function_id)
+        value = Money.non_negative(annual_value, "annual_value")
+        cost = Money.non_negative(break_cost, "break_cost")
+        contract_id = str(uuid4())
+        self.trigger_event(
+            self.ContractCommitted,
+            contract_id=contract_id,
+            supplier=supplier,
+            function_id=function_id,
+            annual_value=value.amount,
+            ends_on=ends_on,
+            break_cost=cost.amount,
+            **provenance.as_event_fields(),
+        )
+        return contract_id
+
+    class ReviewHeld(Event):
+        outcome: str
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.reviews.append(Review(self.outcome, self.effective_on, self.originator_version))
+
+    def hold_review(self, *, outcome: str, provenance: Provenance) -> None:
+        outcome = required_text(outcome, "outcome")
+        self.trigger_event(self.ReviewHeld, outcome=outcome, **provenance.as_event_fields())
+
+    class VariationAgreed(Event):
+        clause: str
+        summary: str
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.variations.append(
+                Variation(self.clause, self.summary, self.effective_on, self.originator_version)
+            )
+
+    def agree_variation(self, *, clause: str, summary: str, provenance: Provenance) -> None:
+        clause = required_text(clause, "clause")
+        summary = required_text(summary, "summary")
+        self.trigger_event(self.VariationAgreed, clause=clause, summary=summary, **provenance.as_event_fields())
+
+    # ------------------------------------------------------------------- checks
+    @staticmethod
+    def check_no_duplicate_parties(parties: list[str]) -> None:
+        seen: set[str] = set()
+        for party in parties:
+            if party in seen:
+                raise DuplicateParty(f"{party!r} is already a party", field="parties")
+            seen.add(party)
+
+    def check_is_party(self, force: str, field_name: str) -> None:
+        check_force_code(force, field=field_name)
+        if force not in self.parties:
+            raise PartyNotInCollaboration(f"{force!r} is not a party to this collaboration", field=field_name)
+
+    def check_function_exists(self, function_id: str | None) -> None:
+        if function_id not in self.functions:
+            raise UnknownFunction(f"no function {function_id!r} in this collaboration", field="function_id")
+
+    # ------------------------------------------------------------------ queries
+    def shares_in_effect(self, function_id: str, on: date) -> Apportionment | None:
+        """The apportionment of a function in effect on a date: its own ratio if it has one,
+        else the ratio agreed for all functions. Latest effective date wins; on a tie, the
+        later-recorded agreement wins."""
+        for scope in (function_id, None):
+            candidates = [a for a in self.apportionments if a.function_id == scope and a.effective_on <= on]
+            if candidates:
+                return max(candidates, key=lambda a: (a.effective_on, a.version))
+        return None
+
+    def exit_terms_in_effect(self, on: date) -> ExitTerms | None:
+        candidates = [terms for terms in self.exit_terms if terms.effective_on <= on]
+        return max(candidates, key=lambda t: (t.effective_on, t.version)) if candidates else None
+
+
+def collaboration_id(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
