@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -33,7 +35,7 @@ from service.errors import (
 )
 from service.persistence import IdempotentRequest, SideTableAccess
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12
 
 
 class DateAsISO(Transcoding):
@@ -298,7 +300,7 @@ class CollaborationRecords(Application[UUID]):
         if (replay := self._replay(idempotency)) is not None:
             return replay
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
-        for _attempt in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             collaboration = self.collaboration(collaboration_id)
             if caller.force is not None and caller.force not in collaboration.parties:
                 raise NotPermitted(f"{caller.force} is not a party to this collaboration")
@@ -313,7 +315,8 @@ class CollaborationRecords(Application[UUID]):
             except IntegrityError:
                 if (replay := self._replay(idempotency)) is not None:
                     return replay
-                continue  # another writer took this version: retry on fresh state
+                # Another writer took this version: back off a little, retry on fresh state.
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
         raise ConcurrentUpdate("the collaboration kept changing under this request; try again")
 
     def _save(self, aggregate: Any, result: dict[str, Any], idempotency: IdempotencyKey | None) -> Written:

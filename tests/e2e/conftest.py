@@ -1,0 +1,75 @@
+"""Starts the real service under gunicorn on loopback, with its own SQLite file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Service:
+    base_url: str
+    env: dict[str, str]
+
+    def create_token(self, *arguments: str) -> str:
+        completed = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "tokens", "create", *arguments],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60, check=True,
+        )
+        return completed.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def gunicorn_service(tmp_path: Path) -> Iterator[Service]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'records.sqlite3'}",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "3",
+    }
+    log = (tmp_path / "gunicorn.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+         "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
+            time.sleep(0.2)
+        yield Service(base_url, env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
