@@ -256,9 +256,14 @@ class CollaborationRecords(Application[UUID]):
     # --------------------------------------------------------------------- reads
     def collaboration(self, collaboration_id: str, *, version: int | None = None) -> Collaboration:
         try:
-            return self.repository.get(_uuid(collaboration_id), version=version)
+            collaboration = self.repository.get(_uuid(collaboration_id), version=version)
         except AggregateNotFoundError:
             raise CollaborationNotFound(f"no collaboration {collaboration_id}") from None
+        if version is not None and collaboration.version != version:  # the repository answers the latest <= version
+            raise CollaborationNotFound(
+                f"collaboration {collaboration_id} has no version {version}; it is at version {collaboration.version}"
+            )
+        return collaboration
 
     def collaboration_document(self, collaboration_id: str, *, version: int | None = None) -> dict[str, Any]:
         return collaboration_document(self.collaboration(collaboration_id, version=version))

@@ -4,7 +4,7 @@ dates as ISO text. The HTTP layer sends these as they are."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -59,7 +59,7 @@ def event_document(event: Any) -> dict[str, Any]:
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
@@ -154,7 +154,12 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             for r in collaboration.reviews
         ],
         "variations": [
-            {"clause": v.clause, "summary": v.summary, "effective_on": v.effective_on.isoformat(), "source_version": v.version}
+            {
+                "clause": v.clause,
+                "summary": v.summary,
+                "effective_on": v.effective_on.isoformat(),
+                "source_version": v.version,
+            }
             for v in collaboration.variations
         ],
         "notices": [],

@@ -130,7 +130,9 @@ def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None
     else the embedded SQLite default."""
     if environ.get("DATABASE_URL") or not environ.get("PERSISTENCE_MODULE"):
         return persistence_environment(environ.get("DATABASE_URL"), base_dir=base_dir)
-    env = {key: value for key, value in environ.items() if key.startswith(("PERSISTENCE_MODULE", "POSTGRES_", "SQLITE_"))}
+    env = {
+        key: value for key, value in environ.items() if key.startswith(("PERSISTENCE_MODULE", "POSTGRES_", "SQLITE_"))
+    }
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(RecordsPostgresRecorder)
     elif env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":

@@ -1,0 +1,188 @@
+"""The flask-smorest extension, specialised for this service.
+
+- ``Api`` answers every error as RFC 9457 ``application/problem+json`` (HTTP errors, webargs
+  validation errors, domain and service errors, store outages), documents those problems in
+  the OpenAPI document, and declares the bearer-token security scheme.
+- ``Blueprint`` authenticates every request to its routes unless a route is marked
+  ``@Blueprint.public``: deny by default. It refuses writes to read-only principals and
+  non-JSON bodies before a route runs, and documents all of it per operation.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Callable
+from copy import deepcopy
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from eventsourcing.persistence import InterfaceError, OperationalError
+from flask import current_app, g, request
+from flask.wrappers import Response
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException
+
+from domain.errors import DomainError
+from service import web
+from service.errors import NotPermitted
+from service.fields import DecimalString
+from service.problems import (
+    PROBLEM_JSON,
+    domain_problem,
+    flatten_validation_messages,
+    http_problem,
+    validation_detail,
+)
+
+log = logging.getLogger(__name__)
+
+SECURITY_SCHEME = "bearerAuth"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = ma.fields.String(required=True, metadata={"description": "A stable URI naming the problem; switch on this"})
+    title = ma.fields.String(required=True, metadata={"description": "A short summary of the problem type"})
+    status = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code"})
+    detail = ma.fields.String(required=True, metadata={"description": "What went wrong with this request"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Validation problems only: field → messages"},
+    )
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        self.register_field(DecimalString, "string", "decimal")
+        self.spec.components.security_scheme(
+            SECURITY_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A token from `flask tokens create`; its role is admin, force (bound to one "
+                "force) or auditor (read-only)",
+            },
+        )
+
+    # ------------------------------------------------------------------ documentation
+    def _register_responses(self) -> None:
+        """Every error response is documented as application/problem+json."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other problem", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+    # ----------------------------------------------------------------- error handling
+    def _register_error_handlers(self) -> None:
+        self._app.register_error_handler(HTTPException, self.handle_http_exception)
+        self._app.register_error_handler(web.ProblemRaised, self.handle_problem)
+        self._app.register_error_handler(DomainError, self.handle_domain_error)
+        self._app.register_error_handler(OperationalError, self.handle_store_unavailable)
+        self._app.register_error_handler(InterfaceError, self.handle_store_unavailable)
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        errors = data.get("errors")
+        if errors is None and "messages" in data:
+            errors = flatten_validation_messages(data["messages"])
+        if status >= 500:  # Flask has logged the original exception; its text stays in the log
+            detail = "an unexpected error occurred; it has been logged"
+            errors = None
+        elif isinstance(getattr(error, "exc", None), ValueError) and status == 400:
+            detail, errors = "the request body is not valid JSON", None
+        elif errors and status == 422:
+            detail = validation_detail(errors)
+        else:
+            detail = data.get("message") or error.description or ""
+        return http_problem(status, detail, errors=errors or None, headers=headers).response()
+
+    @staticmethod
+    def handle_problem(error: web.ProblemRaised) -> Response:
+        return error.problem.response()
+
+    @staticmethod
+    def handle_domain_error(error: DomainError) -> Response:
+        return domain_problem(error, request.view_args or {}).response()
+
+    @staticmethod
+    def handle_store_unavailable(error: Exception) -> Response:
+        log.exception("the record store did not answer", exc_info=error)
+        return http_problem(
+            503, "the record store did not answer; try again shortly", headers={"Retry-After": "1"}
+        ).response()
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A resource whose routes need a valid bearer token unless marked public."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_access_doc)
+        self.before_request(self._check_access)
+
+    @staticmethod
+    def public(func: Callable[..., Any]) -> Callable[..., Any]:
+        """Marks a route as open to anyone, without a token."""
+        func.public = True  # type: ignore[attr-defined]
+        func._apidoc = {**deepcopy(getattr(func, "_apidoc", {})), "public": True}  # type: ignore[attr-defined]
+        return func
+
+    @staticmethod
+    def problems(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Documents further problem statuses a route may answer with (e.g. 404, 409, 412)."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            apidoc = deepcopy(getattr(func, "_apidoc", {}))
+            apidoc["problems"] = [*apidoc.get("problems", []), *statuses]
+            func._apidoc = apidoc  # type: ignore[attr-defined]
+            return func
+
+        return decorator
+
+    @staticmethod
+    def _check_access() -> None:
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "public", False):
+            return
+        principal = web.authenticate()
+        g.principal = principal
+        if request.method not in SAFE_METHODS and not principal.may_write:
+            raise NotPermitted(f"an {principal.role} token may only read")
+        if request.method in BODY_METHODS and not request.is_json:
+            web.fail(
+                415,
+                f"send the body as JSON with Content-Type: application/json, not {request.mimetype or 'nothing'}",
+            )
+
+    @staticmethod
+    def _prepare_access_doc(doc: dict[str, Any], doc_info: dict[str, Any], *, method: str, **kwargs: Any) -> dict:
+        responses = doc.setdefault("responses", {})
+        statuses: list[int] = list(doc_info.get("problems", []))
+        if doc_info.get("public"):
+            doc["security"] = []
+        else:
+            doc["security"] = [{SECURITY_SCHEME: []}]
+            statuses.append(401)
+            if method.upper() not in SAFE_METHODS:
+                statuses += [400, 403, 415, 422]
+        for status in statuses:
+            if status not in responses and str(status) not in responses:
+                responses[status] = http.HTTPStatus(status).name
+        return doc

@@ -1,0 +1,97 @@
+"""The Flask application factory.
+
+Everything stateful is built here, per process: gunicorn forks its workers before any of
+them calls ``create_app`` (``preload_app = False``), so no SQLite or psycopg connection ever
+crosses a fork. Importing this module builds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from service.api import Api
+from service.application import CollaborationRecords
+from service.auth import TokenStore
+from service.cli import tokens_cli
+from service.documents import utc_text
+from service.persistence import environment_from
+from service.resources import register_resources
+
+# The directory holding wsgi.py. A relative sqlite:/// DATABASE_URL (the default is
+# sqlite:///instance/records.sqlite3) resolves against it, whatever the working directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "API_TITLE": "Collaboration record service",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": "The record of police collaboration agreements (s22A Police Act 1996) in England "
+            "and Wales: every change an immutable event. Errors are RFC 9457 application/problem+json. Money "
+            "and shares are decimal strings, never numbers."
+        },
+        "servers": [{"url": "/"}],
+    },
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+
+
+class RecordsJSONProvider(DefaultJSONProvider):
+    """Dates as ISO 8601, timestamps as RFC 3339 UTC, decimals as exact strings."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return utc_text(o)
+        if isinstance(o, date):
+            return o.isoformat()
+        if isinstance(o, Decimal | UUID):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Builds the app, its record store, its register and its API for this process.
+
+    ``DATABASE_URL`` comes from ``config`` or else the environment; unset, it is the SQLite
+    file ``instance/records.sqlite3`` under the project root."""
+    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    app.json = RecordsJSONProvider(app)
+    app.config.update(DEFAULT_CONFIG)
+    app.config.update(config or {})
+
+    environ = dict(os.environ)
+    if app.config.get("DATABASE_URL"):
+        environ["DATABASE_URL"] = app.config["DATABASE_URL"]
+    env = environment_from(environ, base_dir=PROJECT_ROOT)
+
+    records = CollaborationRecords(env=env)
+    app.extensions["records"] = records
+    app.extensions["tokens"] = TokenStore(records.side_tables)
+    _add_register(app, env, records)
+
+    api = Api(app)
+    register_resources(api)
+    app.cli.add_command(tokens_cli)
+    return app
+
+
+def _add_register(app: Flask, env: Mapping[str, str], records: CollaborationRecords) -> None:
+    """The central register read model and its CLI (``projections run``/``rebuild``)."""
+    from projections.cli import projections_cli
+    from projections.register import Register
+
+    app.extensions["register"] = Register(env=env, application=records)
+    app.cli.add_command(projections_cli)

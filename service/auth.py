@@ -1,0 +1,153 @@
+"""Bearer tokens and who they speak for.
+
+A token is ``crs_`` followed by 32 random bytes (URL-safe base64). Only its SHA-256 hash is
+stored, in the ``api_tokens`` side table; the token itself is shown once, when created.
+
+Roles (API.md):
+
+- ``admin`` may do everything;
+- ``force`` is bound to one force code and writes only as that force, only on collaborations
+  that force is party to (or creates); the application service enforces the party rule from
+  the ``Caller`` this module builds;
+- ``auditor`` may only read.
+
+Where a body names forces, a force token is held to the party rule only: a party may record
+another force joining (the joining force is not a party yet, so it could not record that
+itself), host a function at another party, or apportion shares among all parties, because
+those are facts agreed by all the parties. Where a future body names the force acting for
+itself (a withdrawal notice's ``force``, a claim's ``claimant``) it must be the token's force.
+
+Every request looks its token up afresh (one indexed read by hash). There is deliberately no
+in-process cache: with several workers a cache would let a revoked token keep working in the
+workers that had cached it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from domain.forces import FORCES
+from service.application import Caller
+from service.persistence import SideTableAccess
+
+TOKEN_PREFIX = "crs_"  # noqa: S105  (a public marker, not a secret)
+ADMIN, FORCE, AUDITOR = "admin", "force", "auditor"
+ROLES = (ADMIN, FORCE, AUDITOR)
+WRITING_ROLES = (ADMIN, FORCE)
+
+
+class InvalidTokenRequest(ValueError):
+    """A token was asked for with a role or force that makes no sense."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The holder of a valid token."""
+
+    id: str
+    name: str
+    role: str
+    force: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How events this principal records name who recorded them."""
+        role = f"{self.role} {self.force}" if self.force else self.role
+        return f"{self.name} ({role})"
+
+    @property
+    def may_write(self) -> bool:
+        return self.role in WRITING_ROLES
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(actor=self.actor, force=self.force if self.role == FORCE else None)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What is stored about a token: never the token itself."""
+
+    id: str
+    name: str
+    role: str
+    force: str | None
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.id, self.name, self.role, self.force)
+
+
+def hash_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+_COLUMNS = "id, name, role, force, created_at, revoked_at"
+
+
+class TokenStore:
+    """Creates, lists, revokes and checks bearer tokens."""
+
+    def __init__(self, side_tables: SideTableAccess):
+        self.side_tables = side_tables
+
+    def create(self, *, name: str, role: str, force: str | None = None) -> tuple[TokenRecord, str]:
+        """A new token and its record. The token is returned once and never stored."""
+        name = (name or "").strip()
+        if not name:
+            raise InvalidTokenRequest("a token needs a name saying whose it is")
+        if role not in ROLES:
+            raise InvalidTokenRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if role == FORCE:
+            if force is None:
+                raise InvalidTokenRequest("a force token is bound to one force: give its code (--force CODE)")
+            if force not in FORCES:
+                raise InvalidTokenRequest(f"unknown force code {force!r}; GET /api/v1/forces lists them")
+        elif force is not None:
+            raise InvalidTokenRequest(f"only force tokens are bound to a force; an {role} token is not")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        record = TokenRecord(str(uuid.uuid4()), name, role, force, _now(), None)
+        self.side_tables.execute(
+            "INSERT INTO {schema}api_tokens (id, name, role, force, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (record.id, record.name, record.role, record.force, hash_of(token), record.created_at),
+            commit=True,
+        )
+        return record, token
+
+    def list(self) -> list[TokenRecord]:
+        rows = self.side_tables.execute(f"SELECT {_COLUMNS} FROM {{schema}}api_tokens ORDER BY created_at, id")
+        return [TokenRecord(**row) for row in rows]
+
+    def get(self, token_id: str) -> TokenRecord | None:
+        rows = self.side_tables.execute(f"SELECT {_COLUMNS} FROM {{schema}}api_tokens WHERE id = ?", (token_id,))
+        return TokenRecord(**rows[0]) if rows else None
+
+    def revoke(self, token_id: str) -> TokenRecord | None:
+        """Revokes a token at once, in every worker. Returns its record, or None if unknown.
+        Revoking a revoked token keeps its first revocation time."""
+        self.side_tables.execute(
+            "UPDATE {schema}api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (_now(), token_id),
+            commit=True,
+        )
+        return self.get(token_id)
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal a presented token speaks for, or None if it is unknown or revoked."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        rows = self.side_tables.execute(
+            f"SELECT {_COLUMNS} FROM {{schema}}api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (hash_of(token),),
+        )
+        return TokenRecord(**rows[0]).principal if rows else None

@@ -1,0 +1,16 @@
+"""The HTTP resources, one package each: ``routes.py`` (a blueprint of thin routes) and
+``schemas.py`` (what the routes accept and answer)."""
+
+from __future__ import annotations
+
+from service.api import Api
+
+
+def register_resources(api: Api) -> None:
+    from service.resources.collaborations.routes import blp as collaborations
+    from service.resources.events.routes import blp as events
+    from service.resources.forces.routes import blp as forces
+    from service.resources.meta.routes import blp as meta
+
+    for blueprint in (meta, forces, collaborations, events):
+        api.register_blueprint(blueprint)

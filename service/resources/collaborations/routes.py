@@ -1,0 +1,171 @@
+"""Collaborations: the s22A agreements, their changes, their history, and the register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import marshmallow as ma
+from flask import jsonify
+from flask.wrappers import Response
+
+from service import web
+from service.api import Blueprint
+from service.resources.collaborations import schemas as s
+from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, refuse_temporal_reads
+
+blp = Blueprint(
+    "collaborations",
+    __name__,
+    url_prefix="/api/v1/collaborations",
+    description="Collaboration agreements: every change an immutable event; the central register.",
+)
+
+ONE = "/<uuid:collaboration_id>"
+
+
+def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A POST route, documented with the If-Match and Idempotency-Key headers it honours."""
+
+    def decorator(func: Callable[..., Response]) -> Callable[..., Response]:
+        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
+
+    return decorator
+
+
+# --------------------------------------------------------------------- the register
+@blp.route("", methods=["GET"])
+@blp.arguments(s.RegisterQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.RegisterPageSchema)
+@blp.problems(501)
+def search_register(args: dict[str, Any]) -> Response:
+    """The central register of collaborations
+
+    Filter by `party`, `status`, `function` and free text `q`; paginated by `page` and
+    `page_size` (at most 100).
+    """
+    refuse_temporal_reads(args)
+    register = web.register()
+    register.catch_up()
+    return jsonify(register.search(**args))
+
+
+@write_route("")
+@blp.arguments(s.EstablishSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(412)
+def establish(body: dict[str, Any]) -> Response:
+    """Establish a collaboration
+
+    A force token may only create collaborations its force is party to.
+    """
+    return web.record(web.records().establish_collaboration, creating=True, **body)
+
+
+# ------------------------------------------------------------------ one collaboration
+@blp.route(ONE, methods=["GET"])
+@blp.arguments(s.CollaborationQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.CollaborationDocument, headers=ETAG_HEADER)
+@blp.problems(404, 501)
+def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """A collaboration's current state, or its state after event `version`"""
+    refuse_temporal_reads(args)
+    return web.about_collaboration(web.records().collaboration_document(str(collaboration_id), **args))
+
+
+@blp.route(f"{ONE}/history", methods=["GET"])
+@blp.arguments(s.HistoryQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.HistorySchema, headers=ETAG_HEADER)
+@blp.problems(404)
+def history(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Every event of the collaboration, in order"""
+    items = web.records().history(str(collaboration_id), **args)
+    response = jsonify({"collaboration_id": str(collaboration_id), "items": items})
+    if items:
+        response.set_etag(str(items[-1]["version"]))
+    return response
+
+
+@write_route(f"{ONE}/parties")
+@blp.arguments(s.JoinPartySchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def join_party(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """A force joins the collaboration
+
+    Recorded by an administrator or by a force already party to it.
+    """
+    return web.record(web.records().join_party, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/functions")
+@blp.arguments(s.AddFunctionSchema)
+@blp.response(201, s.FunctionAddedDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def add_function(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Add a function (business area) run jointly; answers with its `function_id`"""
+    return web.record(web.records().add_function, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/functions/<uuid:function_id>/budgets")
+@blp.arguments(s.SetBudgetSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def set_function_budget(body: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
+    """Set a function's annual budget for a financial year"""
+    return web.record(web.records().set_function_budget, str(collaboration_id), function_id=str(function_id), **body)
+
+
+@write_route(f"{ONE}/apportionments")
+@blp.arguments(s.ApportionmentSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def agree_apportionment(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Agree how costs are shared, for one function or (`function_id` null) all of them"""
+    return web.record(web.records().agree_apportionment, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/exit-terms")
+@blp.arguments(s.ExitTermsSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def agree_exit_terms(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Agree the exit terms: notice period, stranded costs, caps per head"""
+    return web.record(web.records().agree_exit_terms, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/assets")
+@blp.arguments(s.AssetSchema)
+@blp.response(201, s.AssetRegisteredDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def register_asset(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Register a jointly funded asset; answers with its `asset_id`"""
+    return web.record(web.records().register_asset, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/contracts")
+@blp.arguments(s.ContractSchema)
+@blp.response(201, s.ContractCommittedDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def commit_contract(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Record a contract committed for a function; answers with its `contract_id`"""
+    return web.record(web.records().commit_contract, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/reviews")
+@blp.arguments(s.ReviewSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def hold_review(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Record a periodic review and its outcome"""
+    return web.record(web.records().hold_review, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/variations")
+@blp.arguments(s.VariationSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def agree_variation(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Record an agreed variation of a clause"""
+    return web.record(web.records().agree_variation, str(collaboration_id), **body)

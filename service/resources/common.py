@@ -1,0 +1,77 @@
+"""Schemas and helpers shared by the resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from service import web
+from service.fields import Text
+
+# Response headers documented on every response about one collaboration.
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'The collaboration\'s version, e.g. "7"; send it back in If-Match',
+        "schema": {"type": "string"},
+    }
+}
+WRITE_HEADERS = {
+    **ETAG_HEADER,
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+WRITE_PARAMETERS = [
+    {
+        "in": "header",
+        "name": "If-Match",
+        "required": False,
+        "description": 'The ETag of the version this change was based on, e.g. "7". A stale value gets 412.',
+        "schema": {"type": "string"},
+    },
+    {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": False,
+        "description": "Repeat a POST safely: the same key from the same token returns the first answer and "
+        "records nothing new; the same key with a different request is refused with 422.",
+        "schema": {"type": "string", "maxLength": 255},
+    },
+]
+
+
+class Schema(ma.Schema):
+    """Unknown fields are refused: a misspelt field must not be silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class WriteSchema(Schema):
+    """What every write says about itself. The actor comes from the token, never the body."""
+
+    effective_on = ma.fields.Date(
+        required=True, metadata={"description": "When this takes effect in the world (YYYY-MM-DD)"}
+    )
+    reason = Text(required=True, metadata={"description": "Why this is being recorded"})
+    evidence = ma.fields.String(allow_none=True, metadata={"description": "A document reference"})
+    approval_ref = ma.fields.String(allow_none=True, metadata={"description": "e.g. a board minute"})
+
+
+class TemporalQuerySchema(Schema):
+    as_of = ma.fields.Date(
+        metadata={"description": "The state of the world on this date, as known now. Not yet supported: 501"}
+    )
+    known_at = ma.fields.AwareDateTime(
+        metadata={"description": "What was known at this RFC 3339 time. Not yet supported: 501"}
+    )
+
+
+def refuse_temporal_reads(args: dict[str, Any]) -> None:
+    """``as_of``/``known_at`` are part of the contract but not built yet. Ignoring them would
+    answer a historical question with today's state, so they are refused plainly."""
+    asked = [name for name in ("as_of", "known_at") if args.pop(name, None) is not None]
+    if asked:
+        web.fail(501, f"{' and '.join(asked)} reads are not supported yet by this service")

@@ -1,0 +1,30 @@
+"""The global event feed."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from service.resources.collaborations.schemas import EventDocument
+from service.resources.common import Schema
+
+MAX_LIMIT = 1000
+
+
+class FeedQuerySchema(Schema):
+    after = ma.fields.Integer(
+        load_default=0,
+        validate=ma.validate.Range(min=0),
+        metadata={"description": "Answer events after this position (the previous page's next_after)"},
+    )
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+
+
+class FeedItemSchema(EventDocument):
+    position = ma.fields.Integer(required=True, metadata={"description": "The event's place in the global log"})
+
+
+class FeedSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(FeedItemSchema), required=True)
+    next_after = ma.fields.Integer(
+        required=True, metadata={"description": "Pass as `after` to read on; equals `after` when nothing is new"}
+    )

@@ -1,0 +1,167 @@
+"""What every HTTP resource needs from the request and for the response: the application and
+the register of this process, who is calling, the conditional and idempotency headers, and
+the shape of a write's answer. Routes stay thin: parse, call the service, answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from flask import current_app, g, jsonify, request
+from flask.wrappers import Response
+
+from service.application import CollaborationRecords, IdempotencyKey, Written
+from service.auth import Principal, TokenStore
+from service.problems import http_problem
+
+log = logging.getLogger(__name__)
+
+REALM = "collaboration-records"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+READ_YOUR_WRITES_TIMEOUT = 5.0
+_ENTITY_TAG = re.compile(r'^(W/)?"([^"]*)"$')
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class ProblemRaised(Exception):
+    """Raised by the web layer to answer with a problem; the Api turns it into the response."""
+
+    def __init__(self, status: int, detail: str, **kwargs: Any):
+        super().__init__(detail)
+        self.problem = http_problem(status, detail, **kwargs)
+
+
+def fail(status: int, detail: str, **kwargs: Any) -> NoReturn:
+    raise ProblemRaised(status, detail, **kwargs)
+
+
+# ------------------------------------------------------------------ this process's objects
+def records() -> CollaborationRecords:
+    return current_app.extensions["records"]
+
+
+def register() -> Any:
+    return current_app.extensions["register"]
+
+
+def tokens() -> TokenStore:
+    return current_app.extensions["tokens"]
+
+
+# ------------------------------------------------------------------------------- caller
+def authenticate() -> Principal:
+    """The principal of the request's bearer token, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header or scheme.lower() != "bearer" or not token.strip():
+        fail(
+            401,
+            "send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+        )
+    principal = tokens().authenticate(token.strip())
+    if principal is None:
+        fail(
+            401,
+            "the bearer token is not valid or has been revoked",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
+        )
+    return principal
+
+
+def current_principal() -> Principal:
+    principal = g.get("principal")
+    if principal is None:  # a route forgot to authenticate: refuse rather than guess
+        fail(401, "this request was not authenticated")
+    return principal
+
+
+# ------------------------------------------------------------------------------ headers
+def if_match_version() -> int | None:
+    """The version an ``If-Match`` header expects, or None without one.
+
+    ETags are ``"<version>"``. ``*`` matches any current version. A malformed header is 400;
+    a well-formed tag that is not a version can never match the current one: 412."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    header = header.strip()
+    if header == "*":
+        return None
+    match = _ENTITY_TAG.match(header)
+    if match is None:
+        fail(
+            400,
+            f'If-Match must be one entity tag in quotes, e.g. "3" (the ETag of the last read), not {header!r}',
+            errors={"If-Match": ['send exactly one quoted ETag, e.g. "3"']},
+        )
+    weak, tag = match.groups()
+    if weak:
+        fail(412, "If-Match compares strong entity tags; a weak tag (W/) never matches")
+    if not tag.isdigit() or not (0 < int(tag) < 2**63):
+        fail(412, f"If-Match names {header}, which is not a version of this collaboration, so it does not match")
+    return int(tag)
+
+
+def refuse_if_match() -> None:
+    """If-Match on a create: nothing exists yet, so no tag can match (RFC 9110 13.1.1)."""
+    if request.headers.get("If-Match") is not None:
+        fail(412, "If-Match cannot match a collaboration that does not exist yet; send the create without it")
+
+
+def idempotency_key() -> IdempotencyKey | None:
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        fail(
+            400,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
+            errors={IDEMPOTENCY_KEY: ["must be 1 to 255 visible ASCII characters"]},
+        )
+    fingerprint = IdempotencyKey.fingerprint_of(request.method, request.path, request.get_json(silent=True))
+    return IdempotencyKey(principal=current_principal().id, key=key, fingerprint=fingerprint)
+
+
+# ---------------------------------------------------------------------------- responses
+def about_collaboration(document: dict[str, Any], status: int = 200) -> Response:
+    """A response about one collaboration, tagged with its version."""
+    response = jsonify(document)
+    response.status_code = status
+    response.set_etag(str(document["version"]))
+    return response
+
+
+def record(command: Callable[..., Written], *args: Any, creating: bool = False, **fields: Any) -> Response:
+    """Runs a write command as the caller and answers 201 with its result.
+
+    The caller, If-Match and Idempotency-Key come from the request, never from the body.
+    After the write, the register is brought up to it so the caller reads its own write."""
+    if creating:
+        refuse_if_match()
+    else:
+        fields["expected_version"] = if_match_version()
+    written = command(*args, caller=current_principal().caller, idempotency=idempotency_key(), **fields)
+    if written.position is not None:
+        catch_register_up_to(written.position)
+    response = about_collaboration(written.result, status=201)
+    if creating:
+        response.headers["Location"] = f"{request.path}/{written.result['id']}"
+    if written.replayed:
+        response.headers[IDEMPOTENT_REPLAYED] = "true"
+    return response
+
+
+def catch_register_up_to(position: int) -> None:
+    """Read-your-writes for the register. The write is already committed, so a lagging or
+    failing register must not turn its success into an error: it is logged, and the register
+    catches up before its next read."""
+    try:
+        if not register().wait_for(position, timeout=READ_YOUR_WRITES_TIMEOUT):
+            log.warning("register did not reach position %s within %ss", position, READ_YOUR_WRITES_TIMEOUT)
+    except Exception:
+        log.exception("register failed to process up to position %s; it will catch up on its next read", position)

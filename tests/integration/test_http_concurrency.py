@@ -1,0 +1,182 @@
+"""ETags, If-Match, Idempotency-Key and concurrent writers over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from service.errors import ConcurrentUpdate
+from tests.integration import http_support
+from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
+
+# Fixtures shared by the HTTP tests.
+collaboration = http_support.collaboration
+http = http_support.http
+
+BASE = "/api/v1/collaborations"
+REVIEW = {"outcome": "Continue as agreed", **WHEN}
+
+
+def reviews(collaboration: dict[str, Any]) -> str:
+    return f"{BASE}/{collaboration['id']}/reviews"
+
+
+# ----------------------------------------------------------------------------- If-Match
+def test_if_match_with_the_current_etag_writes(http: Http, collaboration: dict[str, Any]) -> None:
+    etag = http.get(f"{BASE}/{collaboration['id']}").headers["ETag"]
+
+    response = http.post(reviews(collaboration), REVIEW, **{"If-Match": etag})
+
+    assert response.status_code == 201
+    assert response.headers["ETag"] == '"2"'
+
+
+def test_if_match_with_a_stale_etag_is_412_and_records_nothing(http: Http, collaboration: dict[str, Any]) -> None:
+    stale = http.get(f"{BASE}/{collaboration['id']}").headers["ETag"]
+    assert http.post(reviews(collaboration), REVIEW).status_code == 201  # someone else wrote meanwhile
+
+    response = http.post(reviews(collaboration), {**REVIEW, "outcome": "Mine"}, **{"If-Match": stale})
+
+    problem = assert_problem(response, 412, "version-mismatch")
+    assert "1" in problem["detail"] and "2" in problem["detail"]
+    assert [e["data"]["outcome"] for e in http.history(collaboration["id"])[1:]] == ["Continue as agreed"]
+
+
+@pytest.mark.parametrize(
+    ("if_match", "status"),
+    [("1", 400), ('"1", "2"', 400), ("", 400), ('W/"1"', 412), ('"abc"', 412), ('"0"', 412), ('"-1"', 412)],
+)
+def test_a_malformed_or_unmatchable_if_match_is_refused_clearly(
+    http: Http, collaboration: dict[str, Any], if_match: str, status: int
+) -> None:
+    response = http.post(reviews(collaboration), REVIEW, **{"If-Match": if_match})
+    problem = assert_problem(response, status)
+    assert "If-Match" in problem["detail"]
+    assert http.log_size() == 1
+
+
+def test_if_match_star_matches_any_current_version(http: Http, collaboration: dict[str, Any]) -> None:
+    assert http.post(reviews(collaboration), REVIEW, **{"If-Match": "*"}).status_code == 201
+
+
+def test_if_match_on_a_create_cannot_match(http: Http) -> None:
+    assert_problem(http.post(BASE, ALLIANCE, **{"If-Match": '"1"'}), 412, "precondition-failed")
+    assert http.log_size() == 0
+
+
+def test_every_write_and_read_of_a_collaboration_carries_its_version_as_etag(
+    http: Http, collaboration: dict[str, Any]
+) -> None:
+    function = http.post(
+        f"{BASE}/{collaboration['id']}/functions",
+        {"name": "ICT", "kind": "enabling", "host_force": "west-mercia", "annual_budget": "1.00", **WHEN},
+    )
+    read = http.get(f"{BASE}/{collaboration['id']}")
+    assert function.headers["ETag"] == read.headers["ETag"] == '"2"'
+    assert read.get_json()["version"] == 2
+
+
+# ------------------------------------------------------------------------- Idempotency-Key
+def test_a_retried_post_with_the_same_key_returns_the_first_answer_and_records_once(
+    http: Http, collaboration: dict[str, Any]
+) -> None:
+    path = f"{BASE}/{collaboration['id']}/functions"
+    body = {"name": "ICT", "kind": "enabling", "host_force": "west-mercia", "annual_budget": "1.00", **WHEN}
+
+    first = http.post(path, body, **{"Idempotency-Key": "add-ict-1"})
+    retry = http.post(path, body, **{"Idempotency-Key": "add-ict-1"})
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.get_json() == first.get_json()
+    assert retry.get_json()["function_id"] == first.get_json()["function_id"]
+    assert "Idempotent-Replayed" not in first.headers
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.headers["ETag"] == first.headers["ETag"] == '"2"'
+    assert [e["type"] for e in http.history(collaboration["id"])] == [
+        "Collaboration.Established",
+        "Collaboration.FunctionAdded",
+    ]
+
+
+def test_a_retried_create_returns_the_same_collaboration(http: Http) -> None:
+    first = http.post(BASE, ALLIANCE, **{"Idempotency-Key": "create-alliance"})
+    retry = http.post(BASE, ALLIANCE, **{"Idempotency-Key": "create-alliance"})
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.get_json()["id"] == first.get_json()["id"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert http.log_size() == 1
+    assert http.get(BASE).get_json()["total"] == 1
+
+
+def test_the_same_key_with_a_different_request_is_422_and_records_nothing(
+    http: Http, collaboration: dict[str, Any]
+) -> None:
+    assert http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "k"}).status_code == 201
+
+    changed_body = http.post(reviews(collaboration), {**REVIEW, "outcome": "Other"}, **{"Idempotency-Key": "k"})
+    other_path = http.post(
+        f"{BASE}/{collaboration['id']}/variations", {"clause": "1", "summary": "s", **WHEN}, **{"Idempotency-Key": "k"}
+    )
+
+    problem = assert_problem(changed_body, 422, "idempotency-key-reused")
+    assert "Idempotency-Key" in problem["errors"]
+    assert_problem(other_path, 422, "idempotency-key-reused")
+    assert len(http.history(collaboration["id"])) == 2
+
+
+def test_keys_belong_to_the_token_that_sent_them(http: Http, collaboration: dict[str, Any]) -> None:
+    other = http.token("admin", name="Another admin")
+    assert http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "k"}).status_code == 201
+
+    response = http.post(reviews(collaboration), REVIEW, other, **{"Idempotency-Key": "k"})
+
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
+    assert len(http.history(collaboration["id"])) == 3
+
+
+def test_a_refused_request_does_not_use_up_its_key(http: Http, collaboration: dict[str, Any]) -> None:
+    bad = http.post(reviews(collaboration), {**REVIEW, "outcome": " "}, **{"Idempotency-Key": "k"})
+    assert_problem(bad, 422)
+    assert http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "k"}).status_code == 201
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "has space", "tab\there"])
+def test_a_malformed_idempotency_key_is_400(http: Http, collaboration: dict[str, Any], key: str) -> None:
+    problem = assert_problem(http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": key}), 400)
+    assert "Idempotency-Key" in problem["errors"]
+    assert http.log_size() == 1
+
+
+# ---------------------------------------------------------------------- concurrent writers
+def test_concurrent_writers_are_all_recorded_once(http: Http, collaboration: dict[str, Any]) -> None:
+    outcomes = [f"review {n}" for n in range(8)]
+    statuses: list[int] = []
+    start = threading.Barrier(len(outcomes))
+
+    def write(outcome: str) -> None:
+        client = http.app.test_client()
+        start.wait()
+        response = client.post(reviews(collaboration), json={**REVIEW, "outcome": outcome}, headers=http.headers())
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=write, args=(outcome,)) for outcome in outcomes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [201] * len(outcomes)
+    history = http.history(collaboration["id"])
+    assert sorted(e["data"]["outcome"] for e in history[1:]) == sorted(outcomes)
+    assert [e["version"] for e in history] == list(range(1, len(outcomes) + 2))
+
+
+def test_a_conflict_that_keeps_losing_is_409(http: Http, collaboration: dict[str, Any], monkeypatch) -> None:
+    def always_losing(*args: Any, **kwargs: Any) -> Any:
+        raise ConcurrentUpdate("the collaboration kept changing under this request; try again")
+
+    monkeypatch.setattr(http.app.extensions["records"], "hold_review", always_losing)
+    assert_problem(http.post(reviews(collaboration), REVIEW), 409, "concurrent-update")
