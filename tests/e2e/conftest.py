@@ -32,7 +32,12 @@ class Service:
     def create_token(self, *arguments: str) -> str:
         completed = subprocess.run(
             [str(BIN / "flask"), "--app", "wsgi", "tokens", "create", *arguments],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60, check=True,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         return completed.stdout.strip().splitlines()[-1]
 
@@ -48,9 +53,20 @@ def gunicorn_service(tmp_path: Path) -> Iterator[Service]:
     }
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "3",
-         "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(BIN / "gunicorn"),
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "3",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

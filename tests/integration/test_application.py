@@ -38,17 +38,30 @@ def establish(records: CollaborationRecords, **overrides) -> str:
 def test_a_collaboration_is_rebuilt_from_its_events(records):
     collaboration_id = establish(records, governance_body="Alliance Governance Group", review_cycle_months=12)
     written = records.add_function(
-        collaboration_id, name="Alliance ICT", kind="enabling", host_force="warwickshire",
-        annual_budget="10000000", caller=ADMIN, **ON,
+        collaboration_id,
+        name="Alliance ICT",
+        kind="enabling",
+        host_force="warwickshire",
+        annual_budget="10000000",
+        caller=ADMIN,
+        **ON,
     )
     function_id = written.result["function_id"]
     records.agree_apportionment(
-        collaboration_id, function_id=None, basis="fixed_ratio",
-        shares={"west-mercia": "0.69", "warwickshire": "0.31"}, caller=ADMIN, **ON,
+        collaboration_id,
+        function_id=None,
+        basis="fixed_ratio",
+        shares={"west-mercia": "0.69", "warwickshire": "0.31"},
+        caller=ADMIN,
+        **ON,
     )
     records.set_function_budget(
-        collaboration_id, function_id=function_id, financial_year="2019/20", annual_budget="11000000.50",
-        caller=ADMIN, **ON,
+        collaboration_id,
+        function_id=function_id,
+        financial_year="2019/20",
+        annual_budget="11000000.50",
+        caller=ADMIN,
+        **ON,
     )
     document = records.collaboration_document(collaboration_id)
     assert document["version"] == 4
@@ -79,13 +92,22 @@ def test_a_refused_command_records_nothing(records):
     size = records.log_size()
     with pytest.raises(SharesDoNotSumToOne):
         records.agree_apportionment(
-            collaboration_id, function_id=None, basis="fixed_ratio",
-            shares={"west-mercia": "0.7", "warwickshire": "0.31"}, caller=ADMIN, **ON,
+            collaboration_id,
+            function_id=None,
+            basis="fixed_ratio",
+            shares={"west-mercia": "0.7", "warwickshire": "0.31"},
+            caller=ADMIN,
+            **ON,
         )
     with pytest.raises(PartyNotInCollaboration):
         records.add_function(
-            collaboration_id, name="Dogs", kind="operational", host_force="kent", annual_budget="1",
-            caller=ADMIN, **ON,
+            collaboration_id,
+            name="Dogs",
+            kind="operational",
+            host_force="kent",
+            annual_budget="1",
+            caller=ADMIN,
+            **ON,
         )
     assert records.log_size() == size
     assert records.collaboration_document(collaboration_id)["version"] == 1
@@ -120,13 +142,25 @@ def test_an_idempotent_retry_returns_the_first_result_and_records_nothing(record
     collaboration_id = establish(records)
     key = IdempotencyKey("token-1", "retry-me", IdempotencyKey.fingerprint_of("POST", "/x", {"a": 1}))
     first = records.add_function(
-        collaboration_id, name="ICT", kind="enabling", host_force="warwickshire", annual_budget="5",
-        caller=ADMIN, idempotency=key, **ON,
+        collaboration_id,
+        name="ICT",
+        kind="enabling",
+        host_force="warwickshire",
+        annual_budget="5",
+        caller=ADMIN,
+        idempotency=key,
+        **ON,
     )
     size = records.log_size()
     again = records.add_function(
-        collaboration_id, name="ICT", kind="enabling", host_force="warwickshire", annual_budget="5",
-        caller=ADMIN, idempotency=key, **ON,
+        collaboration_id,
+        name="ICT",
+        kind="enabling",
+        host_force="warwickshire",
+        annual_budget="5",
+        caller=ADMIN,
+        idempotency=key,
+        **ON,
     )
     assert again.replayed and not first.replayed
     assert again.result == first.result
@@ -171,9 +205,11 @@ def test_concurrent_retries_with_one_key_record_once(database_url):
     key = IdempotencyKey("token-1", "same", "fingerprint")
 
     def write(index: int):
-        return writers[index].hold_review(
-            collaboration_id, outcome="once", caller=ADMIN, idempotency=key, **ON
-        ).result["version"]
+        return (
+            writers[index]
+            .hold_review(collaboration_id, outcome="once", caller=ADMIN, idempotency=key, **ON)
+            .result["version"]
+        )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         versions = set(pool.map(write, range(4)))

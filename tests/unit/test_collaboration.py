@@ -145,8 +145,12 @@ def test_function_host_must_be_a_party_and_budget_non_negative():
 def test_budget_in_effect_follows_financial_years():
     collaboration = alliance()
     ict = with_ict(collaboration)
-    collaboration.set_function_budget(function_id=ict, financial_year="2018/19", annual_budget="11000000", provenance=WHEN)
-    collaboration.set_function_budget(function_id=ict, financial_year="2020/21", annual_budget="9000000", provenance=WHEN)
+    collaboration.set_function_budget(
+        function_id=ict, financial_year="2018/19", annual_budget="11000000", provenance=WHEN
+    )
+    collaboration.set_function_budget(
+        function_id=ict, financial_year="2020/21", annual_budget="9000000", provenance=WHEN
+    )
     function = collaboration.functions[ict]
     assert function.budget_in_effect(date(2017, 6, 1))[0] == Money(Decimal("10000000.00"))  # initial
     assert function.budget_in_effect(date(2019, 3, 31))[0] == Money(Decimal("11000000.00"))
@@ -182,7 +186,10 @@ def test_apportionment_shares_only_for_parties_and_sum_to_one():
     refused(
         collaboration,
         lambda: collaboration.agree_apportionment(
-            function_id=None, basis="fixed_ratio", shares={"west-mercia": "0.69", "warwickshire": "0.30"}, provenance=WHEN
+            function_id=None,
+            basis="fixed_ratio",
+            shares={"west-mercia": "0.69", "warwickshire": "0.30"},
+            provenance=WHEN,
         ),
         SharesDoNotSumToOne,
     )
@@ -231,19 +238,31 @@ def test_exit_terms_rules():
     refused(
         collaboration,
         lambda: collaboration.agree_exit_terms(
-            notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps={"H9": "1"}, provenance=WHEN
+            notice_period_months=12,
+            stranded_cost_rate="0.25",
+            stranded_cost_months=6,
+            caps={"H9": "1"},
+            provenance=WHEN,
         ),
         InvalidExitTerms,
     )
     refused(
         collaboration,
         lambda: collaboration.agree_exit_terms(
-            notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps={"H1": "-1"}, provenance=WHEN
+            notice_period_months=12,
+            stranded_cost_rate="0.25",
+            stranded_cost_months=6,
+            caps={"H1": "-1"},
+            provenance=WHEN,
         ),
         NegativeAmount,
     )
     collaboration.agree_exit_terms(
-        notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps={"H6": "500000"}, provenance=WHEN
+        notice_period_months=12,
+        stranded_cost_rate="0.25",
+        stranded_cost_months=6,
+        caps={"H6": "500000"},
+        provenance=WHEN,
     )
     terms = collaboration.exit_terms_in_effect(date(2018, 10, 9))
     assert terms.notice_period_months == 12
