@@ -25,3 +25,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 accesslog = "-"
 errorlog = "-"
+
+# gunicorn 24+ opens a control socket at ~/.gunicorn/gunicorn.ctl by default; several
+# instances on one machine (tests, a developer's server) would share that path. It is not
+# needed to run the service, so it is off unless asked for.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "") == ""
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
