@@ -48,7 +48,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -64,11 +64,11 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
-from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment, resolve_topic
 
 from domain.collaboration import ACTIVE, Collaboration
+from service.documents import utc_text
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords
@@ -79,11 +79,6 @@ MAX_PAGE_SIZE = 500
 MAX_RETRY_INTERVAL = 30.0
 
 logger = logging.getLogger(__name__)
-
-
-def utc_text(moment: datetime) -> str:
-    """RFC 3339 in UTC, written as the service writes every other timestamp."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------------------------- the rows
@@ -243,29 +238,29 @@ CREATE_STATEMENTS = (
     " status TEXT NOT NULL,"
     " lead_force TEXT NOT NULL,"
     " governance_body TEXT,"
-    " review_cycle_months INTEGER,"
+    " review_cycle_months BIGINT,"
     " established_on TEXT NOT NULL,"
     " search_text TEXT NOT NULL,"
-    " version INTEGER NOT NULL,"
-    " events_applied INTEGER NOT NULL,"
+    " version BIGINT NOT NULL,"
+    " events_applied BIGINT NOT NULL,"
     " updated_at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS {prefix}_collaborations_order ON {collaborations} (sort_name, id)",
     # The filters probe these by their primary keys (collaboration first), so they need no other
     # index. Keyed by seq rather than by the UUID, entries are small and stored together.
     "CREATE TABLE IF NOT EXISTS {parties} ("
-    " collaboration_seq INTEGER NOT NULL,"
+    " collaboration_seq BIGINT NOT NULL,"
     " force_code TEXT NOT NULL,"
-    " added_in_version INTEGER NOT NULL,"
-    " list_index INTEGER NOT NULL,"
+    " added_in_version BIGINT NOT NULL,"
+    " list_index BIGINT NOT NULL,"
     " PRIMARY KEY (collaboration_seq, force_code)){without_rowid}",
     "CREATE TABLE IF NOT EXISTS {functions} ("
-    " collaboration_seq INTEGER NOT NULL,"
+    " collaboration_seq BIGINT NOT NULL,"
     " function_id TEXT NOT NULL,"
     " name TEXT NOT NULL,"
     " name_folded TEXT NOT NULL,"
     " kind TEXT NOT NULL,"
     " host_force TEXT NOT NULL,"
-    " added_in_version INTEGER NOT NULL,"
+    " added_in_version BIGINT NOT NULL,"
     " PRIMARY KEY (collaboration_seq, function_id)){without_rowid}",
 )
 DETAIL_COLUMNS = (
@@ -566,7 +561,7 @@ class SQLiteRegisterView(SQLiteTrackingRecorder, RegisterView):
 
 # On PostgreSQL, each write statement of a batch runs once, with a column of values per array
 # parameter, instead of once per row (executemany costs a round trip's worth of work per row).
-DETAIL_TYPES = "text, text, text, text, text, text, text, int, text, text, int, int, text, bigint"
+DETAIL_TYPES = "text, text, text, text, text, text, text, bigint, text, text, bigint, bigint, text, bigint"
 POSTGRES_BULK_WRITES = {
     UPDATE_PROGRESS: (
         "UPDATE {collaborations} AS c"
@@ -661,26 +656,6 @@ def register_view_class(factory: InfrastructureFactory[Any]) -> type[SQLiteRegis
     if isinstance(factory, PostgresFactory):
         return PostgresRegisterView
     raise TypeError(f"the register needs SQLite or PostgreSQL, not {type(factory).__module__}")
-
-
-# ---------------------------------------------------------------------------- the projection
-class RegisterProjection(Projection[RegisterView]):
-    """The register in the library's ``Projection`` idiom, e.g. for ``ProjectionRunner`` on
-    PostgreSQL: one event per transaction, idempotent (an event at or before the tracked
-    position is ignored)."""
-
-    name = PROJECTION_NAME
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
-        with self.view.locked_transaction() as cursor:
-            if tracking.notification_id <= self.view.position_in(cursor, tracking.application_name):
-                return
-            originator_id = domain_event.originator_id
-            row = self.view.load_rows(cursor, [str(originator_id)]).get(str(originator_id))
-            changes = RegisterChanges({originator_id: row} if row is not None else {})
-            changes.apply(domain_event)
-            self.view.write_rows(cursor, changes.changed.values())
-            self.view.record_position(cursor, tracking.application_name, tracking.notification_id)
 
 
 class Register:

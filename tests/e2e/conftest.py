@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ def free_port() -> int:
 class Service:
     base_url: str
     env: dict[str, str]
+    workers: list[int] = field(default_factory=list)
 
     def create_token(self, *arguments: str) -> str:
         completed = subprocess.run(
@@ -42,13 +43,24 @@ class Service:
         return completed.stdout.strip().splitlines()[-1]
 
 
+def worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        if len(pids) >= 3:
+            return pids
+        time.sleep(0.1)
+    return pids
+
+
 @pytest.fixture
 def gunicorn_service(tmp_path: Path) -> Iterator[Service]:
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'records.sqlite3'}",
-        "PORT": str(port),
+        "BIND": f"127.0.0.1:{port}",  # read by gunicorn.conf.py, as are the workers
         "WEB_CONCURRENCY": "3",
     }
     log = (tmp_path / "gunicorn.log").open("w")
@@ -69,6 +81,7 @@ def gunicorn_service(tmp_path: Path) -> Iterator[Service]:
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
+    service = Service(base_url, env)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -81,7 +94,8 @@ def gunicorn_service(tmp_path: Path) -> Iterator[Service]:
                 log.flush()
                 pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
             time.sleep(0.2)
-        yield Service(base_url, env)
+        service.workers = worker_pids(process.pid)
+        yield service
     finally:
         process.terminate()
         try:

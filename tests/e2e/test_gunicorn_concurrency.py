@@ -16,6 +16,7 @@ WRITES_PER_CLIENT = 15
 
 
 def test_concurrent_writes_through_three_workers_are_each_stored_once(gunicorn_service):
+    assert len(gunicorn_service.workers) == 3  # WEB_CONCURRENCY, through gunicorn.conf.py
     token = gunicorn_service.create_token("--role", "admin", "--name", "e2e")
     headers = {"Authorization": f"Bearer {token}"}
     base = gunicorn_service.base_url

@@ -17,11 +17,11 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError
 
 from domain.collaboration import Collaboration
-from projections.register import HANDLERS, Register, RegisterChanges, RegisterProjection, RegisterView, handler_for
+from projections.register import HANDLERS, Register, RegisterChanges, RegisterView, handler_for
 from service.application import Caller, CollaborationRecords
 from service.documents import utc_text
 from service.persistence import persistence_environment
@@ -560,40 +560,3 @@ def test_wait_for_catches_up_itself_and_gives_up_after_the_timeout(records, open
     assert register.entry(written.result["id"])["version"] == 1
     assert register.wait_for(written.position + 100, timeout=0.3) is False
     assert register.position() == written.position
-
-
-def test_the_projection_idiom_processes_one_event_at_a_time_idempotently(records, open_register):
-    ids = write_history(records, collaborations=3, changes=20, seed=5)
-    register = open_register()
-    projection = RegisterProjection(view=register.view)
-    notifications = records.recorder.select_notifications(start=0, limit=1000, inclusive_of_start=False)
-    for notification in [*notifications[:10], *notifications[:5], *notifications[10:], notifications[-1]]:
-        projection.process_event(records.mapper.to_domain_event(notification), Tracking(records.name, notification.id))
-    assert register.position() == log_size(records)
-    assert projected_tally(register) == tally(records, log_size(records))
-    assert all_entries(register) == {cid: expected_entry(records, cid) for cid in ids}
-
-
-def test_the_library_projection_runner_can_run_the_register_on_postgres(postgres_url):
-    from eventsourcing.projection import ProjectionRunner
-
-    from projections.register import PostgresRegisterView
-
-    env = persistence_environment(postgres_url)
-    records = CollaborationRecords(env=env)
-    try:
-        ids = write_history(records, collaborations=2, changes=10, seed=11)
-        with ProjectionRunner(
-            application_class=CollaborationRecords,
-            projection_class=RegisterProjection,
-            view_class=PostgresRegisterView,
-            env=env,
-        ) as runner:
-            runner.wait(log_size(records), timeout=10)
-            extra = establish(records, "7F Procurement", ["suffolk", "norfolk"])
-            runner.wait(log_size(records), timeout=10)
-        with Register(env, records) as register:
-            assert register.position() == log_size(records)
-            assert all_entries(register) == {cid: expected_entry(records, cid) for cid in [*ids, extra]}
-    finally:
-        records.close()
