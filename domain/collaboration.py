@@ -11,43 +11,55 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
 
 from domain.errors import (
+    DomainError,
     DuplicateFunction,
     DuplicateParty,
     InvalidApportionmentBasis,
     InvalidAsset,
     InvalidExitTerms,
     InvalidFunctionKind,
+    InvalidReviewCycle,
+    InvalidShare,
     LeadForceNotAParty,
     PartyNotInCollaboration,
-    RequiredText,
     TooFewParties,
     UnknownFunction,
 )
 from domain.forces import check_force_code
-from domain.values import FinancialYear, Money, Provenance, Share, shares_summing_to_one
+from domain.values import (
+    NAME_LENGTH,
+    REFERENCE_LENGTH,
+    TEXT_LENGTH,
+    FinancialYear,
+    Money,
+    Provenance,
+    Share,
+    optional_text,
+    required_text,
+    shares_summing_to_one,
+)
 
 FUNCTION_KINDS = ("operational", "enabling")
 APPORTIONMENT_BASES = ("force_size", "net_revenue_budget", "fixed_ratio", "usage")
 EXIT_COST_HEADS = ("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8")
 ACTIVE = "active"
 
-
-def required_text(value: str | None, field_name: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise RequiredText(f"{field_name} must not be empty", field=field_name)
-    return text
+# Whole numbers of months each period may be, inclusive of both ends.
+REVIEW_CYCLE_MONTHS = range(1, 600 + 1)  # up to fifty years
+EXIT_TERMS_MONTHS = range(0, 1200 + 1)  # notice period, stranded cost period: up to a century
+USEFUL_LIFE_MONTHS = range(1, 1200 + 1)
 
 
-def whole_months(value: object, field_name: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidExitTerms(f"{field_name} must be a whole number of at least {minimum}", field=field_name)
+def whole_months(value: object, field_name: str, allowed: range, error: type[DomainError]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise error(
+            f"{field_name} must be a whole number of months from {allowed.start} to {allowed[-1]}", field=field_name
+        )
     return value
 
 
@@ -197,8 +209,11 @@ class Collaboration(Aggregate):
         governance_body: str | None = None,
         review_cycle_months: int | None = None,
     ) -> Collaboration:
-        name = required_text(name, "name")
-        purpose = required_text(purpose, "purpose")
+        name = required_text(name, "name", max_length=NAME_LENGTH)
+        purpose = required_text(purpose, "purpose", max_length=TEXT_LENGTH)
+        governance_body = optional_text(governance_body, "governance_body", max_length=NAME_LENGTH)
+        if review_cycle_months is not None:
+            whole_months(review_cycle_months, "review_cycle_months", REVIEW_CYCLE_MONTHS, InvalidReviewCycle)
         for index, party in enumerate(parties):
             check_force_code(party, field=f"parties.{index}")
         cls.check_no_duplicate_parties(parties)
@@ -207,10 +222,6 @@ class Collaboration(Aggregate):
         check_force_code(lead_force, field="lead_force")
         if lead_force not in parties:
             raise LeadForceNotAParty(f"lead force {lead_force!r} is not one of the parties", field="lead_force")
-        if review_cycle_months is not None and (
-            isinstance(review_cycle_months, bool) or not isinstance(review_cycle_months, int) or review_cycle_months < 1
-        ):
-            raise RequiredText("review_cycle_months must be a whole number of at least 1", field="review_cycle_months")
         return cls._create(
             cls.Established,
             id=uuid4(),
@@ -218,7 +229,7 @@ class Collaboration(Aggregate):
             purpose=purpose,
             parties=list(parties),
             lead_force=lead_force,
-            governance_body=(governance_body or "").strip() or None,
+            governance_body=governance_body,
             review_cycle_months=review_cycle_months,
             **provenance.as_event_fields(),
         )
@@ -256,7 +267,7 @@ class Collaboration(Aggregate):
     def add_function(
         self, *, name: str, kind: str, host_force: str, annual_budget: object, provenance: Provenance
     ) -> str:
-        name = required_text(name, "name")
+        name = required_text(name, "name", max_length=NAME_LENGTH)
         if any(function.name.casefold() == name.casefold() for function in self.functions.values()):
             raise DuplicateFunction(f"a function named {name!r} already exists", field="name")
         if kind not in FUNCTION_KINDS:
@@ -359,17 +370,17 @@ class Collaboration(Aggregate):
         caps: dict[str, object] | None,
         provenance: Provenance,
     ) -> None:
-        notice = whole_months(notice_period_months, "notice_period_months")
-        months = whole_months(stranded_cost_months, "stranded_cost_months")
+        notice = whole_months(notice_period_months, "notice_period_months", EXIT_TERMS_MONTHS, InvalidExitTerms)
+        months = whole_months(stranded_cost_months, "stranded_cost_months", EXIT_TERMS_MONTHS, InvalidExitTerms)
         try:
             rate = Share.of(stranded_cost_rate, "stranded_cost_rate")
-        except Exception as error:
-            raise InvalidExitTerms(str(error), field="stranded_cost_rate") from None
+        except InvalidShare as error:
+            raise InvalidExitTerms(error.detail, field="stranded_cost_rate") from None
         parsed_caps: dict[str, Decimal] = {}
         for head, amount in (caps or {}).items():
             if head not in EXIT_COST_HEADS:
                 raise InvalidExitTerms(f"cap on unknown head {head!r}; heads are H1..H8", field="caps")
-            parsed_caps[head] = Money.non_negative(amount, f"caps[{head}]").amount
+            parsed_caps[head] = Money.non_negative(amount, f"caps.{head}").amount
         self.trigger_event(
             self.ExitTermsAgreed,
             notice_period_months=notice,
@@ -408,10 +419,9 @@ class Collaboration(Aggregate):
         funded_shares: dict[str, object],
         provenance: Provenance,
     ) -> str:
-        name = required_text(name, "name")
+        name = required_text(name, "name", max_length=NAME_LENGTH)
         money = Money.non_negative(cost, "cost")
-        if isinstance(useful_life_months, bool) or not isinstance(useful_life_months, int) or useful_life_months < 1:
-            raise InvalidAsset("useful_life_months must be a whole number of at least 1", field="useful_life_months")
+        whole_months(useful_life_months, "useful_life_months", USEFUL_LIFE_MONTHS, InvalidAsset)
         for force in funded_shares:
             self.check_is_party(force, "funded_shares")
         parsed = shares_summing_to_one(funded_shares, "funded_shares")
@@ -458,7 +468,7 @@ class Collaboration(Aggregate):
         break_cost: object,
         provenance: Provenance,
     ) -> str:
-        supplier = required_text(supplier, "supplier")
+        supplier = required_text(supplier, "supplier", max_length=NAME_LENGTH)
         self.check_function_exists(function_id)
         value = Money.non_negative(annual_value, "annual_value")
         cost = Money.non_negative(break_cost, "break_cost")
@@ -482,7 +492,7 @@ class Collaboration(Aggregate):
             collaboration.reviews.append(Review(self.outcome, self.effective_on, self.originator_version))
 
     def hold_review(self, *, outcome: str, provenance: Provenance) -> None:
-        outcome = required_text(outcome, "outcome")
+        outcome = required_text(outcome, "outcome", max_length=TEXT_LENGTH)
         self.trigger_event(self.ReviewHeld, outcome=outcome, **provenance.as_event_fields())
 
     class VariationAgreed(Event):
@@ -495,8 +505,8 @@ class Collaboration(Aggregate):
             )
 
     def agree_variation(self, *, clause: str, summary: str, provenance: Provenance) -> None:
-        clause = required_text(clause, "clause")
-        summary = required_text(summary, "summary")
+        clause = required_text(clause, "clause", max_length=REFERENCE_LENGTH)
+        summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
         self.trigger_event(self.VariationAgreed, clause=clause, summary=summary, **provenance.as_event_fields())
 
     # ------------------------------------------------------------------- checks
@@ -531,7 +541,3 @@ class Collaboration(Aggregate):
     def exit_terms_in_effect(self, on: date) -> ExitTerms | None:
         candidates = [terms for terms in self.exit_terms if terms.effective_on <= on]
         return max(candidates, key=lambda t: (t.effective_on, t.version)) if candidates else None
-
-
-def collaboration_id(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

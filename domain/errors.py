@@ -22,8 +22,12 @@ class NegativeAmount(InvalidMoney):
     """Budgets, costs and values are never negative."""
 
 
+class AmountTooLarge(InvalidMoney):
+    """An amount is less than £1,000,000,000,000,000 (a quadrillion pounds)."""
+
+
 class InvalidShare(DomainError):
-    """A share is an exact decimal from 0 to 1."""
+    """A share is an exact decimal from 0 to 1 with at most 10 decimal places."""
 
 
 class InvalidFinancialYear(DomainError):
@@ -42,8 +46,17 @@ class RequiredText(DomainError):
     """A required text field was empty."""
 
 
+class InvalidText(DomainError):
+    """Text fits its length limit and has no NUL, other control characters or lone surrogates."""
+
+
 class UnknownForce(DomainError):
     """Forces are identified by the codes of the 43 territorial forces."""
+
+
+# The agreement
+class InvalidReviewCycle(DomainError):
+    """A review cycle is a whole number of months from 1 to 600."""
 
 
 # Parties
@@ -85,8 +98,8 @@ class InvalidApportionmentBasis(DomainError):
 
 
 class InvalidExitTerms(DomainError):
-    """Exit terms have non-negative periods, a rate from 0 to 1 and caps on known heads."""
+    """Exit terms have periods of 0 to 1200 months, a rate from 0 to 1 and caps on known heads."""
 
 
 class InvalidAsset(DomainError):
-    """An asset has a positive useful life."""
+    """An asset has a useful life of 1 to 1200 months."""

@@ -22,7 +22,7 @@ from service.api import Api
 from service.application import CollaborationRecords
 from service.auth import TokenStore
 from service.cli import tokens_cli
-from service.documents import utc_text
+from service.documents import decimal_text, utc_text
 from service.persistence import environment_from
 from service.resources import register_resources
 
@@ -57,7 +57,9 @@ class RecordsJSONProvider(DefaultJSONProvider):
             return utc_text(o)
         if isinstance(o, date):
             return o.isoformat()
-        if isinstance(o, Decimal | UUID):
+        if isinstance(o, Decimal):
+            return decimal_text(o)
+        if isinstance(o, UUID):
             return str(o)
         return DefaultJSONProvider.default(o)
 

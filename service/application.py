@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -133,7 +133,8 @@ class CollaborationRecords(Application[UUID]):
         except IntegrityError:
             if (replay := self._replay(idempotency)) is not None:
                 return replay
-            raise
+            # Not a retry of this request, and a new id cannot clash: nothing was recorded.
+            raise ConcurrentUpdate("the collaboration could not be recorded; try again") from None
 
     def join_party(self, collaboration_id: str, *, force: str, **common: Any) -> Written:
         return self._change(collaboration_id, lambda c, p: c.join(force, p), **common)
@@ -299,19 +300,25 @@ class CollaborationRecords(Application[UUID]):
         reason: str,
         evidence: str | None = None,
         approval_ref: str | None = None,
-        expected_version: int | None = None,
+        expected_version: int | Collection[int] | None = None,
         idempotency: IdempotencyKey | None = None,
     ) -> Written:
+        """Loads the collaboration, applies ``mutate`` and saves, retrying on fresh state when
+        another writer took the version first. ``expected_version`` is the If-Match
+        precondition: the version (or any of the versions) the caller based the change on."""
         if (replay := self._replay(idempotency)) is not None:
             return replay
+        expected = {expected_version} if isinstance(expected_version, int) else expected_version
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         for attempt in range(MAX_ATTEMPTS):
             collaboration = self.collaboration(collaboration_id)
             if caller.force is not None and caller.force not in collaboration.parties:
                 raise NotPermitted(f"{caller.force} is not a party to this collaboration")
-            if expected_version is not None and collaboration.version != expected_version:
+            if expected is not None and collaboration.version not in expected:
+                named = ", ".join(str(version) for version in sorted(expected))
+                versions = "versions" if len(expected) > 1 else "version"
                 raise VersionMismatch(
-                    f"If-Match names version {expected_version} but the collaboration is at {collaboration.version}"
+                    f"If-Match names {versions} {named} but the collaboration is at {collaboration.version}"
                 )
             extra = mutate(collaboration, provenance) or {}
             result = {**collaboration_document(collaboration), **extra}

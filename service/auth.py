@@ -17,6 +17,15 @@ itself), host a function at another party, or apportion shares among all parties
 those are facts agreed by all the parties. Where a future body names the force acting for
 itself (a withdrawal notice's ``force``, a claim's ``claimant``) it must be the token's force.
 
+Events name who recorded them (their ``actor``) from the token, never from the request body, as
+``<name> (<role>[ <force>], token <token id>)``, for example::
+
+    Jo Bloggs (admin, token 3f2a9c4e-5b1d-4e8f-9a7c-2d6b1e0f4a93)
+    WM finance (force west-mercia, token 8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f)
+
+The name says who in words; the token id (as ``tokens list`` shows it) says which token, so two
+tokens given the same name are never confused and a revoked token's events stay traceable.
+
 Every request looks its token up afresh (one indexed read by hash). There is deliberately no
 in-process cache: with several workers a cache would let a revoked token keep working in the
 workers that had cached it.
@@ -31,7 +40,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.forces import FORCES
+from domain.values import NAME_LENGTH, text_fault
 from service.application import Caller
+from service.documents import utc_text
 from service.persistence import SideTableAccess
 
 TOKEN_PREFIX = "crs_"  # noqa: S105  (a public marker, not a secret)
@@ -55,9 +66,9 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How events this principal records name who recorded them."""
+        """How events this principal records name who recorded them (see the module's doc)."""
         role = f"{self.role} {self.force}" if self.force else self.role
-        return f"{self.name} ({role})"
+        return f"{self.name} ({role}, token {self.id})"
 
     @property
     def may_write(self) -> bool:
@@ -89,7 +100,7 @@ def hash_of(token: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(datetime.now(UTC).replace(microsecond=0))
 
 
 _COLUMNS = "id, name, role, force, created_at, revoked_at"
@@ -106,6 +117,8 @@ class TokenStore:
         name = (name or "").strip()
         if not name:
             raise InvalidTokenRequest("a token needs a name saying whose it is")
+        if (fault := text_fault(name, NAME_LENGTH)) is not None:
+            raise InvalidTokenRequest(f"the token's name {fault}")
         if role not in ROLES:
             raise InvalidTokenRequest(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if role == FORCE:

@@ -20,9 +20,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Money):
         return str(value)
     if isinstance(value, Share):
-        return str(value.value)
-    if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, Decimal):
+        return decimal_text(value)
     if isinstance(value, datetime):
         return utc_text(value)
     if isinstance(value, date):
@@ -34,6 +34,11 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
     return value
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal as JSON carries it: positional digits, never an exponent (``1E-10``)."""
+    return format(value, "f")
 
 
 def event_type(event: Any) -> str:
@@ -116,7 +121,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
         "exit_terms": [
             {
                 "notice_period_months": terms.notice_period_months,
-                "stranded_cost_rate": str(terms.stranded_cost_rate.value),
+                "stranded_cost_rate": str(terms.stranded_cost_rate),
                 "stranded_cost_months": terms.stranded_cost_months,
                 "caps": jsonable(terms.caps),
                 "effective_on": terms.effective_on.isoformat(),

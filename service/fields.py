@@ -1,9 +1,13 @@
 """Marshmallow fields for the HTTP contract: money and shares travel as decimal strings and
-are never floats, counts are whole JSON integers, and text that must say something is not
-blank.
+are never floats, counts are whole JSON integers, dates are ``YYYY-MM-DD``, and every string
+obeys the text rule.
 
 These fields check the shape of the JSON only. Whether an amount or a share is acceptable
-(sign, precision, range, sum) is the domain's rule, checked by the domain.
+(sign, precision, range, sum), or a count of months is in range, is the domain's rule, checked
+by the domain; the fields only document those ranges. The text rule (no NUL, control
+characters or lone surrogates; a length limit per field) is the domain's too
+(``domain.values.text_fault``), applied here as well so that every string field of a request
+is refused by name before anything runs.
 """
 
 from __future__ import annotations
@@ -14,20 +18,31 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
-MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
-SHARE_PATTERN = r"^\d+(\.\d+)?$"
+from domain.values import SHARE_PLACES, text_fault
+
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+UNSIGNED_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+MAX_DECIMAL_LENGTH = 64
+# Documented in the OpenAPI document: what a valid (non-negative) amount and share look like.
+MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+SHARE_PATTERN = rf"^[0-9]+(\.[0-9]{{1,{SHARE_PLACES}}})?$"
+INTEGER_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+RFC3339_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})", re.ASCII
+)
+CODE_LENGTH = 100  # force codes, kinds, bases, ids, financial years: all far shorter
 
 
 class DecimalString(fields.String):
     """An exact decimal written as a JSON string, e.g. ``"10500000.00"`` or ``"0.69"``.
 
     JSON numbers are refused: a parser turns them into binary floats before we see them,
-    and a float anywhere near money is a bug.
-    """
+    and a float anywhere near money is a bug. Digits are ASCII 0-9 only."""
 
     what = "a decimal"
     example = "1.00"
+    shape = DECIMAL_TEXT
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:  # type: ignore[override]
         if isinstance(value, bool) or not isinstance(value, str):
@@ -38,55 +53,149 @@ class DecimalString(fields.String):
                 )
             raise ValidationError(f"{self.what} must be a JSON string such as {self.example!r}")
         text = value.strip()
-        if not DECIMAL_TEXT.match(text):
+        if len(text) > MAX_DECIMAL_LENGTH:
+            raise ValidationError(
+                f"{self.what} is at most {MAX_DECIMAL_LENGTH} characters long; write it like {self.example!r}"
+            )
+        if text.startswith("-") and self.shape is UNSIGNED_DECIMAL_TEXT:
+            raise ValidationError(f"{self.what} is never negative, not even -0; write it like {self.example!r}")
+        if not self.shape.fullmatch(text):
             raise ValidationError(f"{value!r} is not {self.what}; write it like {self.example!r}")
         return Decimal(text)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else str(value)
+        return None if value is None else format(value, "f")
 
 
 class MoneyString(DecimalString):
-    """An amount in GBP as a string with at most two decimals, e.g. ``"10500000.00"``."""
+    """An amount in GBP as a string with at most two decimals, e.g. ``"10500000.00"``.
+
+    A minus sign gets through the shape check so that the domain can refuse it by its rule's
+    name (``negative-amount``); the documented pattern shows only what is valid."""
 
     what = "an amount of money"
     example = "10500000.00"
 
     def __init__(self, **kwargs: Any):
-        metadata = {"format": "decimal", "pattern": MONEY_PATTERN, "example": self.example}
+        metadata = {
+            "format": "decimal",
+            "pattern": MONEY_PATTERN,
+            "example": self.example,
+            "description": "GBP, at most two decimals, less than 1000000000000000.00",
+        }
         super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
 
 class ShareString(DecimalString):
-    """A share or rate from 0 to 1 as a string, e.g. ``"0.69"``."""
+    """A share or rate from 0 to 1 as a string, e.g. ``"0.69"``. Never negative, not even ``-0``."""
 
     what = "a share"
     example = "0.69"
+    shape = UNSIGNED_DECIMAL_TEXT
 
     def __init__(self, **kwargs: Any):
-        metadata = {"format": "decimal", "pattern": SHARE_PATTERN, "example": self.example}
+        metadata = {
+            "format": "decimal",
+            "pattern": SHARE_PATTERN,
+            "example": self.example,
+            "description": f"From 0 to 1, at most {SHARE_PLACES} decimal places",
+        }
         super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
 
 class WholeNumber(fields.Integer):
-    """A JSON integer: ``12``, never ``12.0``, ``"12"`` or ``true``."""
+    """A JSON integer: ``12``, never ``12.0``, ``"12"`` or ``true``.
 
-    def __init__(self, **kwargs: Any):
+    ``within`` documents the range the domain allows (it is the domain's rule, and the domain
+    refuses a number outside it by that rule's name)."""
+
+    def __init__(self, *, within: range | None = None, **kwargs: Any):
+        if within is not None:
+            kwargs["metadata"] = {"minimum": within.start, "maximum": within[-1], **kwargs.get("metadata", {})}
         super().__init__(strict=True, **kwargs)
 
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be empty")
+class QueryInteger(fields.Integer):
+    """A whole number in a query string: ASCII digits, with a minus sign at most. Python's
+    ``int()`` would also take ``٣``, ``1_000``, ``+5`` and `` 5 ``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:  # type: ignore[override]
+        if not isinstance(value, str) or not INTEGER_TEXT.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class TextRule:
+    """The text rule of ``domain.values.text_fault`` as a marshmallow validator; with
+    ``blank=False`` the text must also say something."""
+
+    def __init__(self, max_length: int, *, blank: bool):
+        self.max_length = max_length
+        self.blank = blank
+
+    def __call__(self, value: str | None) -> None:
+        if value is None:
+            return
+        if (fault := text_fault(value, self.max_length)) is not None:
+            raise ValidationError(f"{fault}.")
+        if not self.blank and not value.strip():
+            raise ValidationError("must not be empty.")
 
 
 class Text(fields.String):
-    """Text that must say something when given: blank or whitespace-only is refused."""
+    """A string that obeys the text rule and is at most ``max_length`` characters long.
 
-    def __init__(self, **kwargs: Any):
+    Text that must say something (the default) refuses blank or whitespace-only; with
+    ``blank=True`` (codes, search terms) blank is passed on as it is."""
+
+    def __init__(self, *, max_length: int, blank: bool = False, **kwargs: Any):
         validators = kwargs.pop("validate", None)
         extra = [validators] if callable(validators) else list(validators or [])
-        super().__init__(validate=[not_blank, *extra], **kwargs)
+        kwargs["metadata"] = {"maxLength": max_length, **kwargs.get("metadata", {})}
+        super().__init__(validate=[TextRule(max_length, blank=blank), *extra], **kwargs)
+
+
+class OptionalText(Text):
+    """Text that may be left out: null, empty or whitespace-only arrives as None."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any):
+        kwargs.setdefault("allow_none", True)
+        super().__init__(max_length=max_length, blank=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text if text.strip() else None
+
+
+class Code(Text):
+    """A short identifier: a force code, a kind, a basis, an id. Whether it names anything
+    is the domain's rule; blank is passed on for the domain to refuse by that rule's name."""
+
+    def __init__(self, *, max_length: int = CODE_LENGTH, **kwargs: Any):
+        super().__init__(max_length=max_length, blank=True, **kwargs)
+
+
+class Date(fields.Date):
+    """A calendar date written ``YYYY-MM-DD`` and nothing else: not ``20200229``, not
+    ``2020-W09-6``, not a timestamp (Python's ``fromisoformat`` would take all of those)."""
+
+    default_error_messages = {"invalid": "Not a valid date: write it YYYY-MM-DD, e.g. 2019-04-01."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Timestamp(fields.AwareDateTime):
+    """An RFC 3339 timestamp with its offset, e.g. ``2019-04-01T09:30:00Z``."""
+
+    default_error_messages = {"invalid": "Not a valid timestamp: write it like 2019-04-01T09:30:00Z (RFC 3339)."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not RFC3339_TIMESTAMP.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class KeyedBy(fields.Dict):

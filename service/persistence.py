@@ -72,8 +72,6 @@ class SideTableAccess:
     """Plain SQL on the side tables, written once for both backends with ``?`` placeholders
     and a ``{schema}`` prefix."""
 
-    placeholder = "?"
-
     def side_sql(self, statement: str) -> str:
         raise NotImplementedError
 

@@ -23,7 +23,11 @@ REALM = "collaboration-records"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
 READ_YOUR_WRITES_TIMEOUT = 5.0
-_ENTITY_TAG = re.compile(r'^(W/)?"([^"]*)"$')
+# RFC 9110 8.8.3 and 13.1.1: If-Match is "*" or a comma-separated list of entity tags. Our
+# tags are "<version>": one to nineteen ASCII digits (a version is a 64-bit integer).
+_ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
+_ENTITY_TAG_LIST = re.compile(rf"[ \t]*(,[ \t]*)*{_ENTITY_TAG}([ \t]*,([ \t]*{_ENTITY_TAG})?)*[ \t]*")
+_VERSION_TAG = re.compile(r"[0-9]{1,19}")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -81,30 +85,37 @@ def current_principal() -> Principal:
 
 
 # ------------------------------------------------------------------------------ headers
-def if_match_version() -> int | None:
-    """The version an ``If-Match`` header expects, or None without one.
+def if_match_versions() -> frozenset[int] | None:
+    """The versions an ``If-Match`` header accepts, or None without one (or with ``*``).
 
-    ETags are ``"<version>"``. ``*`` matches any current version. A malformed header is 400;
-    a well-formed tag that is not a version can never match the current one: 412."""
+    ETags are ``"<version>"``. The header may list several tags (``"3", "4"``); the write goes
+    ahead if the current version is any of them. A malformed header is 400. Weak tags and tags
+    that are not versions can never match (If-Match compares strong tags): if no tag in the
+    list could match, the answer is 412 at once."""
     header = request.headers.get("If-Match")
     if header is None:
         return None
     header = header.strip()
     if header == "*":
         return None
-    match = _ENTITY_TAG.match(header)
-    if match is None:
+    if not _ENTITY_TAG_LIST.fullmatch(header):
         fail(
             400,
-            f'If-Match must be one entity tag in quotes, e.g. "3" (the ETag of the last read), not {header!r}',
-            errors={"If-Match": ['send exactly one quoted ETag, e.g. "3"']},
+            f'If-Match must be "*" or entity tags in quotes, e.g. "3" (the ETag of the last read), not {header!r}',
+            errors={"If-Match": ['send the quoted ETag of the last read, e.g. "3"']},
         )
-    weak, tag = match.groups()
-    if weak:
-        fail(412, "If-Match compares strong entity tags; a weak tag (W/) never matches")
-    if not tag.isdigit() or not (0 < int(tag) < 2**63):
-        fail(412, f"If-Match names {header}, which is not a version of this collaboration, so it does not match")
-    return int(tag)
+    versions = frozenset(
+        int(tag)
+        for weak, tag in re.findall(_ENTITY_TAG, header)
+        if not weak and _VERSION_TAG.fullmatch(tag) and 0 < int(tag) < 2**63
+    )
+    if not versions:
+        fail(
+            412,
+            f"If-Match names {header}, which is no strong tag of a version of this collaboration (a weak W/ tag "
+            "never matches), so it does not match",
+        )
+    return versions
 
 
 def refuse_if_match() -> None:
@@ -144,7 +155,7 @@ def record(command: Callable[..., Written], *args: Any, creating: bool = False, 
     if creating:
         refuse_if_match()
     else:
-        fields["expected_version"] = if_match_version()
+        fields["expected_version"] = if_match_versions()
     written = command(*args, caller=current_principal().caller, idempotency=idempotency_key(), **fields)
     if written.position is not None:
         catch_register_up_to(written.position)

@@ -6,8 +6,9 @@ from typing import Any
 
 import marshmallow as ma
 
+from domain.values import REFERENCE_LENGTH, TEXT_LENGTH
 from service import web
-from service.fields import Text
+from service.fields import Date, OptionalText, Text, Timestamp
 
 # Response headers documented on every response about one collaboration.
 ETAG_HEADER = {
@@ -52,21 +53,19 @@ class Schema(ma.Schema):
 class WriteSchema(Schema):
     """What every write says about itself. The actor comes from the token, never the body."""
 
-    effective_on = ma.fields.Date(
-        required=True, metadata={"description": "When this takes effect in the world (YYYY-MM-DD)"}
+    effective_on = Date(required=True, metadata={"description": "When this takes effect in the world (YYYY-MM-DD)"})
+    reason = Text(required=True, max_length=TEXT_LENGTH, metadata={"description": "Why this is being recorded"})
+    evidence = OptionalText(
+        max_length=REFERENCE_LENGTH, metadata={"description": "A document reference; blank is recorded as null"}
     )
-    reason = Text(required=True, metadata={"description": "Why this is being recorded"})
-    evidence = ma.fields.String(allow_none=True, metadata={"description": "A document reference"})
-    approval_ref = ma.fields.String(allow_none=True, metadata={"description": "e.g. a board minute"})
+    approval_ref = OptionalText(
+        max_length=REFERENCE_LENGTH, metadata={"description": "e.g. a board minute; blank is recorded as null"}
+    )
 
 
 class TemporalQuerySchema(Schema):
-    as_of = ma.fields.Date(
-        metadata={"description": "The state of the world on this date, as known now. Not yet supported: 501"}
-    )
-    known_at = ma.fields.AwareDateTime(
-        metadata={"description": "What was known at this RFC 3339 time. Not yet supported: 501"}
-    )
+    as_of = Date(metadata={"description": "The state of the world on this date, as known now. Not yet supported: 501"})
+    known_at = Timestamp(metadata={"description": "What was known at this RFC 3339 time. Not yet supported: 501"})
 
 
 def refuse_temporal_reads(args: dict[str, Any]) -> None:

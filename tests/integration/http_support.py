@@ -116,5 +116,66 @@ def http(sqlite_url: str) -> Iterator[Http]:
 
 
 @pytest.fixture
+def http_any(database_url: str) -> Iterator[Http]:
+    """The same app on SQLite and, where a server answers, on PostgreSQL."""
+    yield from http_for(database_url)
+
+
+@pytest.fixture
 def collaboration(http: Http) -> dict[str, Any]:
     return http.establish()
+
+
+# ------------------------------------------------------------------------- every write
+# Each write endpoint with a valid body (without the provenance of WHEN), given the ids of a
+# collaboration and of one of its functions. Tests that must cover every write use this table;
+# test_http_write_access.py checks it names every POST route the app has.
+def write_requests(collaboration_id: str, function_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    one = f"/api/v1/collaborations/{collaboration_id}"
+    return {
+        "create": ("/api/v1/collaborations", {key: ALLIANCE[key] for key in ALLIANCE if key not in WHEN}),
+        "parties": (f"{one}/parties", {"force": "dorset"}),
+        "functions": (
+            f"{one}/functions",
+            {"name": "Dogs", "kind": "operational", "host_force": "warwickshire", "annual_budget": "2000000.00"},
+        ),
+        "budgets": (f"{one}/functions/{function_id}/budgets", {"financial_year": "2019/20", "annual_budget": "2.00"}),
+        "apportionments": (
+            f"{one}/apportionments",
+            {"function_id": None, "basis": "fixed_ratio", "shares": {"west-mercia": "0.69", "warwickshire": "0.31"}},
+        ),
+        "exit-terms": (
+            f"{one}/exit-terms",
+            {
+                "notice_period_months": 12,
+                "stranded_cost_rate": "0.25",
+                "stranded_cost_months": 6,
+                "caps": {"H4": "1.00"},
+            },
+        ),
+        "assets": (
+            f"{one}/assets",
+            {
+                "name": "Alliance HQ",
+                "cost": "3000000.00",
+                "acquired_on": "2016-04-01",
+                "useful_life_months": 60,
+                "funded_shares": {"west-mercia": "0.69", "warwickshire": "0.31"},
+            },
+        ),
+        "contracts": (
+            f"{one}/contracts",
+            {
+                "supplier": "Acme ICT",
+                "function_id": function_id,
+                "annual_value": "250000.00",
+                "ends_on": "2021-03-31",
+                "break_cost": "400000.00",
+            },
+        ),
+        "reviews": (f"{one}/reviews", {"outcome": "Continue as agreed"}),
+        "variations": (f"{one}/variations", {"clause": "7.2", "summary": "Notice is 12 months"}),
+    }
+
+
+WRITES = tuple(write_requests("id", "function"))

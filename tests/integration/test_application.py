@@ -7,7 +7,13 @@ from datetime import date
 
 import pytest
 
-from domain.errors import PartyNotInCollaboration, SharesDoNotSumToOne
+from domain.errors import (
+    AmountTooLarge,
+    InvalidReviewCycle,
+    InvalidText,
+    PartyNotInCollaboration,
+    SharesDoNotSumToOne,
+)
 from service.application import Caller, CollaborationRecords, IdempotencyKey
 from service.errors import CollaborationNotFound, IdempotencyKeyReused, NotPermitted, VersionMismatch
 from service.persistence import persistence_environment
@@ -228,3 +234,39 @@ def test_the_feed_pages_through_the_global_log(records):
     rest = records.feed(after=page[-1]["position"], limit=10)
     assert [(item["stream_id"], item["type"]) for item in rest] == [(first, "Collaboration.ReviewHeld")]
     assert records.feed(after=rest[-1]["position"], limit=10) == []
+
+
+def test_called_directly_the_service_refuses_what_the_http_layer_would_and_records_nothing(records):
+    """The rules are the domain's: a caller that skips the HTTP schemas cannot record text the
+    store cannot hold, or figures that would break a read model."""
+    collaboration_id = establish(records)
+    size = records.log_size()
+    refusals = [
+        (
+            InvalidText,
+            lambda: records.hold_review(collaboration_id, outcome="ok", caller=ADMIN, **ON | {"reason": "a\x00"}),
+        ),
+        (InvalidText, lambda: records.hold_review(collaboration_id, outcome="\ud800", caller=ADMIN, **ON)),
+        (InvalidText, lambda: records.hold_review(collaboration_id, outcome="ok", evidence="\x00", caller=ADMIN, **ON)),
+        (InvalidText, lambda: establish(records, name="x" * 201)),
+        (InvalidReviewCycle, lambda: establish(records, review_cycle_months=10**20)),
+        (
+            AmountTooLarge,
+            lambda: records.add_function(
+                collaboration_id,
+                name="ICT",
+                kind="enabling",
+                host_force="warwickshire",
+                annual_budget="1" + "0" * 28,
+                caller=ADMIN,
+                **ON,
+            ),
+        ),
+    ]
+    for error, command in refusals:
+        with pytest.raises(error):
+            command()
+    assert records.log_size() == size
+    written = records.hold_review(collaboration_id, outcome=" ok ", evidence="  ", caller=ADMIN, **ON)
+    assert written.result["reviews"] == [{"outcome": "ok", "held_on": "2012-03-01", "source_version": 2}]
+    assert records.history(collaboration_id)[-1]["evidence"] is None

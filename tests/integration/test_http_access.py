@@ -101,7 +101,8 @@ def test_a_force_token_creates_a_collaboration_its_force_is_party_to(http: Http)
     created = http.establish(west_mercia)
 
     [event] = http.history(created["id"])
-    assert event["actor"] == "WM finance (force west-mercia)"
+    [record] = [r for r in http.tokens.list() if r.name == "WM finance"]
+    assert event["actor"] == f"WM finance (force west-mercia, token {record.id})"
 
 
 def test_a_force_token_may_not_create_a_collaboration_between_other_forces(http: Http) -> None:
@@ -119,9 +120,10 @@ def test_a_force_token_writes_to_collaborations_its_force_is_party_to(
     joined = http.post(f"{BASE}/{collaboration['id']}/parties", {"force": "dorset", **WHEN}, warwickshire)
 
     assert review.status_code == 201 and joined.status_code == 201
+    [record] = [r for r in http.tokens.list() if r.name == "Warks"]
     assert [e["actor"] for e in http.history(collaboration["id"])][1:] == [
-        "Warks (force warwickshire)",
-        "Warks (force warwickshire)",
+        f"Warks (force warwickshire, token {record.id})",
+        f"Warks (force warwickshire, token {record.id})",
     ]
 
 
@@ -184,7 +186,9 @@ def test_cli_creates_a_token_printed_last_that_works(http: Http, collaboration: 
     assert token.startswith("crs_")
     response = http.post(f"{BASE}/{collaboration['id']}/reviews", REVIEW, token)
     assert response.status_code == 201
-    assert http.history(collaboration["id"])[-1]["actor"] == "WM ops (force west-mercia)"
+    [record] = [r for r in http.tokens.list() if r.name == "WM ops"]
+    assert record.id in result.output
+    assert http.history(collaboration["id"])[-1]["actor"] == f"WM ops (force west-mercia, token {record.id})"
 
 
 def test_cli_lists_tokens_without_the_tokens(http: Http) -> None:

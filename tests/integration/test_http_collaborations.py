@@ -21,6 +21,7 @@ from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
 # Fixtures shared by the HTTP tests.
 collaboration = http_support.collaboration
 http = http_support.http
+http_any = http_support.http_any  # on SQLite and PostgreSQL
 
 BASE = "/api/v1/collaborations"
 
@@ -62,7 +63,8 @@ def test_establish_answers_201_with_the_document_its_version_and_where_it_lives(
     assert CollaborationDocument().validate(body) == {}
     [event] = http.history(body["id"])
     assert event["type"] == "Collaboration.Established"
-    assert event["actor"] == "Test admin (admin)"
+    [admin] = http.tokens.list()
+    assert event["actor"] == f"Test admin (admin, token {admin.id})"
     assert event["reason"] == "Agreed by the Alliance board"
     assert event["approval_ref"] == "AB-2012-04"
 
@@ -81,7 +83,9 @@ def test_the_actor_comes_from_the_token_never_from_the_body(http: Http) -> None:
         ({"parties": ["west-mercia", "west-mercia"]}, "duplicate-party", "parties"),
         ({"parties": ["west-mercia", "gotham"]}, "unknown-force", "parties.1"),
         ({"lead_force": "dorset"}, "lead-force-not-a-party", "lead_force"),
-        ({"review_cycle_months": 0}, "required-text", "review_cycle_months"),
+        ({"review_cycle_months": 0}, "invalid-review-cycle", "review_cycle_months"),
+        ({"review_cycle_months": 601}, "invalid-review-cycle", "review_cycle_months"),
+        ({"review_cycle_months": 10**20}, "invalid-review-cycle", "review_cycle_months"),
         ({"name": "   "}, "validation-failed", "name"),
         ({"reason": " "}, "validation-failed", "reason"),
         ({"effective_on": "01/04/2012"}, "validation-failed", "effective_on"),
@@ -241,11 +245,13 @@ def test_adding_a_function_against_a_rule_is_refused(
         assert field in problem_body["errors"], problem_body
 
 
-def test_function_names_are_unique(http: Http, collaboration: dict[str, Any]) -> None:
-    http.add_function(collaboration["id"], name="ICT")
+def test_function_names_are_unique(http_any: Http) -> None:
+    collaboration = http_any.establish()
+    http_any.add_function(collaboration["id"], name="ICT")
     body = {"name": "ict", "kind": "enabling", "host_force": "west-mercia", "annual_budget": "1.00"}
-    problem = refused(http, collaboration, "/functions", body, "duplicate-function")
+    problem = refused(http_any, collaboration, "/functions", body, "duplicate-function")
     assert problem["errors"] == {"name": ["a function named 'ict' already exists"]}
+    assert problem["title"] == "Function names are unique within a collaboration"
 
 
 def test_money_sent_as_a_json_number_is_refused_with_a_clear_message(http: Http, collaboration: dict[str, Any]) -> None:
@@ -318,7 +324,8 @@ def test_shares_are_agreed_for_all_functions_and_for_one(http: Http, collaborati
         ({"shares": {"west-mercia": "0.69", "warwickshire": "0.32"}}, "shares-do-not-sum-to-one", None),
         ({"shares": {}}, "shares-do-not-sum-to-one", None),
         ({"shares": {"west-mercia": "0.69", "dorset": "0.31"}}, "party-not-in-collaboration", "shares"),
-        ({"shares": {"west-mercia": "1.5", "warwickshire": "-0.5"}}, "invalid-share", None),
+        ({"shares": {"west-mercia": "1.5", "warwickshire": "0.5"}}, "invalid-share", "shares.west-mercia"),
+        ({"shares": {"west-mercia": "1.5", "warwickshire": "-0.5"}}, "validation-failed", "shares.warwickshire"),
         ({"shares": {"west-mercia": 0.69, "warwickshire": "0.31"}}, "validation-failed", "shares.west-mercia"),
         ({"shares": {"west-mercia": "69%", "warwickshire": "0.31"}}, "validation-failed", "shares.west-mercia"),
         ({"basis": "population"}, "invalid-apportionment-basis", "basis"),
@@ -527,7 +534,8 @@ def test_history_lists_every_event_in_order_with_its_provenance(http: Http, coll
 
 
 # --------------------------------------------------------------------------------- register
-def test_the_register_lists_filters_and_pages_collaborations(http: Http) -> None:
+def test_the_register_lists_filters_and_pages_collaborations(http_any: Http) -> None:
+    http = http_any
     alliance = http.establish()
     http.add_function(alliance["id"], name="Alliance Dogs Team", kind="operational")
     dorset = http.establish(

@@ -6,14 +6,16 @@ import threading
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
-from service.errors import ConcurrentUpdate
+from service import application
 from tests.integration import http_support
 from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
 
 # Fixtures shared by the HTTP tests.
 collaboration = http_support.collaboration
 http = http_support.http
+http_any = http_support.http_any  # on SQLite and PostgreSQL
 
 BASE = "/api/v1/collaborations"
 REVIEW = {"outcome": "Continue as agreed", **WHEN}
@@ -46,7 +48,20 @@ def test_if_match_with_a_stale_etag_is_412_and_records_nothing(http: Http, colla
 
 @pytest.mark.parametrize(
     ("if_match", "status"),
-    [("1", 400), ('"1", "2"', 400), ("", 400), ('W/"1"', 412), ('"abc"', 412), ('"0"', 412), ('"-1"', 412)],
+    [
+        ("1", 400),
+        ('"1" "2"', 400),
+        ('"1",, x', 400),
+        ("", 400),
+        ('W/"1"', 412),
+        ('"abc"', 412),
+        ('"0"', 412),
+        ('"-1"', 412),
+        ('"\u00b2"', 412),  # superscript two: a digit to str.isdigit(), not a version
+        ('"9223372036854775808"', 412),  # 2**63: past the largest version
+        ('"99999999999999999999"', 412),
+        ('W/"1", "abc"', 412),
+    ],
 )
 def test_a_malformed_or_unmatchable_if_match_is_refused_clearly(
     http: Http, collaboration: dict[str, Any], if_match: str, status: int
@@ -54,6 +69,23 @@ def test_a_malformed_or_unmatchable_if_match_is_refused_clearly(
     response = http.post(reviews(collaboration), REVIEW, **{"If-Match": if_match})
     problem = assert_problem(response, status)
     assert "If-Match" in problem["detail"]
+    assert http.log_size() == 1
+
+
+@pytest.mark.parametrize("if_match", ['"1", "2"', '"7" ,"1"', 'W/"1", "1"', '"abc", "1"', ', "1" ,'])
+def test_if_match_with_a_list_of_etags_writes_when_any_strong_one_is_current(
+    http: Http, collaboration: dict[str, Any], if_match: str
+) -> None:
+    response = http.post(reviews(collaboration), REVIEW, **{"If-Match": if_match})
+    assert response.status_code == 201, response.get_json()
+    assert response.headers["ETag"] == '"2"'
+
+
+def test_if_match_with_a_list_of_stale_etags_is_412_and_records_nothing(
+    http: Http, collaboration: dict[str, Any]
+) -> None:
+    problem = assert_problem(http.post(reviews(collaboration), REVIEW, **{"If-Match": '"2", "3"'}), 412)
+    assert problem["type"].endswith("version-mismatch") and "2, 3" in problem["detail"]
     assert http.log_size() == 1
 
 
@@ -79,9 +111,9 @@ def test_every_write_and_read_of_a_collaboration_carries_its_version_as_etag(
 
 
 # ------------------------------------------------------------------------- Idempotency-Key
-def test_a_retried_post_with_the_same_key_returns_the_first_answer_and_records_once(
-    http: Http, collaboration: dict[str, Any]
-) -> None:
+def test_a_retried_post_with_the_same_key_returns_the_first_answer_and_records_once(http_any: Http) -> None:
+    http = http_any
+    collaboration = http.establish()
     path = f"{BASE}/{collaboration['id']}/functions"
     body = {"name": "ICT", "kind": "enabling", "host_force": "west-mercia", "annual_budget": "1.00", **WHEN}
 
@@ -100,7 +132,8 @@ def test_a_retried_post_with_the_same_key_returns_the_first_answer_and_records_o
     ]
 
 
-def test_a_retried_create_returns_the_same_collaboration(http: Http) -> None:
+def test_a_retried_create_returns_the_same_collaboration(http_any: Http) -> None:
+    http = http_any
     first = http.post(BASE, ALLIANCE, **{"Idempotency-Key": "create-alliance"})
     retry = http.post(BASE, ALLIANCE, **{"Idempotency-Key": "create-alliance"})
 
@@ -174,9 +207,59 @@ def test_concurrent_writers_are_all_recorded_once(http: Http, collaboration: dic
     assert [e["version"] for e in history] == list(range(1, len(outcomes) + 2))
 
 
-def test_a_conflict_that_keeps_losing_is_409(http: Http, collaboration: dict[str, Any], monkeypatch) -> None:
-    def always_losing(*args: Any, **kwargs: Any) -> Any:
-        raise ConcurrentUpdate("the collaboration kept changing under this request; try again")
+def losing_saves(http: Http, monkeypatch, losses: int | None) -> list[int]:
+    """Makes the application's save lose the race (the store's IntegrityError) ``losses``
+    times, or every time if None, then save for real. Returns the attempts made so far. The
+    retry loop's back-off is skipped so the test stays fast."""
+    records = http.app.extensions["records"]
+    real_save = records.save
+    attempts: list[int] = []
 
-    monkeypatch.setattr(http.app.extensions["records"], "hold_review", always_losing)
-    assert_problem(http.post(reviews(collaboration), REVIEW), 409, "concurrent-update")
+    def save(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        if losses is None or len(attempts) <= losses:
+            raise IntegrityError("duplicate key value violates unique constraint (simulated)")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(records, "save", save)
+    monkeypatch.setattr(application.time, "sleep", lambda seconds: None)
+    return attempts
+
+
+def test_a_write_that_keeps_losing_the_race_is_409_after_the_retries_and_records_nothing(
+    http: Http, collaboration: dict[str, Any], monkeypatch
+) -> None:
+    attempts = losing_saves(http, monkeypatch, losses=None)
+
+    response = http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "k"})
+
+    problem = assert_problem(response, 409, "concurrent-update")
+    assert "try again" in problem["detail"]
+    assert len(attempts) == application.MAX_ATTEMPTS
+    assert http.log_size() == 1 and http.version(collaboration["id"]) == 1
+    monkeypatch.undo()  # the key was not used up: the same request can succeed later
+    assert http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "k"}).status_code == 201
+
+
+def test_a_write_that_loses_the_race_once_is_retried_on_fresh_state_and_recorded_once(
+    http: Http, collaboration: dict[str, Any], monkeypatch
+) -> None:
+    attempts = losing_saves(http, monkeypatch, losses=1)
+
+    response = http.post(reviews(collaboration), REVIEW)
+
+    assert response.status_code == 201, response.get_json()
+    assert len(attempts) == 2
+    assert [e["type"] for e in http.history(collaboration["id"])] == [
+        "Collaboration.Established",
+        "Collaboration.ReviewHeld",
+    ]
+    assert http.get(BASE).get_json()["items"][0]["version"] == 2
+
+
+def test_a_create_whose_save_fails_on_a_key_is_409_not_500(http: Http, monkeypatch) -> None:
+    attempts = losing_saves(http, monkeypatch, losses=None)
+
+    assert_problem(http.post(BASE, ALLIANCE), 409, "concurrent-update")
+    assert len(attempts) == 1
+    assert http.log_size() == 0

@@ -8,6 +8,7 @@ import pytest
 
 from domain.collaboration import Collaboration
 from domain.errors import (
+    AmountTooLarge,
     DomainError,
     DuplicateFunction,
     DuplicateParty,
@@ -15,6 +16,8 @@ from domain.errors import (
     InvalidAsset,
     InvalidExitTerms,
     InvalidFunctionKind,
+    InvalidReviewCycle,
+    InvalidText,
     LeadForceNotAParty,
     NegativeAmount,
     PartyNotInCollaboration,
@@ -320,3 +323,136 @@ def test_reviews_and_variations_need_their_text():
     collaboration.hold_review(outcome="continue", provenance=WHEN)
     collaboration.agree_variation(clause="7.2", summary="notice 12 months", provenance=WHEN)
     assert [type(e).__name__ for e in collaboration.collect_events()] == ["ReviewHeld", "VariationAgreed"]
+
+
+# ------------------------------------------------------------------------- bounded counts
+def establish(**overrides):
+    arguments = {
+        "name": "Strategic Alliance",
+        "purpose": "Shared services",
+        "parties": ["west-mercia", "warwickshire"],
+        "lead_force": "west-mercia",
+        "provenance": WHEN,
+    } | overrides
+    return Collaboration.establish(**arguments)
+
+
+@pytest.mark.parametrize("months", [0, 601, -1, 10**20, 2**31, True, 12.0, "12"])
+def test_a_review_cycle_is_from_1_to_600_months(months):
+    with pytest.raises(InvalidReviewCycle) as refused_:
+        establish(review_cycle_months=months)
+    assert refused_.value.field == "review_cycle_months"
+
+
+@pytest.mark.parametrize("months", [1, 600, None])
+def test_review_cycles_at_the_bounds_are_recorded(months):
+    assert establish(review_cycle_months=months).review_cycle_months == months
+
+
+@pytest.mark.parametrize("field", ["notice_period_months", "stranded_cost_months"])
+@pytest.mark.parametrize("months", [-1, 1201, 10**40, True])
+def test_exit_terms_periods_are_from_0_to_1200_months(field, months):
+    collaboration = alliance()
+    arguments = {"notice_period_months": 12, "stranded_cost_rate": "0.25", "stranded_cost_months": 6, field: months}
+    agree = collaboration.agree_exit_terms
+    refused(collaboration, lambda: agree(caps=None, provenance=WHEN, **arguments), InvalidExitTerms)
+    for bound in (0, 1200):
+        collaboration.agree_exit_terms(caps=None, provenance=WHEN, **{**arguments, field: bound})
+    assert [getattr(terms, field) for terms in collaboration.exit_terms] == [0, 1200]
+
+
+@pytest.mark.parametrize("months", [0, 1201, 10**40, False])
+def test_a_useful_life_is_from_1_to_1200_months(months):
+    collaboration = alliance()
+
+    def register(useful_life_months):
+        return collaboration.register_asset(
+            name="HQ",
+            cost="1",
+            acquired_on=date(2016, 4, 1),
+            useful_life_months=useful_life_months,
+            funded_shares={"west-mercia": "1"},
+            provenance=WHEN,
+        )
+
+    refused(collaboration, lambda: register(months), InvalidAsset)
+    assert [collaboration.assets[register(bound)].useful_life_months for bound in (1, 1200)] == [1, 1200]
+
+
+def test_amounts_beyond_a_quadrillion_pounds_are_refused_by_name():
+    collaboration = alliance()
+    refused(
+        collaboration,
+        lambda: collaboration.add_function(
+            name="ICT", kind="enabling", host_force="warwickshire", annual_budget="1" + "0" * 26, provenance=WHEN
+        ),
+        AmountTooLarge,
+    )
+
+
+# ------------------------------------------------------------------------------------ text
+def commands(collaboration: Collaboration, ict: str, field: str, text: str):
+    """Each command with ``text`` in its text field ``field``."""
+    return {
+        "name": lambda: establish(name=text),
+        "purpose": lambda: establish(purpose=text),
+        "governance_body": lambda: establish(governance_body=text),
+        "function name": lambda: collaboration.add_function(
+            name=text, kind="enabling", host_force="warwickshire", annual_budget="1", provenance=WHEN
+        ),
+        "asset name": lambda: collaboration.register_asset(
+            name=text,
+            cost="1",
+            acquired_on=date(2016, 4, 1),
+            useful_life_months=60,
+            funded_shares={"west-mercia": "1"},
+            provenance=WHEN,
+        ),
+        "supplier": lambda: collaboration.commit_contract(
+            supplier=text,
+            function_id=ict,
+            annual_value="1",
+            ends_on=date(2021, 3, 31),
+            break_cost="1",
+            provenance=WHEN,
+        ),
+        "outcome": lambda: collaboration.hold_review(outcome=text, provenance=WHEN),
+        "clause": lambda: collaboration.agree_variation(clause=text, summary="s", provenance=WHEN),
+        "summary": lambda: collaboration.agree_variation(clause="7.2", summary=text, provenance=WHEN),
+    }[field]
+
+
+TEXT_LIMITS = {
+    "name": 200,
+    "purpose": 10_000,
+    "governance_body": 200,
+    "function name": 200,
+    "asset name": 200,
+    "supplier": 200,
+    "outcome": 10_000,
+    "clause": 500,
+    "summary": 10_000,
+}
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "bell\x07", "x" * 10_001])
+@pytest.mark.parametrize("field", TEXT_LIMITS)
+def test_every_text_the_aggregate_records_obeys_the_text_rule(field, text):
+    collaboration = alliance()
+    ict = with_ict(collaboration)
+    refused(collaboration, commands(collaboration, ict, field, text), InvalidText)
+
+
+@pytest.mark.parametrize("field", TEXT_LIMITS)
+def test_every_text_the_aggregate_records_has_its_length_limit(field):
+    collaboration = alliance()
+    ict = with_ict(collaboration)
+    limit = TEXT_LIMITS[field]
+    refused(collaboration, commands(collaboration, ict, field, "x" * (limit + 1)), InvalidText)
+    commands(collaboration, ict, field, "x" * limit)()
+
+
+def test_blank_governance_body_is_recorded_as_none_and_text_is_trimmed():
+    collaboration = establish(name="  Alliance ", governance_body=" \t ")
+    [established] = collaboration.collect_events()
+    assert (established.name, established.governance_body) == ("Alliance", None)

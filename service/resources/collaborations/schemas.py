@@ -10,12 +10,34 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from domain.collaboration import APPORTIONMENT_BASES, EXIT_COST_HEADS, FUNCTION_KINDS
+from domain.collaboration import (
+    APPORTIONMENT_BASES,
+    EXIT_COST_HEADS,
+    EXIT_TERMS_MONTHS,
+    FUNCTION_KINDS,
+    REVIEW_CYCLE_MONTHS,
+    USEFUL_LIFE_MONTHS,
+)
 from domain.forces import FORCES
-from service.fields import KeyedBy, MoneyString, ShareString, Text, WholeNumber
+from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
+from service.fields import (
+    Code,
+    Date,
+    KeyedBy,
+    MoneyString,
+    OptionalText,
+    QueryInteger,
+    ShareString,
+    Text,
+    WholeNumber,
+)
 from service.resources.common import Schema, TemporalQuerySchema, WriteSchema
 
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
+MAX_PAGE = 1_000_000
+MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
+SEARCH_LENGTH = 200
+SEARCH_TERMS = 20
 
 
 def known_force(code: str) -> None:
@@ -23,9 +45,14 @@ def known_force(code: str) -> None:
         raise ma.ValidationError(f"unknown force code {code!r}; GET /api/v1/forces lists them")
 
 
+def few_terms(text: str) -> None:
+    if len(text.split()) > SEARCH_TERMS:
+        raise ma.ValidationError(f"Search for at most {SEARCH_TERMS} words at once.")
+
+
 def force_shares(description: str) -> KeyedBy:
     return KeyedBy(
-        keys=ma.fields.String(metadata=FORCE_CODE),
+        keys=Code(metadata=FORCE_CODE),
         values=ShareString(),
         required=True,
         metadata={"description": description, "example": {"west-mercia": "0.69", "warwickshire": "0.31"}},
@@ -34,49 +61,56 @@ def force_shares(description: str) -> KeyedBy:
 
 # ------------------------------------------------------------------------------ requests
 class EstablishSchema(WriteSchema):
-    name = Text(required=True)
-    purpose = Text(required=True)
+    name = Text(required=True, max_length=NAME_LENGTH)
+    purpose = Text(required=True, max_length=TEXT_LENGTH)
     parties = ma.fields.List(
-        ma.fields.String(metadata=FORCE_CODE), required=True, metadata={"description": "Two or more force codes"}
+        Code(metadata=FORCE_CODE), required=True, metadata={"description": "Two or more force codes"}
     )
-    lead_force = ma.fields.String(required=True, metadata={"description": "The lead/host force: one of the parties"})
-    governance_body = ma.fields.String(allow_none=True, metadata={"example": "Working Together Board"})
-    review_cycle_months = WholeNumber(allow_none=True, metadata={"example": 12})
+    lead_force = Code(required=True, metadata={"description": "The lead/host force: one of the parties"})
+    governance_body = OptionalText(
+        max_length=NAME_LENGTH,
+        metadata={"example": "Working Together Board", "description": "Blank is recorded as null"},
+    )
+    review_cycle_months = WholeNumber(within=REVIEW_CYCLE_MONTHS, allow_none=True, metadata={"example": 12})
 
 
 class JoinPartySchema(WriteSchema):
-    force = ma.fields.String(required=True, metadata={"description": "The force joining the agreement"})
+    force = Code(required=True, metadata={"description": "The force joining the agreement"})
 
 
 class AddFunctionSchema(WriteSchema):
-    name = Text(required=True, metadata={"example": "Alliance ICT Dept"})
-    kind = ma.fields.String(required=True, metadata={"enum": list(FUNCTION_KINDS)})
-    host_force = ma.fields.String(required=True, metadata={"description": "A party hosting the function"})
+    name = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Alliance ICT Dept"})
+    kind = Code(required=True, metadata={"enum": list(FUNCTION_KINDS)})
+    host_force = Code(required=True, metadata={"description": "A party hosting the function"})
     annual_budget = MoneyString(required=True)
 
 
 class SetBudgetSchema(WriteSchema):
-    financial_year = ma.fields.String(
+    financial_year = Code(
         required=True,
-        metadata={"pattern": r"^\d{4}/\d{2}$", "example": "2019/20", "description": "1 April to 31 March"},
+        metadata={
+            "pattern": r"^[0-9]{4}/[0-9]{2}$",
+            "example": "2019/20",
+            "description": "1 April to 31 March; from 1900/01 to 2199/00",
+        },
     )
     annual_budget = MoneyString(required=True)
 
 
 class ApportionmentSchema(WriteSchema):
-    function_id = ma.fields.String(
+    function_id = Code(
         load_default=None, allow_none=True, metadata={"description": "The function; null for all functions"}
     )
-    basis = ma.fields.String(required=True, metadata={"enum": list(APPORTIONMENT_BASES)})
+    basis = Code(required=True, metadata={"enum": list(APPORTIONMENT_BASES)})
     shares = force_shares("Each party's share; the shares sum to exactly 1")
 
 
 class ExitTermsSchema(WriteSchema):
-    notice_period_months = WholeNumber(required=True, metadata={"example": 12})
+    notice_period_months = WholeNumber(within=EXIT_TERMS_MONTHS, required=True, metadata={"example": 12})
     stranded_cost_rate = ShareString(required=True, metadata={"example": "0.25"})
-    stranded_cost_months = WholeNumber(required=True, metadata={"example": 6})
+    stranded_cost_months = WholeNumber(within=EXIT_TERMS_MONTHS, required=True, metadata={"example": 6})
     caps = KeyedBy(
-        keys=ma.fields.String(metadata={"enum": list(EXIT_COST_HEADS)}),
+        keys=Code(metadata={"enum": list(EXIT_COST_HEADS)}),
         values=MoneyString(),
         load_default=None,
         allow_none=True,
@@ -85,48 +119,59 @@ class ExitTermsSchema(WriteSchema):
 
 
 class AssetSchema(WriteSchema):
-    name = Text(required=True)
+    name = Text(required=True, max_length=NAME_LENGTH)
     cost = MoneyString(required=True)
-    acquired_on = ma.fields.Date(required=True)
-    useful_life_months = WholeNumber(required=True, metadata={"example": 60})
+    acquired_on = Date(required=True)
+    useful_life_months = WholeNumber(within=USEFUL_LIFE_MONTHS, required=True, metadata={"example": 60})
     funded_shares = force_shares("Who funded the asset; the shares sum to exactly 1")
 
 
 class ContractSchema(WriteSchema):
-    supplier = Text(required=True)
-    function_id = ma.fields.String(required=True)
+    supplier = Text(required=True, max_length=NAME_LENGTH)
+    function_id = Code(required=True)
     annual_value = MoneyString(required=True)
-    ends_on = ma.fields.Date(required=True)
+    ends_on = Date(required=True)
     break_cost = MoneyString(required=True)
 
 
 class ReviewSchema(WriteSchema):
-    outcome = Text(required=True)
+    outcome = Text(required=True, max_length=TEXT_LENGTH)
 
 
 class VariationSchema(WriteSchema):
-    clause = Text(required=True, metadata={"example": "7.2"})
-    summary = Text(required=True)
+    clause = Text(required=True, max_length=REFERENCE_LENGTH, metadata={"example": "7.2"})
+    summary = Text(required=True, max_length=TEXT_LENGTH)
 
 
 class RegisterQuerySchema(TemporalQuerySchema):
-    party = ma.fields.String(validate=known_force, metadata={"description": "Only collaborations with this party"})
-    status = ma.fields.String(metadata={"example": "active"})
-    function = ma.fields.String(metadata={"description": "Only collaborations running this function"})
-    q = ma.fields.String(metadata={"description": "Free text in the name or purpose"})
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
-    page_size = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    party = Code(validate=known_force, metadata={"description": "Only collaborations with this party"})
+    status = Code(metadata={"example": "active"})
+    function = Text(
+        max_length=NAME_LENGTH,
+        blank=True,
+        metadata={"description": "Only collaborations running this function (its id, kind or part of its name)"},
+    )
+    q = Text(
+        max_length=SEARCH_LENGTH,
+        blank=True,
+        validate=few_terms,
+        metadata={"description": f"Free text in the name or purpose: at most {SEARCH_TERMS} words"},
+    )
+    page = QueryInteger(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
+    page_size = QueryInteger(load_default=20, validate=ma.validate.Range(min=1, max=100))
 
 
 class CollaborationQuerySchema(TemporalQuerySchema):
-    version = ma.fields.Integer(
-        validate=ma.validate.Range(min=1), metadata={"description": "The state as it stood after event N"}
+    version = QueryInteger(
+        validate=ma.validate.Range(min=1, max=MAX_POSITION),
+        metadata={"description": "The state as it stood after event N"},
     )
 
 
 class HistoryQuerySchema(Schema):
-    upto_version = ma.fields.Integer(
-        validate=ma.validate.Range(min=1), metadata={"description": "Only events up to and including version N"}
+    upto_version = QueryInteger(
+        validate=ma.validate.Range(min=1, max=MAX_POSITION),
+        metadata={"description": "Only events up to and including version N"},
     )
 
 

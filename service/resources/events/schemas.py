@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from service.resources.collaborations.schemas import EventDocument
+from service.fields import QueryInteger
+from service.resources.collaborations.schemas import MAX_POSITION, EventDocument
 from service.resources.common import Schema
 
 MAX_LIMIT = 1000
 
 
 class FeedQuerySchema(Schema):
-    after = ma.fields.Integer(
+    after = QueryInteger(
         load_default=0,
-        validate=ma.validate.Range(min=0),
+        validate=ma.validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Answer events after this position (the previous page's next_after)"},
     )
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    limit = QueryInteger(load_default=100, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
 
 
 class FeedItemSchema(EventDocument):

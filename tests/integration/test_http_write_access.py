@@ -1,0 +1,83 @@
+"""Every write endpoint refuses the same way: no token 401, an auditor 403, a force that is not
+a party 403, a stale If-Match 412, no reason 422; and a refused write records nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration import http_support
+from tests.integration.http_support import WHEN, WRITES, Http, assert_problem, write_requests
+
+http = http_support.http
+
+REFUSALS = {
+    "no token": (401, "unauthenticated"),
+    "auditor": (403, "not-permitted"),
+    "force not a party": (403, "not-permitted"),
+    "stale If-Match": (412, "version-mismatch"),
+    "no reason": (422, "validation-failed"),
+}
+
+
+@pytest.fixture
+def alliance(http: Http) -> tuple[str, str]:
+    """A collaboration at version 2 (established, one function added): its id and the function's."""
+    collaboration = http.establish()
+    return collaboration["id"], http.add_function(collaboration["id"])
+
+
+def test_the_table_of_writes_names_every_post_route_of_the_app(http: Http) -> None:
+    posts = {
+        "create" if rule.rule == "/api/v1/collaborations" else rule.rule.rsplit("/", 1)[-1]
+        for rule in http.app.url_map.iter_rules()
+        if "POST" in rule.methods
+    }
+    assert posts == set(WRITES)
+
+
+@pytest.mark.parametrize("endpoint", WRITES)
+def test_each_write_with_an_admin_token_and_its_valid_body_is_recorded(
+    http: Http, alliance: tuple[str, str], endpoint: str
+) -> None:
+    """The control for the refusals below: the same body, sent properly, is a 201."""
+    path, body = write_requests(*alliance)[endpoint]
+    log_size = http.log_size()
+    response = http.post(path, {**WHEN, **body}, **{"If-Match": '"2"'} if endpoint != "create" else {})
+    assert response.status_code == 201, response.get_json()
+    assert http.log_size() == log_size + 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "refusal"),
+    # A create has no version to be stale against (If-Match on a create is its own 412).
+    [(e, r) for e in WRITES for r in REFUSALS if (e, r) != ("create", "stale If-Match")],
+)
+def test_each_write_is_refused_alike_and_records_nothing(
+    http: Http, alliance: tuple[str, str], endpoint: str, refusal: str
+) -> None:
+    collaboration_id, _ = alliance
+    path, body = write_requests(*alliance)[endpoint]
+    body = {**WHEN, **body}
+    token: str | None = "admin"
+    headers: dict[str, str] = {}
+    if refusal == "no token":
+        token = None
+    elif refusal == "auditor":
+        token = http.token("auditor")
+    elif refusal == "force not a party":
+        token = http.token("force", "suffolk")
+    elif refusal == "stale If-Match":
+        headers["If-Match"] = '"1"'
+    elif refusal == "no reason":
+        del body["reason"]
+    log_size = http.log_size()
+
+    response = http.post(path, body, token, **headers)
+
+    status, problem_type = REFUSALS[refusal]
+    problem = assert_problem(response, status, problem_type)
+    if refusal == "no reason":
+        assert problem["errors"] == {"reason": ["Missing data for required field."]}
+    assert http.log_size() == log_size
+    assert http.version(collaboration_id) == 2
+    assert http.get("/api/v1/collaborations").get_json()["total"] == 1
