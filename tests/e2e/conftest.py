@@ -28,7 +28,11 @@ def free_port() -> int:
 class Service:
     base_url: str
     env: dict[str, str]
+    log: Path | None = None
     workers: list[int] = field(default_factory=list)
+
+    def log_text(self) -> str:
+        return self.log.read_text()[-5000:] if self.log else ""
 
     def create_token(self, *arguments: str) -> str:
         completed = subprocess.run(
@@ -44,10 +48,18 @@ class Service:
 
 
 def worker_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children")
+    """gunicorn's worker processes: the children of its master, from /proc."""
     deadline = time.monotonic() + 10
+    pids: list[int] = []
     while time.monotonic() < deadline:
-        pids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                pids.append(int(stat.parent.name))
         if len(pids) >= 3:
             return pids
         time.sleep(0.1)
@@ -81,7 +93,7 @@ def gunicorn_service(tmp_path: Path) -> Iterator[Service]:
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
-    service = Service(base_url, env)
+    service = Service(base_url, env, log=tmp_path / "gunicorn.log")
     try:
         deadline = time.monotonic() + 30
         while True:
