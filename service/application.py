@@ -90,6 +90,14 @@ class CollaborationRecords(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        # Stored state is canonical JSON (sorted keys, no whitespace, decimals and dates as
+        # strings), so the hash chain can bind the stored bytes as they are.
+        transcoder.encoder = json.JSONEncoder(
+            default=transcoder._encode_obj,  # the library's own hook for transcodings
+            separators=(",", ":"),
+            ensure_ascii=False,
+            sort_keys=True,
+        )
 
     @property
     def side_tables(self) -> SideTableAccess:

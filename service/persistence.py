@@ -8,22 +8,32 @@ The side tables are:
   ``_insert_events`` extension point), so a retried request either finds the first result or
   finds nothing was recorded: never both, never half.
 - ``api_tokens``: bearer tokens, stored as SHA-256 hashes.
+- ``event_chain``: the hash chain over the global log (``service/audit/chain.py``): one row
+  per event, ``(seq, position, hash)``. It is extended in the same transaction as the events,
+  while the writer holds the store's write lock (SQLite's single writer; the library's
+  ``LOCK TABLE ... IN EXCLUSIVE MODE`` on PostgreSQL), so concurrent writers from several
+  processes chain in commit order. Events stored before the chain existed are chained by the
+  first write after it (or by ``flask --app wsgi audit chain``).
+- ``audit_checkpoints``: signed checkpoints of the chain.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
+
+from service.audit.chain import GENESIS, StoredLink, event_hash, stream_text
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 PROJECTION_NAMES = ("register",)
@@ -58,6 +68,11 @@ SIDE_TABLES = [
     " token_hash TEXT NOT NULL UNIQUE,"
     " created_at TEXT NOT NULL,"
     " revoked_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS {schema}event_chain ("
+    " seq BIGINT PRIMARY KEY,"
+    " position BIGINT NOT NULL UNIQUE,"
+    " hash TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}audit_checkpoints ( size BIGINT PRIMARY KEY, checkpoint TEXT NOT NULL)",
 ]
 INSERT_IDEMPOTENCY = (
     "INSERT INTO {schema}idempotency_keys (principal, idempotency_key, fingerprint, result) VALUES (?, ?, ?, ?)"
@@ -70,16 +85,90 @@ def _idempotency_params(request: IdempotentRequest) -> tuple[str, str, str, str]
 
 class SideTableAccess:
     """Plain SQL on the side tables, written once for both backends with ``?`` placeholders
-    and a ``{schema}`` prefix."""
+    and a ``{schema}`` prefix; and the hash chain, which both backends extend the same way."""
+
+    position_column = "rowid"
+    events_table_sql = ""
 
     def side_sql(self, statement: str) -> str:
         raise NotImplementedError
+
+    def _events_after(self, limit: int | None = None) -> str:
+        return self.side_sql(
+            f"SELECT {self.position_column} AS position, originator_id, originator_version, topic, state"
+            f" FROM {self.events_table_sql} WHERE {self.position_column} > ? ORDER BY {self.position_column}"
+            + (f" LIMIT {int(limit)}" if limit else "")
+        )
+
+    def _extend_chain(self, cursor: Any, limit: int | None = None) -> int:
+        """Chains every event after the chain's head, in position order, inside the caller's
+        transaction (which must hold the store's write lock). Returns how many it chained."""
+        cursor.execute(self.side_sql("SELECT seq, position, hash FROM {schema}event_chain ORDER BY seq DESC LIMIT 1"))
+        head = cursor.fetchone()
+        seq, position, previous = (head["seq"], head["position"], head["hash"]) if head else (0, 0, GENESIS)
+        cursor.execute(self._events_after(limit), (position,))
+        links = []
+        for row in cursor.fetchall():
+            seq += 1
+            previous = event_hash(
+                position=row["position"],
+                stream_id=stream_text(row["originator_id"]),
+                version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+                previous=previous,
+            )
+            links.append((seq, row["position"], previous))
+        if links:
+            cursor.executemany(
+                self.side_sql("INSERT INTO {schema}event_chain (seq, position, hash) VALUES (?, ?, ?)"), links
+            )
+        return len(links)
+
+    def chain_unchained(self, batch_size: int = 5000) -> int:
+        """Chains events stored before the chain existed, in batches; returns how many."""
+        raise NotImplementedError
+
+    def select_links(self, after_position: int, limit: int) -> list[StoredLink]:
+        """A page of the log joined with its chain, for the verifier."""
+        rows = self.execute(
+            f"SELECT e.{self.position_column} AS position, e.originator_id, e.originator_version, e.topic, e.state,"
+            f" c.seq, c.hash FROM {self.events_table_sql} e"
+            f" LEFT JOIN {{schema}}event_chain c ON c.position = e.{self.position_column}"
+            f" WHERE e.{self.position_column} > ? ORDER BY e.{self.position_column} LIMIT ?",
+            (after_position, limit),
+        )
+        return [
+            StoredLink(
+                position=row["position"],
+                stream_id=stream_text(row["originator_id"]),
+                version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+                seq=row["seq"],
+                hash=row["hash"],
+            )
+            for row in rows
+        ]
+
+    def chain_hashes(self, positions: Sequence[int]) -> dict[int, str]:
+        if not positions:
+            return {}
+        marks = ", ".join("?" for _ in positions)
+        rows = self.execute(
+            f"SELECT position, hash FROM {{schema}}event_chain WHERE position IN ({marks})", tuple(positions)
+        )
+        return {row["position"]: row["hash"] for row in rows}
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         raise NotImplementedError
 
 
 class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
+    @property
+    def events_table_sql(self) -> str:  # type: ignore[override]
+        return self.events_table_name
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *(self.side_sql(s) for s in SIDE_TABLES)]
 
@@ -91,7 +180,25 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
+        self._extend_chain(c)
         return notification_ids
+
+    def chain_unchained(self, batch_size: int = 5000) -> int:
+        chained = 0
+        while True:
+            connection = self.datastore.get_connection(commit=True)
+            with connection as conn:
+                cursor = conn.cursor()
+                cursor.execute("BEGIN IMMEDIATE")  # the store's write lock, as writers take it
+                try:
+                    added = self._extend_chain(cursor, limit=batch_size)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            chained += added
+            if added < batch_size:
+                return chained
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=commit) as c:
@@ -100,11 +207,30 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
 
 
 class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
+    position_column = "notification_id"
+
+    @property
+    def events_table_sql(self) -> str:  # type: ignore[override]
+        return f'"{self.datastore.schema}"."{self.events_table_name}"'
+
     def __init__(self, datastore: Any, **kwargs: Any):
         super().__init__(datastore, **kwargs)
         from psycopg.sql import SQL
 
         self.sql_create_statements.extend(SQL(self.side_sql(s)) for s in SIDE_TABLES)  # type: ignore[arg-type]
+
+    def create_table(self) -> None:
+        """Several workers starting at once on a fresh database race to create the tables;
+        PostgreSQL can then refuse the loser's CREATE ... IF NOT EXISTS (a duplicate type).
+        The tables exist by then, so creating again succeeds."""
+        for attempt in range(5):
+            try:
+                super().create_table()
+                return
+            except (IntegrityError, ProgrammingError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def side_sql(self, statement: str) -> str:
         schema = self.datastore.schema
@@ -115,6 +241,23 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             curs.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self._extend_chain(curs)  # still inside the insert's transaction and its table lock
+        return notification_ids
+
+    def chain_unchained(self, batch_size: int = 5000) -> int:
+        chained = 0
+        while True:
+            with self.datastore.transaction(commit=True) as curs:
+                self._lock_table(curs)  # the library's write lock on the events table
+                added = self._extend_chain(curs, limit=batch_size)
+            chained += added
+            if added < batch_size:
+                return chained
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=commit) as curs:

@@ -1,0 +1,1 @@
+"""Audit integrity: the hash chain over the event log, signed checkpoints, verification."""
