@@ -20,19 +20,22 @@ def test_concurrent_writes_through_three_workers_are_each_stored_once(gunicorn_s
     token = gunicorn_service.create_token("--role", "admin", "--name", "e2e")
     headers = {"Authorization": f"Bearer {token}"}
     base = gunicorn_service.base_url
-    created = requests.post(
-        f"{base}/api/v1/collaborations",
-        json={
-            "name": "Strategic Alliance",
-            "purpose": "Shared services",
-            "parties": ["west-mercia", "warwickshire"],
-            "lead_force": "west-mercia",
-            "effective_on": "2012-03-01",
-            "reason": "signed by both forces",
-        },
-        headers=headers,
-        timeout=30,
-    )
+    try:
+        created = requests.post(
+            f"{base}/api/v1/collaborations",
+            json={
+                "name": "Strategic Alliance",
+                "purpose": "Shared services",
+                "parties": ["west-mercia", "warwickshire"],
+                "lead_force": "west-mercia",
+                "effective_on": "2012-03-01",
+                "reason": "signed by both forces",
+            },
+            headers=headers,
+            timeout=30,
+        )
+    except requests.ConnectionError as error:
+        pytest.fail(f"{error}\n{gunicorn_service.log_text()}")
     assert created.status_code == 201, created.text
     collaboration_id = created.json()["id"]
 
