@@ -280,15 +280,24 @@ class CollaborationRecords(Application[UUID]):
     def history(self, collaboration_id: str, *, upto_version: int | None = None) -> list[dict[str, Any]]:
         self.collaboration(collaboration_id)  # 404 for an unknown id
         events = self.events.get(_uuid(collaboration_id), lte=upto_version)
-        return [event_document(event) for event in events]
+        chain = self.side_tables.stream_chain(_uuid(collaboration_id))
+        documents = []
+        for event in events:
+            position, digest = chain.get(event.originator_version, (None, None))
+            documents.append({**event_document(event), "position": position, "hash": digest})
+        return documents
 
     def feed(self, *, after: int, limit: int) -> list[dict[str, Any]]:
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        items = []
-        for notification in notifications:
-            document = event_document(self.mapper.to_domain_event(notification))
-            items.append({"position": notification.id, **document})
-        return items
+        hashes = self.side_tables.chain_hashes([notification.id for notification in notifications])
+        return [
+            {
+                "position": notification.id,
+                **event_document(self.mapper.to_domain_event(notification)),
+                "hash": hashes.get(notification.id),
+            }
+            for notification in notifications
+        ]
 
     def log_size(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -151,6 +152,19 @@ class SideTableAccess:
             for row in rows
         ]
 
+    def stored_stream_id(self, originator_id: UUID) -> object:
+        """The stream id as this backend stores it."""
+        return originator_id
+
+    def stream_chain(self, originator_id: UUID) -> dict[int, tuple[int, str]]:
+        """version -> (position, hash) for every chained event of one stream."""
+        rows = self.execute(
+            f"SELECT e.originator_version, c.position, c.hash FROM {self.events_table_sql} e"
+            f" JOIN {{schema}}event_chain c ON c.position = e.{self.position_column} WHERE e.originator_id = ?",
+            (self.stored_stream_id(originator_id),),
+        )
+        return {row["originator_version"]: (row["position"], row["hash"]) for row in rows}
+
     def chain_hashes(self, positions: Sequence[int]) -> dict[int, str]:
         if not positions:
             return {}
@@ -168,6 +182,9 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
     @property
     def events_table_sql(self) -> str:  # type: ignore[override]
         return self.events_table_name
+
+    def stored_stream_id(self, originator_id: UUID) -> object:
+        return originator_id.hex
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *(self.side_sql(s) for s in SIDE_TABLES)]

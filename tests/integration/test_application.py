@@ -270,3 +270,15 @@ def test_called_directly_the_service_refuses_what_the_http_layer_would_and_recor
     written = records.hold_review(collaboration_id, outcome=" ok ", evidence="  ", caller=ADMIN, **ON)
     assert written.result["reviews"] == [{"outcome": "ok", "held_on": "2012-03-01", "source_version": 2}]
     assert records.history(collaboration_id)[-1]["evidence"] is None
+
+
+def test_history_and_feed_carry_the_chain_hash_of_each_event(records):
+    first = establish(records)
+    establish(records, name="7F Procurement", parties=["essex", "kent"], lead_force="essex")
+    records.hold_review(first, outcome="continue", caller=ADMIN, **ON)
+    feed = records.feed(after=0, limit=10)
+    history = records.history(first)
+    assert [item["position"] for item in history] == [feed[0]["position"], feed[2]["position"]]
+    assert [item["hash"] for item in history] == [feed[0]["hash"], feed[2]["hash"]]
+    assert len({item["hash"] for item in feed}) == 3
+    assert all(len(item["hash"]) == 64 for item in feed)

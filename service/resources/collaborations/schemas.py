@@ -333,6 +333,17 @@ class EventDocument(Schema):
     evidence = ma.fields.String(required=True, allow_none=True)
     approval_ref = ma.fields.String(required=True, allow_none=True)
     data = ma.fields.Dict(required=True, metadata={"description": "The event's own fields; money as strings"})
+    position = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The event's position in the global log"}
+    )
+    hash = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "SHA-256 of the event in the hash chain over the global log (hex); "
+            "GET /api/v1/audit/verify checks every one"
+        },
+    )
 
 
 class HistorySchema(Schema):
