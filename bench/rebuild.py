@@ -7,13 +7,15 @@ users would write them), then, alternately and at least three times each:
 - **raw**: ``application.recorder.select_notifications`` in pages of 500 and
   ``application.mapper.to_domain_event`` for every notification: the floor any projection
   pays to read the log;
-- **rebuild**: ``Register.rebuild()``: clear, then catch up in locked, batched transactions.
+- **rebuild**: ``Register.rebuild()``: clear, then catch up in locked, batched transactions
+  (``--projection decision_log``: ``DecisionLog.rebuild()``, which writes a row per event).
 
 Prints both rates, their ratio (target >= 0.5) and medians.
 
     .venv/bin/python -m bench.rebuild [--collaborations 5000] [--runs 3] [--batch-size 500]
     .venv/bin/python -m bench.rebuild --database-url postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python -m bench.rebuild --profile   # cProfile one rebuild, print the top entries
+    .venv/bin/python -m bench.rebuild --projection decision_log
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from time import perf_counter
 from bench.common import median, scratch_database
 from domain.collaboration import Collaboration
 from domain.values import Provenance
+from projections.decision_log import DecisionLog
 from projections.register import DEFAULT_BATCH_SIZE, Register
 from service.application import CollaborationRecords
 from service.persistence import persistence_environment
@@ -135,7 +138,8 @@ def main() -> None:
     parser.add_argument("--collaborations", type=int, default=5000, help="x 20 events each (default 5000)")
     parser.add_argument("--group", type=int, default=100, help="collaborations interleaved per save (default 100)")
     parser.add_argument("--runs", type=int, default=3, help="runs, at least 3 (default 3)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="register batch size")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="projection batch size")
+    parser.add_argument("--projection", choices=["register", "decision_log"], default="register")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL to use a scratch schema there")
     parser.add_argument("--dir", default=None, help="where to put the scratch SQLite files (default: the temp dir)")
     parser.add_argument("--profile", action="store_true", help="cProfile one more rebuild and print the top entries")
@@ -145,13 +149,14 @@ def main() -> None:
     with scratch_database(arguments.database_url, arguments.dir) as url:
         env = persistence_environment(url)
         records = CollaborationRecords(env=env)
-        register = Register(env, records, batch_size=arguments.batch_size)
+        projection_class = DecisionLog if arguments.projection == "decision_log" else Register
+        register = projection_class(env, records, batch_size=arguments.batch_size)
         backend = env["PERSISTENCE_MODULE"].rsplit(".", 1)[-1]
         started = perf_counter()
         events = store_history(records, arguments.collaborations, arguments.group)
         print(
             f"rebuild: {events} events stored on {backend} in {perf_counter() - started:.1f} s;"
-            f" register batch size {arguments.batch_size}; {runs} runs"
+            f" {arguments.projection} batch size {arguments.batch_size}; {runs} runs"
         )
 
         raw_rates, rebuild_rates = [], []
@@ -163,7 +168,8 @@ def main() -> None:
             started = perf_counter()
             assert register.rebuild() == events
             rebuild_rates.append(events / (perf_counter() - started))
-            assert register.search()["total"] == arguments.collaborations
+            expected = arguments.collaborations if arguments.projection == "register" else events
+            assert register.search()["total"] == expected
             print(
                 f"  run {run}: raw read+decode {raw_rates[-1]:8.0f} events/s   rebuild {rebuild_rates[-1]:8.0f}"
                 f" events/s   ratio {rebuild_rates[-1] / raw_rates[-1]:.2f}"

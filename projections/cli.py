@@ -1,9 +1,11 @@
 """Operator commands for the projections, added to the Flask CLI by ``create_app``:
 
-- ``flask projections rebuild``: rebuild the register from the first event, with a progress bar;
-- ``flask projections run``: keep the register up to date until Ctrl-C or SIGTERM.
+- ``flask projections rebuild [NAME]...``: rebuild the read models (all of them, or those named:
+  ``register``, ``decision_log``) from the first event, one after another, with a progress bar each;
+- ``flask projections run [NAME]...``: keep them up to date, each followed in a thread of its
+  own, until Ctrl-C or SIGTERM.
 
-Both use the ``Register`` that ``create_app`` keeps in ``app.extensions["register"]``.
+Both use the projections ``create_app`` keeps in ``app.extensions`` under their names.
 """
 
 from __future__ import annotations
@@ -13,79 +15,122 @@ import signal
 import threading
 from time import monotonic, perf_counter
 from types import FrameType
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from projections.register import Register
+from projections.tracked import TrackedProjection
+from service.persistence import PROJECTION_NAMES
 
 logger = logging.getLogger(__name__)
 
-projections_cli = AppGroup("projections", help="Rebuild or follow the read models (the central register).")
+projections_cli = AppGroup(
+    "projections", help="Rebuild or follow the read models (the central register, the decision log)."
+)
 
 
-def current_register() -> Register:
-    return current_app.extensions["register"]
+def current_projections(names: tuple[str, ...] = ()) -> list[TrackedProjection[Any]]:
+    """The projections of this app named (all of them if none is), in PROJECTION_NAMES order."""
+    present = {name: current_app.extensions[name] for name in PROJECTION_NAMES if name in current_app.extensions}
+    if unknown := [name for name in names if name not in present]:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: this app has the projections {', '.join(present)}", param_hint="NAME"
+        )
+    return [projection for name, projection in present.items() if not names or name in names]
 
 
 @projections_cli.command("rebuild")
-def rebuild_command() -> None:
-    """Rebuild the register from the first event of the log."""
-    register = current_register()
-    last = register.application.recorder.max_notification_id() or 0
+@click.argument("names", metavar="[NAME]...", nargs=-1)
+def rebuild_command(names: tuple[str, ...]) -> None:
+    """Rebuild the read models (all, or those NAMEd) from the first event of the log."""
+    for projection in current_projections(names):
+        rebuild_one(projection)
+
+
+def rebuild_one(projection: TrackedProjection[Any]) -> None:
+    last = projection.application.recorder.max_notification_id() or 0
     started = perf_counter()
-    with click.progressbar(length=max(last, 1), label="Rebuilding the register", show_pos=True) as bar:
+    with click.progressbar(length=max(last, 1), label=f"Rebuilding {projection.label}", show_pos=True) as bar:
 
         def progress(position: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(position - bar.pos)
 
-        processed = register.rebuild(progress=progress)
+        processed = projection.rebuild(progress=progress)
     elapsed = perf_counter() - started
     rate = processed / elapsed if elapsed > 0 else 0.0
     click.echo(
-        f"Rebuilt the register: {processed} events processed in {elapsed:.2f} s ({rate:,.0f} events/s); "
-        f"position {register.position()}"
+        f"Rebuilt {projection.label}: {processed} events processed in {elapsed:.2f} s ({rate:,.0f} events/s); "
+        f"position {projection.position()}"
     )
 
 
 @projections_cli.command("run")
+@click.argument("names", metavar="[NAME]...", nargs=-1)
 @click.option("--poll-interval", type=click.FloatRange(min=0.01), default=0.2, show_default=True, help="Seconds")
 @click.option(
     "--log-every", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds between progress lines"
 )
-def run_command(poll_interval: float, log_every: float) -> None:
-    """Follow the log and keep the register up to date until Ctrl-C or SIGTERM."""
+def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) -> None:
+    """Follow the log and keep the read models (all, or those NAMEd) up to date until Ctrl-C or
+    SIGTERM."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
-    register = current_register()
+    projections = current_projections(names)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s received; stopping after the current batch", signal.Signals(signum).name)
+        logger.info("%s received; stopping after the current batches", signal.Signals(signum).name)
         stop.set()
 
+    failed: list[str] = []
+
+    def follow(projection: TrackedProjection[Any]) -> None:
+        try:
+            follow_one(projection, stop, poll_interval, log_every)
+        except BaseException:  # follow() retries errors itself: this is the unexpected
+            logger.exception("%s: the follower failed; stopping the others", projection.name)
+            failed.append(projection.name)
+            stop.set()
+
     previous_handlers = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
-    started_at = register.position()
-    logger.info("register: following %s from position %s", register.application_name, started_at)
+    followers = [
+        threading.Thread(target=follow, args=(projection,), name=f"{projection.name}-follower")
+        for projection in projections
+    ]
+    try:
+        for follower in followers:
+            follower.start()
+        while any(follower.is_alive() for follower in followers):
+            for follower in followers:
+                follower.join(timeout=0.2)  # short, so that the signal handlers run promptly
+    finally:
+        stop.set()
+        for follower in followers:
+            follower.join()
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+    if failed:
+        raise click.ClickException(f"following {', '.join(failed)} failed; see the log")
+
+
+def follow_one(
+    projection: TrackedProjection[Any], stop: threading.Event, poll_interval: float, log_every: float
+) -> None:
+    started_at = projection.position()
+    logger.info("%s: following %s from position %s", projection.name, projection.application_name, started_at)
     last_logged = {"at": monotonic(), "position": started_at}
 
     def on_advance(position: int) -> None:
         now = monotonic()
         if now - last_logged["at"] >= log_every:
             rate = (position - last_logged["position"]) / (now - last_logged["at"])
-            logger.info("register: at position %s (%.0f events/s)", position, rate)
+            logger.info("%s: at position %s (%.0f events/s)", projection.name, position, rate)
             last_logged.update(at=now, position=position)
 
-    try:
-        register.follow(stop, poll_interval, on_advance=on_advance)
-    finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
-    logger.info(
-        "register: stopped at position %s (%s events since start)",
-        register.position(),
-        register.position() - started_at,
-    )
+    projection.follow(stop, poll_interval, on_advance=on_advance)
+    position = projection.position()
+    logger.info("%s: stopped at position %s (%s events since start)", projection.name, position, position - started_at)

@@ -1,15 +1,9 @@
 """The central register of collaborations: which agreements exist, between whom, doing what.
 
-A read model that follows the ``CollaborationRecords`` notification log. Each batch of
-notifications is applied in memory and written, together with the tracking record of its last
-notification, in ONE transaction of the view's database. Rows and position commit together or
-not at all, so the register is exactly-once, resumes after a crash from the committed position,
-and can be rebuilt from zero at any time.
-
-Several gunicorn workers may catch up at once. Every batch first takes a lock that serialises
-writers to the view (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on
-PostgreSQL) and only then reads the tracking position, so no notification is applied twice. The
-library's tracking upsert, which refuses a position that does not increase, is a second guard.
+A tracked projection (``projections/tracked.py``: one locked transaction per batch, rows and
+tracking position committed together, so exactly once, resumable and rebuildable) of the
+``CollaborationRecords`` notification log. This module holds only what answers the register's
+question: its rows, what each event does to them, its tables and its searches.
 
 Tables (names start with the projection's name; on SQLite the view has a database file of its own):
 
@@ -32,51 +26,37 @@ What each event does to the register (``HANDLERS``):
 For speed, a batch is coalesced: the rows it concerns are loaded once (or kept from the previous
 batch, when the tracked position proves nobody else wrote since), every event is applied in
 memory, and each changed row is written once.
-
-A notification whose topic cannot be resolved stops the projection with an error instead of
-being skipped. Skipping would lose a change silently; stopping resumes correctly as soon as the
-code that knows the topic is deployed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from time import monotonic
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    InfrastructureFactory,
-    IntegrityError,
-    Notification,
-    OperationalError,
-    PersistenceError,
-    Tracking,
-    TrackingRecorder,
-)
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingRecorder
-from eventsourcing.utils import Environment, resolve_topic
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 
 from domain.collaboration import ACTIVE, Collaboration
+from projections.tracked import (
+    DEFAULT_BATCH_SIZE,
+    PostgresTrackedView,
+    SQLiteTrackedView,
+    TrackedProjection,
+    TrackedView,
+)
 from service.documents import utc_text
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords
 
 PROJECTION_NAME = "register"
-DEFAULT_BATCH_SIZE = 500
 MAX_PAGE_SIZE = 500
-MAX_RETRY_INTERVAL = 30.0
 
 logger = logging.getLogger(__name__)
 
@@ -290,44 +270,15 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class RegisterView(TrackingRecorder):
-    """The register's tables and the SQL both backends share. Statements are written once with
-    ``?`` placeholders and ``{table}`` names; each backend turns them into its own dialect."""
+class RegisterView(TrackedView):
+    """The register's tables and the SQL both backends share."""
 
-    table_names: dict[str, str]
-
-    # Provided by the backend's view class (or by the library's tracking recorder it extends).
-    def locked_transaction(self) -> AbstractContextManager[Any]:
-        """A write transaction that holds the register's writer lock from its start."""
-        raise NotImplementedError
-
-    def read_transaction(self) -> AbstractContextManager[Any]:
-        """A read-only transaction that sees one consistent snapshot."""
-        raise NotImplementedError
-
-    def sql(self, template: str) -> str:
-        raise NotImplementedError
-
-    def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        raise NotImplementedError
-
-    def write_many(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
-        """Runs one of the write statements above for many rows."""
-        cursor.executemany(self.sql(statement), values)
-
-    def _max_tracking_id(self, application_name: str, c: Any) -> int | None:
-        raise NotImplementedError
-
-    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
-        raise NotImplementedError
+    projection_name = PROJECTION_NAME
+    tables = ("collaborations", "parties", "functions")
+    create_statements = CREATE_STATEMENTS
+    other_identifiers = ("collaborations_order",)
 
     # ------------------------------------------------------------------------ writes
-    def position_in(self, cursor: Any, application_name: str) -> int:
-        return self._max_tracking_id(application_name, cursor) or 0
-
-    def record_position(self, cursor: Any, application_name: str, notification_id: int) -> None:
-        self._insert_tracking(cursor, Tracking(application_name, notification_id))
-
     def load_rows(self, cursor: Any, collaboration_ids: Collection[str]) -> dict[str, RegisterRow]:
         if not collaboration_ids:
             return {}
@@ -371,11 +322,6 @@ class RegisterView(TrackingRecorder):
             for f, version in row.new_functions
         ]:
             self.write_many(cursor, INSERT_FUNCTION, functions)
-
-    def clear(self, cursor: Any, application_name: str) -> None:
-        for table in ("collaborations", "parties", "functions"):
-            cursor.execute(self.sql(f"DELETE FROM {{{table}}}"))
-        cursor.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (application_name,))
 
     # ------------------------------------------------------------------------- reads
     def search(
@@ -501,62 +447,8 @@ def row_from_record(record: Any) -> RegisterRow:
     )
 
 
-class SQLiteRegisterView(SQLiteTrackingRecorder, RegisterView):
-    """The register in its own SQLite file (the library's tracking table is one per file)."""
-
-    # In WAL mode, NORMAL still commits each transaction atomically, rows and tracking record
-    # together; it only lets an OS crash or power cut (not a process crash) undo the latest
-    # commits, which the register then simply processes again. It saves an fsync per batch.
-    synchronous = "NORMAL"
-
-    table_names = {
-        "prefix": PROJECTION_NAME,
-        "collaborations": f"{PROJECTION_NAME}_collaborations",
-        "parties": f"{PROJECTION_NAME}_parties",
-        "functions": f"{PROJECTION_NAME}_functions",
-        "tracking": "tracking",
-        "sorted_text": "TEXT",
-        "integer_key": "INTEGER PRIMARY KEY",  # the rowid: rows are stored in seq order
-        "without_rowid": " WITHOUT ROWID",
-    }
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *(self.sql(s) for s in CREATE_STATEMENTS)]
-
-    def sql(self, template: str) -> str:
-        return template.format(**self.table_names)
-
-    def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-
-    @contextmanager
-    def locked_transaction(self) -> Iterator[SQLiteCursor]:
-        """``BEGIN IMMEDIATE`` takes the database's write lock before the first read, so a
-        concurrent catch-up (another thread or process) waits for it, up to the lock timeout.
-        The library's ``transaction()`` issues a deferred ``BEGIN``, which would let two
-        writers read the same position."""
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cursor
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
-            except sqlite3.IntegrityError as error:
-                raise IntegrityError(error) from error
-            except sqlite3.OperationalError as error:
-                raise OperationalError(error) from error
-            except sqlite3.Error as error:
-                raise PersistenceError(error) from error
-            finally:
-                cursor.sqlite_cursor.close()
-
-    def read_transaction(self) -> AbstractContextManager[SQLiteCursor]:
-        return self.datastore.transaction(commit=False)
+class SQLiteRegisterView(SQLiteTrackedView, RegisterView):
+    """The register in its own SQLite file."""
 
 
 # On PostgreSQL, each write statement of a batch runs once, with a column of values per array
@@ -595,71 +487,22 @@ POSTGRES_BULK_WRITES = {
 }
 
 
-class PostgresRegisterView(PostgresTrackingRecorder, RegisterView):
+class PostgresRegisterView(PostgresTrackedView, RegisterView):
     """The register in PostgreSQL, beside the event store, in tables named after the projection."""
-
-    def __init__(
-        self, datastore: PostgresDatastore, *, tracking_table_name: str = f"{PROJECTION_NAME}_tracking", **kwargs: Any
-    ):
-        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
-        from psycopg.sql import SQL
-
-        prefix = tracking_table_name.removesuffix("_tracking")
-        schema = '"{}".'.format(self.datastore.schema.replace('"', '""'))
-        self.table_names = {
-            "prefix": prefix,
-            "collaborations": f"{schema}{prefix}_collaborations",
-            "parties": f"{schema}{prefix}_parties",
-            "functions": f"{schema}{prefix}_functions",
-            "tracking": f'{schema}"{self.tracking_table_name}"',
-            "sorted_text": 'TEXT COLLATE "C"',  # byte order, as on SQLite
-            "integer_key": "BIGINT PRIMARY KEY",
-            "without_rowid": "",
-        }
-        self.check_identifier_length(f"{prefix}_collaborations_order")
-        self.sql_create_statements.extend(SQL(self.sql(s)) for s in CREATE_STATEMENTS)  # type: ignore[arg-type]
-        digest = hashlib.sha256(f"{self.datastore.schema}.{self.tracking_table_name}".encode()).digest()
-        self.lock_key = int.from_bytes(digest[:8], "big", signed=True)
-
-    def sql(self, template: str) -> str:
-        return template.format(**self.table_names).replace("?", "%s")
-
-    def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        return f"{column} = ANY(?)", [list(values)]
 
     def write_many(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
         cursor.execute(
             self.sql(POSTGRES_BULK_WRITES[statement]), [list(column) for column in zip(*values, strict=True)]
         )
 
-    @contextmanager
-    def locked_transaction(self) -> Iterator[Any]:
-        """A READ COMMITTED transaction that first takes an advisory lock held until it ends.
-        Each later statement sees what the previous holder committed. (Under REPEATABLE READ
-        the snapshot would be taken before the lock was granted.)"""
-        with self.datastore.transaction(commit=True) as cursor:
-            if self.datastore.lock_timeout:
-                cursor.execute(f"SET LOCAL lock_timeout = '{int(self.datastore.lock_timeout)}s'")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
-            yield cursor
 
-    @contextmanager
-    def read_transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield cursor
-
-
-def register_view_class(factory: InfrastructureFactory[Any]) -> type[SQLiteRegisterView | PostgresRegisterView]:
-    if isinstance(factory, SQLiteFactory):
-        return SQLiteRegisterView
-    if isinstance(factory, PostgresFactory):
-        return PostgresRegisterView
-    raise TypeError(f"the register needs SQLite or PostgreSQL, not {type(factory).__module__}")
-
-
-class Register:
+class Register(TrackedProjection[RegisterView]):
     """The central register: search and read the collaborations, catch up with the log."""
+
+    name = PROJECTION_NAME
+    label = "the register"
+    sqlite_view = SQLiteRegisterView
+    postgres_view = PostgresRegisterView
 
     def __init__(
         self,
@@ -668,29 +511,12 @@ class Register:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self.application = application
-        self.application_name = application.name
-        self.batch_size = batch_size
-        # Named after the projection, as ProjectionRunner does: REGISTER_SQLITE_DBNAME gives the
-        # view its own SQLite file, and on PostgreSQL the name prefixes the tracking table.
-        self.factory = InfrastructureFactory.construct(env=Environment(PROJECTION_NAME, {**os.environ, **env}))
-        try:
-            self.view: RegisterView = self.factory.tracking_recorder(register_view_class(self.factory))
-        except BaseException:
-            self.factory.close()
-            raise
-        self._closed = False
+        super().__init__(env, application, batch_size=batch_size)
         # The rows of the last batch this instance committed, and the position they are at.
         self._carried: tuple[int, dict[UUID, RegisterRow]] | None = None
         self._carried_lock = threading.Lock()
 
     # ------------------------------------------------------------------------ reads
-    def position(self) -> int:
-        """The position of the last notification the register has processed (0 for none)."""
-        return self.view.max_tracking_id(self.application_name) or 0
-
     def search(
         self,
         *,
@@ -726,133 +552,14 @@ class Register:
         return self.view.entry(str(collaboration_id))
 
     # ------------------------------------------------------------------- processing
-    def catch_up(self) -> int:
-        """Process every notification recorded before this call, in batches of one transaction
-        each. Returns the new position."""
-        return self._catch_up()
+    def concerns(self, topic: str) -> bool:
+        return concerns_register(topic)
 
-    def wait_for(self, position: int | None, timeout: float = 5.0) -> bool:
-        """Read-your-writes: True once the register has processed ``position`` (catching up
-        itself rather than waiting for someone else), False if ``timeout`` seconds pass first.
-        None means there is nothing to wait for. Errors of the projection propagate."""
-        if position is None:
-            return True
-        deadline = monotonic() + timeout
-        while True:
-            if self._catch_up(until=position, deadline=deadline) >= position:
-                return True
-            remaining = deadline - monotonic()
-            if remaining <= 0:
-                return False
-            try:  # e.g. the position is not in the log yet: poll, with the library's backoff
-                self.view.wait(self.application_name, position, timeout=min(remaining, 0.5))
-            except TimeoutError:
-                continue
-            return True
-
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Clear the rows and the tracking record in one transaction, then process the log
-        from the start. Calls ``progress(position, last)`` after each batch: the log position
-        reached, and the last position when the rebuild began (on a gap-free log, events
-        processed and events in total). Returns the number of events this call processed."""
-        last = self.application.recorder.max_notification_id() or 0
-        with self.view.locked_transaction() as cursor:
-            self.view.clear(cursor, self.application_name)
-        self._carry(None)
-        if progress is not None:
-            progress(0, last)
-        processed = position = 0
-        while position < last:
-            position, count = self._process_batch()
-            if count == 0:
-                break
-            processed += count
-            if progress is not None:
-                progress(position, max(position, last))
-        return processed
-
-    def follow(
-        self,
-        stop: threading.Event,
-        poll_interval: float = 0.2,
-        *,
-        on_advance: Callable[[int], None] | None = None,
-    ) -> None:
-        """Keep the register up to date until ``stop`` is set. Where the application recorder
-        offers subscriptions (PostgreSQL LISTEN/NOTIFY), a new notification wakes the follower;
-        elsewhere (SQLite) it polls every ``poll_interval`` seconds. Either way it processes
-        through the batched, locked ``catch_up``. Errors are logged and retried with backoff.
-        ``on_advance(position)`` is called whenever the position moves."""
-        retry_interval = poll_interval
-        while not stop.is_set():
-            try:
-                subscription = self.application.recorder.subscribe(gt=self.position())
-            except NotImplementedError:
-                subscription = None
-            except Exception:
-                logger.exception("register: cannot subscribe to %s; retrying", self.application_name)
-                stop.wait(retry_interval)
-                retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
-                continue
-            try:
-                if subscription is None:
-                    self._follow_by_polling(stop, poll_interval, on_advance)
-                else:
-                    self._follow_subscription(subscription, stop, poll_interval, on_advance)
-                retry_interval = poll_interval
-            except Exception:
-                logger.exception("register: following %s failed; retrying", self.application_name)
-                stop.wait(retry_interval)
-                retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.factory.close()
-
-    def __enter__(self) -> Register:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------------ inner
-    def _catch_up(self, *, until: int | None = None, deadline: float | None = None) -> int:
-        position = self.position()
-        target = until if until is not None else self.application.recorder.max_notification_id() or 0
-        while position < target:
-            position, count = self._process_batch(until=until)
-            if count == 0 or (deadline is not None and monotonic() >= deadline):
-                break
-        return position
-
-    def _process_batch(self, *, until: int | None = None) -> tuple[int, int]:
-        """One transaction: take the lock, read the position, apply the notifications after it,
-        write the changed rows and the new position. Returns (position, notifications processed)."""
-        with self.view.locked_transaction() as cursor:
-            position = self.view.position_in(cursor, self.application_name)
-            if until is not None and position >= until:
-                return position, 0
-            notifications = self.application.recorder.select_notifications(
-                start=position, limit=self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
-                return position, 0
-            rows = self._apply(cursor, notifications, self._carried_rows(position))
-            position = notifications[-1].id
-            self.view.record_position(cursor, self.application_name, position)
-        for row in rows.values():
-            row.mark_stored()
-        self._carry((position, rows))
-        return position, len(notifications)
-
-    def _apply(
-        self, cursor: Any, notifications: Sequence[Notification], carried: Mapping[UUID, RegisterRow]
-    ) -> dict[UUID, RegisterRow]:
+    def apply_batch(self, cursor: Any, position: int, notifications: Sequence[Notification]) -> dict[UUID, RegisterRow]:
         """Loads the rows the notifications concern (except those carried over from the previous
         batch), applies the events in order, writes each changed row once. Returns the rows."""
-        to_domain_event = self.application.mapper.to_domain_event
-        events = [to_domain_event(n) for n in notifications if concerns_register(n.topic)]
+        carried = self._carried_rows(position)
+        events = [event for _, event in self.decoded(notifications)]
         collaboration_ids = {event.originator_id for event in events}
         rows = {collaboration_id: carried[collaboration_id] for collaboration_id in collaboration_ids & carried.keys()}
         if missing := {str(collaboration_id): collaboration_id for collaboration_id in collaboration_ids - rows.keys()}:
@@ -862,6 +569,14 @@ class Register:
             changes.apply(event)
         self.view.write_rows(cursor, changes.changed.values())
         return changes.rows
+
+    def batch_committed(self, position: int, outcome: dict[UUID, RegisterRow]) -> None:
+        for row in outcome.values():
+            row.mark_stored()
+        self._carry((position, outcome))
+
+    def forget(self) -> None:
+        self._carry(None)
 
     def _carried_rows(self, position: int) -> dict[UUID, RegisterRow]:
         """The rows this instance committed in its previous batch, if the register is still at
@@ -875,47 +590,3 @@ class Register:
     def _carry(self, carried: tuple[int, dict[UUID, RegisterRow]] | None) -> None:
         with self._carried_lock:
             self._carried = carried
-
-    def _advance(self, position: int, on_advance: Callable[[int], None] | None) -> int:
-        new_position = self.catch_up()
-        if new_position != position:
-            logger.debug("register: at position %s", new_position)
-            if on_advance is not None:
-                on_advance(new_position)
-        return new_position
-
-    def _follow_by_polling(
-        self, stop: threading.Event, poll_interval: float, on_advance: Callable[[int], None] | None
-    ) -> None:
-        position = self.position()
-        while not stop.is_set():
-            position = self._advance(position, on_advance)
-            stop.wait(poll_interval)
-
-    def _follow_subscription(
-        self,
-        subscription: Any,
-        stop: threading.Event,
-        poll_interval: float,
-        on_advance: Callable[[int], None] | None,
-    ) -> None:
-        finished = threading.Event()
-
-        def stop_subscription_when_stopped() -> None:
-            while not finished.is_set() and not stop.wait(poll_interval):
-                pass
-            subscription.stop()
-
-        watcher = threading.Thread(target=stop_subscription_when_stopped, name="register-follow-stop", daemon=True)
-        with subscription:
-            watcher.start()
-            try:
-                position = self._advance(self.position(), on_advance)
-                for notification in subscription:  # each arrival wakes us; catch_up does the work
-                    if stop.is_set():
-                        break
-                    if notification.id > position:
-                        position = self._advance(position, on_advance)
-            finally:
-                finished.set()
-        watcher.join()

@@ -20,6 +20,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from service.api import Api
 from service.application import CollaborationRecords
+from service.audit.cli import audit_cli
 from service.auth import TokenStore
 from service.cli import tokens_cli
 from service.documents import decimal_text, utc_text
@@ -65,7 +66,7 @@ class RecordsJSONProvider(DefaultJSONProvider):
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Builds the app, its record store, its register and its API for this process.
+    """Builds the app, its record store, its read models and its API for this process.
 
     ``DATABASE_URL`` comes from ``config`` or else the environment; unset, it is the SQLite
     file ``instance/records.sqlite3`` under the project root."""
@@ -82,18 +83,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     records = CollaborationRecords(env=env)
     app.extensions["records"] = records
     app.extensions["tokens"] = TokenStore(records.side_tables)
-    _add_register(app, env, records)
+    _add_projections(app, env, records)
 
     api = Api(app)
     register_resources(api)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(audit_cli)
     return app
 
 
-def _add_register(app: Flask, env: Mapping[str, str], records: CollaborationRecords) -> None:
-    """The central register read model and its CLI (``projections run``/``rebuild``)."""
+def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationRecords) -> None:
+    """The read models (the central register, the decision log) and their CLI
+    (``projections run``/``rebuild``)."""
     from projections.cli import projections_cli
+    from projections.decision_log import DecisionLog
     from projections.register import Register
 
     app.extensions["register"] = Register(env=env, application=records)
+    try:
+        app.extensions["decision_log"] = DecisionLog(env=env, application=records)
+    except BaseException:
+        app.extensions["register"].close()
+        raise
     app.cli.add_command(projections_cli)

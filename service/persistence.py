@@ -34,10 +34,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
-from service.audit.chain import GENESIS, StoredLink, event_hash, stream_text
+from service.audit.chain import GENESIS, LinkRow, StoredLink, event_hash, stream_text
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
-PROJECTION_NAMES = ("register",)
+PROJECTION_NAMES = ("register", "decision_log")
 
 
 class DatabaseUrlError(ValueError):
@@ -90,6 +90,7 @@ class SideTableAccess:
 
     position_column = "rowid"
     events_table_sql = ""
+    stream_id_column = "e.originator_id"  # as the verifier reads it
 
     def side_sql(self, statement: str) -> str:
         raise NotImplementedError
@@ -130,27 +131,52 @@ class SideTableAccess:
         """Chains events stored before the chain existed, in batches; returns how many."""
         raise NotImplementedError
 
-    def select_links(self, after_position: int, limit: int) -> list[StoredLink]:
-        """A page of the log joined with its chain, for the verifier."""
-        rows = self.execute(
-            f"SELECT e.{self.position_column} AS position, e.originator_id, e.originator_version, e.topic, e.state,"
-            f" c.seq, c.hash FROM {self.events_table_sql} e"
-            f" LEFT JOIN {{schema}}event_chain c ON c.position = e.{self.position_column}"
-            f" WHERE e.{self.position_column} > ? ORDER BY e.{self.position_column} LIMIT ?",
-            (after_position, limit),
+    def _links_query(self, after_position: int | None, limit: int) -> tuple[str, tuple[int, ...]]:
+        """The page after ``after_position``; with None, the first page, with no lower bound at
+        all: a row someone inserted at position 0 or below must be walked too, not skipped."""
+        position = f"e.{self.position_column}"
+        # The chain is bounded too, so PostgreSQL's merge join starts at the page, not at seq 1.
+        bound, where = (" AND c.position > ?", f" WHERE {position} > ?") if after_position is not None else ("", "")
+        statement = self.side_sql(
+            f"SELECT {position}, {self.stream_id_column}, e.originator_version, e.topic, e.state, c.seq, c.hash"
+            f" FROM {self.events_table_sql} e"
+            f" LEFT JOIN {{schema}}event_chain c ON c.position = {position}{bound}"
+            f"{where} ORDER BY {position} LIMIT ?"
         )
+        return statement, (limit,) if after_position is None else (after_position, after_position, limit)
+
+    def select_link_rows(self, after_position: int | None, limit: int) -> list[LinkRow]:
+        """A page of the log joined with its chain, as plain tuples (no per-row objects): what
+        the verifier walks. Stream ids come as the backend stores them. ``after_position``
+        None reads from the very start."""
+        raise NotImplementedError
+
+    def select_links(self, after_position: int | None, limit: int) -> list[StoredLink]:
+        """A page of the log joined with its chain, one object per event."""
         return [
             StoredLink(
-                position=row["position"],
-                stream_id=stream_text(row["originator_id"]),
-                version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-                seq=row["seq"],
-                hash=row["hash"],
+                position=position,
+                stream_id=stream_text(stream),  # type: ignore[arg-type]
+                version=version,
+                topic=topic,
+                state=bytes(state),
+                seq=seq,
+                hash=digest,
             )
-            for row in rows
+            for position, stream, version, topic, state, seq, digest in self.select_link_rows(after_position, limit)
         ]
+
+    def first_orphan_link(self, after_seq: int) -> tuple[int, int] | None:
+        """(seq, position) of the first chain entry after ``after_seq`` whose event is not in
+        the log (it was deleted), or None. Entries of events committed since are not orphans:
+        an event and its entry commit together."""
+        rows = self.execute(
+            f"SELECT c.seq, c.position FROM {{schema}}event_chain c"
+            f" LEFT JOIN {self.events_table_sql} e ON e.{self.position_column} = c.position"
+            f" WHERE c.seq > ? AND e.{self.position_column} IS NULL ORDER BY c.seq LIMIT 1",
+            (after_seq,),
+        )
+        return (rows[0]["seq"], rows[0]["position"]) if rows else None
 
     def stored_stream_id(self, originator_id: UUID) -> object:
         """The stream id as this backend stores it."""
@@ -222,15 +248,27 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
             c.execute(self.side_sql(statement), tuple(params))
             return [dict(row) for row in c.fetchall()]
 
+    def select_link_rows(self, after_position: int | None, limit: int) -> list[LinkRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.sqlite_cursor.row_factory = None  # tuples, not sqlite3.Row
+            c.execute(*self._links_query(after_position, limit))
+            return c.fetchall()
+
 
 class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     position_column = "notification_id"
+    stream_id_column = "e.originator_id::text"  # canonical UUID text; building uuid.UUID objects is slow
 
     @property
     def events_table_sql(self) -> str:  # type: ignore[override]
         return f'"{self.datastore.schema}"."{self.events_table_name}"'
 
     def __init__(self, datastore: Any, **kwargs: Any):
+        if datastore.enable_db_functions:
+            # The library's database-function insert path skips _insert_events and
+            # _fetch_ids_after_insert_events: events would be stored without their chain
+            # entries and idempotency keys.
+            raise DatabaseUrlError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: it would bypass the hash chain")
         super().__init__(datastore, **kwargs)
         from psycopg.sql import SQL
 
@@ -280,6 +318,17 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         with self.datastore.transaction(commit=commit) as curs:
             curs.execute(self.side_sql(statement), tuple(params))
             return [dict(row) for row in curs.fetchall()] if curs.description else []
+
+    def select_link_rows(self, after_position: int | None, limit: int) -> list[LinkRow]:
+        from psycopg.rows import tuple_row
+
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(force_rollback=True),
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(*self._links_query(after_position, limit), prepare=True, binary=True)
+            return curs.fetchall()  # type: ignore[return-value]
 
 
 def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None) -> dict[str, str]:

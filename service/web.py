@@ -1,5 +1,5 @@
 """What every HTTP resource needs from the request and for the response: the application and
-the register of this process, who is calling, the conditional and idempotency headers, and
+the read models of this process, who is calling, the conditional and idempotency headers, and
 the shape of a write's answer. Routes stay thin: parse, call the service, answer.
 """
 
@@ -50,6 +50,10 @@ def records() -> CollaborationRecords:
 
 def register() -> Any:
     return current_app.extensions["register"]
+
+
+def decision_log() -> Any:
+    return current_app.extensions["decision_log"]
 
 
 def tokens() -> TokenStore:

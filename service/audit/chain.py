@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -83,6 +83,7 @@ class Verification:
     problem: str | None = None
     head_hash: str = GENESIS
     size: int = 0
+    head_position: int | None = None  # the position of the event at the verified head
     checkpoint: dict[str, object] | None = field(default=None)
 
     def fail(self, position: int | None, problem: str) -> Verification:
@@ -102,6 +103,17 @@ class Verification:
         }
 
 
+# One stored row as the verifier reads it, as a plain tuple (no per-row object is built):
+# (position, stream id as stored (hex, UUID or text), version, topic, state, seq, hash).
+LinkRow = tuple[int, object, int, str, bytes, int | None, str | None]
+
+# canonical_bytes() as one bytes formatting operation: the verifier's hot loop. The stream id
+# and the type go in already JSON-encoded (memoised per distinct value).
+_DOCUMENT = b'{"data":%b,"position":%d,"previous":"%b","stream_id":%b,"type":%b,"version":%d}'
+_MEMO_LIMIT = 100_000  # distinct stream ids or topics kept before a memo is cleared (bounded memory)
+_BEFORE_ANY_POSITION = -(2**63) - 1  # below every 64-bit position, even a negative one
+
+
 def verify_links(
     links: Iterable[StoredLink],
     *,
@@ -112,51 +124,102 @@ def verify_links(
     before it. Stops at the first link that does not hold. With ``expected_head`` (a
     checkpoint's size and head hash) it also proves the log only grew since: the event with
     seq = size must still carry that hash, and the log must reach that size."""
-    result = Verification()
-    previous = GENESIS
-    last_position: int | None = None
+    return verify_pages(_as_pages(links), expected_head=expected_head, progress=progress)
+
+
+def _as_pages(links: Iterable[StoredLink], page_size: int = 1000) -> Iterator[list[LinkRow]]:
+    page: list[LinkRow] = []
     for link in links:
-        if last_position is not None and link.position <= last_position:
-            return result.fail(link.position, "positions are out of order")
-        if link.hash is None or link.seq is None:
-            return result.fail(link.position, "the event has no chain entry (inserted outside the service?)")
-        if link.seq != result.size + 1:
-            return result.fail(
-                link.position,
-                f"chain entry numbered {link.seq} where {result.size + 1} was expected "
-                "(an event was deleted or inserted)",
-            )
-        recomputed = event_hash(
-            position=link.position,
-            stream_id=link.stream_id,
-            version=link.version,
-            topic=link.topic,
-            state=link.state,
-            previous=previous,
-        )
-        if recomputed != link.hash:
-            return result.fail(
-                link.position,
-                "the event does not match its hash: its data, type, stream, version or position changed, "
-                "or the event before it was removed, replaced or moved",
-            )
-        if expected_head is not None and link.seq == expected_head[0] and link.hash != expected_head[1]:
-            return result.fail(
-                link.position,
-                f"the log at size {expected_head[0]} no longer ends in the checkpoint's head hash: "
-                "history was rewritten after the checkpoint",
-            )
-        previous = link.hash
-        last_position = link.position
-        result.size = link.seq
-        result.head_hash = link.hash
-        result.events_checked += 1
-        if progress is not None and result.events_checked % 1000 == 0:
-            progress(result.events_checked)
-    if expected_head is not None and result.size < expected_head[0]:
+        page.append((link.position, link.stream_id, link.version, link.topic, link.state, link.seq, link.hash))
+        if len(page) == page_size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def verify_pages(
+    pages: Iterable[Sequence[LinkRow]],
+    *,
+    expected_head: tuple[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Verification:
+    """``verify_links`` over pages of plain row tuples, as the stores select them: the same
+    checks, in the same order, without building an object per event. ``progress`` is called
+    with the number of events checked after each page."""
+    result = Verification()
+    expected_size, expected_hash = expected_head if expected_head is not None else (-1, "")
+    streams: dict[object, bytes] = {}
+    topics: dict[object, bytes] = {}
+    sha256 = hashlib.sha256
+    document = _DOCUMENT
+    previous, previous_bytes, size, last_position = GENESIS, GENESIS.encode(), 0, _BEFORE_ANY_POSITION
+    for page in pages:
+        for position, stream, version, topic, state, seq, digest in page:
+            if position <= last_position:
+                return _failed(result, size, previous, position, "positions are out of order")
+            if seq != size + 1:  # also a missing chain entry: the join gives seq None
+                if seq is None or digest is None:
+                    problem = "the event has no chain entry (inserted outside the service?)"
+                else:
+                    problem = (
+                        f"chain entry numbered {seq} where {size + 1} was expected (an event was deleted or inserted)"
+                    )
+                return _failed(result, size, previous, position, problem)
+            try:
+                if type(version) is not int:  # a version stored as 3.0 or "3" is not the event that was hashed
+                    raise TypeError(f"version {version!r} is not an integer")
+                try:
+                    stream_json = streams[stream]
+                except KeyError:
+                    if len(streams) >= _MEMO_LIMIT:
+                        streams.clear()
+                    stream_json = streams[stream] = json.dumps(stream_text(stream)).encode()  # type: ignore[arg-type]
+                try:
+                    topic_json = topics[topic]
+                except KeyError:
+                    if len(topics) >= _MEMO_LIMIT:
+                        topics.clear()
+                    topic_json = topics[topic] = json.dumps(topic, ensure_ascii=False).encode()
+                recomputed = sha256(
+                    document % (state, position, previous_bytes, stream_json, topic_json, version)
+                ).hexdigest()
+            except (TypeError, ValueError, AttributeError) as error:
+                return _failed(result, size, previous, position, f"the event's stored fields are malformed: {error}")
+            if recomputed != digest:
+                return _failed(
+                    result,
+                    size,
+                    previous,
+                    position,
+                    "the event does not match its hash: its data, type, stream, version or position changed, "
+                    "or the event before it was removed, replaced or moved",
+                )
+            if seq == expected_size and digest != expected_hash:
+                return _failed(
+                    result,
+                    size,
+                    previous,
+                    position,
+                    f"the log at size {expected_size} no longer ends in the checkpoint's head hash: "
+                    "history was rewritten after the checkpoint",
+                )
+            size = seq
+            previous, previous_bytes, last_position = digest, digest.encode(), position
+        if progress is not None:
+            progress(size)
+    result.size, result.head_hash, result.events_checked = size, previous, size
+    result.head_position = None if size == 0 else last_position
+    if expected_head is not None and size < expected_size:
         return result.fail(
             None,
-            f"the log has {result.size} events but the checkpoint proves it once had {expected_head[0]}: "
+            f"the log has {size} events but the checkpoint proves it once had {expected_size}: "
             "events were removed from its end",
         )
     return result
+
+
+def _failed(result: Verification, size: int, head_hash: str, position: int | None, problem: str) -> Verification:
+    """The walk stopped at ``position``: everything before it verified."""
+    result.size, result.head_hash, result.events_checked = size, head_hash, size
+    return result.fail(position, problem)

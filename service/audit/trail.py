@@ -1,5 +1,11 @@
 """The audit trail: verifies the stored log against its hash chain, and makes and keeps
-signed checkpoints of it."""
+signed checkpoints of it.
+
+Verification streams: it reads the log in pages of ``PAGE_SIZE`` events, each in its own short
+read transaction, and keeps only the running head, so memory stays bounded however long the
+log is, and writers are never held up. It does read every event, so its cost grows with the
+log (see bench/README.md for the rate).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,46 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from service.audit.chain import GENESIS, StoredLink, Verification, verify_links
-from service.audit.checkpoints import Checkpoint, check_signature, sign
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from service.audit.chain import GENESIS, LinkRow, StoredLink, Verification, verify_pages
+from service.audit.checkpoints import Checkpoint, CheckpointInvalid, check_signature, sign
 from service.persistence import SideTableAccess
 
-PAGE_SIZE = 2000
+PAGE_SIZE = 2000  # events per page: a few MB at most, and few round trips
+
+
+class LogDoesNotVerify(ValueError):
+    """The log does not verify, so no checkpoint may vouch for it."""
+
+    def __init__(self, verification: Verification):
+        super().__init__(
+            f"the log does not verify at position {verification.first_bad_position}: "
+            f"{verification.problem}; no checkpoint was made"
+        )
+        self.verification = verification
 
 
 class AuditTrail:
     def __init__(self, store: SideTableAccess):
         self.store = store
 
+    # ------------------------------------------------------------------ verification
+    def pages(self, page_size: int = PAGE_SIZE) -> Iterator[list[LinkRow]]:
+        """The whole log with its chain, page by page as plain rows. The first page has no
+        lower bound, so even an event planted at position 0 or below is walked."""
+        after = None
+        while True:
+            page = self.store.select_link_rows(after, page_size)
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
     def links(self, page_size: int = PAGE_SIZE) -> Iterator[StoredLink]:
-        """The whole log with its chain, streamed page by page (bounded memory)."""
-        after = 0
+        """The whole log with its chain, one object per event, streamed page by page."""
+        after = None
         while True:
             page = self.store.select_links(after, page_size)
             yield from page
@@ -36,15 +68,33 @@ class AuditTrail:
         progress: Callable[[int], None] | None = None,
     ) -> Verification:
         """Walks the whole log. With ``against``, first checks the checkpoint's signature (with
-        the trusted key, else the key it names), then proves the log still holds its head."""
+        the trusted key, else the key it names) and raises CheckpointInvalid, before reading
+        anything, when it does not verify; then proves the log still holds its head.
+
+        After the walk, a chain entry beyond the walked log whose event is gone proves that
+        events were removed from the log's end, even without a checkpoint (with one, too, it
+        names where: the first missing event's position)."""
         expected_head = None
         if against is not None:
             check_signature(against, trusted_public_key)
             expected_head = (against.size, against.head_hash)
-        result = verify_links(self.links(), expected_head=expected_head, progress=progress)
+        result = verify_pages(self.pages(), expected_head=expected_head, progress=progress)
+        if result.ok or result.first_bad_position is None:
+            orphan = self.store.first_orphan_link(result.size)
+            if orphan is not None:
+                seq, position = orphan
+                result.fail(
+                    position,
+                    f"the chain records event {seq} at position {position} but the log has no event there: "
+                    "events were removed from its end",
+                )
         if against is not None:
             result.checkpoint = against.as_dict()
         return result
+
+    def log_count(self) -> int:
+        """How many events the log holds (for progress; positions may have gaps)."""
+        return self.store.execute(f"SELECT count(*) AS n FROM {self.store.events_table_sql}")[0]["n"]
 
     def head(self) -> tuple[int, str, int]:
         """(size, head hash, head position) of the chain as stored."""
@@ -53,39 +103,53 @@ class AuditTrail:
             return 0, GENESIS, 0
         return rows[0]["seq"], rows[0]["hash"], rows[0]["position"]
 
-    def make_checkpoint(self, key: object) -> Checkpoint:
-        """Signs the current head and keeps the checkpoint. The chain is verified first: a
-        checkpoint must never vouch for a log that does not verify."""
+    # ------------------------------------------------------------------- checkpoints
+    def make_checkpoint(self, key: Ed25519PrivateKey) -> Checkpoint:
+        """Signs the current head and keeps the checkpoint. Events not yet chained are chained
+        first, and the whole log is verified: a checkpoint never vouches for a log that does
+        not verify (LogDoesNotVerify). If a checkpoint of this size is already kept, that one
+        is the answer (one checkpoint per size)."""
         self.store.chain_unchained()
         verification = self.verify()
         if not verification.ok:
-            raise ValueError(
-                f"the log does not verify at position {verification.first_bad_position}: "
-                f"{verification.problem}; no checkpoint was made"
-            )
-        size, head_hash, head_position = verification.size, verification.head_hash, self._position_of(verification)
-        created_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        checkpoint = sign(key, size=size, head_hash=head_hash, head_position=head_position, created_at=created_at)  # type: ignore[arg-type]
-        existing = self.store.execute("SELECT checkpoint FROM {schema}audit_checkpoints WHERE size = ?", (size,))
-        if existing:
-            return Checkpoint.from_dict(json.loads(existing[0]["checkpoint"]))
+            raise LogDoesNotVerify(verification)
+        checkpoint = sign(
+            key,
+            size=verification.size,
+            head_hash=verification.head_hash,
+            head_position=verification.head_position or 0,
+            created_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        )
         self.store.execute(
-            "INSERT INTO {schema}audit_checkpoints (size, checkpoint) VALUES (?, ?)",
-            (size, json.dumps(checkpoint.as_dict(), sort_keys=True)),
+            "INSERT INTO {schema}audit_checkpoints (size, checkpoint) VALUES (?, ?) ON CONFLICT (size) DO NOTHING",
+            (checkpoint.size, json.dumps(checkpoint.as_dict(), sort_keys=True)),
             commit=True,
         )
-        return checkpoint
+        kept = self.checkpoint(checkpoint.size)
+        assert kept is not None
+        return kept
 
-    def _position_of(self, verification: Verification) -> int:
-        if verification.size == 0:
-            return 0
-        rows = self.store.execute("SELECT position FROM {schema}event_chain WHERE seq = ?", (verification.size,))
-        return rows[0]["position"]
+    def checkpoint(self, size: int) -> Checkpoint | None:
+        """The kept checkpoint of this log size, if any."""
+        rows = self.store.execute("SELECT checkpoint FROM {schema}audit_checkpoints WHERE size = ?", (size,))
+        return _parse(rows[0]["checkpoint"]) if rows else None
 
     def latest_checkpoint(self) -> Checkpoint | None:
         rows = self.store.execute("SELECT checkpoint FROM {schema}audit_checkpoints ORDER BY size DESC LIMIT 1")
-        return Checkpoint.from_dict(json.loads(rows[0]["checkpoint"])) if rows else None
+        return _parse(rows[0]["checkpoint"]) if rows else None
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self.store.execute("SELECT checkpoint FROM {schema}audit_checkpoints ORDER BY size")
-        return [Checkpoint.from_dict(json.loads(row["checkpoint"])) for row in rows]
+        return [_parse(row["checkpoint"]) for row in rows]
+
+
+def _parse(text: str) -> Checkpoint:
+    """A kept checkpoint. Its signature is not checked here: whoever relies on it checks it
+    with the public key they trust (``check_signature``)."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise CheckpointInvalid(f"a kept checkpoint is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise CheckpointInvalid("a kept checkpoint is not a JSON object")
+    return Checkpoint.from_dict(data)

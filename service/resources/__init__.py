@@ -7,10 +7,12 @@ from service.api import Api
 
 
 def register_resources(api: Api) -> None:
+    from service.resources.audit.routes import blp as audit
     from service.resources.collaborations.routes import blp as collaborations
+    from service.resources.decisions.routes import blp as decisions
     from service.resources.events.routes import blp as events
     from service.resources.forces.routes import blp as forces
     from service.resources.meta.routes import blp as meta
 
-    for blueprint in (meta, forces, collaborations, events):
+    for blueprint in (meta, forces, collaborations, decisions, events, audit):
         api.register_blueprint(blueprint)

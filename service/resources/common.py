@@ -8,7 +8,8 @@ import marshmallow as ma
 
 from domain.values import REFERENCE_LENGTH, TEXT_LENGTH
 from service import web
-from service.fields import Date, OptionalText, Text, Timestamp
+from service.exports import FORMATS
+from service.fields import Code, Date, OptionalText, Text, Timestamp
 
 # Response headers documented on every response about one collaboration.
 ETAG_HEADER = {
@@ -60,6 +61,18 @@ class WriteSchema(Schema):
     )
     approval_ref = OptionalText(
         max_length=REFERENCE_LENGTH, metadata={"description": "e.g. a board minute; blank is recorded as null"}
+    )
+
+
+class ExportFormatSchema(Schema):
+    """For resources that also answer as CSV (``service/exports.py``)."""
+
+    format = Code(
+        validate=ma.validate.OneOf(FORMATS),
+        metadata={
+            "enum": list(FORMATS),
+            "description": "json (the default) or csv; when given, it wins over the Accept header",
+        },
     )
 
 

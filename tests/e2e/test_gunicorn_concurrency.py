@@ -1,5 +1,6 @@
 """Three gunicorn workers on one SQLite file, several clients writing at once: every
-acknowledged write is in the store exactly once, and nothing is answered with a 500."""
+acknowledged write is in the store exactly once, nothing is answered with a 500, and the hash
+chain over the log verifies."""
 
 from __future__ import annotations
 
@@ -80,3 +81,8 @@ def test_concurrent_writes_through_three_workers_are_each_stored_once(gunicorn_s
     register = requests.get(f"{base}/api/v1/collaborations", headers=headers, timeout=30).json()
     [entry] = register["items"]
     assert entry["version"] == len(events)
+
+    # Three workers extended the hash chain in commit order: the whole log verifies.
+    report = requests.get(f"{base}/api/v1/audit/verify", headers=headers, timeout=60).json()
+    assert report["ok"] is True, report
+    assert report["events_checked"] == len(events) == gunicorn_service.log_size(headers)

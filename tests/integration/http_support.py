@@ -94,6 +94,7 @@ def http_for(database_url: str) -> Iterator[Http]:
         yield Http(app, app.test_client(), admin)
     finally:
         app.extensions["register"].close()
+        app.extensions["decision_log"].close()
         app.extensions["records"].close()
 
 

@@ -30,7 +30,8 @@ def test_the_table_of_writes_names_every_post_route_of_the_app(http: Http) -> No
     posts = {
         "create" if rule.rule == "/api/v1/collaborations" else rule.rule.rsplit("/", 1)[-1]
         for rule in http.app.url_map.iter_rules()
-        if "POST" in rule.methods
+        # Signing an audit checkpoint records no event (its access: tests/integration/test_http_audit.py).
+        if "POST" in rule.methods and rule.rule != "/api/v1/audit/checkpoints"
     }
     assert posts == set(WRITES)
 

@@ -10,7 +10,7 @@ import marshmallow as ma
 from flask import jsonify
 from flask.wrappers import Response
 
-from service import web
+from service import exports, web
 from service.api import Blueprint
 from service.resources.collaborations import schemas as s
 from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, refuse_temporal_reads
@@ -77,14 +77,27 @@ def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.route(f"{ONE}/history", methods=["GET"])
 @blp.arguments(s.HistoryQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.HistorySchema, headers=ETAG_HEADER)
-@blp.problems(404)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
 def history(args: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Every event of the collaboration, in order"""
+    """Every event of the collaboration, in order
+
+    Answers JSON, or CSV with `?format=csv` or `Accept: text/csv` (`format` wins): a streamed
+    download with the columns `position`, `stream_id`, `version`, `type`, `effective_on`,
+    `recorded_at`, `actor`, `reason`, `evidence`, `approval_ref`, `hash` and `data` (JSON). A
+    client that accepts neither gets 406.
+    """
+    if exports.wants_csv(args.pop("format", None)):
+        version, items = exports.history_items(web.records(), str(collaboration_id), **args)
+        filename = f"collaboration-{collaboration_id}-history.csv"
+        response = exports.csv_response(items, exports.EVENT_COLUMNS, filename)
+        response.set_etag(str(version))
+        return response
     items = web.records().history(str(collaboration_id), **args)
     response = jsonify({"collaboration_id": str(collaboration_id), "items": items})
     if items:
         response.set_etag(str(items[-1]["version"]))
-    return response
+    return exports.negotiated(response)
 
 
 @write_route(f"{ONE}/parties")

@@ -31,7 +31,7 @@ from service.fields import (
     Text,
     WholeNumber,
 )
-from service.resources.common import Schema, TemporalQuerySchema, WriteSchema
+from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
 
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 MAX_PAGE = 1_000_000
@@ -168,7 +168,7 @@ class CollaborationQuerySchema(TemporalQuerySchema):
     )
 
 
-class HistoryQuerySchema(Schema):
+class HistoryQuerySchema(ExportFormatSchema):
     upto_version = QueryInteger(
         validate=ma.validate.Range(min=1, max=MAX_POSITION),
         metadata={"description": "Only events up to and including version N"},

@@ -6,18 +6,22 @@ import marshmallow as ma
 
 from service.fields import QueryInteger
 from service.resources.collaborations.schemas import MAX_POSITION, EventDocument
-from service.resources.common import Schema
+from service.resources.common import ExportFormatSchema, Schema
 
 MAX_LIMIT = 1000
 
 
-class FeedQuerySchema(Schema):
+class FeedQuerySchema(ExportFormatSchema):
     after = QueryInteger(
         load_default=0,
         validate=ma.validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Answer events after this position (the previous page's next_after)"},
     )
-    limit = QueryInteger(load_default=100, validate=ma.validate.Range(min=1, max=MAX_LIMIT))
+    limit = QueryInteger(
+        load_default=100,
+        validate=ma.validate.Range(min=1, max=MAX_LIMIT),
+        metadata={"description": "Events per JSON page; a CSV export runs to the end of the log"},
+    )
 
 
 class FeedItemSchema(EventDocument):

@@ -1,0 +1,188 @@
+"""How fast the audit trail verifies the log, against raw SHA-256 over the same bytes.
+
+Stores 100,000 events once (5,000 collaborations x 20 events of several types, interleaved
+across groups of collaborations as concurrent users would write them; each save chains its
+events in its own transaction, as the service does). Then, alternately and at least three
+times each:
+
+- **verify**: ``AuditTrail.verify()``: reads the log joined with its chain in pages, rebuilds
+  every event's canonical document and recomputes and compares every hash;
+- **raw**: ``hashlib.sha256(document).digest()`` over the canonical documents of the same
+  events, built beforehand from the same rows (only the hashing is timed): the floor any
+  verifier in Python pays.
+
+Prints both rates, their ratio (target >= 0.5) and medians; then, untimed, the peak memory one
+verification allocates (tracemalloc), to show it does not grow with the log.
+
+    .venv/bin/python -m bench.verify [--collaborations 5000] [--runs 3]
+    .venv/bin/python -m bench.verify --database-url postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.verify --profile   # cProfile one more verification
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import pstats
+import tracemalloc
+from datetime import date
+from decimal import Decimal
+from time import perf_counter
+
+from bench.common import median, scratch_database
+from domain.collaboration import Collaboration
+from domain.values import Provenance
+from service.application import CollaborationRecords
+from service.audit.chain import GENESIS, canonical_bytes
+from service.audit.trail import PAGE_SIZE, AuditTrail
+from service.persistence import persistence_environment
+
+EVENTS_PER_COLLABORATION = 20
+FORCES = ["west-mercia", "warwickshire", "dorset", "devon-cornwall", "suffolk", "norfolk", "essex", "kent"]
+
+
+def change(collaboration: Collaboration, step: int, provenance: Provenance) -> None:
+    """The ``step``-th of the 19 changes after establishment."""
+    first, second = collaboration.parties[:2]
+    if step == 1:
+        collaboration.join(next(f for f in FORCES if f not in collaboration.parties), provenance)
+    elif step <= 4:
+        collaboration.add_function(
+            name=f"Function {step}",
+            kind="operational" if step % 2 else "enabling",
+            host_force=collaboration.parties[step % 3],
+            annual_budget=Decimal("1000000.00") * step,
+            provenance=provenance,
+        )
+    elif step <= 6:
+        collaboration.agree_apportionment(
+            function_id=None, basis="fixed_ratio", shares={first: "0.69", second: "0.31"}, provenance=provenance
+        )
+    elif step == 7:
+        collaboration.agree_exit_terms(
+            notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps=None, provenance=provenance
+        )
+    elif step <= 9:
+        collaboration.register_asset(
+            name=f"Asset {step}",
+            cost=Decimal("3000000.00"),
+            acquired_on=date(2016, 4, 1),
+            useful_life_months=60,
+            funded_shares={first: "0.69", second: "0.31"},
+            provenance=provenance,
+        )
+    elif step % 2:
+        collaboration.hold_review(outcome=f"continue after review {step}", provenance=provenance)
+    else:
+        collaboration.agree_variation(clause=f"4.{step}", summary="longer notice period", provenance=provenance)
+
+
+def store(records: CollaborationRecords, collaborations: int, group: int) -> int:
+    """Each save holds one step of every collaboration in a group: the log interleaves them."""
+    provenance = Provenance(date(2015, 4, 1), "bench (admin)", "agreed by the joint board")
+    for start in range(0, collaborations, group):
+        members = [
+            Collaboration.establish(
+                name=f"Collaboration {index:05d}",
+                purpose="Shared services across forces",
+                parties=[FORCES[index % 8], FORCES[(index + 1) % 8], FORCES[(index + 2) % 8]],
+                lead_force=FORCES[index % 8],
+                governance_body="Joint Board",
+                review_cycle_months=12,
+                provenance=provenance,
+            )
+            for index in range(start, min(start + group, collaborations))
+        ]
+        records.save(*members)
+        for step in range(1, EVENTS_PER_COLLABORATION):
+            for collaboration in members:
+                change(collaboration, step, provenance)
+            records.save(*members)
+    return AuditTrail(records.side_tables).log_count()
+
+
+def canonical_documents(trail: AuditTrail) -> list[bytes]:
+    """The canonical document of every event, from the same rows the verifier reads."""
+    documents, previous = [], GENESIS
+    for link in trail.links():
+        documents.append(
+            canonical_bytes(
+                position=link.position,
+                stream_id=link.stream_id,
+                version=link.version,
+                topic=link.topic,
+                state=link.state,
+                previous=previous,
+            )
+        )
+        previous = link.hash or GENESIS
+    return documents
+
+
+def hash_raw(documents: list[bytes]) -> None:
+    sha256 = hashlib.sha256
+    for document in documents:
+        sha256(document).digest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--collaborations", type=int, default=5000, help="x 20 events each (default 5000)")
+    parser.add_argument("--group", type=int, default=100, help="collaborations interleaved per save (default 100)")
+    parser.add_argument("--runs", type=int, default=3, help="runs, at least 3 (default 3)")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL to use a scratch schema there")
+    parser.add_argument("--dir", default=None, help="where to put the scratch SQLite file (default: the temp dir)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one more verification, print the top")
+    arguments = parser.parse_args()
+    runs = max(3, arguments.runs)
+
+    with scratch_database(arguments.database_url, arguments.dir) as url:
+        env = persistence_environment(url)
+        records = CollaborationRecords(env=env)
+        trail = AuditTrail(records.side_tables)
+        backend = env["PERSISTENCE_MODULE"].rsplit(".", 1)[-1]
+        started = perf_counter()
+        events = store(records, arguments.collaborations, arguments.group)
+        print(f"verify: {events} events stored and chained on {backend} in {perf_counter() - started:.1f} s")
+        documents = canonical_documents(trail)
+        assert len(documents) == events
+        print(
+            f"  canonical documents: {sum(map(len, documents)) / events:.0f} bytes on average;"
+            f" {runs} runs, pages of {PAGE_SIZE} events"
+        )
+
+        raw_rates, verify_rates = [], []
+        for run in range(1, runs + 1):
+            started = perf_counter()
+            hash_raw(documents)
+            raw_rates.append(events / (perf_counter() - started))
+
+            started = perf_counter()
+            report = trail.verify()
+            verify_rates.append(events / (perf_counter() - started))
+            assert report.ok and report.events_checked == events, report.as_report()
+            print(
+                f"  run {run}: raw sha256 {raw_rates[-1]:9.0f} events/s   verify {verify_rates[-1]:9.0f} events/s"
+                f"   ratio {verify_rates[-1] / raw_rates[-1]:.2f}"
+            )
+        raw, verify = median(raw_rates), median(verify_rates)
+        print(f"median: raw sha256 {raw:.0f} events/s, verify {verify:.0f} events/s, ratio {verify / raw:.2f}")
+        print(f"target: ratio >= 0.50 -> {'met' if verify / raw >= 0.5 else 'NOT met'}")
+
+        del documents
+        tracemalloc.start()
+        assert trail.verify().ok
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"peak memory allocated by one verification (untimed, tracemalloc): {peak / 2**20:.1f} MiB")
+
+        if arguments.profile:
+            profiler = cProfile.Profile()
+            profiler.runcall(trail.verify)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        records.close()
+
+
+if __name__ == "__main__":
+    main()

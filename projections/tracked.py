@@ -1,0 +1,481 @@
+"""What every projection of this service shares: a view that follows the ``CollaborationRecords``
+notification log with a tracking record, exactly once, resumably and rebuildably.
+
+A projection is a ``TrackedProjection`` (the processing) over a ``TrackedView`` (its tables).
+Each batch of notifications is processed in ONE transaction of the view's database:
+
+1. take the view's writer lock (``BEGIN IMMEDIATE`` on SQLite; a transaction-scoped advisory
+   lock on PostgreSQL), so that concurrent catch-ups from several threads or gunicorn workers
+   run one after another;
+2. read the tracking position, inside the lock, so no notification is processed twice;
+3. select up to ``batch_size`` notifications after it from the application's recorder, and
+   decode with the application's mapper only those whose topic the projection ``concerns``
+   (the others are tracked like every notification, but cost nothing to skip);
+4. let the projection write its rows (``apply_batch``);
+5. record the position of the batch's last notification with the library's tracking upsert,
+   which refuses a position that does not increase: a second guard.
+
+Rows and position commit together or not at all. A crash resumes from the committed position;
+``rebuild`` clears the rows and the tracking record in one transaction and processes the log
+from the start. A notification whose topic no loaded code defines stops the projection with
+the library's ``TopicError`` rather than being skipped: skipping would lose a change silently,
+stopping resumes correctly once the code that knows the topic is deployed.
+
+The view is built by the library's factory from an environment named after the projection
+(as ``ProjectionRunner`` does): on SQLite ``<NAME>_SQLITE_DBNAME`` gives it a database file of
+its own (the library's SQLite tracking table is one per file); on PostgreSQL its tables, the
+tracking table included, are named ``<name>_*`` beside the event store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from functools import cached_property
+from time import monotonic, sleep
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingRecorder
+from eventsourcing.utils import Environment
+
+if TYPE_CHECKING:
+    from service.application import CollaborationRecords
+
+DEFAULT_BATCH_SIZE = 500
+MAX_RETRY_INTERVAL = 30.0
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------- the views
+class TrackedView(TrackingRecorder):
+    """A projection's tables and the SQL both backends share. Statements are written once with
+    ``?`` placeholders and ``{table}`` names (keys of ``table_names``: each name in ``tables``,
+    ``prefix``, ``tracking``, and the dialect words ``sorted_text``, ``integer_key`` and
+    ``without_rowid``); each backend turns them into its own dialect."""
+
+    projection_name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]] = ()  # cleared, in this order, by ``clear``
+    create_statements: ClassVar[tuple[str, ...]] = ()
+    other_identifiers: ClassVar[tuple[str, ...]] = ()  # e.g. index names, without the prefix
+    table_names: dict[str, str]
+
+    # Provided by the backend's view class (or by the library's tracking recorder it extends).
+    def locked_transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction that holds the view's writer lock from its start."""
+        raise NotImplementedError
+
+    def read_transaction(self) -> AbstractContextManager[Any]:
+        """A read-only transaction that sees one consistent snapshot."""
+        raise NotImplementedError
+
+    def sql(self, template: str) -> str:
+        raise NotImplementedError
+
+    def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+        raise NotImplementedError
+
+    def write_many(self, cursor: Any, statement: str, values: list[tuple[Any, ...]]) -> None:
+        """Runs one write statement for many rows."""
+        cursor.executemany(self.sql(statement), values)
+
+    def _max_tracking_id(self, application_name: str, c: Any) -> int | None:
+        raise NotImplementedError
+
+    def _insert_tracking(self, c: Any, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------ tracking
+    def position_in(self, cursor: Any, application_name: str) -> int:
+        return self._max_tracking_id(application_name, cursor) or 0
+
+    def record_position(self, cursor: Any, application_name: str, notification_id: int) -> None:
+        self._insert_tracking(cursor, Tracking(application_name, notification_id))
+
+    def clear(self, cursor: Any, application_name: str) -> None:
+        """Deletes every row and the tracking record, in the caller's transaction."""
+        for table in self.tables:
+            cursor.execute(self.sql(f"DELETE FROM {{{table}}}"))
+        cursor.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (application_name,))
+
+
+def create_tables_despite_a_race(create: Callable[[], None]) -> None:
+    """Several gunicorn workers start at once on a fresh database and all create the view.
+    The library's tracking recorder then inserts its migration record in each of them, and all
+    but the first fail (IntegrityError); PostgreSQL may also refuse a concurrent CREATE ... IF
+    NOT EXISTS. By then the tables exist, so creating again finds them and succeeds."""
+    for attempt in range(5):
+        try:
+            create()
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == 4:
+                raise
+            sleep(0.05 * (attempt + 1))
+
+
+class SQLiteTrackedView(SQLiteTrackingRecorder, TrackedView):
+    """A view in its own SQLite file (the library's tracking table is one per file)."""
+
+    def create_table(self) -> None:
+        create_tables_despite_a_race(super().create_table)
+
+    # In WAL mode, NORMAL still commits each transaction atomically, rows and tracking record
+    # together; it only lets an OS crash or power cut (not a process crash) undo the latest
+    # commits, which the projection then simply processes again. It saves an fsync per batch.
+    synchronous = "NORMAL"
+
+    @cached_property
+    def table_names(self) -> dict[str, str]:  # type: ignore[override]
+        name = self.projection_name
+        return {
+            "prefix": name,
+            **{table: f"{name}_{table}" for table in self.tables},
+            "tracking": "tracking",
+            "sorted_text": "TEXT",
+            "integer_key": "INTEGER PRIMARY KEY",  # the rowid: rows are stored in key order
+            "without_rowid": " WITHOUT ROWID",
+        }
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *(self.sql(s) for s in self.create_statements)]
+
+    def sql(self, template: str) -> str:
+        return template.format(**self.table_names)
+
+    def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    @contextmanager
+    def locked_transaction(self) -> Iterator[SQLiteCursor]:
+        """``BEGIN IMMEDIATE`` takes the database's write lock before the first read, so a
+        concurrent catch-up (another thread or process) waits for it, up to the lock timeout.
+        The library's ``transaction()`` issues a deferred ``BEGIN``, which would let two
+        writers read the same position."""
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+            except sqlite3.IntegrityError as error:
+                raise IntegrityError(error) from error
+            except sqlite3.OperationalError as error:
+                raise OperationalError(error) from error
+            except sqlite3.Error as error:
+                raise PersistenceError(error) from error
+            finally:
+                cursor.sqlite_cursor.close()
+
+    def read_transaction(self) -> AbstractContextManager[SQLiteCursor]:
+        return self.datastore.transaction(commit=False)
+
+
+class PostgresTrackedView(PostgresTrackingRecorder, TrackedView):
+    def create_table(self) -> None:
+        create_tables_despite_a_race(super().create_table)
+
+    """A view in PostgreSQL, beside the event store, in tables named after the projection (the
+    library's factory names the tracking table ``<name>_tracking``)."""
+
+    def __init__(self, datastore: PostgresDatastore, *, tracking_table_name: str | None = None, **kwargs: Any):
+        tracking_table_name = tracking_table_name or f"{self.projection_name}_tracking"
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        from psycopg.sql import SQL
+
+        prefix = tracking_table_name.removesuffix("_tracking")
+        schema = '"{}".'.format(self.datastore.schema.replace('"', '""'))
+        self.table_names = {
+            "prefix": prefix,
+            **{table: f"{schema}{prefix}_{table}" for table in self.tables},
+            "tracking": f'{schema}"{self.tracking_table_name}"',
+            "sorted_text": 'TEXT COLLATE "C"',  # byte order, as on SQLite
+            "integer_key": "BIGINT PRIMARY KEY",
+            "without_rowid": "",
+        }
+        for identifier in (*self.tables, *self.other_identifiers):
+            self.check_identifier_length(f"{prefix}_{identifier}")
+        self.sql_create_statements.extend(SQL(self.sql(s)) for s in self.create_statements)  # type: ignore[arg-type]
+        digest = hashlib.sha256(f"{self.datastore.schema}.{self.tracking_table_name}".encode()).digest()
+        self.lock_key = int.from_bytes(digest[:8], "big", signed=True)
+
+    def sql(self, template: str) -> str:
+        return template.format(**self.table_names).replace("?", "%s")
+
+    def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    @contextmanager
+    def locked_transaction(self) -> Iterator[Any]:
+        """A READ COMMITTED transaction that first takes an advisory lock held until it ends.
+        Each later statement sees what the previous holder committed. (Under REPEATABLE READ
+        the snapshot would be taken before the lock was granted.)"""
+        with self.datastore.transaction(commit=True) as cursor:
+            if self.datastore.lock_timeout:
+                cursor.execute(f"SET LOCAL lock_timeout = '{int(self.datastore.lock_timeout)}s'")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+            yield cursor
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cursor
+
+
+# --------------------------------------------------------------------------- the processing
+V = TypeVar("V", bound=TrackedView)
+
+
+class TrackedProjection(Generic[V]):
+    """Follows the application's notification log into a view: ``catch_up``, ``wait_for``,
+    ``rebuild``, ``follow``, ``position``, ``close``. A subclass names itself (``name``, which
+    is also its environment's name, and ``label`` for people), gives its backend view classes
+    and says which topics it ``concerns`` and what a batch does (``apply_batch``)."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    sqlite_view: ClassVar[type[SQLiteTrackedView]]
+    postgres_view: ClassVar[type[PostgresTrackedView]]
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        application: CollaborationRecords,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.application = application
+        self.application_name = application.name
+        self.batch_size = batch_size
+        # Named after the projection, as ProjectionRunner does: e.g. REGISTER_SQLITE_DBNAME gives
+        # the view its own SQLite file, and on PostgreSQL the name prefixes the tracking table.
+        self.factory = InfrastructureFactory.construct(env=Environment(self.name, {**os.environ, **env}))
+        try:
+            self.view: V = self.factory.tracking_recorder(self.view_class(self.factory))  # type: ignore[arg-type]
+        except BaseException:
+            self.factory.close()
+            raise
+        self._closed = False
+
+    @classmethod
+    def view_class(cls, factory: InfrastructureFactory[Any]) -> type[TrackedView]:
+        if isinstance(factory, SQLiteFactory):
+            return cls.sqlite_view
+        if isinstance(factory, PostgresFactory):
+            return cls.postgres_view
+        raise TypeError(f"{cls.label} needs SQLite or PostgreSQL, not {type(factory).__module__}")
+
+    # ---------------------------------------------------------------- what subclasses say
+    def concerns(self, topic: str) -> bool:
+        """Whether notifications with this topic are worth decoding. Raises the library's
+        TopicError for a topic no loaded code defines."""
+        raise NotImplementedError
+
+    def apply_batch(self, cursor: Any, position: int, notifications: Sequence[Notification]) -> Any:
+        """Writes what the notifications after ``position`` change, inside the batch's locked
+        transaction. What it returns is passed to ``batch_committed`` once the batch commits."""
+        raise NotImplementedError
+
+    def batch_committed(self, position: int, outcome: Any) -> None:
+        """Called after a batch committed at ``position`` (e.g. to keep its rows for the next)."""
+
+    def forget(self) -> None:
+        """Called after a rebuild cleared the view: drop anything kept from earlier batches."""
+
+    def decoded(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+        """(position, domain event) of each notification this projection concerns, in order."""
+        to_domain_event = self.application.mapper.to_domain_event
+        concerns = self.concerns
+        return [(n.id, to_domain_event(n)) for n in notifications if concerns(n.topic)]
+
+    # ------------------------------------------------------------------------- reads
+    def position(self) -> int:
+        """The position of the last notification processed (0 for none)."""
+        return self.view.max_tracking_id(self.application_name) or 0
+
+    # -------------------------------------------------------------------- processing
+    def catch_up(self) -> int:
+        """Process every notification recorded before this call, in batches of one transaction
+        each. Returns the new position."""
+        return self._catch_up()
+
+    def wait_for(self, position: int | None, timeout: float = 5.0) -> bool:
+        """Read-your-writes: True once the view has processed ``position`` (catching up
+        itself rather than waiting for someone else), False if ``timeout`` seconds pass first.
+        None means there is nothing to wait for. Errors of the projection propagate."""
+        if position is None:
+            return True
+        deadline = monotonic() + timeout
+        while True:
+            if self._catch_up(until=position, deadline=deadline) >= position:
+                return True
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                return False
+            try:  # e.g. the position is not in the log yet: poll, with the library's backoff
+                self.view.wait(self.application_name, position, timeout=min(remaining, 0.5))
+            except TimeoutError:
+                continue
+            return True
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Clear the rows and the tracking record in one transaction, then process the log
+        from the start. Calls ``progress(position, last)`` after each batch: the log position
+        reached, and the last position when the rebuild began (on a gap-free log, events
+        processed and events in total). Returns the number of events this call processed."""
+        last = self.application.recorder.max_notification_id() or 0
+        with self.view.locked_transaction() as cursor:
+            self.view.clear(cursor, self.application_name)
+        self.forget()
+        if progress is not None:
+            progress(0, last)
+        processed = position = 0
+        while position < last:
+            position, count = self._process_batch()
+            if count == 0:
+                break
+            processed += count
+            if progress is not None:
+                progress(position, max(position, last))
+        return processed
+
+    def follow(
+        self,
+        stop: threading.Event,
+        poll_interval: float = 0.2,
+        *,
+        on_advance: Callable[[int], None] | None = None,
+    ) -> None:
+        """Keep the view up to date until ``stop`` is set. Where the application recorder
+        offers subscriptions (PostgreSQL LISTEN/NOTIFY), a new notification wakes the follower;
+        elsewhere (SQLite) it polls every ``poll_interval`` seconds. Either way it processes
+        through the batched, locked ``catch_up``. Errors are logged and retried with backoff.
+        ``on_advance(position)`` is called whenever the position moves."""
+        retry_interval = poll_interval
+        while not stop.is_set():
+            try:
+                subscription = self.application.recorder.subscribe(gt=self.position())
+            except NotImplementedError:
+                subscription = None
+            except Exception:
+                logger.exception("%s: cannot subscribe to %s; retrying", self.name, self.application_name)
+                stop.wait(retry_interval)
+                retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
+                continue
+            try:
+                if subscription is None:
+                    self._follow_by_polling(stop, poll_interval, on_advance)
+                else:
+                    self._follow_subscription(subscription, stop, poll_interval, on_advance)
+                retry_interval = poll_interval
+            except Exception:
+                logger.exception("%s: following %s failed; retrying", self.name, self.application_name)
+                stop.wait(retry_interval)
+                retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.factory.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------ inner
+    def _catch_up(self, *, until: int | None = None, deadline: float | None = None) -> int:
+        position = self.position()
+        target = until if until is not None else self.application.recorder.max_notification_id() or 0
+        while position < target:
+            position, count = self._process_batch(until=until)
+            if count == 0 or (deadline is not None and monotonic() >= deadline):
+                break
+        return position
+
+    def _process_batch(self, *, until: int | None = None) -> tuple[int, int]:
+        """One transaction: take the lock, read the position, apply the notifications after it,
+        write the rows and the new position. Returns (position, notifications processed)."""
+        with self.view.locked_transaction() as cursor:
+            position = self.view.position_in(cursor, self.application_name)
+            if until is not None and position >= until:
+                return position, 0
+            notifications = self.application.recorder.select_notifications(
+                start=position, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return position, 0
+            outcome = self.apply_batch(cursor, position, notifications)
+            position = notifications[-1].id
+            self.view.record_position(cursor, self.application_name, position)
+        self.batch_committed(position, outcome)
+        return position, len(notifications)
+
+    def _advance(self, position: int, on_advance: Callable[[int], None] | None) -> int:
+        new_position = self.catch_up()
+        if new_position != position:
+            logger.debug("%s: at position %s", self.name, new_position)
+            if on_advance is not None:
+                on_advance(new_position)
+        return new_position
+
+    def _follow_by_polling(
+        self, stop: threading.Event, poll_interval: float, on_advance: Callable[[int], None] | None
+    ) -> None:
+        position = self.position()
+        while not stop.is_set():
+            position = self._advance(position, on_advance)
+            stop.wait(poll_interval)
+
+    def _follow_subscription(
+        self,
+        subscription: Any,
+        stop: threading.Event,
+        poll_interval: float,
+        on_advance: Callable[[int], None] | None,
+    ) -> None:
+        finished = threading.Event()
+
+        def stop_subscription_when_stopped() -> None:
+            while not finished.is_set() and not stop.wait(poll_interval):
+                pass
+            subscription.stop()
+
+        watcher = threading.Thread(target=stop_subscription_when_stopped, name=f"{self.name}-follow-stop", daemon=True)
+        with subscription:
+            watcher.start()
+            try:
+                position = self._advance(self.position(), on_advance)
+                for notification in subscription:  # each arrival wakes us; catch_up does the work
+                    if stop.is_set():
+                        break
+                    if notification.id > position:
+                        position = self._advance(position, on_advance)
+            finally:
+                finished.set()
+        watcher.join()

@@ -1,0 +1,185 @@
+"""``flask --app wsgi audit ...``: the signing key, checkpoints, verification and the one-off
+migration that chains events stored before the hash chain existed.
+
+Every command that answers with JSON prints it as its last line of standard output; messages
+and the progress bar go to standard error, so ``... | tail -n 1`` (or ``jq``) reads the answer.
+``audit verify`` exits with 0 when the log verifies, 1 when it does not, and 2 when the
+checkpoint it was asked to check against is unreadable or its signature does not verify.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from service.audit.checkpoints import (
+    KEY_FILE_VARIABLE,
+    Checkpoint,
+    CheckpointInvalid,
+    SigningKeyMissing,
+    load_signing_key,
+    public_key_text,
+    write_key_file,
+)
+from service.audit.configuration import audit_trail, service_public_key, signing_key
+from service.audit.trail import LogDoesNotVerify
+
+audit_cli = AppGroup("audit", help="Verify the hash-chained event log; make and check signed checkpoints.")
+
+NOT_OK = 1
+CHECKPOINT_REJECTED = 2
+DEFAULT_KEY_FILE = "audit-signing-key.pem"  # in the instance folder
+
+
+class CheckpointRejected(click.ClickException):
+    exit_code = CHECKPOINT_REJECTED
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, sort_keys=True)
+
+
+def _note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@audit_cli.command("keygen")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Where to write the key (default: instance/{DEFAULT_KEY_FILE}). An existing file is never overwritten.",
+)
+def keygen(out: Path | None) -> None:
+    """Make an Ed25519 signing key for checkpoints, in a file readable only by its owner."""
+    path = (out or Path(current_app.instance_path) / DEFAULT_KEY_FILE).resolve()
+    try:
+        write_key_file(path)
+    except FileExistsError as error:
+        raise click.ClickException(str(error)) from None
+    public_key = public_key_text(load_signing_key({KEY_FILE_VARIABLE: str(path)}).public_key())
+    click.echo(f"Wrote a new Ed25519 signing key to {path} (mode 600).")
+    click.echo("Keep it secret, and out of the database and its backups.")
+    click.echo(f"Public key (give it to auditors, to check checkpoints with --public-key): {public_key}")
+    click.echo("Configure the service (web workers and this command) with:")
+    click.echo(f"  export {KEY_FILE_VARIABLE}={path}")
+
+
+@audit_cli.command("checkpoint")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also save the checkpoint JSON to this file (never overwritten).",
+)
+def checkpoint(out: Path | None) -> None:
+    """Sign the log's current head with the configured key and keep the checkpoint.
+
+    Events not yet chained are chained first and the whole log is verified: a log that does
+    not verify gets no checkpoint. Prints the checkpoint JSON as the last line."""
+    try:
+        key = signing_key()
+    except SigningKeyMissing as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        made = audit_trail().make_checkpoint(key)
+    except LogDoesNotVerify as error:
+        raise click.ClickException(str(error)) from None
+    text = _json(made.as_dict())
+    if out is not None:
+        try:
+            with out.open("x") as file:
+                file.write(text + "\n")
+        except FileExistsError:
+            raise click.ClickException(f"{out} exists; refusing to overwrite it (the checkpoint is kept)") from None
+        _note(f"Saved the checkpoint to {out}.")
+    _note(f"Checkpoint of {made.size} events, head at position {made.head_position}, signed at {made.created_at}.")
+    click.echo(text)
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CheckpointRejected(f"cannot read a checkpoint from {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise CheckpointRejected(f"{path} does not hold a checkpoint (a JSON object)")
+    try:
+        return Checkpoint.from_dict(data)
+    except CheckpointInvalid as error:
+        raise CheckpointRejected(f"{path}: {error}") from None
+
+
+@audit_cli.command("verify")
+@click.option(
+    "--against",
+    "against_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A checkpoint file (from `audit checkpoint --out` or GET /api/v1/audit/checkpoint): also prove "
+    "the log still holds its head, i.e. only grew since.",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    default=None,
+    help="The base64 Ed25519 public key the checkpoint must be signed with. Default: the configured signing "
+    "key's; without one, the key the checkpoint names (which proves only that it was not altered).",
+)
+def verify(against_file: Path | None, public_key: str | None) -> None:
+    """Walk the whole log, recompute every hash, and print the report JSON as the last line.
+
+    Exit status: 0 the log verifies; 1 it does not (the report names the first bad position
+    and what is wrong); 2 the checkpoint is unreadable or its signature does not verify."""
+    against = _read_checkpoint(against_file) if against_file is not None else None
+    if against is not None and public_key is None:
+        try:
+            public_key = service_public_key()
+        except SigningKeyMissing as error:
+            raise click.ClickException(str(error)) from None
+        if public_key is None:
+            _note(
+                "Warning: no --public-key and no signing key configured: the checkpoint is checked with the key "
+                "it names itself, which shows it was not altered but not who signed it."
+            )
+    trail = audit_trail()
+    total = trail.log_count()
+    with click.progressbar(length=total, label=f"Verifying {total} events", file=sys.stderr) as bar:
+        shown = 0
+
+        def progress(checked: int) -> None:
+            nonlocal shown
+            bar.update(checked - shown)
+            shown = checked
+
+        try:
+            result = trail.verify(against=against, trusted_public_key=public_key, progress=progress)
+        except CheckpointInvalid as error:
+            raise CheckpointRejected(f"the checkpoint is rejected: {error}") from None
+    if result.ok:
+        _note(f"OK: {result.events_checked} events verify; head {result.head_hash}.")
+    else:
+        _note(f"NOT OK at position {result.first_bad_position}: {result.problem}")
+    click.echo(_json(result.as_report()))
+    if not result.ok:
+        click.get_current_context().exit(NOT_OK)
+
+
+@audit_cli.command("chain")
+def chain() -> None:
+    """Chain the events stored before the hash chain existed (a one-off migration).
+
+    Safe to run at any time and more than once: it chains, in position order and under the
+    store's write lock, whatever events follow the chain's head, and nothing else."""
+    trail = audit_trail()
+    chained = trail.store.chain_unchained()
+    size, head_hash, _ = trail.head()
+    click.echo(f"Chained {chained} events that had no chain entry; the chain now covers {size} events.")
+    click.echo(f"Head hash: {head_hash}. Run `flask --app wsgi audit verify` to check the whole log.")

@@ -1,0 +1,220 @@
+"""CSV exports for auditors: the history, the decision log and the feed, streamed as
+``text/csv; charset=utf-8`` so that they open in a spreadsheet.
+
+- **Choosing.** ``?format=csv`` (or ``json``, the default) decides; without it, the ``Accept``
+  header does (``text/csv`` or ``application/json``; none, or ``*/*``, means JSON). A client that
+  accepts neither gets 406. ``format`` wins over ``Accept``.
+- **Streaming.** The response is a generator: the source is read a chunk at a time (the
+  history through the application's event store, the feed through ``select_notifications``
+  pages, the decision log through keyset pages of its view) and written out every
+  ``ROWS_PER_CHUNK`` rows, so memory stays bounded however long the export. The first item is
+  read before the response starts, so that an unknown id or an unreachable store is still
+  answered with a problem; a failure after that can only cut the stream short.
+- **Cells.** RFC 4180 (the csv module, CRLF line ends, quotes where needed) with a header row.
+  Nested values (``data``, ``forces``) are compact JSON with sorted keys, so money and shares
+  inside them stay exact strings. Null is an empty cell.
+- **Formula injection.** A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@``
+  (and, in some, tab or carriage return) as a formula, so a reason like ``=HYPERLINK(...)``
+  could act on the auditor's machine. Text cells starting with one of those (or their
+  full-width forms U+FF1D, U+FF0B, U+FF0D, U+FF20) get a single quote in front, which
+  spreadsheets show but do not run. The rule applies to text columns only: every column except
+  the machine-made ones in ``EXACT_COLUMNS`` (numbers, ids, dates, type names, hashes, JSON),
+  which cannot start that way and are written exactly as the JSON answers carry them. Money
+  columns would go there too: a neutralised ``-5.00`` would no longer be an amount. (Today's
+  exports carry money only inside ``data``, whose JSON text starts with ``{``.) The JSON answers
+  carry every text exactly as recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
+from typing import Any
+from uuid import UUID
+
+from flask import request
+from flask.wrappers import Response
+
+from service import web
+from service.application import CollaborationRecords
+from service.documents import event_document
+from service.errors import CollaborationNotFound
+
+JSON = "application/json"
+CSV = "text/csv"
+FORMATS = ("json", "csv")
+ROWS_PER_CHUNK = 200
+READ_CHUNK = 500
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+EXACT_COLUMNS = frozenset(
+    {
+        "position",
+        "stream_id",
+        "version",
+        "collaboration_id",
+        "type",
+        "effective_on",
+        "recorded_at",
+        "hash",
+        "forces",
+        "data",
+    }
+)
+
+# The columns of each export, in order: the fields of the JSON items.
+EVENT_COLUMNS = (
+    "position",
+    "stream_id",
+    "version",
+    "type",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "reason",
+    "evidence",
+    "approval_ref",
+    "hash",
+    "data",
+)
+DECISION_COLUMNS = (
+    "position",
+    "stream_id",
+    "version",
+    "collaboration_id",
+    "collaboration_name",
+    "type",
+    "summary",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "reason",
+    "evidence",
+    "approval_ref",
+    "forces",
+    "data",
+)
+
+CSV_RESPONSE_DOC = {
+    "description": "OK: JSON, or the same as CSV (`?format=csv` or `Accept: text/csv`): a header row, then one row per "
+    "item, streamed. Nested values are JSON text; null is an empty cell; text cells starting with = + - @ tab "
+    "or CR are prefixed with a single quote (formula injection).",
+    "schema": {"type": "string"},
+}
+FORMAT_NEGOTIATION = (
+    "Answers JSON, or CSV with `?format=csv` or `Accept: text/csv` (`format` wins). A client that accepts "
+    "neither gets 406."
+)
+
+
+# ------------------------------------------------------------------------------ choosing
+def wants_csv(requested_format: str | None) -> bool:
+    """Whether to answer with CSV: ``format`` if given, else the Accept header; 406 if the
+    client accepts neither JSON nor CSV."""
+    if requested_format is not None:
+        return requested_format == "csv"
+    accept = request.accept_mimetypes
+    if not accept:
+        return False
+    best = accept.best_match([JSON, CSV])
+    if best is None:
+        web.fail(
+            406,
+            f"this resource is available as {JSON} or {CSV} (also ?format=json or ?format=csv), "
+            f"not as {request.headers.get('Accept')}",
+        )
+    return best == CSV
+
+
+def negotiated(response: Response) -> Response:
+    response.vary.add("Accept")
+    return response
+
+
+# ------------------------------------------------------------------------------ writing
+def csv_response(items: Iterable[Mapping[str, Any]], columns: Sequence[str], filename: str) -> Response:
+    """A streamed CSV download of ``items``. Reads the first item now, so that its errors
+    (an unknown id, an unreachable store) are still answered with a problem."""
+    iterator = iter(items)
+    first = next(iterator, None)
+    rows = iterator if first is None else chain([first], iterator)
+    response = Response(csv_chunks(rows, columns), mimetype=CSV)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return negotiated(response)
+
+
+def csv_chunks(items: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for count, item in enumerate(items, start=1):
+        writer.writerow([cell(column, item.get(column)) for column in columns])
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = str(value)
+    return text if column in EXACT_COLUMNS else neutralised(text)
+
+
+def neutralised(text: str) -> str:
+    """Text a spreadsheet would run as a formula, with a single quote in front."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+# ------------------------------------------------------------------------------ sources
+def history_items(
+    records: CollaborationRecords, collaboration_id: str, *, upto_version: int | None = None
+) -> tuple[int, Iterator[dict[str, Any]]]:
+    """The collaboration's version now (capped at ``upto_version``), and its events up to that
+    version as the JSON history's items, read ``READ_CHUNK`` events at a time.
+    CollaborationNotFound at once for an id with no events."""
+    stream = UUID(collaboration_id)
+    latest = list(records.events.get(stream, desc=True, limit=1))
+    if not latest:
+        raise CollaborationNotFound(f"no collaboration {collaboration_id}")
+    last = latest[0].originator_version
+    if upto_version is not None:
+        last = min(last, upto_version)
+
+    def items() -> Iterator[dict[str, Any]]:
+        chain = records.side_tables.stream_chain(stream)  # version -> (position, hash): small
+        version = 0
+        while version < last:
+            events = list(records.events.get(stream, gt=version, lte=last, limit=READ_CHUNK))
+            if not events:
+                return
+            for event in events:
+                position, digest = chain.get(event.originator_version, (None, None))
+                yield {**event_document(event), "position": position, "hash": digest}
+            version = events[-1].originator_version
+
+    return last, items()
+
+
+def feed_items(records: CollaborationRecords, *, after: int) -> Iterator[dict[str, Any]]:
+    """The feed after ``after`` up to the end of the log when the export began, read a page of
+    ``READ_CHUNK`` at a time through the same code as the JSON feed."""
+    last = records.log_size()
+    while after < last:
+        page = records.feed(after=after, limit=READ_CHUNK)
+        if not page:
+            return
+        for item in page:
+            if item["position"] > last:
+                return
+            yield item
+        after = page[-1]["position"]

@@ -1,0 +1,1 @@
+"""Audit resource: integrity of the whole record (hash chain verification, signed checkpoints)."""

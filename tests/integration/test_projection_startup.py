@@ -1,0 +1,44 @@
+"""Several workers starting at once on a fresh database all build their projections: the
+library's tracking tables are created once and nobody fails to boot (seen with gunicorn: one
+worker's IntegrityError on the tracking migration record took the whole server down)."""
+
+from __future__ import annotations
+
+import threading
+
+from projections.decision_log import DecisionLog
+from projections.register import Register
+from service.application import CollaborationRecords
+from service.persistence import persistence_environment
+
+WORKERS = 6
+
+
+def test_projections_start_together_on_a_fresh_database(database_url):
+    env = persistence_environment(database_url)
+    records = CollaborationRecords(env=env)
+    start = threading.Barrier(WORKERS)
+    errors: list[BaseException] = []
+    opened = []
+
+    def boot() -> None:
+        start.wait()
+        try:
+            opened.append(Register(env, records))
+            opened.append(DecisionLog(env, records))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=boot) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        assert len(opened) == 2 * WORKERS
+        assert all(projection.position() == 0 for projection in opened)
+    finally:
+        for projection in opened:
+            projection.close()
+        records.close()
