@@ -424,9 +424,11 @@ class DecisionFilters:
             for type_name in types:
                 alternatives.append("d.type = ?")
                 params.append(type_name)
-                if "." not in type_name:
-                    alternatives.append("d.type LIKE ? ESCAPE '\\'")
-                    params.append("%." + like_escaped(type_name))
+                if "." not in type_name:  # a short name: the type's last part, exactly (not LIKE, which
+                    # ignores case on SQLite but not on PostgreSQL); a shorter type's substr never equals it
+                    suffix = "." + type_name
+                    alternatives.append("substr(d.type, length(d.type) - ? + 1) = ?")
+                    params.extend((len(suffix), suffix))
             conditions.append(f"({' OR '.join(alternatives)})")
         if self.effective_from is not None:
             conditions.append("d.effective_on >= ?")
@@ -437,14 +439,10 @@ class DecisionFilters:
         if self.recorded_from is not None:  # recorded_at is RFC 3339 UTC text: it sorts as time
             conditions.append("d.recorded_at >= ?")
             params.append(self.recorded_from.isoformat())
-        if self.recorded_to is not None:
+        if self.recorded_to is not None and self.recorded_to < date.max:  # the last day has no day after it
             conditions.append("d.recorded_at < ?")
             params.append((self.recorded_to + timedelta(days=1)).isoformat())
         return conditions, params
-
-
-def like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --------------------------------------------------------------------------------- the views

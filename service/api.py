@@ -30,6 +30,7 @@ from domain.errors import DomainError
 from service import web
 from service.errors import NotPermitted
 from service.fields import DecimalString
+from service.persistence import ChainBroken
 from service.problems import (
     PROBLEM_JSON,
     domain_problem,
@@ -95,6 +96,7 @@ class Api(flask_smorest.Api):
         self._app.register_error_handler(DomainError, self.handle_domain_error)
         self._app.register_error_handler(OperationalError, self.handle_store_unavailable)
         self._app.register_error_handler(InterfaceError, self.handle_store_unavailable)
+        self._app.register_error_handler(ChainBroken, self.handle_chain_broken)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         status = error.code or 500
@@ -129,6 +131,11 @@ class Api(flask_smorest.Api):
         return http_problem(
             503, "the record store did not answer; try again shortly", headers={"Retry-After": "1"}
         ).response()
+
+    @staticmethod
+    def handle_chain_broken(error: ChainBroken) -> Response:
+        log.error("refused a write: %s", error)
+        return http_problem(503, f"the record cannot be extended until its integrity is restored: {error}").response()
 
 
 class Parser(FlaskParser):

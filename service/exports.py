@@ -4,6 +4,9 @@
 - **Choosing.** ``?format=csv`` (or ``json``, the default) decides; without it, the ``Accept``
   header does (``text/csv`` or ``application/json``; none, or ``*/*``, means JSON). A client that
   accepts neither gets 406. ``format`` wins over ``Accept``.
+- **No pages.** An export is every matching row; the JSON paging parameters (``page`` and
+  ``page_size`` of the decision log, ``limit`` of the feed) are refused with 422 when the answer
+  is CSV, rather than silently ignored.
 - **Streaming.** The response is a generator: the source is read a chunk at a time (the
   history through the application's event store, the feed through ``select_notifications``
   pages, the decision log through keyset pages of its view) and written out every
@@ -126,6 +129,17 @@ def wants_csv(requested_format: str | None) -> bool:
             f"not as {request.headers.get('Accept')}",
         )
     return best == CSV
+
+
+def refuse_paging(*names: str) -> None:
+    """A CSV export is every matching row, streamed: it has no pages. Asking for one (``page``,
+    ``page_size``, ``limit``) is 422 rather than silently answering all of them."""
+    if given := [name for name in names if name in request.args]:
+        detail = (
+            f"a CSV export is every matching row, not a page: leave out {' and '.join(given)} "
+            "(or ask for JSON pages with ?format=json)"
+        )
+        web.fail(422, detail, errors={name: [detail] for name in given})
 
 
 def negotiated(response: Response) -> Response:

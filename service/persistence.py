@@ -40,6 +40,10 @@ DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 PROJECTION_NAMES = ("register", "decision_log")
 
 
+class ChainBroken(RuntimeError):
+    """The hash chain cannot be extended honestly: the log was changed by other means."""
+
+
 class DatabaseUrlError(ValueError):
     """DATABASE_URL names no storage this service supports."""
 
@@ -102,15 +106,43 @@ class SideTableAccess:
             + (f" LIMIT {int(limit)}" if limit else "")
         )
 
-    def _extend_chain(self, cursor: Any, limit: int | None = None) -> int:
-        """Chains every event after the chain's head, in position order, inside the caller's
-        transaction (which must hold the store's write lock). Returns how many it chained."""
+    def _chain_head(self, cursor: Any) -> tuple[int, int, str]:
         cursor.execute(self.side_sql("SELECT seq, position, hash FROM {schema}event_chain ORDER BY seq DESC LIMIT 1"))
         head = cursor.fetchone()
-        seq, position, previous = (head["seq"], head["position"], head["hash"]) if head else (0, 0, GENESIS)
-        cursor.execute(self._events_after(limit), (position,))
+        return (head["seq"], head["position"], head["hash"]) if head else (0, 0, GENESIS)
+
+    def _extend_chain(self, cursor: Any, positions: Sequence[int] | None = None, limit: int | None = None) -> int:
+        """Adds chain entries inside the caller's transaction, which must hold the store's
+        write lock, so entries are made in commit order. Returns how many it made.
+
+        A write passes the ``positions`` it has just inserted, and exactly those are chained,
+        after the head. An event that someone put into the table by other means is never
+        chained by a later write: it stays without an entry, and verification reports it.
+        The one exception is a store whose chain is still empty (it predates the chain): its
+        first write chains every earlier event first, as ``audit chain`` would have.
+
+        Without ``positions`` (the ``audit chain`` migration), the events after the head are
+        chained, up to ``limit``."""
+        seq, head_position, previous = self._chain_head(cursor)
+        if positions is not None and seq > 0:
+            marks = ", ".join("?" for _ in positions)
+            cursor.execute(
+                self.side_sql(
+                    f"SELECT {self.position_column} AS position, originator_id, originator_version, topic, state"
+                    f" FROM {self.events_table_sql} WHERE {self.position_column} IN ({marks})"
+                    f" ORDER BY {self.position_column}"
+                ),
+                tuple(positions),
+            )
+        else:
+            cursor.execute(self._events_after(limit), (head_position,))
         links = []
         for row in cursor.fetchall():
+            if row["position"] <= head_position:
+                raise ChainBroken(
+                    f"a new event got position {row['position']}, at or before the chain's head "
+                    f"{head_position}: events were deleted from the end of the log; run audit verify"
+                )
             seq += 1
             previous = event_hash(
                 position=row["position"],
@@ -127,7 +159,23 @@ class SideTableAccess:
             )
         return len(links)
 
-    def chain_unchained(self, batch_size: int = 5000) -> int:
+    def _check_migration_allowed(self, cursor: Any, force: bool) -> None:
+        """``audit chain`` is for events stored before the chain existed. Once the chain has
+        begun, an event after its head without an entry was put there by other means; chaining
+        it would vouch for it, so that takes ``force``."""
+        seq, head_position, _ = self._chain_head(cursor)
+        if seq == 0 or force:
+            return
+        cursor.execute(self._events_after(1), (head_position,))
+        stray = cursor.fetchone()
+        if stray is not None:
+            raise ChainBroken(
+                f"the chain has begun, and the event at position {stray['position']} after its head has no "
+                "entry: it was not written by this service. Investigate (audit verify); chain it only "
+                "deliberately (audit chain --force)"
+            )
+
+    def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
         """Chains events stored before the chain existed, in batches; returns how many."""
         raise NotImplementedError
 
@@ -223,17 +271,21 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
-        self._extend_chain(c)
+        self._extend_chain(c, positions=notification_ids)
         return notification_ids
 
-    def chain_unchained(self, batch_size: int = 5000) -> int:
+    def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
         chained = 0
+        first = True
         while True:
             connection = self.datastore.get_connection(commit=True)
             with connection as conn:
                 cursor = conn.cursor()
                 cursor.execute("BEGIN IMMEDIATE")  # the store's write lock, as writers take it
                 try:
+                    if first:
+                        self._check_migration_allowed(cursor, force)
+                        first = False
                     added = self._extend_chain(cursor, limit=batch_size)
                 except BaseException:
                     conn.rollback()
@@ -301,14 +353,19 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        self._extend_chain(curs)  # still inside the insert's transaction and its table lock
+        # Still inside the insert's transaction and its table lock.
+        self._extend_chain(curs, positions=notification_ids or [])
         return notification_ids
 
-    def chain_unchained(self, batch_size: int = 5000) -> int:
+    def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
         chained = 0
+        first = True
         while True:
             with self.datastore.transaction(commit=True) as curs:
                 self._lock_table(curs)  # the library's write lock on the events table
+                if first:
+                    self._check_migration_allowed(curs, force)
+                    first = False
                 added = self._extend_chain(curs, limit=batch_size)
             chained += added
             if added < batch_size:

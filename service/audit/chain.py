@@ -106,6 +106,8 @@ class Verification:
 # One stored row as the verifier reads it, as a plain tuple (no per-row object is built):
 # (position, stream id as stored (hex, UUID or text), version, topic, state, seq, hash).
 LinkRow = tuple[int, object, int, str, bytes, int | None, str | None]
+# What a checkpoint says the log held: (size, head hash) or (size, head hash, head position).
+ExpectedHead = tuple[int, str] | tuple[int, str, int]
 
 # canonical_bytes() as one bytes formatting operation: the verifier's hot loop. The stream id
 # and the type go in already JSON-encoded (memoised per distinct value).
@@ -117,13 +119,14 @@ _BEFORE_ANY_POSITION = -(2**63) - 1  # below every 64-bit position, even a negat
 def verify_links(
     links: Iterable[StoredLink],
     *,
-    expected_head: tuple[int, str] | None = None,
+    expected_head: ExpectedHead | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Verification:
     """Walks the log in position order, recomputing every hash from the event and the hash
     before it. Stops at the first link that does not hold. With ``expected_head`` (a
-    checkpoint's size and head hash) it also proves the log only grew since: the event with
-    seq = size must still carry that hash, and the log must reach that size."""
+    checkpoint's size and head hash, and optionally its head position) it also proves the log
+    only grew since: the event with seq = size must still carry that hash (and sit at that
+    position), and the log must reach that size."""
     return verify_pages(_as_pages(links), expected_head=expected_head, progress=progress)
 
 
@@ -141,14 +144,14 @@ def _as_pages(links: Iterable[StoredLink], page_size: int = 1000) -> Iterator[li
 def verify_pages(
     pages: Iterable[Sequence[LinkRow]],
     *,
-    expected_head: tuple[int, str] | None = None,
+    expected_head: ExpectedHead | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Verification:
     """``verify_links`` over pages of plain row tuples, as the stores select them: the same
     checks, in the same order, without building an object per event. ``progress`` is called
     with the number of events checked after each page."""
     result = Verification()
-    expected_size, expected_hash = expected_head if expected_head is not None else (-1, "")
+    expected_size, expected_hash, expected_position = _unpacked(expected_head)
     streams: dict[object, bytes] = {}
     topics: dict[object, bytes] = {}
     sha256 = hashlib.sha256
@@ -195,15 +198,18 @@ def verify_pages(
                     "the event does not match its hash: its data, type, stream, version or position changed, "
                     "or the event before it was removed, replaced or moved",
                 )
-            if seq == expected_size and digest != expected_hash:
-                return _failed(
-                    result,
-                    size,
-                    previous,
-                    position,
-                    f"the log at size {expected_size} no longer ends in the checkpoint's head hash: "
-                    "history was rewritten after the checkpoint",
-                )
+            if seq == expected_size:
+                if digest != expected_hash:
+                    return _failed(
+                        result,
+                        size,
+                        previous,
+                        position,
+                        f"the log at size {expected_size} no longer ends in the checkpoint's head hash: "
+                        "history was rewritten after the checkpoint",
+                    )
+                if expected_position is not None and position != expected_position:
+                    return _failed(result, size, previous, position, _position_problem(expected_head, position))
             size = seq
             previous, previous_bytes, last_position = digest, digest.encode(), position
         if progress is not None:
@@ -217,6 +223,22 @@ def verify_pages(
             "events were removed from its end",
         )
     return result
+
+
+def _position_problem(expected_head: ExpectedHead | None, position: int) -> str:
+    size, _, expected_position = _unpacked(expected_head)
+    return (
+        f"the checkpoint signs head position {expected_position} but event {size} of the log is at position "
+        f"{position}: the checkpoint does not describe this log"
+    )
+
+
+def _unpacked(expected_head: ExpectedHead | None) -> tuple[int, str, int | None]:
+    if expected_head is None:
+        return -1, "", None
+    if len(expected_head) == 2:
+        return expected_head[0], expected_head[1], None
+    return expected_head  # type: ignore[return-value]
 
 
 def _failed(result: Verification, size: int, head_hash: str, position: int | None, problem: str) -> Verification:

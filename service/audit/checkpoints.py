@@ -10,8 +10,10 @@ write the database still cannot make a checkpoint the auditor accepts.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,17 +55,41 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Checkpoint:
+        """A checkpoint read back from JSON, exactly as signed: ``size`` and ``head_position``
+        integers (not 12.9, "12" or true), ``head_hash`` 64 lower-case hex digits,
+        ``public_key`` and ``signature`` non-empty base64. Anything else is CheckpointInvalid."""
         try:
-            return cls(
-                size=int(data["size"]),  # type: ignore[arg-type]
-                head_hash=str(data["head_hash"]),
-                head_position=int(data["head_position"]),  # type: ignore[arg-type]
-                created_at=str(data["created_at"]),
-                public_key=str(data["public_key"]),
-                signature=str(data["signature"]),
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointInvalid(f"not a checkpoint: {error}") from None
+            fields = {name: data[name] for name in _FIELDS}
+        except (KeyError, TypeError) as error:
+            raise CheckpointInvalid(f"not a checkpoint: missing {error}") from None
+        for name in ("size", "head_position"):
+            if type(fields[name]) is not int:
+                raise CheckpointInvalid(f"not a checkpoint: {name} {fields[name]!r} is not an integer")
+        if fields["size"] < 0:  # type: ignore[operator]
+            raise CheckpointInvalid(f"not a checkpoint: size {fields['size']!r} is negative")
+        head_hash = fields["head_hash"]
+        if not isinstance(head_hash, str) or not _HASH.fullmatch(head_hash):
+            raise CheckpointInvalid(f"not a checkpoint: head_hash {head_hash!r} is not 64 lower-case hex digits")
+        if not isinstance(fields["created_at"], str):
+            raise CheckpointInvalid(f"not a checkpoint: created_at {fields['created_at']!r} is not text")
+        for name in ("public_key", "signature"):
+            if not _is_base64(fields[name]):
+                raise CheckpointInvalid(f"not a checkpoint: {name} {fields[name]!r} is not non-empty base64")
+        return cls(**fields)  # type: ignore[arg-type]
+
+
+_FIELDS = ("size", "head_hash", "head_position", "created_at", "public_key", "signature")
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_base64(value: object) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def signed_message(fields: dict[str, object]) -> bytes:
@@ -114,9 +140,16 @@ def sign(key: Ed25519PrivateKey, *, size: int, head_hash: str, head_position: in
 
 
 def check_signature(checkpoint: Checkpoint, trusted_public_key: str | None = None) -> None:
-    """Raises CheckpointInvalid unless the checkpoint was signed by the trusted key (by
-    default, the key it names) over exactly its fields."""
-    public_key_b64 = trusted_public_key or checkpoint.public_key
+    """Raises CheckpointInvalid unless the checkpoint was signed by the trusted key over exactly
+    its fields. With no trusted key (None) it is checked with the key it names itself, which
+    proves only that it was not altered, not who signed it; an empty or blank key is refused,
+    never taken to mean "no key"."""
+    if trusted_public_key is None:
+        public_key_b64 = checkpoint.public_key
+    elif not trusted_public_key.strip():
+        raise CheckpointInvalid("the trusted public key is empty")
+    else:
+        public_key_b64 = trusted_public_key
     try:
         public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
         public_key.verify(

@@ -4,7 +4,9 @@ migration that chains events stored before the hash chain existed.
 Every command that answers with JSON prints it as its last line of standard output; messages
 and the progress bar go to standard error, so ``... | tail -n 1`` (or ``jq``) reads the answer.
 ``audit verify`` exits with 0 when the log verifies, 1 when it does not, and 2 when the
-checkpoint it was asked to check against is unreadable or its signature does not verify.
+checkpoint it was asked to check against is unreadable, its signature does not verify, or
+there is no key to check it with (no ``--public-key``, no configured signing key and no
+``--trust-embedded-key``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from service.audit.checkpoints import (
     public_key_text,
     write_key_file,
 )
-from service.audit.configuration import audit_trail, service_public_key, signing_key
+from service.audit.configuration import EMBEDDED, audit_trail, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
+from service.persistence import ChainBroken
 
 audit_cli = AppGroup("audit", help="Verify the hash-chained event log; make and check signed checkpoints.")
 
@@ -131,23 +134,44 @@ def _read_checkpoint(path: Path) -> Checkpoint:
     "public_key",
     default=None,
     help="The base64 Ed25519 public key the checkpoint must be signed with. Default: the configured signing "
-    "key's; without one, the key the checkpoint names (which proves only that it was not altered).",
+    "key's. With neither, verify refuses (exit 2) unless --trust-embedded-key is given.",
 )
-def verify(against_file: Path | None, public_key: str | None) -> None:
+@click.option(
+    "--trust-embedded-key",
+    "trust_embedded_key",
+    is_flag=True,
+    default=False,
+    help="With --against and neither --public-key nor a configured signing key: check the checkpoint with "
+    "the key it names itself. That shows only that it was not altered, not who signed it: anyone who can "
+    "write the database can re-sign.",
+)
+def verify(against_file: Path | None, public_key: str | None, trust_embedded_key: bool) -> None:
     """Walk the whole log, recompute every hash, and print the report JSON as the last line.
 
     Exit status: 0 the log verifies; 1 it does not (the report names the first bad position
-    and what is wrong); 2 the checkpoint is unreadable or its signature does not verify."""
+    and what is wrong); 2 the checkpoint is unreadable, its signature does not verify, or there
+    is no key to trust it with. With --against the report says which key was trusted
+    (``trusted_key``: given, configured or embedded)."""
     against = _read_checkpoint(against_file) if against_file is not None else None
-    if against is not None and public_key is None:
+    trusted_key = None
+    if against is not None:
         try:
-            public_key = service_public_key()
+            trusted = trusted_public_key(public_key)
         except SigningKeyMissing as error:
             raise click.ClickException(str(error)) from None
-        if public_key is None:
+        if trusted is not None:
+            public_key, trusted_key = trusted
+        elif trust_embedded_key:
+            public_key, trusted_key = against.public_key, EMBEDDED
             _note(
                 "Warning: no --public-key and no signing key configured: the checkpoint is checked with the key "
-                "it names itself, which shows it was not altered but not who signed it."
+                "it names itself (--trust-embedded-key), which shows it was not altered but not who signed it."
+            )
+        else:
+            raise CheckpointRejected(
+                "no key to check the checkpoint's signature with: give the auditor's --public-key, or configure "
+                f"the signing key ({KEY_FILE_VARIABLE}), or pass --trust-embedded-key to check it only with the key "
+                "it names itself (which proves nothing about who signed it)"
             )
     trail = audit_trail()
     total = trail.log_count()
@@ -167,19 +191,34 @@ def verify(against_file: Path | None, public_key: str | None) -> None:
         _note(f"OK: {result.events_checked} events verify; head {result.head_hash}.")
     else:
         _note(f"NOT OK at position {result.first_bad_position}: {result.problem}")
-    click.echo(_json(result.as_report()))
+    report = result.as_report()
+    if trusted_key is not None:
+        report["trusted_key"] = trusted_key
+    click.echo(_json(report))
     if not result.ok:
         click.get_current_context().exit(NOT_OK)
 
 
 @audit_cli.command("chain")
-def chain() -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also chain events found after the chain's head once the chain has begun (e.g. written by a worker "
+    "still running code from before the chain). Investigate them first: chaining vouches for them.",
+)
+def chain(force: bool) -> None:
     """Chain the events stored before the hash chain existed (a one-off migration).
 
-    Safe to run at any time and more than once: it chains, in position order and under the
-    store's write lock, whatever events follow the chain's head, and nothing else."""
+    Run it once, with the old workers stopped, before the first write of the new code (which
+    would otherwise chain the old events itself). It chains, in position order and under the
+    store's write lock, the events that follow the chain's head. Once the chain has begun, an
+    event after the head without an entry was not written by this service, and is refused
+    unless --force."""
     trail = audit_trail()
-    chained = trail.store.chain_unchained()
+    try:
+        chained = trail.store.chain_unchained(force=force)
+    except ChainBroken as error:
+        raise click.ClickException(str(error)) from None
     size, head_hash, _ = trail.head()
     click.echo(f"Chained {chained} events that had no chain entry; the chain now covers {size} events.")
     click.echo(f"Head hash: {head_hash}. Run `flask --app wsgi audit verify` to check the whole log.")

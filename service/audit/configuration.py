@@ -59,3 +59,20 @@ def service_public_key() -> str | None:
     if not signing_key_configured():
         return None
     return public_key_text(signing_key().public_key())
+
+
+GIVEN, CONFIGURED, EMBEDDED = "given", "configured", "embedded"
+
+
+def trusted_public_key(given: str | None) -> tuple[str, str] | None:
+    """The public key to check a checkpoint with, and where it came from: the key the caller
+    gave (``given``), else the configured signing key's (``configured``); None when there is
+    neither. The key a checkpoint names itself is never chosen here: it proves only that the
+    checkpoint was not altered, not who signed it, so only the caller may decide to trust it.
+    SigningKeyMissing when a signing key is configured but cannot be read."""
+    if given is not None:
+        return given, GIVEN
+    configured = service_public_key()
+    if configured is not None:
+        return configured, CONFIGURED
+    return None

@@ -77,7 +77,7 @@ class AuditTrail:
         expected_head = None
         if against is not None:
             check_signature(against, trusted_public_key)
-            expected_head = (against.size, against.head_hash)
+            expected_head = (against.size, against.head_hash, against.head_position)
         result = verify_pages(self.pages(), expected_head=expected_head, progress=progress)
         if result.ok or result.first_bad_position is None:
             orphan = self.store.first_orphan_link(result.size)
@@ -105,11 +105,10 @@ class AuditTrail:
 
     # ------------------------------------------------------------------- checkpoints
     def make_checkpoint(self, key: Ed25519PrivateKey) -> Checkpoint:
-        """Signs the current head and keeps the checkpoint. Events not yet chained are chained
-        first, and the whole log is verified: a checkpoint never vouches for a log that does
-        not verify (LogDoesNotVerify). If a checkpoint of this size is already kept, that one
+        """Signs the current head and keeps the checkpoint. The whole log is verified first: a
+        checkpoint never vouches for a log that does not verify (LogDoesNotVerify), so an event
+        without a chain entry blocks it. If a checkpoint of this size is already kept, that one
         is the answer (one checkpoint per size)."""
-        self.store.chain_unchained()
         verification = self.verify()
         if not verification.ok:
             raise LogDoesNotVerify(verification)

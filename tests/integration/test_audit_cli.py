@@ -15,10 +15,17 @@ from flask import Flask
 
 from service.app import create_app
 from service.application import CollaborationRecords
-from service.audit.checkpoints import KEY_FILE_VARIABLE, KEY_VARIABLE, Checkpoint, check_signature
+from service.audit.checkpoints import (
+    KEY_FILE_VARIABLE,
+    KEY_VARIABLE,
+    Checkpoint,
+    check_signature,
+    load_signing_key,
+    sign,
+)
 from service.audit.cli import audit_cli
 from service.audit.trail import AuditTrail
-from service.persistence import persistence_environment
+from service.persistence import ChainBroken, persistence_environment
 from tests.integration.audit_support import ADMIN, GOOD_STORE_SIZE, ON, RawDatabase, write_good_store
 
 
@@ -176,6 +183,7 @@ def test_verify_against_a_checkpoint_file(app: Flask, good, key_file: Path, tmp_
     result = audit(app, "verify", "--against", str(held), "--public-key", public_key)
     assert result.exit_code == 0, result.output
     assert last_json(result)["events_checked"] == GOOD_STORE_SIZE + 3
+    assert last_json(result)["trusted_key"] == "given"
 
     raw = RawDatabase(database_url)
     positions = raw.positions()
@@ -205,7 +213,10 @@ def test_verify_against_a_truncated_log(app: Flask, good, key_file: Path, tmp_pa
 def test_verify_rejects_an_altered_checkpoint_file_with_exit_2(app: Flask, good, key_file, tmp_path, change):
     held = saved_checkpoint(app, key_file, tmp_path)
     held.write_text(json.dumps({**json.loads(held.read_text()), **change}))
-    result = audit(app, "verify", "--against", str(held))
+    result = audit(app, "verify", "--against", str(held), "--trust-embedded-key")
+    assert result.exit_code == 2, result.output
+    assert "rejected" in result.output
+    result = audit(app, "verify", "--against", str(held), key_file=key_file)
     assert result.exit_code == 2, result.output
     assert "rejected" in result.output
 
@@ -222,11 +233,62 @@ def test_verify_rejects_a_checkpoint_signed_with_another_key_with_exit_2(app: Fl
     assert audit(app, "verify", "--against", str(held), key_file=key_file).exit_code == 0
 
 
-def test_verify_without_a_trusted_key_warns(app: Flask, good, key_file, tmp_path):
+def test_verify_without_a_trusted_key_refuses_unless_told_to_trust_the_embedded_key(
+    app: Flask, good, key_file, tmp_path
+):
     held = saved_checkpoint(app, key_file, tmp_path)
     result = audit(app, "verify", "--against", str(held))
-    assert result.exit_code == 0
+    assert result.exit_code == 2, result.output
+    assert "--public-key" in result.stderr and "--trust-embedded-key" in result.stderr
+    assert "Verifying" not in result.stderr  # refused before reading the log
+
+    result = audit(app, "verify", "--against", str(held), "--trust-embedded-key")
+    assert result.exit_code == 0, result.output
     assert "Warning: no --public-key" in result.stderr
+    assert last_json(result)["trusted_key"] == "embedded"
+
+    result = audit(app, "verify", "--against", str(held), "--trust-embedded-key", key_file=key_file)
+    assert result.exit_code == 0 and "Warning" not in result.stderr
+    assert last_json(result)["trusted_key"] == "configured"  # a configured key wins over the embedded one
+    assert "trusted_key" not in last_json(audit(app, "verify", key_file=key_file))
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_verify_refuses_a_blank_public_key_with_exit_2(app: Flask, good, key_file, tmp_path, blank):
+    held = saved_checkpoint(app, key_file, tmp_path)
+    result = audit(app, "verify", "--against", str(held), "--public-key", blank, key_file=key_file)
+    assert result.exit_code == 2, result.output
+    assert "rejected" in result.stderr and "empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"size": 20.0}, {"size": "20"}, {"head_position": True}, {"head_hash": "AB" * 32}, {"public_key": ""}],
+)
+def test_verify_refuses_a_checkpoint_file_with_lax_fields_with_exit_2(app: Flask, good, key_file, tmp_path, change):
+    held = saved_checkpoint(app, key_file, tmp_path)
+    held.write_text(json.dumps({**json.loads(held.read_text()), **change}))
+    result = audit(app, "verify", "--against", str(held), key_file=key_file)
+    assert result.exit_code == 2, result.output
+    assert "not a checkpoint" in result.stderr
+
+
+def test_verify_against_a_checkpoint_signing_the_wrong_head_position_is_not_ok(app: Flask, good, key_file, tmp_path):
+    held = json.loads(saved_checkpoint(app, key_file, tmp_path).read_text())
+    wrong = sign(
+        load_signing_key({KEY_FILE_VARIABLE: str(key_file)}),
+        size=held["size"],
+        head_hash=held["head_hash"],
+        head_position=held["head_position"] + 1,
+        created_at=held["created_at"],
+    )
+    path = tmp_path / "wrong-position.json"
+    path.write_text(json.dumps(wrong.as_dict()))
+    result = audit(app, "verify", "--against", str(path), key_file=key_file)
+    assert result.exit_code == 1, result.output
+    report = last_json(result)
+    assert report["ok"] is False and report["first_bad_position"] == held["head_position"]
+    assert f"head position {held['head_position'] + 1}" in report["problem"]
 
 
 @pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"size": 1}'])
@@ -306,8 +368,9 @@ def test_the_next_write_after_a_pre_chain_store_chains_the_old_events_first(data
 
 
 def test_events_written_by_an_old_worker_during_an_upgrade_are_chained(database_url: str):
-    """A worker still running the old code (no chain) writes after the chain exists; the next
-    chained write, or `audit chain`, chains its events in their place."""
+    """A worker still running the old code (no chain) writes after the chain exists. Nothing
+    chains those events by accident (they could as well be planted); `audit chain --force`
+    chains them deliberately, while they are still after the head."""
     records = CollaborationRecords(env=persistence_environment(database_url))
     old = plain_records(database_url)
     try:
@@ -316,9 +379,30 @@ def test_events_written_by_an_old_worker_during_an_upgrade_are_chained(database_
         old.hold_review(ids[1], outcome="from the old worker", caller=ADMIN, **ON)
         trail = AuditTrail(records.side_tables)
         assert not trail.verify().ok
-        assert records.side_tables.chain_unchained() == 2
+        with pytest.raises(ChainBroken):
+            records.side_tables.chain_unchained()
+        assert records.side_tables.chain_unchained(force=True) == 2
         report = trail.verify()
         assert report.ok and report.events_checked == 8
+    finally:
+        old.close()
+        records.close()
+
+
+def test_the_chain_command_refuses_a_stray_event_after_the_head_unless_forced(database_url: str):
+    records = CollaborationRecords(env=persistence_environment(database_url))
+    old = plain_records(database_url)
+    try:
+        ids = write_good_store(records, collaborations=1, rounds=1)
+        old.hold_review(ids[0], outcome="from the old worker", caller=ADMIN, **ON)
+        app = create_app({"DATABASE_URL": database_url, "TESTING": True})
+        runner = app.test_cli_runner()
+        refused = runner.invoke(args=["audit", "chain"])
+        assert refused.exit_code != 0 and "--force" in refused.output
+        forced = runner.invoke(args=["audit", "chain", "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert "Chained 1 events" in forced.output
+        assert AuditTrail(records.side_tables).verify().ok
     finally:
         old.close()
         records.close()

@@ -22,7 +22,7 @@ from service.audit.checkpoints import (
     sign,
 )
 from service.audit.trail import AuditTrail, LogDoesNotVerify
-from service.persistence import DatabaseUrlError, persistence_environment
+from service.persistence import ChainBroken, DatabaseUrlError, persistence_environment
 from tests.integration.audit_support import ADMIN, GOOD_STORE_SIZE, ON, RawDatabase, write_good_store
 
 REVIEW = "domain.collaboration:Collaboration.ReviewHeld"
@@ -168,6 +168,39 @@ def test_an_event_inserted_at_the_end_without_a_chain_entry_is_found_there(trail
     assert "no chain entry" in assert_bad_at(trail, position)
 
 
+def test_an_event_planted_at_the_end_stays_found_after_later_writes(records, trail, raw, positions):
+    """A write chains only what it inserted itself: it never vouches for a planted event."""
+    planted = raw.insert_event(None, copy_of=positions[5])
+    write_good_store(records, collaborations=1, rounds=2)
+    assert len(raw.positions()) == GOOD_STORE_SIZE + 1 + 3
+    assert "no chain entry" in assert_bad_at(trail, planted)
+    assert records.side_tables.chain_unchained() == 0  # the migration chains after the head only
+    assert "no chain entry" in assert_bad_at(trail, planted)
+    with pytest.raises(LogDoesNotVerify):
+        trail.make_checkpoint(key())
+
+
+def test_a_write_after_the_tail_was_deleted_is_refused_or_still_found(records, trail, raw, positions):
+    raw.truncate(positions[-3], with_chain_entries=False)
+    if raw.postgres:  # the sequence goes on: the write lands after the head, the cut stays found
+        write_good_store(records, collaborations=1, rounds=1)
+        report = trail.verify()  # found where the numbering breaks: at the first event after the cut
+        assert not report.ok and "deleted" in report.problem and report.first_bad_position > positions[-3]
+    else:  # SQLite would give the next event a deleted event's rowid again: refused
+        with pytest.raises(ChainBroken, match="deleted from the end"):
+            write_good_store(records, collaborations=1, rounds=1)
+        assert assert_bad_at(trail, positions[-2])
+
+
+def test_migration_refuses_an_unchained_event_after_the_head_unless_forced(records, trail, raw, positions):
+    planted = raw.insert_event(None, copy_of=positions[5])
+    with pytest.raises(ChainBroken, match=f"position {planted}"):
+        records.side_tables.chain_unchained()
+    assert "no chain entry" in assert_bad_at(trail, planted)
+    assert records.side_tables.chain_unchained(force=True) == 1
+    assert trail.verify().ok
+
+
 @pytest.mark.parametrize("index", [0, 14, 28])
 @pytest.mark.parametrize("with_chain_entries", [True, False], ids=["renumbered-chain-too", "chain-untouched"])
 def test_an_event_inserted_mid_log_by_renumbering_is_found_there(trail, raw, positions, index, with_chain_entries):
@@ -307,11 +340,14 @@ def test_a_forged_checkpoint_for_a_rewritten_log_is_rejected_with_the_trusted_ke
 )
 def test_a_checkpoint_whose_fields_or_signature_were_altered_is_rejected(trail: AuditTrail, change):
     checkpoint = trail.make_checkpoint(key())
-    altered = Checkpoint.from_dict({**checkpoint.as_dict(), **change})
+
+    def verify_altered(**trust: str) -> None:
+        trail.verify(against=Checkpoint.from_dict({**checkpoint.as_dict(), **change}), **trust)
+
     with pytest.raises(CheckpointInvalid):
-        trail.verify(against=altered)
+        verify_altered()
     with pytest.raises(CheckpointInvalid):
-        trail.verify(against=altered, trusted_public_key=checkpoint.public_key)
+        verify_altered(trusted_public_key=checkpoint.public_key)
 
 
 @pytest.mark.parametrize("public_key", ["not base64", "AAAA", None])

@@ -736,6 +736,56 @@ def test_decisions_over_http_read_the_writes_and_filter_in_sql(http_any: Http):
     assert decision_page(http_any, "?page_size=2&page=3")["next_after"] is None
 
 
+def test_the_type_filter_is_exact_and_case_sensitive_on_every_backend(http_any: Http):
+    alliance = http_any.establish()
+    http_any.add_function(alliance["id"])
+
+    def types(query: str) -> list[str]:
+        return [item["type"] for item in decision_page(http_any, query)["items"]]
+
+    assert types("?type=FunctionAdded") == ["Collaboration.FunctionAdded"]
+    assert types("?type=Collaboration.FunctionAdded") == ["Collaboration.FunctionAdded"]
+    for near_miss in ("functionadded", "FUNCTIONADDED", "Functionadded", "Added", "unctionAdded", "FunctionAdde"):
+        assert types(f"?type={near_miss}") == [], near_miss
+    for near_miss in ("collaboration.FunctionAdded", "Collaboration.functionadded", "ion.FunctionAdded"):
+        assert types(f"?type={near_miss}") == [], near_miss
+    assert types("?type=%25FunctionAdded") == [] and types("?type=_unctionAdded") == []  # no wildcards
+    assert types("?type=functionadded&type=Established") == ["Collaboration.Established"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "recorded_to=9999-12-31",
+        "recorded_from=0001-01-01",
+        "recorded_from=0001-01-01&recorded_to=9999-12-31",
+        "to=9999-12-31",
+        "from=0001-01-01",
+        "from=0001-01-01&to=9999-12-31",
+    ],
+)
+def test_the_first_and_last_representable_dates_are_ordinary_bounds(http_any: Http, query: str):
+    http_any.establish()
+    assert decision_page(http_any, f"?{query}")["total"] == 1
+    response = http_any.get(f"/api/v1/decisions?{query}&format=csv")
+    assert response.status_code == 200 and len(response.get_data(as_text=True).splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [
+        ("recorded_to=0001-01-01", 0),
+        ("recorded_from=9999-12-31", 0),
+        ("to=0001-01-01", 0),
+        ("from=9999-12-31", 0),
+        ("recorded_from=9999-12-31&recorded_to=9999-12-31", 0),
+    ],
+)
+def test_nothing_is_recorded_or_effective_on_the_extreme_dates(http_any: Http, query: str, total: int):
+    http_any.establish()
+    assert decision_page(http_any, f"?{query}")["total"] == total
+
+
 def test_decisions_need_a_valid_token_of_any_role(http: Http):
     http.establish()
     assert_problem(http.get("/api/v1/decisions", token=None), 401, "unauthenticated")

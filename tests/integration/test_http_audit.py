@@ -117,7 +117,7 @@ def test_verify_against_a_kept_checkpoint(http: Http, raw: RawDatabase):
     http.app.config.pop(KEY_VARIABLE)
     response = http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}&public_key={quote(checkpoint['public_key'])}")
     report = VerificationSchema().load(response.get_json())
-    assert report["ok"] is True and report["checkpoint"] == checkpoint
+    assert report["ok"] is True and report["checkpoint"] == checkpoint and report["trusted_key"] == "given"
 
     positions = raw.positions()
     raw.edit_state(positions[5], reason="rewritten")
@@ -131,12 +131,22 @@ def test_verify_against_a_kept_checkpoint(http: Http, raw: RawDatabase):
 
 def test_verify_against_a_kept_checkpoint_uses_the_services_key_by_default(http: Http):
     make_checkpoint(http)
-    assert http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}").get_json()["ok"] is True
+    report = http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}").get_json()
+    assert report["ok"] is True and report["trusted_key"] == "configured"
     with_key(http, 1)  # the service's key changed: the old checkpoint is not signed with it
     body = assert_problem(http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}"), 409, "checkpoint-invalid")
     assert "signature" in body["detail"]
     response = http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}&public_key={quote(public_key_of(0))}")
     assert response.get_json()["ok"] is True  # an explicit key wins
+    assert response.get_json()["trusted_key"] == "given"
+
+
+def test_verify_against_a_checkpoint_with_no_key_to_trust_is_422_not_the_key_it_names(http: Http):
+    make_checkpoint(http)
+    http.app.config.pop(KEY_VARIABLE)
+    body = assert_problem(http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}"), 422, "validation-failed")
+    assert "public_key" in body["detail"] and "public_key" in body["errors"]
+    assert "trusted_key" not in http.get(VERIFY).get_json()  # no checkpoint, no key
 
 
 def test_verify_against_a_checkpoint_with_another_key_is_refused(http: Http):
@@ -164,7 +174,11 @@ def test_a_kept_checkpoint_altered_in_the_store_is_refused(http: Http, raw: RawD
     raw.run(("UPDATE {checkpoints} SET checkpoint = ?", [altered]))
     assert_problem(http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}"), 409, "checkpoint-invalid")
     http.app.config.pop(KEY_VARIABLE)  # even checked with the key it names
-    assert_problem(http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}"), 409, "checkpoint-invalid")
+    named = quote(checkpoint["public_key"])
+    assert_problem(http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}&public_key={named}"), 409, "checkpoint-invalid")
+    for lax in ({"size": float(GOOD_STORE_SIZE)}, {"head_position": str(checkpoint["head_position"])}):
+        raw.run(("UPDATE {checkpoints} SET checkpoint = ?", [json.dumps({**checkpoint, **lax})]))
+        assert_problem(http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}&public_key={named}"), 409)
     raw.run(("UPDATE {checkpoints} SET checkpoint = ?", ["{not json"]))
     assert_problem(http.get(CHECKPOINT), 409, "checkpoint-invalid")
 
@@ -181,6 +195,8 @@ def test_verify_against_a_size_with_no_checkpoint_is_404(http: Http):
         "against_size=x",
         "against_size=30&public_key=AAAA",
         "against_size=30&public_key=not%20base64!",
+        "against_size=30&public_key=",
+        "against_size=30&public_key=%20%20",
         f"public_key={quote(public_key_of(0))}",
         "unknown=1",
     ],

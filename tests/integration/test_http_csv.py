@@ -139,7 +139,7 @@ def test_history_as_csv_parses_back_to_the_json_history(http_any: Http, recorded
 def test_the_feed_as_csv_is_every_event_after_a_position(http_any: Http, recorded: dict[str, Any]):
     items = json_of(http_any, "/api/v1/events?limit=1000")["items"]
     assert len(items) == 8
-    header, rows = csv_of(http_any, "/api/v1/events?format=csv&limit=2")  # limit shapes JSON pages only
+    header, rows = csv_of(http_any, "/api/v1/events?format=csv")
     assert header == HISTORY_COLUMNS
     assert set(header) == set(items[0])
     assert rows == items
@@ -150,7 +150,7 @@ def test_the_feed_as_csv_is_every_event_after_a_position(http_any: Http, recorde
 def test_the_decision_log_as_csv_parses_back_to_its_json_pages(http_any: Http, recorded: dict[str, Any]):
     items = json_of(http_any, "/api/v1/decisions?page_size=100")["items"]
     assert len(items) == 8
-    header, rows = csv_of(http_any, "/api/v1/decisions?format=csv&page_size=1")  # page_size shapes JSON only
+    header, rows = csv_of(http_any, "/api/v1/decisions?format=csv")
     assert header == DECISION_COLUMNS
     assert set(header) == set(items[0])
     assert rows == items
@@ -162,6 +162,24 @@ def test_the_decision_log_as_csv_parses_back_to_its_json_pages(http_any: Http, r
     assert csv_of(http_any, f"/api/v1/decisions?after={after}&format=csv")[1] == items[4:]
     assert csv_of(http_any, "/api/v1/decisions?from=2030-01-01&format=csv") == (DECISION_COLUMNS, [])
     assert_problem(http_any.get("/api/v1/decisions?after=999&format=csv"), 422, "validation-failed")
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "fields"),
+    [
+        ("/api/v1/decisions", "page=2", {"page"}),
+        ("/api/v1/decisions", "page_size=1", {"page_size"}),
+        ("/api/v1/decisions", "page=1&page_size=20", {"page", "page_size"}),
+        ("/api/v1/events", "limit=2", {"limit"}),
+    ],
+)
+def test_csv_exports_refuse_paging_parameters_rather_than_ignore_them(http: Http, path, query, fields):
+    http.establish()
+    for response in (http.get(f"{path}?{query}&format=csv"), http.get(f"{path}?{query}", Accept="text/csv")):
+        body = assert_problem(response, 422, "validation-failed")
+        assert set(body["errors"]) == fields and "CSV export" in body["detail"]
+    assert http.get(f"{path}?{query}&format=json").status_code == 200  # JSON pages as ever
+    assert http.get(f"{path}?format=csv").status_code == 200
 
 
 def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(http: Http):

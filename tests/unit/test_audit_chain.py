@@ -154,3 +154,62 @@ def test_a_checkpoint_with_a_mangled_signature_is_rejected(key):
     checkpoint = sign(key, size=1, head_hash="ab" * 32, head_position=1, created_at="2026-11-22T10:00:00Z")
     with pytest.raises(CheckpointInvalid):
         check_signature(dataclasses.replace(checkpoint, signature="not base64!"))
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\n"])
+def test_a_blank_trusted_key_is_refused_not_taken_for_the_key_the_checkpoint_names(key, blank):
+    other = load_signing_key({"AUDIT_SIGNING_KEY": generate_key_pem().decode()})
+    forged = sign(other, size=8, head_hash="ab" * 32, head_position=9, created_at="2026-11-22T10:00:00Z")
+    check_signature(forged)  # self-signed: it verifies with the key it names...
+    with pytest.raises(CheckpointInvalid, match="empty"):  # ...but a blank trusted key trusts nothing
+        check_signature(forged, trusted_public_key=blank)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"size": 12.9},
+        {"size": 12.0},
+        {"size": "12"},
+        {"size": True},
+        {"size": None},
+        {"size": -1},
+        {"head_position": 9.5},
+        {"head_position": "9"},
+        {"head_position": False},
+        {"head_hash": "AB" * 32},
+        {"head_hash": "ab" * 31},
+        {"head_hash": "ab" * 32 + "\n"},
+        {"head_hash": "xy" * 32},
+        {"head_hash": 123},
+        {"created_at": 2026},
+        {"public_key": ""},
+        {"public_key": "  "},
+        {"public_key": "not base64!"},
+        {"public_key": None},
+        {"signature": ""},
+        {"signature": "not base64!"},
+        {"signature": 42},
+    ],
+)
+def test_a_checkpoint_must_hold_exactly_the_types_it_was_signed_with(key, change):
+    checkpoint = sign(key, size=8, head_hash="ab" * 32, head_position=9, created_at="2026-11-22T10:00:00Z")
+    assert Checkpoint.from_dict(checkpoint.as_dict()) == checkpoint
+    with pytest.raises(CheckpointInvalid, match="not a checkpoint"):
+        Checkpoint.from_dict({**checkpoint.as_dict(), **change})
+
+
+@pytest.mark.parametrize("missing", ["size", "head_hash", "head_position", "created_at", "public_key", "signature"])
+def test_a_checkpoint_missing_a_field_is_invalid(key, missing):
+    data = sign(key, size=8, head_hash="ab" * 32, head_position=9, created_at="x").as_dict()
+    del data[missing]
+    with pytest.raises(CheckpointInvalid, match=missing):
+        Checkpoint.from_dict(data)
+
+
+def test_the_checkpoints_head_position_must_be_where_the_log_holds_its_head():
+    links = good_log()  # a gap at seq 4: event 5 is at position 6
+    assert verify_links(links, expected_head=(5, links[4].hash, links[4].position)).ok
+    report = verify_links(links, expected_head=(5, links[4].hash, links[4].position + 1))
+    assert not report.ok and report.first_bad_position == links[4].position
+    assert "head position" in report.problem and report.size == 4

@@ -19,7 +19,7 @@ from flask.wrappers import Response
 from service import web
 from service.api import Blueprint
 from service.audit.checkpoints import CheckpointInvalid, SigningKeyMissing
-from service.audit.configuration import audit_trail, service_public_key, signing_key
+from service.audit.configuration import audit_trail, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
 from service.auth import ADMIN
 from service.errors import NotPermitted
@@ -41,7 +41,7 @@ SIGNING_KEY_MISSING = "signing-key-missing"
 @blp.route("/verify", methods=["GET"])
 @blp.arguments(s.VerifyQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.VerificationSchema)
-@blp.problems(404, 409, 503)
+@blp.problems(404, 409, 422, 503)
 def verify(args: dict[str, Any]) -> Response:
     """Verify the whole log
 
@@ -51,21 +51,23 @@ def verify(args: dict[str, Any]) -> Response:
     the walk stopped and why.
 
     With `against_size`, the kept checkpoint of that size is checked first (its signature, with
-    `public_key`, else the service's signing key, else the key it names) and the log must still
-    hold its head: that proves history up to it was not rewritten and the log only grew. 404
-    when no checkpoint of that size is kept; 409 (`checkpoint-invalid`) when its signature does
-    not verify with that key.
+    `public_key`, else the service's signing key; never with the key the checkpoint names itself,
+    which anyone who can write the database can re-sign with) and the log must still hold its
+    head, at the position it signs: that proves history up to it was not rewritten and the log
+    only grew. The report then says which key was trusted (`trusted_key`: `given` or
+    `configured`). 404 when no checkpoint of that size is kept; 409 (`checkpoint-invalid`) when
+    its signature does not verify with that key; 422 when there is no key to check it with (pass
+    `public_key`, or configure the service's signing key).
 
     Cost: one pass over the whole log, in proportion to its length: about 400,000 events a second
     on SQLite, 240,000 on PostgreSQL (bench/README.md).
     """
     trail = audit_trail()
     against = None
-    public_key = args.get("public_key")
+    public_key = trusted_key = None
     if args.get("against_size") is not None:
         against = _kept_checkpoint(args["against_size"])
-        if public_key is None:
-            public_key = _service_public_key()
+        public_key, trusted_key = _trusted_public_key(args.get("public_key"))
     try:
         result = trail.verify(against=against, trusted_public_key=public_key)
     except CheckpointInvalid as error:
@@ -75,6 +77,7 @@ def verify(args: dict[str, Any]) -> Response:
     report = result.as_report()
     if result.checkpoint is not None:
         report["checkpoint"] = result.checkpoint
+        report["trusted_key"] = trusted_key
     return jsonify(report)
 
 
@@ -155,11 +158,20 @@ def _kept_checkpoint(size: int) -> Any:
     return checkpoint
 
 
-def _service_public_key() -> str | None:
+def _trusted_public_key(given: str | None) -> tuple[str, str]:
+    """The key to check a checkpoint with: the one given, else the service's. Never the key
+    the checkpoint names itself: that proves nothing about who signed it."""
     try:
-        return service_public_key()
+        trusted = trusted_public_key(given)
     except SigningKeyMissing as error:
         web.fail(503, str(error), problem_type=SIGNING_KEY_MISSING, title="No signing key")
+    if trusted is None:
+        detail = (
+            "no key to check the checkpoint's signature with: pass public_key (the base64 Ed25519 public key "
+            "you were given), or configure the service's signing key (AUDIT_SIGNING_KEY_FILE)"
+        )
+        web.fail(422, detail, errors={"public_key": [detail]})
+    return trusted
 
 
 def _readable(read: Any) -> Any:

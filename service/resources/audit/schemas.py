@@ -76,7 +76,8 @@ class VerifyQuerySchema(Schema):
     public_key = PublicKey(
         metadata={
             "description": "With `against_size`: the Ed25519 public key (base64) the checkpoint must be "
-            "signed with. Default: the service's configured signing key; without one, the key the checkpoint names"
+            "signed with. Default: the service's configured signing key; without one, 422 (the key the "
+            "checkpoint names itself is never trusted)"
         },
     )
 
@@ -102,4 +103,11 @@ class VerificationSchema(Schema):
     head_hash = ma.fields.String(required=True, metadata={**HASH, "description": "The hash of the last verified event"})
     checkpoint = ma.fields.Nested(
         CheckpointSchema, metadata={"description": "With `against_size`: the checkpoint checked against"}
+    )
+    trusted_key = ma.fields.String(
+        validate=ma.validate.OneOf(["given", "configured"]),
+        metadata={
+            "description": "With `against_size`: the key the checkpoint's signature was checked with: "
+            "`given` (the `public_key` parameter) or `configured` (the service's signing key)"
+        },
     )

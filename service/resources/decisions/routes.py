@@ -27,7 +27,7 @@ FILTERS = ("force", "collaboration", "effective_from", "effective_to", "recorded
 @blp.arguments(DecisionQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, DecisionPageSchema)
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
-@blp.problems(406)
+@blp.problems(406, 422)
 def decisions(args: dict[str, Any]) -> Response:
     """The decision log: who decided what, when, on what evidence
 
@@ -39,11 +39,13 @@ def decisions(args: dict[str, Any]) -> Response:
     Paginated by `page` and `page_size` (at most 100), or by keyset with `after`.
 
     Answers JSON, or CSV with `?format=csv` or `Accept: text/csv` (`format` wins): a streamed
-    download of every matching decision (from `after`, if given; `page` and `page_size` shape
-    JSON pages only), with `forces` and `data` as JSON text. A client that accepts neither
-    gets 406.
+    download of every matching decision (from `after`, if given), with `forces` and `data` as
+    JSON text. A CSV export has no pages: `page` or `page_size` with it is 422. A client that
+    accepts neither gets 406.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
+    if as_csv:
+        exports.refuse_paging("page", "page_size")
     log = web.decision_log()
     log.catch_up()
     filters = DecisionFilters(types=args.pop("type", None) or (), **{name: args.pop(name, None) for name in FILTERS})

@@ -53,8 +53,16 @@ class DecisionQuerySchema(ExportFormatSchema):
         validate=ma.validate.Range(min=1, max=MAX_POSITION),
         metadata={"description": "Start after this decision: the previous page's `next_after` (keyset paging)"},
     )
-    page = QueryInteger(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
-    page_size = QueryInteger(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    page = QueryInteger(
+        load_default=1,
+        validate=ma.validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": "The JSON page; not with CSV (422): a CSV export is every matching decision"},
+    )
+    page_size = QueryInteger(
+        load_default=20,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "Decisions per JSON page; not with CSV (422)"},
+    )
 
     @ma.validates_schema
     def check_ranges(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -27,9 +27,11 @@ def feed(args: dict[str, Any]) -> Response:
     (`format` wins): a streamed download of every event after `after` up to the end of the log
     when the export began, with the columns `position`, `stream_id`, `version`, `type`,
     `effective_on`, `recorded_at`, `actor`, `reason`, `evidence`, `approval_ref`, `hash` and `data`
-    (JSON). A client that accepts neither gets 406.
+    (JSON). A CSV export has no pages: `limit` with it is 422. A client that accepts neither
+    gets 406.
     """
     if exports.wants_csv(args.pop("format", None)):
+        exports.refuse_paging("limit")
         items = exports.feed_items(web.records(), after=args["after"])
         filename = f"events-after-{args['after']}.csv"
         return exports.csv_response(items, exports.EVENT_COLUMNS, filename)

@@ -20,7 +20,9 @@ class FeedQuerySchema(ExportFormatSchema):
     limit = QueryInteger(
         load_default=100,
         validate=ma.validate.Range(min=1, max=MAX_LIMIT),
-        metadata={"description": "Events per JSON page; a CSV export runs to the end of the log"},
+        metadata={
+            "description": "Events per JSON page; a CSV export runs to the end of the log, so `limit` with it is 422"
+        },
     )
 
 
