@@ -111,7 +111,13 @@ class SideTableAccess:
         head = cursor.fetchone()
         return (head["seq"], head["position"], head["hash"]) if head else (0, 0, GENESIS)
 
-    def _extend_chain(self, cursor: Any, positions: Sequence[int] | None = None, limit: int | None = None) -> int:
+    def _extend_chain(
+        self,
+        cursor: Any,
+        positions: Sequence[int] | None = None,
+        limit: int | None = None,
+        inserted: Sequence[StoredEvent] | None = None,
+    ) -> int:
         """Adds chain entries inside the caller's transaction, which must hold the store's
         write lock, so entries are made in commit order. Returns how many it made.
 
@@ -122,9 +128,23 @@ class SideTableAccess:
         first write chains every earlier event first, as ``audit chain`` would have.
 
         Without ``positions`` (the ``audit chain`` migration), the events after the head are
-        chained, up to ``limit``."""
+        chained, up to ``limit``. Where the backend pairs each position with the event given
+        to it for certain (SQLite inserts one row at a time), ``inserted`` supplies the events
+        and they are not read back."""
         seq, head_position, previous = self._chain_head(cursor)
-        if positions is not None and seq > 0:
+        rows: Sequence[Any]
+        if positions is not None and seq > 0 and inserted is not None:
+            rows = [
+                {
+                    "position": position,
+                    "originator_id": event.originator_id,
+                    "originator_version": event.originator_version,
+                    "topic": event.topic,
+                    "state": event.state,
+                }
+                for position, event in zip(positions, inserted, strict=True)
+            ]
+        elif positions is not None and seq > 0:
             marks = ", ".join("?" for _ in positions)
             cursor.execute(
                 self.side_sql(
@@ -134,10 +154,12 @@ class SideTableAccess:
                 ),
                 tuple(positions),
             )
+            rows = cursor.fetchall()
         else:
             cursor.execute(self._events_after(limit), (head_position,))
+            rows = cursor.fetchall()
         links = []
-        for row in cursor.fetchall():
+        for row in rows:
             if row["position"] <= head_position:
                 raise ChainBroken(
                     f"a new event got position {row['position']}, at or before the chain's head "
@@ -271,7 +293,7 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
-        self._extend_chain(c, positions=notification_ids)
+        self._extend_chain(c, positions=notification_ids, inserted=stored_events)
         return notification_ids
 
     def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
