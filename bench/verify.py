@@ -26,80 +26,13 @@ import cProfile
 import hashlib
 import pstats
 import tracemalloc
-from datetime import date
-from decimal import Decimal
 from time import perf_counter
 
-from bench.common import median, scratch_database
-from domain.collaboration import Collaboration
-from domain.values import Provenance
+from bench.common import median, scratch_database, store_history
 from service.application import CollaborationRecords
 from service.audit.chain import GENESIS, canonical_bytes
 from service.audit.trail import PAGE_SIZE, AuditTrail
 from service.persistence import persistence_environment
-
-EVENTS_PER_COLLABORATION = 20
-FORCES = ["west-mercia", "warwickshire", "dorset", "devon-cornwall", "suffolk", "norfolk", "essex", "kent"]
-
-
-def change(collaboration: Collaboration, step: int, provenance: Provenance) -> None:
-    """The ``step``-th of the 19 changes after establishment."""
-    first, second = collaboration.parties[:2]
-    if step == 1:
-        collaboration.join(next(f for f in FORCES if f not in collaboration.parties), provenance)
-    elif step <= 4:
-        collaboration.add_function(
-            name=f"Function {step}",
-            kind="operational" if step % 2 else "enabling",
-            host_force=collaboration.parties[step % 3],
-            annual_budget=Decimal("1000000.00") * step,
-            provenance=provenance,
-        )
-    elif step <= 6:
-        collaboration.agree_apportionment(
-            function_id=None, basis="fixed_ratio", shares={first: "0.69", second: "0.31"}, provenance=provenance
-        )
-    elif step == 7:
-        collaboration.agree_exit_terms(
-            notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps=None, provenance=provenance
-        )
-    elif step <= 9:
-        collaboration.register_asset(
-            name=f"Asset {step}",
-            cost=Decimal("3000000.00"),
-            acquired_on=date(2016, 4, 1),
-            useful_life_months=60,
-            funded_shares={first: "0.69", second: "0.31"},
-            provenance=provenance,
-        )
-    elif step % 2:
-        collaboration.hold_review(outcome=f"continue after review {step}", provenance=provenance)
-    else:
-        collaboration.agree_variation(clause=f"4.{step}", summary="longer notice period", provenance=provenance)
-
-
-def store(records: CollaborationRecords, collaborations: int, group: int) -> int:
-    """Each save holds one step of every collaboration in a group: the log interleaves them."""
-    provenance = Provenance(date(2015, 4, 1), "bench (admin)", "agreed by the joint board")
-    for start in range(0, collaborations, group):
-        members = [
-            Collaboration.establish(
-                name=f"Collaboration {index:05d}",
-                purpose="Shared services across forces",
-                parties=[FORCES[index % 8], FORCES[(index + 1) % 8], FORCES[(index + 2) % 8]],
-                lead_force=FORCES[index % 8],
-                governance_body="Joint Board",
-                review_cycle_months=12,
-                provenance=provenance,
-            )
-            for index in range(start, min(start + group, collaborations))
-        ]
-        records.save(*members)
-        for step in range(1, EVENTS_PER_COLLABORATION):
-            for collaboration in members:
-                change(collaboration, step, provenance)
-            records.save(*members)
-    return AuditTrail(records.side_tables).log_count()
 
 
 def canonical_documents(trail: AuditTrail) -> list[bytes]:
@@ -143,7 +76,7 @@ def main() -> None:
         trail = AuditTrail(records.side_tables)
         backend = env["PERSISTENCE_MODULE"].rsplit(".", 1)[-1]
         started = perf_counter()
-        events = store(records, arguments.collaborations, arguments.group)
+        events = store_history(records, arguments.collaborations, arguments.group)
         print(f"verify: {events} events stored and chained on {backend} in {perf_counter() - started:.1f} s")
         documents = canonical_documents(trail)
         assert len(documents) == events

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,7 +33,6 @@ from projections.decision_log import (
 )
 from service.application import Caller, CollaborationRecords
 from service.documents import event_type, utc_text
-from service.persistence import persistence_environment
 from service.resources.decisions.schemas import DecisionPageSchema
 from tests.integration import http_support
 from tests.integration.http_support import WHEN, Http, assert_problem
@@ -58,29 +57,8 @@ class Memo(Aggregate):
 
 
 @pytest.fixture
-def env(database_url: str) -> dict[str, str]:
-    return persistence_environment(database_url)
-
-
-@pytest.fixture
-def records(env: dict[str, str]) -> Iterator[CollaborationRecords]:
-    application = CollaborationRecords(env=env)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def open_log(env: dict[str, str], records: CollaborationRecords) -> Iterator[Callable[..., DecisionLog]]:
-    opened: list[DecisionLog] = []
-
-    def open_(**options: Any) -> DecisionLog:
-        log = DecisionLog(env, records, **options)
-        opened.append(log)
-        return log
-
-    yield open_
-    for log in opened:
-        log.close()
+def open_log(open_projection: Callable[..., DecisionLog]) -> Callable[..., DecisionLog]:
+    return lambda **options: open_projection(DecisionLog, **options)
 
 
 # ----------------------------------------------------------------------------- helpers

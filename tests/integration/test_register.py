@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -24,7 +24,6 @@ from domain.collaboration import Collaboration
 from projections.register import HANDLERS, Register, RegisterChanges, RegisterView, handler_for
 from service.application import Caller, CollaborationRecords
 from service.documents import utc_text
-from service.persistence import persistence_environment
 
 ADMIN = Caller("tester (admin)")
 ON = {"effective_on": date(2015, 3, 1), "reason": "agreed by the chief constables and PCCs"}
@@ -45,29 +44,8 @@ class Memo(Aggregate):
 
 
 @pytest.fixture
-def env(database_url: str) -> dict[str, str]:
-    return persistence_environment(database_url)
-
-
-@pytest.fixture
-def records(env: dict[str, str]) -> Iterator[CollaborationRecords]:
-    application = CollaborationRecords(env=env)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def open_register(env: dict[str, str], records: CollaborationRecords) -> Iterator[Callable[..., Register]]:
-    opened: list[Register] = []
-
-    def open_(**options: Any) -> Register:
-        register = Register(env, records, **options)
-        opened.append(register)
-        return register
-
-    yield open_
-    for register in opened:
-        register.close()
+def open_register(open_projection: Callable[..., Register]) -> Callable[..., Register]:
+    return lambda **options: open_projection(Register, **options)
 
 
 # ----------------------------------------------------------------------------- helpers
