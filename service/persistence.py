@@ -131,6 +131,8 @@ class SideTableAccess:
         chained, up to ``limit``. Where the backend pairs each position with the event given
         to it for certain (SQLite inserts one row at a time), ``inserted`` supplies the events
         and they are not read back."""
+        if positions is not None and not positions:
+            return 0
         seq, head_position, previous = self._chain_head(cursor)
         rows: Sequence[Any]
         if positions is not None and seq > 0 and inserted is not None:
