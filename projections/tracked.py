@@ -41,18 +41,20 @@ from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from eventsourcing.persistence import (
+    DatabaseError,
     InfrastructureFactory,
     IntegrityError,
     Notification,
     OperationalError,
     PersistenceError,
-    ProgrammingError,
     Tracking,
     TrackingRecorder,
 )
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
+
+from service.persistence import schema_lock
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords
@@ -116,15 +118,15 @@ class TrackedView(TrackingRecorder):
 
 
 def create_tables_despite_a_race(create: Callable[[], None]) -> None:
-    """Several gunicorn workers start at once on a fresh database and all create the view.
+    """Several gunicorn workers start at once on a fresh SQLite file and all create the view.
     The library's tracking recorder then inserts its migration record in each of them, and all
-    but the first fail (IntegrityError); PostgreSQL may also refuse a concurrent CREATE ... IF
-    NOT EXISTS. By then the tables exist, so creating again finds them and succeeds."""
+    but the first fail (IntegrityError). By then the tables exist, so creating again finds them
+    and succeeds. (PostgreSQL takes turns instead: ``schema_lock``.)"""
     for attempt in range(5):
         try:
             create()
             return
-        except (IntegrityError, ProgrammingError):
+        except DatabaseError:  # e.g. IntegrityError, ProgrammingError, 'tuple concurrently updated'
             if attempt == 4:
                 raise
             sleep(0.05 * (attempt + 1))
@@ -194,7 +196,8 @@ class SQLiteTrackedView(SQLiteTrackingRecorder, TrackedView):
 
 class PostgresTrackedView(PostgresTrackingRecorder, TrackedView):
     def create_table(self) -> None:
-        create_tables_despite_a_race(super().create_table)
+        with schema_lock(self.datastore):
+            super().create_table()
 
     """A view in PostgreSQL, beside the event store, in tables named after the projection (the
     library's factory names the tracking table ``<name>_tracking``)."""

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
@@ -37,6 +37,7 @@ from eventsourcing.utils import get_topic
 from service.audit.chain import GENESIS, LinkRow, StoredLink, event_hash, stream_text
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
+SCHEMA_LOCK_KEY = 0x636F6C6C6162  # "collab": the advisory lock that serialises creating tables
 PROJECTION_NAMES = ("register", "decision_log")
 
 
@@ -331,6 +332,21 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
             return c.fetchall()
 
 
+@contextmanager
+def schema_lock(datastore: Any) -> Iterator[None]:
+    """Serialises creating tables on one PostgreSQL database. Several workers starting at once
+    on a fresh database would otherwise race in CREATE ... IF NOT EXISTS and CREATE OR REPLACE
+    FUNCTION, which PostgreSQL answers with duplicate-key or 'tuple concurrently updated'
+    errors, or deadlocks. A session-level advisory lock, held on a connection of its own while
+    the library creates the tables on another, makes them take turns."""
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
 class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     position_column = "notification_id"
     stream_id_column = "e.originator_id::text"  # canonical UUID text; building uuid.UUID objects is slow
@@ -351,17 +367,8 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         self.sql_create_statements.extend(SQL(self.side_sql(s)) for s in SIDE_TABLES)  # type: ignore[arg-type]
 
     def create_table(self) -> None:
-        """Several workers starting at once on a fresh database race to create the tables;
-        PostgreSQL can then refuse the loser's CREATE ... IF NOT EXISTS (a duplicate type).
-        The tables exist by then, so creating again succeeds."""
-        for attempt in range(5):
-            try:
-                super().create_table()
-                return
-            except (IntegrityError, ProgrammingError):
-                if attempt == 4:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+        with schema_lock(self.datastore):
+            super().create_table()
 
     def side_sql(self, statement: str) -> str:
         schema = self.datastore.schema
