@@ -19,17 +19,23 @@ from domain.errors import (
     DomainError,
     DuplicateFunction,
     DuplicateParty,
+    FunctionAlreadyDecoupled,
     InvalidApportionmentBasis,
     InvalidAsset,
+    InvalidDirection,
     InvalidExitTerms,
     InvalidFunctionKind,
     InvalidReviewCycle,
     InvalidShare,
     LeadForceNotAParty,
+    NoExitTerms,
+    NoLiveNotice,
+    NoticeAlreadyServed,
     PartyNotInCollaboration,
     TooFewParties,
     UnknownFunction,
 )
+from domain.exit_costs import add_months
 from domain.forces import check_force_code
 from domain.values import (
     NAME_LENGTH,
@@ -48,6 +54,7 @@ FUNCTION_KINDS = ("operational", "enabling")
 APPORTIONMENT_BASES = ("force_size", "net_revenue_budget", "fixed_ratio", "usage")
 EXIT_COST_HEADS = ("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8")
 ACTIVE = "active"
+NOTICE_SERVED = "notice_served"
 
 # Whole numbers of months each period may be, inclusive of both ends.
 REVIEW_CYCLE_MONTHS = range(1, 600 + 1)  # up to fifty years
@@ -75,6 +82,11 @@ class Function:
     added_on: date
     version: int
     budgets: dict[str, tuple[Money, int]] = field(default_factory=dict)
+    decoupling: Decoupling | None = None
+
+    @property
+    def decoupled_on(self) -> date | None:
+        return self.decoupling.effective_on if self.decoupling else None
 
     def budget_in_effect(self, on: date) -> tuple[Money, int]:
         """The budget for the financial year containing ``on``, else the latest earlier one,
@@ -88,6 +100,46 @@ class Function:
         if earlier:
             return max(earlier, key=lambda pair: pair[0])[1]
         return self.annual_budget, self.version
+
+
+@dataclass(frozen=True)
+class Decoupling:
+    """A function returned to a single force: who decided, why, and from when."""
+
+    decided_by: str
+    rationale: str
+    business_case_ref: str | None
+    effective_on: date
+    version: int
+
+
+@dataclass
+class Notice:
+    """A withdrawal notice. ``exit_on`` starts as the earliest exit date (the notice date plus
+    the notice period in force on it) and is moved by s23G directions; ``versions`` are the
+    events that set it (the notice, then each direction)."""
+
+    force: str
+    served_on: date
+    earliest_exit_on: date
+    exit_on: date
+    version: int
+    terms_version: int
+    exit_on_version: int
+    withdrawn_on: date | None = None
+    withdrawn_version: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.withdrawn_on is None
+
+
+@dataclass(frozen=True)
+class Direction:
+    new_exit_on: date
+    summary: str
+    effective_on: date
+    version: int
 
 
 @dataclass(frozen=True)
@@ -195,6 +247,8 @@ class Collaboration(Aggregate):
         self.contracts: dict[str, Contract] = {}
         self.reviews: list[Review] = []
         self.variations: list[Variation] = []
+        self.notices: list[Notice] = []
+        self.directions: list[Direction] = []
 
     # ----------------------------------------------------------------- commands
     @classmethod
@@ -509,6 +563,139 @@ class Collaboration(Aggregate):
         summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
         self.trigger_event(self.VariationAgreed, clause=clause, summary=summary, **provenance.as_event_fields())
 
+    class WithdrawalNoticeServed(Event):
+        force: str
+        earliest_exit_on: date
+
+        def apply(self, collaboration: Collaboration) -> None:
+            terms = collaboration.exit_terms_in_effect(self.effective_on)
+            collaboration.notices.append(
+                Notice(
+                    force=self.force,
+                    served_on=self.effective_on,
+                    earliest_exit_on=self.earliest_exit_on,
+                    exit_on=self.earliest_exit_on,
+                    version=self.originator_version,
+                    terms_version=terms.version if terms else self.originator_version,
+                    exit_on_version=self.originator_version,
+                )
+            )
+            collaboration.status = NOTICE_SERVED
+
+    def serve_withdrawal_notice(self, *, force: str, provenance: Provenance) -> date:
+        """A party gives notice to withdraw; answers its earliest exit date: the notice date
+        plus the notice period of the exit terms in effect on that date."""
+        self.check_is_party(force, "force")
+        if self.live_notice(force) is not None:
+            raise NoticeAlreadyServed(f"{force} already has a live withdrawal notice", field="force")
+        terms = self.exit_terms_in_effect(provenance.effective_on)
+        if terms is None:
+            raise NoExitTerms(
+                f"no exit terms were in effect on {provenance.effective_on}, so there is no notice period",
+                field="effective_on",
+            )
+        earliest = add_months(provenance.effective_on, terms.notice_period_months)
+        self.trigger_event(
+            self.WithdrawalNoticeServed, force=force, earliest_exit_on=earliest, **provenance.as_event_fields()
+        )
+        return earliest
+
+    class NoticeWithdrawn(Event):
+        """``status`` is the agreement's status afterwards (``notice_served`` while another
+        party's notice is still live), so readers of the log need not count notices."""
+
+        force: str
+        status: str
+
+        def apply(self, collaboration: Collaboration) -> None:
+            notice = collaboration.live_notice(self.force)
+            if notice is not None:
+                notice.withdrawn_on = self.effective_on
+                notice.withdrawn_version = self.originator_version
+            collaboration.status = self.status
+
+    def withdraw_notice(self, *, force: str, provenance: Provenance) -> None:
+        self.check_is_party(force, "force")
+        if self.live_notice(force) is None:
+            raise NoLiveNotice(f"{force} has no live withdrawal notice to withdraw", field="force")
+        others = [notice for notice in self.live_notices() if notice.force != force]
+        status = NOTICE_SERVED if others else ACTIVE
+        self.trigger_event(self.NoticeWithdrawn, force=force, status=status, **provenance.as_event_fields())
+
+    class FunctionDecoupled(Event):
+        function_id: str
+        decided_by: str
+        rationale: str
+        business_case_ref: str | None
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.functions[self.function_id].decoupling = Decoupling(
+                decided_by=self.decided_by,
+                rationale=self.rationale,
+                business_case_ref=self.business_case_ref,
+                effective_on=self.effective_on,
+                version=self.originator_version,
+            )
+
+    def decouple_function(
+        self,
+        *,
+        function_id: str,
+        decided_by: str,
+        rationale: str,
+        business_case_ref: str | None = None,
+        provenance: Provenance,
+    ) -> None:
+        """A function leaves the joint structure and returns to a single force on
+        ``provenance.effective_on``."""
+        self.check_function_exists(function_id)
+        if self.functions[function_id].decoupling is not None:
+            raise FunctionAlreadyDecoupled(
+                f"function {self.functions[function_id].name!r} was already decoupled on "
+                f"{self.functions[function_id].decoupled_on}",
+                field="function_id",
+            )
+        decided_by = required_text(decided_by, "decided_by", max_length=NAME_LENGTH)
+        rationale = required_text(rationale, "rationale", max_length=TEXT_LENGTH)
+        business_case_ref = optional_text(business_case_ref, "business_case_ref", max_length=REFERENCE_LENGTH)
+        self.trigger_event(
+            self.FunctionDecoupled,
+            function_id=function_id,
+            decided_by=decided_by,
+            rationale=rationale,
+            business_case_ref=business_case_ref,
+            **provenance.as_event_fields(),
+        )
+
+    class DirectionGiven(Event):
+        """An s23G direction by the Home Secretary: moves the exit date of the live notice(s)."""
+
+        new_exit_on: date
+        summary: str
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.directions.append(
+                Direction(self.new_exit_on, self.summary, self.effective_on, self.originator_version)
+            )
+            for notice in collaboration.live_notices():
+                notice.exit_on = self.new_exit_on
+                notice.exit_on_version = self.originator_version
+
+    def give_direction(self, *, new_exit_on: date, summary: str, provenance: Provenance) -> None:
+        summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
+        notices = self.live_notices()
+        if not notices:
+            raise NoLiveNotice("a direction moves the exit date of a live notice; none is live", field="new_exit_on")
+        for notice in notices:
+            if new_exit_on < notice.served_on:
+                raise InvalidDirection(
+                    f"the new exit date {new_exit_on} is before {notice.force}'s notice of {notice.served_on}",
+                    field="new_exit_on",
+                )
+        self.trigger_event(
+            self.DirectionGiven, new_exit_on=new_exit_on, summary=summary, **provenance.as_event_fields()
+        )
+
     # ------------------------------------------------------------------- checks
     @staticmethod
     def check_no_duplicate_parties(parties: list[str]) -> None:
@@ -537,6 +724,16 @@ class Collaboration(Aggregate):
             if candidates:
                 return max(candidates, key=lambda a: (a.effective_on, a.version))
         return None
+
+    def live_notices(self) -> list[Notice]:
+        return [notice for notice in self.notices if notice.live]
+
+    def live_notice(self, force: str) -> Notice | None:
+        return next((notice for notice in self.notices if notice.live and notice.force == force), None)
+
+    def decoupled_on(self) -> dict[str, date]:
+        """The date each decoupled function left the joint structure."""
+        return {fid: f.decoupled_on for fid, f in self.functions.items() if f.decoupled_on is not None}
 
     def exit_terms_in_effect(self, on: date) -> ExitTerms | None:
         candidates = [terms for terms in self.exit_terms if terms.effective_on <= on]

@@ -103,3 +103,24 @@ class InvalidExitTerms(DomainError):
 
 class InvalidAsset(DomainError):
     """An asset has a useful life of 1 to 1200 months."""
+
+
+class NoExitTerms(DomainError):
+    """Notice periods and exit costs come from the exit terms in effect on the notice date; there were none."""
+
+
+# Withdrawal, decoupling and directions
+class NoticeAlreadyServed(DomainError):
+    """A force has at most one live withdrawal notice at a time."""
+
+
+class NoLiveNotice(DomainError):
+    """A notice can be withdrawn, or its exit date moved by a direction, only while it is live."""
+
+
+class FunctionAlreadyDecoupled(DomainError):
+    """A function is decoupled (returned to a single force) once."""
+
+
+class InvalidDirection(DomainError):
+    """An s23G direction moves the exit date to a date on or after the notice was served."""

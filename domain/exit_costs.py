@@ -38,7 +38,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING
 
-from domain.errors import DomainError
+from domain.errors import DomainError, NoExitTerms
 from domain.values import PENNY, Money, Share
 
 if TYPE_CHECKING:
@@ -60,10 +60,6 @@ DAYS_IN_YEAR = Decimal(365)
 MONTHS_IN_YEAR = Decimal(12)
 _PRECISION = 50  # far more digits than any line needs, so only the final rounding rounds
 ZERO = Decimal(0)
-
-
-class NoExitTerms(DomainError):
-    """Exit costs are computed from the exit terms in effect on the notice date; there were none."""
 
 
 class NoApportionment(DomainError):

@@ -18,8 +18,9 @@ What each event does to the register (``HANDLERS``):
 - ``Established`` creates the row, ``PartyJoined`` adds a party, ``FunctionAdded`` adds a function;
 - any other ``Collaboration`` event, including types added later, advances ``version`` and
   ``updated_at`` only, so ``version`` always equals the aggregate's version (its ETag). An event
-  that changes what the register shows (e.g. a withdrawal that changes ``status``) gets a handler
-  that changes the row and sets ``details_changed``;
+  that changes what the register shows gets a handler that changes the row and sets
+  ``details_changed``: ``WithdrawalNoticeServed`` sets ``status`` to ``notice_served`` and
+  ``NoticeWithdrawn`` to the status it carries (``active`` again once no notice is live);
 - events of other aggregates (exit cases, benefits) are not even decoded: they change nothing,
   but are tracked like every other notification.
 
@@ -42,7 +43,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
-from domain.collaboration import ACTIVE, Collaboration
+from domain.collaboration import ACTIVE, NOTICE_SERVED, Collaboration
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
     PostgresTrackedView,
@@ -164,6 +165,18 @@ class RegisterChanges:
             function = {"id": event.function_id, "name": event.name, "kind": event.kind, "host_force": event.host_force}
             row.new_functions.append((function, event.originator_version))
 
+    def notice_served(self, event: Collaboration.WithdrawalNoticeServed) -> None:
+        self.set_status(event, NOTICE_SERVED)
+
+    def notice_withdrawn(self, event: Collaboration.NoticeWithdrawn) -> None:
+        self.set_status(event, event.status)
+
+    def set_status(self, event: Collaboration.Event, status: str) -> None:
+        row = self.touch(event)
+        if row is not None and row.status != status:
+            row.status = status
+            row.details_changed = True
+
     def touch(self, event: Collaboration.Event) -> RegisterRow | None:
         """Every event of a collaboration advances its version and last-changed time."""
         row = self.rows.get(event.originator_id)
@@ -186,6 +199,8 @@ HANDLERS: dict[type, Callable[[RegisterChanges, Any], object]] = {
     Collaboration.Established: RegisterChanges.established,
     Collaboration.PartyJoined: RegisterChanges.party_joined,
     Collaboration.FunctionAdded: RegisterChanges.function_added,
+    Collaboration.WithdrawalNoticeServed: RegisterChanges.notice_served,
+    Collaboration.NoticeWithdrawn: RegisterChanges.notice_withdrawn,
     Collaboration.Event: RegisterChanges.touch,
 }
 

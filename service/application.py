@@ -23,12 +23,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from domain.collaboration import Collaboration
+from domain.exit_costs import quote_withdrawal
 from domain.forces import FORCES
 from domain.values import Provenance
 from service.documents import collaboration_document, event_document
 from service.errors import (
     CollaborationNotFound,
     ConcurrentUpdate,
+    ExitDateRequired,
     IdempotencyKeyReused,
     NotPermitted,
     VersionMismatch,
@@ -262,7 +264,113 @@ class CollaborationRecords(Application[UUID]):
             collaboration_id, lambda c, p: c.agree_variation(clause=clause, summary=summary, provenance=p), **common
         )
 
+    def serve_withdrawal_notice(self, collaboration_id: str, *, force: str, caller: Caller, **common: Any) -> Written:
+        """A party serves notice to withdraw. A force token serves notice only for its own force."""
+        self._check_acts_for(caller, force, "serve notice")
+        return self._change(
+            collaboration_id,
+            lambda c, p: {"earliest_exit_on": c.serve_withdrawal_notice(force=force, provenance=p).isoformat()},
+            caller=caller,
+            **common,
+        )
+
+    def withdraw_notice(self, collaboration_id: str, *, force: str, caller: Caller, **common: Any) -> Written:
+        """A party withdraws its live notice. A force token withdraws only its own force's notice."""
+        self._check_acts_for(caller, force, "withdraw notice")
+        return self._change(
+            collaboration_id, lambda c, p: c.withdraw_notice(force=force, provenance=p), caller=caller, **common
+        )
+
+    def decouple_function(
+        self,
+        collaboration_id: str,
+        *,
+        function_id: str,
+        decided_by: str,
+        rationale: str,
+        business_case_ref: str | None = None,
+        **common: Any,
+    ) -> Written:
+        return self._change(
+            collaboration_id,
+            lambda c, p: c.decouple_function(
+                function_id=function_id,
+                decided_by=decided_by,
+                rationale=rationale,
+                business_case_ref=business_case_ref,
+                provenance=p,
+            ),
+            **common,
+        )
+
+    def give_direction(self, collaboration_id: str, *, new_exit_on: date, summary: str, **common: Any) -> Written:
+        return self._change(
+            collaboration_id,
+            lambda c, p: c.give_direction(new_exit_on=new_exit_on, summary=summary, provenance=p),
+            **common,
+        )
+
     # --------------------------------------------------------------------- reads
+    def exit_costs(
+        self, collaboration_id: str, *, force: str, exit_on: date | None = None, today: date | None = None
+    ) -> dict[str, Any]:
+        """The exit-cost quote of ``force`` withdrawing on ``exit_on`` (DOMAIN.md's method).
+
+        The notice date is the force's live notice's date, else the quote date (today). The
+        exit date defaults to the live notice's exit date (as moved by any direction). Each
+        line's ``source_events`` maps each input to the event that supplied it."""
+        collaboration = self.collaboration(collaboration_id)
+        collaboration.check_is_party(force, "force")
+        quoted_on = today or date.today()
+        notice = collaboration.live_notice(force)
+        if exit_on is None:
+            if notice is None:
+                raise ExitDateRequired(
+                    f"{force} has no live withdrawal notice, so give the exit date to quote for", field="exit_on"
+                )
+            exit_on = notice.exit_on
+        quote = quote_withdrawal(
+            collaboration,
+            force=force,
+            exit_on=exit_on,
+            quoted_on=quoted_on,
+            notice_on=notice.served_on if notice else None,
+            decoupled_on=collaboration.decoupled_on(),
+        )
+        chain = self.side_tables.stream_chain(collaboration.id)
+
+        def source(version: int) -> dict[str, Any]:
+            position, digest = chain.get(version, (None, None))
+            return {
+                "event_id": f"{collaboration.id}:{version}",
+                "version": version,
+                "position": position,
+                "hash": digest,
+            }
+
+        return {
+            "collaboration_id": str(collaboration.id),
+            "version": collaboration.version,
+            "force": force,
+            "notice_served": notice is not None,
+            "notice_on": quote.notice_on.isoformat(),
+            "notice_end": quote.notice_end.isoformat(),
+            "exit_on": quote.exit_on.isoformat(),
+            "quoted_on": quote.quoted_on.isoformat(),
+            "lines": [
+                {
+                    "head": line.head,
+                    "description": line.description,
+                    "amount": str(line.amount),
+                    "formula": line.formula,
+                    "inputs": dict(line.inputs),
+                    "source_events": {name: source(version) for name, version in line.source_versions.items()},
+                }
+                for line in quote.lines
+            ],
+            "total": str(quote.total),
+        }
+
     def collaboration(self, collaboration_id: str, *, version: int | None = None) -> Collaboration:
         try:
             collaboration = self.repository.get(_uuid(collaboration_id), version=version)
@@ -307,6 +415,11 @@ class CollaborationRecords(Application[UUID]):
         return [{"code": f.code, "name": f.name, "country": f.country} for f in FORCES.values()]
 
     # ------------------------------------------------------------------ plumbing
+    @staticmethod
+    def _check_acts_for(caller: Caller, force: str, what: str) -> None:
+        if caller.force is not None and caller.force != force:
+            raise NotPermitted(f"a {caller.force} token may {what} only for {caller.force}, not {force}")
+
     def _change(
         self,
         collaboration_id: str,

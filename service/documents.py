@@ -98,6 +98,18 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
                 "budget_in_effect": {"annual_budget": str(budget_now), "source_version": budget_version},
                 "apportionments": own,
                 "shares_in_effect": apportionment(in_effect) if in_effect else None,
+                "decoupled_on": jsonable(function.decoupled_on),
+                "decoupling": (
+                    {
+                        "decided_by": function.decoupling.decided_by,
+                        "rationale": function.decoupling.rationale,
+                        "business_case_ref": function.decoupling.business_case_ref,
+                        "effective_on": function.decoupling.effective_on.isoformat(),
+                        "source_version": function.decoupling.version,
+                    }
+                    if function.decoupling
+                    else None
+                ),
                 "source_version": function.version,
             }
         )
@@ -167,5 +179,26 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             }
             for v in collaboration.variations
         ],
-        "notices": [],
+        "notices": [
+            {
+                "force": notice.force,
+                "served_on": notice.served_on.isoformat(),
+                "earliest_exit_on": notice.earliest_exit_on.isoformat(),
+                "exit_on": notice.exit_on.isoformat(),
+                "status": "live" if notice.live else "withdrawn",
+                "withdrawn_on": jsonable(notice.withdrawn_on),
+                "source_version": notice.version,
+                "exit_on_source_version": notice.exit_on_version,
+            }
+            for notice in collaboration.notices
+        ],
+        "directions": [
+            {
+                "new_exit_on": d.new_exit_on.isoformat(),
+                "summary": d.summary,
+                "effective_on": d.effective_on.isoformat(),
+                "source_version": d.version,
+            }
+            for d in collaboration.directions
+        ],
     }

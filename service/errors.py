@@ -21,3 +21,7 @@ class NotPermitted(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key was sent again with a different request."""
+
+
+class ExitDateRequired(DomainError):
+    """With no live notice to take it from, a quote needs the exit date."""

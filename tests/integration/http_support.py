@@ -176,7 +176,33 @@ def write_requests(collaboration_id: str, function_id: str) -> dict[str, tuple[s
         ),
         "reviews": (f"{one}/reviews", {"outcome": "Continue as agreed"}),
         "variations": (f"{one}/variations", {"clause": "7.2", "summary": "Notice is 12 months"}),
+        "withdrawal-notices": (f"{one}/withdrawal-notices", {"force": "warwickshire"}),
+        "withdrawals": (f"{one}/withdrawal-notices/withdrawals", {"force": "warwickshire"}),
+        "decoupling": (
+            f"{one}/functions/{function_id}/decoupling",
+            {"decided_by": "Alliance Governance Group", "rationale": "Local policing separated"},
+        ),
+        "directions": (f"{one}/directions", {"new_exit_on": "2019-10-09", "summary": "Exit deferred six months"}),
     }
+
+
+# The writes that need earlier writes to succeed (a notice needs exit terms; withdrawing a notice
+# or giving a direction needs a live notice), in the order to send them.
+PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "withdrawal-notices": ("exit-terms",),
+    "withdrawals": ("exit-terms", "withdrawal-notices"),
+    "directions": ("exit-terms", "withdrawal-notices"),
+}
+
+
+def prepare(http: Http, collaboration_id: str, function_id: str, endpoint: str) -> int:
+    """Sends the prerequisites of ``endpoint``; answers the collaboration's version after them."""
+    requests = write_requests(collaboration_id, function_id)
+    for name in PREREQUISITES.get(endpoint, ()):
+        path, body = requests[name]
+        response = http.post(path, {**WHEN, **body})
+        assert response.status_code == 201, response.get_json()
+    return http.version(collaboration_id)
 
 
 WRITES = tuple(write_requests("id", "function"))

@@ -182,3 +182,82 @@ def hold_review(body: dict[str, Any], collaboration_id: UUID) -> Response:
 def agree_variation(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record an agreed variation of a clause"""
     return web.record(web.records().agree_variation, str(collaboration_id), **body)
+
+
+# ------------------------------------------------------------- withdrawal and exit costs
+@write_route(f"{ONE}/withdrawal-notices")
+@blp.arguments(s.WithdrawalNoticeSchema)
+@blp.response(201, s.NoticeServedDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def serve_withdrawal_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Serve notice to withdraw
+
+    `effective_on` is the notice date. The earliest exit date is the notice date plus the notice
+    period of the exit terms in effect on it (month ends clamp, e.g. 31 Jan + 1 = 28/29 Feb); the
+    status becomes `notice_served`. Refused (422) when `force` is not a party, already has a live
+    notice, or no exit terms were in effect. A force token may serve notice only for its own force
+    (403 otherwise).
+    """
+    return web.record(web.records().serve_withdrawal_notice, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/withdrawal-notices/withdrawals")
+@blp.arguments(s.WithdrawalNoticeSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def withdraw_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Withdraw a live withdrawal notice
+
+    The force stays a party; with no live notice left, the status is `active` again. A force token
+    may withdraw only its own force's notice.
+    """
+    return web.record(web.records().withdraw_notice, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/functions/<uuid:function_id>/decoupling")
+@blp.arguments(s.DecouplingSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def decouple_function(body: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
+    """Decouple a function: it returns to a single force
+
+    `effective_on` is the date the function leaves the joint structure; exit-cost quotes with an
+    exit date on or after it leave the function (and its contracts) out. A function is decoupled
+    once (422 after that).
+    """
+    return web.record(web.records().decouple_function, str(collaboration_id), function_id=str(function_id), **body)
+
+
+@write_route(f"{ONE}/directions")
+@blp.arguments(s.DirectionSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def give_direction(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Record an s23G direction: moves the exit date of the live notice(s)
+
+    Refused (422) when no notice is live or the new exit date is before a live notice's date.
+    """
+    return web.record(web.records().give_direction, str(collaboration_id), **body)
+
+
+@blp.route(f"{ONE}/exit-costs", methods=["GET"])
+@blp.arguments(s.ExitCostsQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ExitCostsDocument, headers=ETAG_HEADER)
+@blp.problems(404, 501)
+def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """What a force owes (or is owed) on withdrawing, by DOMAIN.md's exit-cost method
+
+    N (the notice date) is the force's live notice's date, else today (the quote date). `exit_on`
+    defaults to the live notice's exit date after any s23G directions, and is required (422)
+    without a live notice. Functions decoupled on or before the exit date are left out. Each line
+    gives its `formula`, its `inputs` (exact decimal strings) and, per input, the event that
+    supplied it in `source_events`: `event_id` (`<collaboration id>:<version>`), its `version`, and
+    its `position` and `hash` in the global log's audit chain. Money is a string to the penny,
+    rounded half-up per line; the `total` is the sum of the lines. A force that is not a party is
+    422. `as_of` and `known_at` are not supported yet (501).
+    """
+    refuse_temporal_reads(args)
+    document = web.records().exit_costs(str(collaboration_id), **args)
+    response = jsonify(document)
+    response.set_etag(str(document["version"]))
+    return response

@@ -143,6 +143,36 @@ class VariationSchema(WriteSchema):
     summary = Text(required=True, max_length=TEXT_LENGTH)
 
 
+class WithdrawalNoticeSchema(WriteSchema):
+    force = Code(
+        required=True,
+        metadata={"description": "The party giving notice; a force token may give notice only for its own force"},
+    )
+
+
+class DecouplingSchema(WriteSchema):
+    decided_by = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Alliance Governance Group"})
+    rationale = Text(required=True, max_length=TEXT_LENGTH)
+    business_case_ref = OptionalText(
+        max_length=REFERENCE_LENGTH, metadata={"description": "The business case; blank is recorded as null"}
+    )
+
+
+class DirectionSchema(WriteSchema):
+    new_exit_on = Date(required=True, metadata={"description": "The exit date the direction sets (YYYY-MM-DD)"})
+    summary = Text(required=True, max_length=TEXT_LENGTH)
+
+
+class ExitCostsQuerySchema(TemporalQuerySchema):
+    force = Code(required=True, validate=known_force, metadata={**FORCE_CODE, "description": "The withdrawing party"})
+    exit_on = Date(
+        metadata={
+            "description": "The exit date E. Defaults to the exit date of the force's live notice (as moved by "
+            "any s23G direction); required when the force has served no notice"
+        }
+    )
+
+
 class RegisterQuerySchema(TemporalQuerySchema):
     party = Code(validate=known_force, metadata={"description": "Only collaborations with this party"})
     status = Code(metadata={"example": "active"})
@@ -214,6 +244,37 @@ class FunctionDocument(SourcedSchema):
     budget_in_effect = ma.fields.Nested(BudgetInEffectDocument, required=True)
     apportionments = ma.fields.List(ma.fields.Nested(ApportionmentDocument), required=True)
     shares_in_effect = ma.fields.Nested(ApportionmentDocument, required=True, allow_none=True)
+    decoupled_on = ma.fields.Date(
+        required=True, allow_none=True, metadata={"description": "When the function returned to a single force"}
+    )
+    decoupling = ma.fields.Nested("DecouplingDocument", required=True, allow_none=True)
+
+
+class DecouplingDocument(SourcedSchema):
+    decided_by = ma.fields.String(required=True)
+    rationale = ma.fields.String(required=True)
+    business_case_ref = ma.fields.String(required=True, allow_none=True)
+    effective_on = ma.fields.Date(required=True)
+
+
+class NoticeDocument(SourcedSchema):
+    force = ma.fields.String(required=True)
+    served_on = ma.fields.Date(required=True)
+    earliest_exit_on = ma.fields.Date(
+        required=True, metadata={"description": "served_on plus the notice period of the exit terms in effect then"}
+    )
+    exit_on = ma.fields.Date(required=True, metadata={"description": "The exit date after any s23G directions"})
+    status = ma.fields.String(required=True, metadata={"enum": ["live", "withdrawn"]})
+    withdrawn_on = ma.fields.Date(required=True, allow_none=True)
+    exit_on_source_version = ma.fields.Integer(
+        required=True, metadata={"description": "The event that set exit_on: the notice or the latest direction"}
+    )
+
+
+class DirectionDocument(SourcedSchema):
+    new_exit_on = ma.fields.Date(required=True)
+    summary = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True)
 
 
 class ExitTermsDocument(SourcedSchema):
@@ -278,7 +339,8 @@ class CollaborationDocument(Schema):
     contracts = ma.fields.List(ma.fields.Nested(ContractDocument), required=True)
     reviews = ma.fields.List(ma.fields.Nested(ReviewDocument), required=True)
     variations = ma.fields.List(ma.fields.Nested(VariationDocument), required=True)
-    notices = ma.fields.List(ma.fields.Dict(), required=True)
+    notices = ma.fields.List(ma.fields.Nested(NoticeDocument), required=True)
+    directions = ma.fields.List(ma.fields.Nested(DirectionDocument), required=True)
 
 
 class FunctionAddedDocument(CollaborationDocument):
@@ -291,6 +353,57 @@ class AssetRegisteredDocument(CollaborationDocument):
 
 class ContractCommittedDocument(CollaborationDocument):
     contract_id = ma.fields.String(required=True, metadata={"description": "The new contract's id"})
+
+
+class NoticeServedDocument(CollaborationDocument):
+    earliest_exit_on = ma.fields.Date(required=True, metadata={"description": "The new notice's earliest exit date"})
+
+
+class SourceEventDocument(Schema):
+    event_id = ma.fields.String(
+        required=True, metadata={"description": "<collaboration id>:<version>", "example": "…:7"}
+    )
+    version = ma.fields.Integer(required=True)
+    position = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The event's position in the global log"}
+    )
+    hash = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "The event's hash in the audit chain"}
+    )
+
+
+class QuoteLineDocument(Schema):
+    head = ma.fields.String(required=True, metadata={"enum": list(EXIT_COST_HEADS)})
+    description = ma.fields.String(required=True)
+    amount = ma.fields.String(
+        required=True, metadata={"description": "Money to the penny; negative is a credit", "example": "-828000.00"}
+    )
+    formula = ma.fields.String(required=True)
+    inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    source_events = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(SourceEventDocument),
+        required=True,
+        metadata={"description": "For each input, the event that supplied it"},
+    )
+
+
+class ExitCostsDocument(Schema):
+    collaboration_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "The collaboration version quoted"})
+    force = ma.fields.String(required=True)
+    notice_served = ma.fields.Boolean(required=True, metadata={"description": "Whether the force has a live notice"})
+    notice_on = ma.fields.Date(
+        required=True, metadata={"description": "N: the live notice's date, else the quote date (today)"}
+    )
+    notice_end = ma.fields.Date(required=True, metadata={"description": "N plus the notice period"})
+    exit_on = ma.fields.Date(required=True)
+    quoted_on = ma.fields.Date(required=True)
+    lines = ma.fields.List(ma.fields.Nested(QuoteLineDocument), required=True)
+    total = ma.fields.String(
+        required=True,
+        metadata={"description": "The sum of the rounded lines: positive the force pays, negative it is owed"},
+    )
 
 
 class RegisterFunctionSchema(Schema):
