@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +34,7 @@ from service.application import Caller, CollaborationRecords
 from service.documents import event_type, utc_text
 from service.resources.decisions.schemas import DecisionPageSchema
 from tests.integration import http_support
+from tests.integration.faults import InjectedFailure, fail_on_call
 from tests.integration.http_support import WHEN, Http, assert_problem
 
 ADMIN = Caller("tester (admin)")
@@ -564,28 +564,16 @@ def test_a_summariser_registered_later_rewrites_the_rows_on_rebuild(records, ope
         summariser_for.cache_clear()
 
 
-class InjectedFailure(Exception):
-    pass
-
-
 @pytest.mark.parametrize("failing_step", ["apply", "record_position"])
 def test_a_failure_in_a_batch_rolls_back_its_rows_and_its_position_together(
     records, open_log, monkeypatch, failing_step
 ):
     write_history(records, collaborations=3, changes=30, seed=5)
     log = open_log(batch_size=10)
-    calls = Counter[str]()
     target = DecisionLogChanges if failing_step == "apply" else DecisionLogView
-    original = getattr(target, failing_step)
-    fail_on = {"apply": 15, "record_position": 2}[failing_step]  # both in the second batch
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls[failing_step] += 1
-        if calls[failing_step] == fail_on:
-            raise InjectedFailure(f"{failing_step} failed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(target, failing_step, failing)
+    fail_on_call(
+        monkeypatch, target, failing_step, {"apply": 15, "record_position": 2}[failing_step]
+    )  # both in the second batch
     with pytest.raises(InjectedFailure):
         log.catch_up()
     assert log.position() == 10

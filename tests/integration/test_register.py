@@ -24,6 +24,7 @@ from domain.collaboration import Collaboration
 from projections.register import HANDLERS, Register, RegisterChanges, RegisterView, handler_for
 from service.application import Caller, CollaborationRecords
 from service.documents import utc_text
+from tests.integration.faults import InjectedFailure, fail_on_call
 
 ADMIN = Caller("tester (admin)")
 ON = {"effective_on": date(2015, 3, 1), "reason": "agreed by the chief constables and PCCs"}
@@ -372,28 +373,16 @@ def projected_tally(register: Register) -> dict[str, tuple[int, int]]:
     return {row.id: (row.events_applied, row.version) for row in register.view.all_rows()}
 
 
-class InjectedFailure(Exception):
-    pass
-
-
 @pytest.mark.parametrize("failing_step", ["apply", "record_position"])
 def test_a_failure_in_a_batch_rolls_back_its_rows_and_its_position_together(
     records, open_register, monkeypatch, failing_step
 ):
     ids = write_history(records, collaborations=4, changes=40, seed=3)
     register = open_register(batch_size=10)
-    calls = Counter[str]()
     target = RegisterChanges if failing_step == "apply" else RegisterView
-    original = getattr(target, failing_step)
-    fail_on = {"apply": 15, "record_position": 2}[failing_step]  # both in the second batch
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls[failing_step] += 1
-        if calls[failing_step] == fail_on:
-            raise InjectedFailure(f"{failing_step} failed")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(target, failing_step, failing)
+    fail_on_call(
+        monkeypatch, target, failing_step, {"apply": 15, "record_position": 2}[failing_step]
+    )  # both in the second batch
     with pytest.raises(InjectedFailure):
         register.catch_up()
     assert register.position() == 10
