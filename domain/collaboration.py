@@ -8,6 +8,7 @@ and upcastable; the aggregate turns them into value objects as it applies them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -16,6 +17,7 @@ from uuid import uuid4
 from eventsourcing.domain import Aggregate
 
 from domain.errors import (
+    AgreementEnded,
     DomainError,
     DuplicateFunction,
     DuplicateParty,
@@ -31,9 +33,11 @@ from domain.errors import (
     NoExitTerms,
     NoLiveNotice,
     NoticeAlreadyServed,
+    PartyHasWithdrawn,
     PartyNotInCollaboration,
     TooFewParties,
     UnknownFunction,
+    WithdrawalBeforeNotice,
 )
 from domain.exit_costs import add_months
 from domain.forces import check_force_code
@@ -42,9 +46,11 @@ from domain.values import (
     REFERENCE_LENGTH,
     TEXT_LENGTH,
     FinancialYear,
+    Immutable,
     Money,
     Provenance,
     Share,
+    copy_sharing_entries,
     optional_text,
     required_text,
     shares_summing_to_one,
@@ -55,6 +61,7 @@ APPORTIONMENT_BASES = ("force_size", "net_revenue_budget", "fixed_ratio", "usage
 EXIT_COST_HEADS = ("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8")
 ACTIVE = "active"
 NOTICE_SERVED = "notice_served"
+TERMINATED = "terminated"
 
 # Whole numbers of months each period may be, inclusive of both ends.
 REVIEW_CYCLE_MONTHS = range(1, 600 + 1)  # up to fifty years
@@ -72,6 +79,20 @@ def whole_months(value: object, field_name: str, allowed: range, error: type[Dom
 
 # State held by the aggregate. Every entry remembers the version of the event that set it,
 # so any figure can be traced back to the fact behind it.
+#
+# The state is snapshotted by the JSON transcoder, so it holds only these dataclasses, dicts with
+# str keys, lists, str, int, Decimal, date, Money, Share and None: no tuples (they come back as
+# lists) and no sets.
+@dataclass(frozen=True)
+class BudgetEntry(Immutable):
+    """A function's annual budget for one financial year, as set by one event."""
+
+    financial_year: str
+    amount: Money
+    effective_on: date
+    version: int
+
+
 @dataclass
 class Function:
     id: str
@@ -81,12 +102,17 @@ class Function:
     annual_budget: Money
     added_on: date
     version: int
-    budgets: dict[str, tuple[Money, int]] = field(default_factory=dict)
+    budget_entries: list[BudgetEntry] = field(default_factory=list)  # in the order recorded
     decoupling: Decoupling | None = None
 
     @property
     def decoupled_on(self) -> date | None:
         return self.decoupling.effective_on if self.decoupling else None
+
+    @property
+    def budgets(self) -> dict[str, tuple[Money, int]]:
+        """Financial year -> (budget, version): for a year set more than once, the later-recorded."""
+        return {entry.financial_year: (entry.amount, entry.version) for entry in self.budget_entries}
 
     def budget_in_effect(self, on: date) -> tuple[Money, int]:
         """The budget for the financial year containing ``on``, else the latest earlier one,
@@ -103,7 +129,7 @@ class Function:
 
 
 @dataclass(frozen=True)
-class Decoupling:
+class Decoupling(Immutable):
     """A function returned to a single force: who decided, why, and from when."""
 
     decided_by: str
@@ -113,11 +139,23 @@ class Decoupling:
     version: int
 
 
+@dataclass(frozen=True)
+class Direction(Immutable):
+    new_exit_on: date
+    summary: str
+    effective_on: date
+    version: int
+
+
 @dataclass
 class Notice:
     """A withdrawal notice. ``exit_on`` starts as the earliest exit date (the notice date plus
-    the notice period in force on it) and is moved by s23G directions; ``versions`` are the
-    events that set it (the notice, then each direction)."""
+    the notice period in force on it) and is moved by s23G directions; ``exit_on_version`` is
+    the event that set it (the notice, or the latest-recorded direction in ``directions``, the
+    directions given while it was live).
+
+    A notice stops being live when it is withdrawn (``withdrawn_on``) or spent by the force
+    leaving the agreement (``completed_on``, a ``PartyWithdrew``)."""
 
     force: str
     served_on: date
@@ -128,22 +166,34 @@ class Notice:
     exit_on_version: int
     withdrawn_on: date | None = None
     withdrawn_version: int | None = None
+    completed_on: date | None = None
+    completed_version: int | None = None
+    directions: list[Direction] = field(default_factory=list)
 
     @property
     def live(self) -> bool:
-        return self.withdrawn_on is None
+        return self.withdrawn_on is None and self.completed_on is None
+
+    def recompute_exit_on(self) -> None:
+        """``exit_on`` from the earliest exit and the latest-recorded of ``directions``."""
+        if self.directions:
+            latest = max(self.directions, key=lambda direction: direction.version)
+            self.exit_on, self.exit_on_version = latest.new_exit_on, latest.version
+        else:
+            self.exit_on, self.exit_on_version = self.earliest_exit_on, self.version
 
 
 @dataclass(frozen=True)
-class Direction:
-    new_exit_on: date
-    summary: str
+class WithdrawalEntry(Immutable):
+    """A party's leaving the agreement: when, the event that recorded it, and the notice it spent."""
+
     effective_on: date
     version: int
+    notice_version: int | None
 
 
 @dataclass(frozen=True)
-class Apportionment:
+class Apportionment(Immutable):
     function_id: str | None
     basis: str
     shares: dict[str, Share]
@@ -152,7 +202,7 @@ class Apportionment:
 
 
 @dataclass(frozen=True)
-class ExitTerms:
+class ExitTerms(Immutable):
     notice_period_months: int
     stranded_cost_rate: Share
     stranded_cost_months: int
@@ -162,18 +212,19 @@ class ExitTerms:
 
 
 @dataclass(frozen=True)
-class JointAsset:
+class JointAsset(Immutable):
     id: str
     name: str
     cost: Money
     acquired_on: date
     useful_life_months: int
     funded_shares: dict[str, Share]
+    effective_on: date
     version: int
 
 
 @dataclass(frozen=True)
-class Contract:
+class Contract(Immutable):
     id: str
     supplier: str
     function_id: str
@@ -185,14 +236,14 @@ class Contract:
 
 
 @dataclass(frozen=True)
-class Review:
+class Review(Immutable):
     outcome: str
     held_on: date
     version: int
 
 
 @dataclass(frozen=True)
-class Variation:
+class Variation(Immutable):
     clause: str
     summary: str
     effective_on: date
@@ -201,6 +252,13 @@ class Variation:
 
 class Collaboration(Aggregate):
     """An s22A collaboration agreement between two or more forces."""
+
+    # State containers holding only Immutable entries: a copy of the aggregate (from the
+    # library's cache, or for an as_of view) shares these entries rather than copying them.
+    SHARED_ENTRIES = ("apportionments", "exit_terms", "assets", "contracts", "reviews", "variations", "directions")
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Collaboration:
+        return copy_sharing_entries(self, memo, self.SHARED_ENTRIES)
 
     class Event(Aggregate.Event):
         effective_on: date
@@ -249,6 +307,10 @@ class Collaboration(Aggregate):
         self.variations: list[Variation] = []
         self.notices: list[Notice] = []
         self.directions: list[Direction] = []
+        self.withdrawn: dict[str, WithdrawalEntry] = {}
+        self.terminated_on: date | None = None
+        self.terminated_version: int | None = None
+        self.viewed_as_of: date | None = None  # the day of an ``as_of`` view; None on the aggregate
 
     # ----------------------------------------------------------------- commands
     @classmethod
@@ -296,7 +358,9 @@ class Collaboration(Aggregate):
             collaboration.joined_on[self.force] = self.effective_on
 
     def join(self, force: str, provenance: Provenance) -> None:
+        self.check_not_ended()
         check_force_code(force, field="force")
+        self.check_not_withdrawn(force, "force")
         self.check_no_duplicate_parties([*self.parties, force])
         self.trigger_event(self.PartyJoined, force=force, **provenance.as_event_fields())
 
@@ -321,12 +385,13 @@ class Collaboration(Aggregate):
     def add_function(
         self, *, name: str, kind: str, host_force: str, annual_budget: object, provenance: Provenance
     ) -> str:
+        self.check_not_ended()
         name = required_text(name, "name", max_length=NAME_LENGTH)
         if any(function.name.casefold() == name.casefold() for function in self.functions.values()):
             raise DuplicateFunction(f"a function named {name!r} already exists", field="name")
         if kind not in FUNCTION_KINDS:
             raise InvalidFunctionKind(f"kind must be one of {', '.join(FUNCTION_KINDS)}", field="kind")
-        self.check_is_party(host_force, "host_force")
+        self.check_current_party(host_force, "host_force")
         budget = Money.non_negative(annual_budget, "annual_budget")
         function_id = str(uuid4())
         self.trigger_event(
@@ -347,11 +412,19 @@ class Collaboration(Aggregate):
 
         def apply(self, collaboration: Collaboration) -> None:
             function = collaboration.functions[self.function_id]
-            function.budgets[self.financial_year] = (Money(self.annual_budget), self.originator_version)
+            function.budget_entries.append(
+                BudgetEntry(
+                    financial_year=self.financial_year,
+                    amount=Money(self.annual_budget),
+                    effective_on=self.effective_on,
+                    version=self.originator_version,
+                )
+            )
 
     def set_function_budget(
         self, *, function_id: str, financial_year: str, annual_budget: object, provenance: Provenance
     ) -> None:
+        self.check_not_ended()
         self.check_function_exists(function_id)
         year = FinancialYear.parse(financial_year)
         budget = Money.non_negative(annual_budget, "annual_budget")
@@ -382,12 +455,13 @@ class Collaboration(Aggregate):
     def agree_apportionment(
         self, *, function_id: str | None, basis: str, shares: dict[str, object], provenance: Provenance
     ) -> None:
+        self.check_not_ended()
         if function_id is not None:
             self.check_function_exists(function_id)
         if basis not in APPORTIONMENT_BASES:
             raise InvalidApportionmentBasis(f"basis must be one of {', '.join(APPORTIONMENT_BASES)}", field="basis")
         for force in shares:
-            self.check_is_party(force, "shares")
+            self.check_current_party(force, "shares")
         parsed = shares_summing_to_one(shares)
         self.trigger_event(
             self.ApportionmentAgreed,
@@ -424,6 +498,7 @@ class Collaboration(Aggregate):
         caps: dict[str, object] | None,
         provenance: Provenance,
     ) -> None:
+        self.check_not_ended()
         notice = whole_months(notice_period_months, "notice_period_months", EXIT_TERMS_MONTHS, InvalidExitTerms)
         months = whole_months(stranded_cost_months, "stranded_cost_months", EXIT_TERMS_MONTHS, InvalidExitTerms)
         try:
@@ -460,6 +535,7 @@ class Collaboration(Aggregate):
                 acquired_on=self.acquired_on,
                 useful_life_months=self.useful_life_months,
                 funded_shares={force: Share(value) for force, value in self.funded_shares.items()},
+                effective_on=self.effective_on,
                 version=self.originator_version,
             )
 
@@ -473,11 +549,12 @@ class Collaboration(Aggregate):
         funded_shares: dict[str, object],
         provenance: Provenance,
     ) -> str:
+        self.check_not_ended()
         name = required_text(name, "name", max_length=NAME_LENGTH)
         money = Money.non_negative(cost, "cost")
         whole_months(useful_life_months, "useful_life_months", USEFUL_LIFE_MONTHS, InvalidAsset)
         for force in funded_shares:
-            self.check_is_party(force, "funded_shares")
+            self.check_current_party(force, "funded_shares")
         parsed = shares_summing_to_one(funded_shares, "funded_shares")
         asset_id = str(uuid4())
         self.trigger_event(
@@ -522,6 +599,7 @@ class Collaboration(Aggregate):
         break_cost: object,
         provenance: Provenance,
     ) -> str:
+        self.check_not_ended()
         supplier = required_text(supplier, "supplier", max_length=NAME_LENGTH)
         self.check_function_exists(function_id)
         value = Money.non_negative(annual_value, "annual_value")
@@ -546,6 +624,7 @@ class Collaboration(Aggregate):
             collaboration.reviews.append(Review(self.outcome, self.effective_on, self.originator_version))
 
     def hold_review(self, *, outcome: str, provenance: Provenance) -> None:
+        self.check_not_ended()
         outcome = required_text(outcome, "outcome", max_length=TEXT_LENGTH)
         self.trigger_event(self.ReviewHeld, outcome=outcome, **provenance.as_event_fields())
 
@@ -559,6 +638,7 @@ class Collaboration(Aggregate):
             )
 
     def agree_variation(self, *, clause: str, summary: str, provenance: Provenance) -> None:
+        self.check_not_ended()
         clause = required_text(clause, "clause", max_length=REFERENCE_LENGTH)
         summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
         self.trigger_event(self.VariationAgreed, clause=clause, summary=summary, **provenance.as_event_fields())
@@ -585,7 +665,8 @@ class Collaboration(Aggregate):
     def serve_withdrawal_notice(self, *, force: str, provenance: Provenance) -> date:
         """A party gives notice to withdraw; answers its earliest exit date: the notice date
         plus the notice period of the exit terms in effect on that date."""
-        self.check_is_party(force, "force")
+        self.check_not_ended()
+        self.check_current_party(force, "force")
         if self.live_notice(force) is not None:
             raise NoticeAlreadyServed(f"{force} already has a live withdrawal notice", field="force")
         terms = self.exit_terms_in_effect(provenance.effective_on)
@@ -615,7 +696,8 @@ class Collaboration(Aggregate):
             collaboration.status = self.status
 
     def withdraw_notice(self, *, force: str, provenance: Provenance) -> None:
-        self.check_is_party(force, "force")
+        self.check_not_ended()
+        self.check_current_party(force, "force")
         if self.live_notice(force) is None:
             raise NoLiveNotice(f"{force} has no live withdrawal notice to withdraw", field="force")
         others = [notice for notice in self.live_notices() if notice.force != force]
@@ -648,6 +730,7 @@ class Collaboration(Aggregate):
     ) -> None:
         """A function leaves the joint structure and returns to a single force on
         ``provenance.effective_on``."""
+        self.check_not_ended()
         self.check_function_exists(function_id)
         if self.functions[function_id].decoupling is not None:
             raise FunctionAlreadyDecoupled(
@@ -677,11 +760,14 @@ class Collaboration(Aggregate):
             collaboration.directions.append(
                 Direction(self.new_exit_on, self.summary, self.effective_on, self.originator_version)
             )
+            direction = collaboration.directions[-1]
             for notice in collaboration.live_notices():
+                notice.directions.append(direction)
                 notice.exit_on = self.new_exit_on
                 notice.exit_on_version = self.originator_version
 
     def give_direction(self, *, new_exit_on: date, summary: str, provenance: Provenance) -> None:
+        self.check_not_ended()
         summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
         notices = self.live_notices()
         if not notices:
@@ -696,7 +782,64 @@ class Collaboration(Aggregate):
             self.DirectionGiven, new_exit_on=new_exit_on, summary=summary, **provenance.as_event_fields()
         )
 
+    class PartyWithdrew(Event):
+        """A party left the agreement on ``effective_on``, spending its live notice. ``status``
+        is the agreement's status afterwards, as for ``NoticeWithdrawn``."""
+
+        force: str
+        status: str
+
+        def apply(self, collaboration: Collaboration) -> None:
+            notice = collaboration.live_notice(self.force)
+            if notice is not None:
+                notice.completed_on = self.effective_on
+                notice.completed_version = self.originator_version
+            collaboration.withdrawn[self.force] = WithdrawalEntry(
+                effective_on=self.effective_on,
+                version=self.originator_version,
+                notice_version=notice.version if notice is not None else None,
+            )
+            collaboration.status = self.status
+
+    def record_withdrawal(self, *, force: str, provenance: Provenance) -> None:
+        """A party leaves the agreement on ``provenance.effective_on``, on or after the date of
+        its live notice, which is then spent. It stays a party of the record (its exit costs
+        can still be quoted) but is no longer a current party."""
+        self.check_not_ended()
+        self.check_current_party(force, "force")
+        notice = self.live_notice(force)
+        if notice is None:
+            raise NoLiveNotice(f"{force} has no live withdrawal notice; a party leaves only on notice", field="force")
+        if provenance.effective_on < notice.served_on:
+            raise WithdrawalBeforeNotice(
+                f"{force} cannot leave on {provenance.effective_on}, before its notice of {notice.served_on}",
+                field="effective_on",
+            )
+        others = [other for other in self.live_notices() if other.force != force]
+        status = NOTICE_SERVED if others else ACTIVE
+        self.trigger_event(self.PartyWithdrew, force=force, status=status, **provenance.as_event_fields())
+
+    class AgreementTerminated(Event):
+        """The whole agreement ended on ``effective_on``; nothing more is recorded."""
+
+        def apply(self, collaboration: Collaboration) -> None:
+            collaboration.status = TERMINATED
+            collaboration.terminated_on = self.effective_on
+            collaboration.terminated_version = self.originator_version
+
+    def terminate(self, *, provenance: Provenance) -> None:
+        self.check_not_ended()
+        self.trigger_event(self.AgreementTerminated, **provenance.as_event_fields())
+
     # ------------------------------------------------------------------- checks
+    def check_not_ended(self) -> None:
+        """The guard at the top of every command: a terminated agreement records nothing more.
+        An ``as_of`` view is read-only (a programming error, not a domain rule)."""
+        if self.viewed_as_of is not None:
+            raise RuntimeError(f"a view of the agreement as of {self.viewed_as_of} is read-only")
+        if self.terminated_on is not None:
+            raise AgreementEnded(f"the agreement was terminated on {self.terminated_on}; nothing more can be recorded")
+
     @staticmethod
     def check_no_duplicate_parties(parties: list[str]) -> None:
         seen: set[str] = set()
@@ -709,6 +852,15 @@ class Collaboration(Aggregate):
         check_force_code(force, field=field_name)
         if force not in self.parties:
             raise PartyNotInCollaboration(f"{force!r} is not a party to this collaboration", field=field_name)
+
+    def check_not_withdrawn(self, force: str, field_name: str) -> None:
+        if (entry := self.withdrawn.get(force)) is not None:
+            raise PartyHasWithdrawn(f"{force!r} left this collaboration on {entry.effective_on}", field=field_name)
+
+    def check_current_party(self, force: str, field_name: str) -> None:
+        """A party that has not left: the only kind a new fact may name."""
+        self.check_is_party(force, field_name)
+        self.check_not_withdrawn(force, field_name)
 
     def check_function_exists(self, function_id: str | None) -> None:
         if function_id not in self.functions:
@@ -725,6 +877,17 @@ class Collaboration(Aggregate):
                 return max(candidates, key=lambda a: (a.effective_on, a.version))
         return None
 
+    def current_parties(self) -> list[str]:
+        """The parties that have not left the agreement, in the order they became parties."""
+        return [party for party in self.parties if party not in self.withdrawn]
+
+    def spent_notice(self, force: str) -> Notice | None:
+        """The notice a withdrawn party left on (spent by its ``PartyWithdrew``), else None."""
+        entry = self.withdrawn.get(force)
+        if entry is None:
+            return None
+        return next((notice for notice in self.notices if notice.completed_version == entry.version), None)
+
     def live_notices(self) -> list[Notice]:
         return [notice for notice in self.notices if notice.live]
 
@@ -738,3 +901,53 @@ class Collaboration(Aggregate):
     def exit_terms_in_effect(self, on: date) -> ExitTerms | None:
         candidates = [terms for terms in self.exit_terms if terms.effective_on <= on]
         return max(candidates, key=lambda t: (t.effective_on, t.version)) if candidates else None
+
+    # -------------------------------------------------------------------- views
+    def as_of(self, day: date) -> Collaboration:
+        """The agreement as it stood on ``day``, as known now: a read-only copy holding only the
+        facts in effect on or before ``day`` (DOMAIN.md "Time"). A fact recorded later but
+        back-dated to ``day`` or before counts; one effective after ``day`` does not, so a notice
+        withdrawn, or spent by its force leaving, after ``day`` is still live, and its exit date
+        is recomputed from the directions in effect by ``day``. The status is recomputed; the
+        version stays the aggregate's (the view is of what is known now)."""
+        view = copy.deepcopy(self)
+        view.collect_events()  # pending events belong to the aggregate, not to the view
+        view.viewed_as_of = day if self.viewed_as_of is None else min(day, self.viewed_as_of)
+        view.parties = [party for party in view.parties if view.joined_on[party] <= day]
+        view.joined_on = {party: view.joined_on[party] for party in view.parties}
+        view.functions = {fid: function for fid, function in view.functions.items() if function.added_on <= day}
+        for function in view.functions.values():
+            function.budget_entries = [entry for entry in function.budget_entries if entry.effective_on <= day]
+            if function.decoupling is not None and function.decoupling.effective_on > day:
+                function.decoupling = None
+        view.apportionments = [
+            a
+            for a in view.apportionments
+            if a.effective_on <= day and (a.function_id is None or a.function_id in view.functions)
+        ]
+        view.exit_terms = [terms for terms in view.exit_terms if terms.effective_on <= day]
+        view.assets = {aid: asset for aid, asset in view.assets.items() if asset.effective_on <= day}
+        view.contracts = {
+            cid: contract
+            for cid, contract in view.contracts.items()
+            if contract.effective_on <= day and contract.function_id in view.functions
+        }
+        view.reviews = [review for review in view.reviews if review.held_on <= day]
+        view.variations = [variation for variation in view.variations if variation.effective_on <= day]
+        view.directions = [direction for direction in view.directions if direction.effective_on <= day]
+        view.notices = [notice for notice in view.notices if notice.served_on <= day]
+        for notice in view.notices:
+            if notice.withdrawn_on is not None and notice.withdrawn_on > day:
+                notice.withdrawn_on = notice.withdrawn_version = None
+            if notice.completed_on is not None and notice.completed_on > day:
+                notice.completed_on = notice.completed_version = None
+            notice.directions = [direction for direction in notice.directions if direction.effective_on <= day]
+            notice.recompute_exit_on()
+        view.withdrawn = {force: entry for force, entry in view.withdrawn.items() if entry.effective_on <= day}
+        if view.terminated_on is not None and view.terminated_on > day:
+            view.terminated_on = view.terminated_version = None
+        if view.terminated_on is not None:
+            view.status = TERMINATED
+        else:
+            view.status = NOTICE_SERVED if view.live_notices() else ACTIVE
+        return view

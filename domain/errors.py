@@ -59,6 +59,10 @@ class InvalidReviewCycle(DomainError):
     """A review cycle is a whole number of months from 1 to 600."""
 
 
+class AgreementEnded(DomainError):
+    """A terminated agreement records nothing more: every command is refused."""
+
+
 # Parties
 class TooFewParties(DomainError):
     """A collaboration agreement is between two or more forces."""
@@ -74,6 +78,11 @@ class LeadForceNotAParty(DomainError):
 
 class PartyNotInCollaboration(DomainError):
     """Only parties host functions, hold shares or fund assets."""
+
+
+class PartyHasWithdrawn(DomainError):
+    """A force that has left the agreement takes on no new facts: it hosts no function, holds no
+    new share, funds no new asset, serves no notice and does not join again."""
 
 
 # Functions and money
@@ -124,3 +133,94 @@ class FunctionAlreadyDecoupled(DomainError):
 
 class InvalidDirection(DomainError):
     """An s23G direction moves the exit date to a date on or after the notice was served."""
+
+
+class WithdrawalBeforeNotice(DomainError):
+    """A force leaves the agreement on or after the date it served its withdrawal notice."""
+
+
+# Exit cases
+class InvalidTrigger(DomainError):
+    """An exit case is opened for a withdrawal (naming the withdrawing force, not a function) or a
+    decoupling (naming the function, not a force)."""
+
+
+class PartyNotInCase(DomainError):
+    """Claimants, respondents, payers, payees, whoever raises a dispute and a withdrawing force are
+    parties of the exit case, named when it was opened."""
+
+
+class SamePartyBothSides(DomainError):
+    """A claim is made by one party against another, and a settlement is paid by one party to another."""
+
+
+class InvalidClaimLine(DomainError):
+    """A claim has one or more lines; every claim or assessment line is on a head H1..H8, with an
+    amount to the penny (negative for a mitigation) and a description; the lines' total is within
+    money limits."""
+
+
+class UnknownClaim(DomainError):
+    """A claim supersedes only a claim lodged earlier in the same exit case."""
+
+
+class ClaimAlreadySuperseded(DomainError):
+    """A claim is superseded at most once: a further revision supersedes the revision."""
+
+
+class ClaimPartiesDiffer(DomainError):
+    """A revised claim is made by the same claimant against the same respondent as the claim it supersedes."""
+
+
+class InvalidAssessment(DomainError):
+    """An assessment names its assessor and recommends an amount above zero; a breakdown, if given,
+    sums to exactly that amount."""
+
+
+class InvalidForum(DomainError):
+    """A dispute goes to the Home Secretary, a court or arbitration."""
+
+
+class InvalidSettlement(DomainError):
+    """A settlement is of an amount above zero, with write-offs of zero or more and a plan of one or
+    more instalments, each above zero and due no earlier than the one before."""
+
+
+class InstalmentsDoNotSumToAmount(InvalidSettlement):
+    """A settlement's instalments sum to exactly its amount."""
+
+
+class SettlementBelowPaid(DomainError):
+    """A settlement agreed after reopening is at least what has already been paid."""
+
+
+class SettlementPartiesChanged(DomainError):
+    """Once payments have been made, a revised settlement keeps the same payer and payee."""
+
+
+class NoSettlement(DomainError):
+    """Payments are made under an agreed settlement; there is none yet."""
+
+
+class InvalidPayment(DomainError):
+    """A payment is of an amount above zero, to the penny, made on a date."""
+
+
+class Overpayment(DomainError):
+    """A payment is at most what is still outstanding under the settlement (agreed less paid)."""
+
+
+class CaseSettled(DomainError):
+    """Once a settlement is agreed, no further claim or settlement is recorded until the case is reopened."""
+
+
+class CaseClosed(DomainError):
+    """A closed exit case records nothing but its reopening."""
+
+
+class CaseNotSettled(DomainError):
+    """Only a settled or closed exit case can be reopened."""
+
+
+class OutstandingBalance(DomainError):
+    """An exit case with a settlement closes only when nothing is outstanding under it."""

@@ -117,6 +117,7 @@ class QuoteLine:
     inputs: Mapping[str, str]
     source_versions: Mapping[str, int]
     description: str = ""
+    source_id: str | None = None  # the aggregate whose versions these are; None: the collaboration
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Claim:
     description: str
     evidence: str | None = None
     source_versions: Mapping[str, int] = field(default_factory=dict)
+    source_id: str | None = None  # the exit case that lodged it
 
 
 # ------------------------------------------------------------------------------ calculator
@@ -209,6 +211,49 @@ def quote_withdrawal(
         terms_version=terms.version,
         lines=tuple(lines),
         total=Money(round_pence(total)),
+    )
+
+
+def quote_for_force(
+    collaboration: Collaboration,
+    *,
+    force: str,
+    on: date,
+    exit_on: date | None = None,
+    claims: Sequence[Claim] = (),
+) -> ExitQuote:
+    """The standing exit figure of ``force`` on the date ``on``: the basis every reader uses
+    (the quote endpoint, the exit-cost history), so their figures agree.
+
+    With a live notice, N is its date and E is ``exit_on`` or else the notice's exit date (as
+    moved by any s23G direction). A force that has withdrawn is quoted on the notice it left
+    on, and E is the date it left. With neither, N is ``on`` and E is ``exit_on`` or else the
+    earliest exit date had notice been served that day (N + notice_period_months, so H1 is 0).
+    Functions decoupled on or before E are left out."""
+    collaboration.check_is_party(force, "force")
+    notice = collaboration.live_notice(force)
+    spent = collaboration.spent_notice(force)
+    if notice is not None:
+        notice_on = notice.served_on
+        exit_on = exit_on or notice.exit_on
+    elif spent is not None:
+        notice_on = spent.served_on
+        exit_on = exit_on or collaboration.withdrawn[force].effective_on
+    else:
+        notice_on = None
+        if exit_on is None:
+            terms = collaboration.exit_terms_in_effect(on)
+            if terms is None:
+                raise NoExitTerms(f"no exit terms were in effect on {on}, so there is no notice period", field="on")
+            exit_on = add_months(on, terms.notice_period_months)
+    return quote_withdrawal(
+        collaboration,
+        force=force,
+        exit_on=exit_on,
+        quoted_on=on,
+        notice_on=notice_on,
+        decoupled_on=collaboration.decoupled_on(),
+        claims=claims,
     )
 
 
@@ -363,7 +408,9 @@ def _checked_claim(claim: Claim, index: int) -> QuoteLine:
     if claim.evidence:
         inputs["evidence"] = claim.evidence
     formula = "claimed amount (a mitigation, negative)" if amount.amount < 0 else "claimed amount"
-    return QuoteLine(claim.head, amount, formula, inputs, dict(claim.source_versions), claim.description)
+    return QuoteLine(
+        claim.head, amount, formula, inputs, dict(claim.source_versions), claim.description, claim.source_id
+    )
 
 
 def _apply_caps(lines: list[QuoteLine], caps: Mapping[str, Money], terms_version: int) -> list[QuoteLine]:
@@ -377,7 +424,7 @@ def _apply_caps(lines: list[QuoteLine], caps: Mapping[str, Money], terms_version
             inputs = {**line.inputs, "uncapped": str(line.amount), "cap": str(cap)}
             versions = {**line.source_versions, "cap": terms_version}
             formula = f"min({line.formula}; cap on {line.head})"
-            line = QuoteLine(line.head, cap, formula, inputs, versions, f"{line.description} (capped)")
+            line = QuoteLine(line.head, cap, formula, inputs, versions, f"{line.description} (capped)", line.source_id)
         result.append(line)
     for head, cap in caps.items():
         on_head = [line for line in result if line.head == head]

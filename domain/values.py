@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from typing import Any
 
 from domain.errors import (
     AmountTooLarge,
@@ -92,8 +95,35 @@ def _as_decimal(value: object, error: type[InvalidMoney | InvalidShare], what: s
     return result
 
 
+class Immutable:
+    """A frozen value: copying it, even deeply, gives the value itself. Aggregates are copied
+    whenever they are read from the library's aggregate cache or viewed ``as_of`` a date; their
+    state is mostly frozen entries, so this keeps a copy to the cost of its containers. Frozen
+    entries are never changed after they are made, including the dicts they hold."""
+
+    __slots__ = ()
+
+    def __copy__(self) -> Immutable:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Immutable:
+        return self
+
+
+def copy_sharing_entries(obj: Any, memo: dict[int, object], shared: Collection[str]) -> Any:
+    """A deep copy of an aggregate whose ``shared`` attributes are containers (lists, dicts) of
+    ``Immutable`` entries: those containers are copied, their entries shared; everything else
+    is copied deeply. Reading a long-lived agreement copies its ten thousand entries' references,
+    not the entries."""
+    clone = object.__new__(type(obj))
+    memo[id(obj)] = clone
+    for name, value in obj.__dict__.items():
+        clone.__dict__[name] = copy.copy(value) if name in shared else copy.deepcopy(value, memo)
+    return clone
+
+
 @dataclass(frozen=True, order=True)
-class Money:
+class Money(Immutable):
     """An amount in GBP, exact to the penny, of less than a quadrillion pounds either way.
     Never negative where it is a budget or a cost."""
 
@@ -124,7 +154,7 @@ class Money:
 
 
 @dataclass(frozen=True, order=True)
-class Share:
+class Share(Immutable):
     """An exact fraction from 0 to 1 with at most 10 decimal places, e.g. a party's share of a
     function's costs."""
 

@@ -9,9 +9,10 @@ tracking position committed together, so exactly once, resumable and rebuildable
 a change the parties agreed to the agreement, with an effective date, an actor, a reason and,
 optionally, evidence and an approval reference. Today that is ``Established`` (the agreement is
 made), ``PartyJoined``, ``FunctionAdded``, ``FunctionBudgetSet``, ``ApportionmentAgreed``,
-``ExitTermsAgreed``, ``JointAssetRegistered``, ``ContractCommitted``, ``ReviewHeld`` and
-``VariationAgreed``, each with its own one-line summary (``SUMMARISERS``). A ``Collaboration``
-event of a type added later (a decoupling, a withdrawal notice, an s23G direction) is logged
+``ExitTermsAgreed``, ``JointAssetRegistered``, ``ContractCommitted``, ``ReviewHeld``,
+``VariationAgreed``, ``WithdrawalNoticeServed``, ``NoticeWithdrawn``, ``FunctionDecoupled``,
+``DirectionGiven``, ``PartyWithdrew`` and ``AgreementTerminated``, each with its own one-line
+summary (``SUMMARISERS``). A ``Collaboration`` event of a type added later is logged
 too, with a generic summary built from its type and data, until a release registers a
 summariser for it (``@summarises(EventClass)``), after which a ``rebuild`` rewrites its rows.
 Events of other aggregates are decisions only when a summariser is registered for them
@@ -281,6 +282,42 @@ def _review_held(event: Collaboration.ReviewHeld, context: CollaborationContext)
 @summarises(Collaboration.VariationAgreed)
 def _variation_agreed(event: Collaboration.VariationAgreed, context: CollaborationContext) -> str:
     return f"Variation of clause {one_line(event.clause)} agreed: {one_line(event.summary)}"
+
+
+@summarises(Collaboration.WithdrawalNoticeServed)
+def _withdrawal_notice_served(event: Collaboration.WithdrawalNoticeServed, context: CollaborationContext) -> str:
+    return f"{event.force} served notice to withdraw; earliest exit {event.earliest_exit_on.isoformat()}"
+
+
+@summarises(Collaboration.NoticeWithdrawn)
+def _notice_withdrawn(event: Collaboration.NoticeWithdrawn, context: CollaborationContext) -> str:
+    return f"{event.force} withdrew its withdrawal notice; agreement status {event.status}"
+
+
+@summarises(Collaboration.FunctionDecoupled)
+def _function_decoupled(event: Collaboration.FunctionDecoupled, context: CollaborationContext) -> str:
+    text = (
+        f"Function {quoted(context.function_name(event.function_id))} decoupled (returned to a single force),"
+        f" decided by {one_line(event.decided_by)}: {one_line(event.rationale)}"
+    )
+    if event.business_case_ref:
+        text += f"; business case {one_line(event.business_case_ref)}"
+    return text
+
+
+@summarises(Collaboration.DirectionGiven)
+def _direction_given(event: Collaboration.DirectionGiven, context: CollaborationContext) -> str:
+    return f"s23G direction: exit date moved to {event.new_exit_on.isoformat()}: {one_line(event.summary)}"
+
+
+@summarises(Collaboration.PartyWithdrew)
+def _party_withdrew(event: Collaboration.PartyWithdrew, context: CollaborationContext) -> str:
+    return f"{event.force} withdrew from the agreement; agreement status {event.status}"
+
+
+@summarises(Collaboration.AgreementTerminated)
+def _agreement_terminated(event: Collaboration.AgreementTerminated, context: CollaborationContext) -> str:
+    return f"Agreement {quoted(context.name or '?')} terminated"
 
 
 @summarises(Collaboration.Event)

@@ -20,7 +20,8 @@ What each event does to the register (``HANDLERS``):
   ``updated_at`` only, so ``version`` always equals the aggregate's version (its ETag). An event
   that changes what the register shows gets a handler that changes the row and sets
   ``details_changed``: ``WithdrawalNoticeServed`` sets ``status`` to ``notice_served`` and
-  ``NoticeWithdrawn`` to the status it carries (``active`` again once no notice is live);
+  ``NoticeWithdrawn`` and ``PartyWithdrew`` to the status they carry (``active`` again once no
+  notice is live), and ``AgreementTerminated`` to ``terminated``;
 - events of other aggregates (exit cases, benefits) are not even decoded: they change nothing,
   but are tracked like every other notification.
 
@@ -43,7 +44,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
-from domain.collaboration import ACTIVE, NOTICE_SERVED, Collaboration
+from domain.collaboration import ACTIVE, NOTICE_SERVED, TERMINATED, Collaboration
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
     PostgresTrackedView,
@@ -171,6 +172,12 @@ class RegisterChanges:
     def notice_withdrawn(self, event: Collaboration.NoticeWithdrawn) -> None:
         self.set_status(event, event.status)
 
+    def party_withdrew(self, event: Collaboration.PartyWithdrew) -> None:
+        self.set_status(event, event.status)
+
+    def agreement_terminated(self, event: Collaboration.AgreementTerminated) -> None:
+        self.set_status(event, TERMINATED)
+
     def set_status(self, event: Collaboration.Event, status: str) -> None:
         row = self.touch(event)
         if row is not None and row.status != status:
@@ -201,6 +208,8 @@ HANDLERS: dict[type, Callable[[RegisterChanges, Any], object]] = {
     Collaboration.FunctionAdded: RegisterChanges.function_added,
     Collaboration.WithdrawalNoticeServed: RegisterChanges.notice_served,
     Collaboration.NoticeWithdrawn: RegisterChanges.notice_withdrawn,
+    Collaboration.PartyWithdrew: RegisterChanges.party_withdrew,
+    Collaboration.AgreementTerminated: RegisterChanges.agreement_terminated,
     Collaboration.Event: RegisterChanges.touch,
 }
 

@@ -14,30 +14,46 @@ import json
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+import domain.collaboration
+import domain.exit_case
 from domain.collaboration import Collaboration
-from domain.exit_costs import quote_withdrawal
+from domain.errors import DomainError
+from domain.exit_case import ExitCase, exit_case_id
+from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from domain.forces import FORCES
 from domain.values import Provenance
-from service.documents import collaboration_document, event_document
+from service.documents import collaboration_document, event_document, exit_case_document
 from service.errors import (
     CollaborationNotFound,
     ConcurrentUpdate,
-    ExitDateRequired,
+    ExitCaseExists,
+    ExitCaseNotFound,
     IdempotencyKeyReused,
+    NothingToExit,
     NotPermitted,
+    NotYetInEffect,
     VersionMismatch,
 )
-from service.persistence import IdempotentRequest, SideTableAccess
+from service.persistence import EventTime, IdempotentRequest, SideTableAccess
+from service.transcodings import state_transcodings
 
 MAX_ATTEMPTS = 12
+STATE_MODULES = (domain.collaboration, domain.exit_case)  # whose state dataclasses snapshots hold
+SNAPSHOT_INTERVAL = 50  # events between snapshots of one aggregate
+
+
+def recorded_at_text(moment: datetime) -> str:
+    """RFC 3339 UTC, fixed width (microseconds always written), so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class DateAsISO(Transcoding):
@@ -88,10 +104,22 @@ class CollaborationRecords(Application[UUID]):
     """The collaboration record: every agreement change as an immutable event."""
 
     name = "CollaborationRecords"
+    # The library's aggregate cache, fast-forwarded from the store on every read (so several
+    # processes never serve stale state) and copied out to each caller. Defaults; the
+    # environment may override them.
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "256", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+    # Loading an aggregate reads its latest snapshot and the events after it, not the whole
+    # stream (the exit-cost quote on a 10,000-event collaboration stays in milliseconds).
+    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {
+        Collaboration: SNAPSHOT_INTERVAL,
+        ExitCase: SNAPSHOT_INTERVAL,
+    }
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        for transcoding in state_transcodings(*STATE_MODULES):
+            transcoder.register(transcoding)
         # Stored state is canonical JSON (sorted keys, no whitespace, decimals and dates as
         # strings), so the hash chain can bind the stored bytes as they are.
         transcoder.encoder = json.JSONEncoder(
@@ -100,6 +128,20 @@ class CollaborationRecords(Application[UUID]):
             ensure_ascii=False,
             sort_keys=True,
         )
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        """Passes each event's recorded time and effective date to the recorder, which writes
+        them to ``event_times`` in the events' own transaction (``known_at`` reads)."""
+        processing_event.saved_kwargs["event_times"] = [
+            EventTime(
+                str(event.originator_id),
+                event.originator_version,
+                recorded_at_text(event.timestamp),
+                effective.isoformat() if isinstance(effective := getattr(event, "effective_on", None), date) else None,
+            )
+            for event in processing_event.events
+        ]
+        return super()._record(processing_event)
 
     @property
     def side_tables(self) -> SideTableAccess:
@@ -281,6 +323,17 @@ class CollaborationRecords(Application[UUID]):
             collaboration_id, lambda c, p: c.withdraw_notice(force=force, provenance=p), caller=caller, **common
         )
 
+    def record_withdrawal(self, collaboration_id: str, *, force: str, caller: Caller, **common: Any) -> Written:
+        """A party leaves the agreement on its live notice. A force token records only its own."""
+        self._check_acts_for(caller, force, "record a withdrawal")
+        return self._change(
+            collaboration_id, lambda c, p: c.record_withdrawal(force=force, provenance=p), caller=caller, **common
+        )
+
+    def terminate_agreement(self, collaboration_id: str, **common: Any) -> Written:
+        """The whole agreement ends; afterwards every change to it is refused."""
+        return self._change(collaboration_id, lambda c, p: c.terminate(provenance=p), **common)
+
     def decouple_function(
         self,
         collaboration_id: str,
@@ -310,39 +363,186 @@ class CollaborationRecords(Application[UUID]):
             **common,
         )
 
+    # ------------------------------------------------------------------ exit cases
+    def open_exit_case(
+        self,
+        *,
+        caller: Caller,
+        collaboration_id: str,
+        trigger: str,
+        force: str | None = None,
+        function_id: str | None = None,
+        effective_on: date,
+        reason: str,
+        evidence: str | None = None,
+        approval_ref: str | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Written:
+        """Opens the exit case of a withdrawal (a force that served notice) or of a decoupling
+        (a decoupled function). There is one case per withdrawal and per decoupling: its id is
+        derived from them, so a second opening is refused (409) however it races."""
+        if (replay := self._replay(idempotency)) is not None:
+            return replay
+        collaboration = self.collaboration(collaboration_id)
+        if caller.force is not None and caller.force not in collaboration.parties:
+            raise NotPermitted(f"{caller.force} is not a party to this collaboration")
+        function_name = None
+        if trigger == "withdrawal" and force is not None:
+            collaboration.check_is_party(force, "force")
+            if not any(notice.force == force and notice.withdrawn_on is None for notice in collaboration.notices):
+                raise NothingToExit(f"{force} has served no withdrawal notice that stands", field="force")
+        elif trigger == "decoupling" and function_id is not None:
+            collaboration.check_function_exists(function_id)
+            function = collaboration.functions[function_id]
+            if function.decoupling is None:
+                raise NothingToExit(f"function {function.name!r} has not been decoupled", field="function_id")
+            function_name = function.name
+        provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
+        case = ExitCase.open(
+            collaboration_id=str(collaboration.id),
+            trigger=trigger,
+            force=force,
+            function_id=function_id,
+            function_name=function_name,
+            parties=list(collaboration.parties),
+            provenance=provenance,
+        )
+        if self._exists(case.id):
+            raise ExitCaseExists(f"this {trigger} already has its exit case, {case.id}", field="trigger")
+        result = exit_case_document(case)
+        try:
+            return self._save(case, result, idempotency)
+        except IntegrityError:
+            if (replay := self._replay(idempotency)) is not None:
+                return replay
+            raise ExitCaseExists(f"this {trigger} already has its exit case, {case.id}", field="trigger") from None
+
+    def lodge_claim(
+        self,
+        case_id: str,
+        *,
+        claimant: str,
+        respondent: str,
+        lines: list[dict[str, Any]],
+        supersedes: str | None = None,
+        caller: Caller,
+        **common: Any,
+    ) -> Written:
+        """A party claims from another, in lines by cost head. A force token claims only as its force."""
+        self._check_acts_for(caller, claimant, "claim")
+        return self._change_case(
+            case_id,
+            lambda c, p: {
+                "claim_id": c.lodge_claim(
+                    claimant=claimant, respondent=respondent, lines=lines, supersedes=supersedes, provenance=p
+                )
+            },
+            caller=caller,
+            **common,
+        )
+
+    def record_assessment(
+        self,
+        case_id: str,
+        *,
+        assessor: str,
+        recommended_amount: Any,
+        lines: list[dict[str, Any]] | None = None,
+        **common: Any,
+    ) -> Written:
+        return self._change_case(
+            case_id,
+            lambda c, p: {
+                "assessment_id": c.record_assessment(
+                    assessor=assessor, recommended_amount=recommended_amount, lines=lines or [], provenance=p
+                )
+            },
+            **common,
+        )
+
+    def raise_dispute(
+        self, case_id: str, *, raised_by: str, forum: str, summary: str, caller: Caller, **common: Any
+    ) -> Written:
+        """A party takes the case to a forum. A force token raises disputes only as its force."""
+        self._check_acts_for(caller, raised_by, "raise a dispute")
+        return self._change_case(
+            case_id,
+            lambda c, p: {
+                "dispute_id": c.raise_dispute(raised_by=raised_by, forum=forum, summary=summary, provenance=p)
+            },
+            caller=caller,
+            **common,
+        )
+
+    def agree_settlement(
+        self,
+        case_id: str,
+        *,
+        payer: str,
+        payee: str,
+        amount: Any,
+        write_offs: Any,
+        instalments: list[dict[str, Any]],
+        **common: Any,
+    ) -> Written:
+        return self._change_case(
+            case_id,
+            lambda c, p: c.agree_settlement(
+                payer=payer, payee=payee, amount=amount, write_offs=write_offs, instalments=instalments, provenance=p
+            ),
+            **common,
+        )
+
+    def record_payment(self, case_id: str, *, amount: Any, paid_on: date, **common: Any) -> Written:
+        return self._change_case(
+            case_id,
+            lambda c, p: {"payment_id": c.record_payment(amount=amount, paid_on=paid_on, provenance=p)},
+            **common,
+        )
+
+    def close_exit_case(self, case_id: str, **common: Any) -> Written:
+        return self._change_case(case_id, lambda c, p: c.close(provenance=p), **common)
+
+    def reopen_exit_case(self, case_id: str, **common: Any) -> Written:
+        return self._change_case(case_id, lambda c, p: c.reopen(provenance=p), **common)
+
     # --------------------------------------------------------------------- reads
     def exit_costs(
-        self, collaboration_id: str, *, force: str, exit_on: date | None = None, today: date | None = None
+        self,
+        collaboration_id: str,
+        *,
+        force: str,
+        exit_on: date | None = None,
+        today: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
     ) -> dict[str, Any]:
         """The exit-cost quote of ``force`` withdrawing on ``exit_on`` (DOMAIN.md's method).
 
-        The notice date is the force's live notice's date, else the quote date (today). The
-        exit date defaults to the live notice's exit date (as moved by any direction). Each
-        line's ``source_events`` maps each input to the event that supplied it."""
-        collaboration = self.collaboration(collaboration_id)
+        The notice date N is the force's live notice's date, else the quote date: ``as_of`` if
+        given, else today. The exit date defaults to the live notice's exit date (as moved by
+        any direction), else to the earliest exit had notice been served on N. The claimed
+        heads come from the force's withdrawal exit case. Each line's ``source_events`` maps
+        each input to the event that supplied it."""
+        collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
         collaboration.check_is_party(force, "force")
-        quoted_on = today or date.today()
+        quoted_on = as_of or today or date.today()
+        case = self._withdrawal_case(collaboration_id, force, as_of=as_of, known_at=known_at)
+        claims = [replace(claim, source_id=str(case.id)) for claim in case.claimed_lines(CLAIMED_HEADS)] if case else []
+        quote = quote_for_force(collaboration, force=force, on=quoted_on, exit_on=exit_on, claims=claims)
         notice = collaboration.live_notice(force)
-        if exit_on is None:
-            if notice is None:
-                raise ExitDateRequired(
-                    f"{force} has no live withdrawal notice, so give the exit date to quote for", field="exit_on"
-                )
-            exit_on = notice.exit_on
-        quote = quote_withdrawal(
-            collaboration,
-            force=force,
-            exit_on=exit_on,
-            quoted_on=quoted_on,
-            notice_on=notice.served_on if notice else None,
-            decoupled_on=collaboration.decoupled_on(),
-        )
-        chain = self.side_tables.stream_chain(collaboration.id)
+        wanted: dict[str | None, set[int]] = {}
+        for line in quote.lines:
+            wanted.setdefault(line.source_id, set()).update(line.source_versions.values())
+        chains = {
+            stream: self.side_tables.stream_chain(UUID(stream) if stream else collaboration.id, versions=versions)
+            for stream, versions in wanted.items()
+        }
 
-        def source(version: int) -> dict[str, Any]:
-            position, digest = chain.get(version, (None, None))
+        def source(stream: str | None, version: int) -> dict[str, Any]:
+            position, digest = chains.get(stream, {}).get(version, (None, None))
             return {
-                "event_id": f"{collaboration.id}:{version}",
+                "event_id": f"{stream or collaboration.id}:{version}",
                 "version": version,
                 "position": position,
                 "hash": digest,
@@ -352,11 +552,14 @@ class CollaborationRecords(Application[UUID]):
             "collaboration_id": str(collaboration.id),
             "version": collaboration.version,
             "force": force,
+            "as_of": as_of.isoformat() if as_of else None,
+            "known_at": recorded_at_text(known_at) if known_at else None,
             "notice_served": notice is not None,
             "notice_on": quote.notice_on.isoformat(),
             "notice_end": quote.notice_end.isoformat(),
             "exit_on": quote.exit_on.isoformat(),
             "quoted_on": quote.quoted_on.isoformat(),
+            "exit_case_id": str(case.id) if case else None,
             "lines": [
                 {
                     "head": line.head,
@@ -364,26 +567,108 @@ class CollaborationRecords(Application[UUID]):
                     "amount": str(line.amount),
                     "formula": line.formula,
                     "inputs": dict(line.inputs),
-                    "source_events": {name: source(version) for name, version in line.source_versions.items()},
+                    "source_events": {
+                        name: source(line.source_id, version) for name, version in line.source_versions.items()
+                    },
                 }
                 for line in quote.lines
             ],
             "total": str(quote.total),
         }
 
-    def collaboration(self, collaboration_id: str, *, version: int | None = None) -> Collaboration:
+    def _withdrawal_case(
+        self, collaboration_id: str, force: str, *, as_of: date | None, known_at: datetime | None
+    ) -> ExitCase | None:
         try:
-            collaboration = self.repository.get(_uuid(collaboration_id), version=version)
+            return self.exit_case(
+                str(exit_case_id(collaboration_id, "withdrawal", force)), as_of=as_of, known_at=known_at
+            )
+        except (ExitCaseNotFound, NotYetInEffect):
+            return None
+
+    def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> ExitCase:
+        uuid = _uuid(case_id, ExitCaseNotFound, "exit case")
+        version = self._version_known_at(uuid, known_at, ExitCaseNotFound, "exit case") if known_at else None
+        try:
+            case = self.repository.get(uuid, version=version)
+        except AggregateNotFoundError:
+            raise ExitCaseNotFound(f"no exit case {case_id}") from None
+        if not isinstance(case, ExitCase):
+            raise ExitCaseNotFound(f"no exit case {case_id}")
+        if as_of is not None:
+            if as_of < case.opened_on:
+                raise NotYetInEffect(f"exit case {case_id} was opened on {case.opened_on}, after {as_of}")
+            case = case.as_of(as_of)
+        return case
+
+    def exit_case_document(
+        self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        return exit_case_document(self.exit_case(case_id, as_of=as_of, known_at=known_at))
+
+    def collaboration(
+        self,
+        collaboration_id: str,
+        *,
+        version: int | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> Collaboration:
+        """The collaboration now; or after event ``version``; or as it was known at
+        ``known_at`` (its last version recorded by then); and, with ``as_of``, only what was
+        in effect on that date (of what is known now, or at ``known_at``)."""
+        uuid = _uuid(collaboration_id)
+        if known_at is not None:
+            known = self._version_known_at(uuid, known_at, CollaborationNotFound, "collaboration")
+            version = known if version is None else min(version, known)
+        try:
+            collaboration = self.repository.get(uuid, version=version)
         except AggregateNotFoundError:
             raise CollaborationNotFound(f"no collaboration {collaboration_id}") from None
-        if version is not None and collaboration.version != version:  # the repository answers the latest <= version
+        if not isinstance(collaboration, Collaboration):
+            raise CollaborationNotFound(f"no collaboration {collaboration_id}")
+        if version is not None and known_at is None and collaboration.version != version:
+            # the repository answers the latest <= version
             raise CollaborationNotFound(
                 f"collaboration {collaboration_id} has no version {version}; it is at version {collaboration.version}"
             )
+        if as_of is not None:
+            if as_of < collaboration.established_on:
+                raise NotYetInEffect(
+                    f"collaboration {collaboration_id} took effect on {collaboration.established_on}, after {as_of}"
+                )
+            collaboration = collaboration.as_of(as_of)
         return collaboration
 
-    def collaboration_document(self, collaboration_id: str, *, version: int | None = None) -> dict[str, Any]:
-        return collaboration_document(self.collaboration(collaboration_id, version=version))
+    def _version_known_at(self, uuid: UUID, known_at: datetime, not_found: type[DomainError], what: str) -> int:
+        """The last version of a stream recorded at or before ``known_at``, from ``event_times``
+        (one indexed row, not a replay). A stream stored before that table existed has no rows
+        there; its own events' timestamps are read instead."""
+        version = self.side_tables.version_known_at(uuid, recorded_at_text(known_at))
+        if version is None and not self.side_tables.has_event_times(uuid):
+            for event in self.events.get(uuid):
+                if event.timestamp <= known_at:
+                    version = event.originator_version
+        if version is None:
+            if not self._exists(uuid):
+                raise not_found(f"no {what} {uuid}")
+            raise NotYetInEffect(f"{what} {uuid} had not been recorded by {recorded_at_text(known_at)}")
+        return version
+
+    def _exists(self, uuid: UUID) -> bool:
+        return bool(self.recorder.select_events(uuid, limit=1))
+
+    def collaboration_document(
+        self,
+        collaboration_id: str,
+        *,
+        version: int | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return collaboration_document(
+            self.collaboration(collaboration_id, version=version, as_of=as_of, known_at=known_at)
+        )
 
     def history(self, collaboration_id: str, *, upto_version: int | None = None) -> list[dict[str, Any]]:
         self.collaboration(collaboration_id)  # 404 for an unknown id
@@ -424,6 +709,28 @@ class CollaborationRecords(Application[UUID]):
         self,
         collaboration_id: str,
         mutate: Callable[[Collaboration, Provenance], Mapping[str, Any] | None],
+        **common: Any,
+    ) -> Written:
+        return self._change_aggregate(
+            lambda: self.collaboration(collaboration_id), mutate, collaboration_document, "collaboration", **common
+        )
+
+    def _change_case(
+        self,
+        case_id: str,
+        mutate: Callable[[ExitCase, Provenance], Mapping[str, Any] | None],
+        **common: Any,
+    ) -> Written:
+        return self._change_aggregate(
+            lambda: self.exit_case(case_id), mutate, exit_case_document, "exit case", **common
+        )
+
+    def _change_aggregate(
+        self,
+        load: Callable[[], Any],
+        mutate: Callable[[Any, Provenance], Mapping[str, Any] | None],
+        document: Callable[[Any], dict[str, Any]],
+        what: str,
         *,
         caller: Caller,
         effective_on: date,
@@ -433,33 +740,32 @@ class CollaborationRecords(Application[UUID]):
         expected_version: int | Collection[int] | None = None,
         idempotency: IdempotencyKey | None = None,
     ) -> Written:
-        """Loads the collaboration, applies ``mutate`` and saves, retrying on fresh state when
+        """Loads the aggregate, applies ``mutate`` and saves, retrying on fresh state when
         another writer took the version first. ``expected_version`` is the If-Match
-        precondition: the version (or any of the versions) the caller based the change on."""
+        precondition: the version (or any of the versions) the caller based the change on. A
+        force token writes only to aggregates its force is party to."""
         if (replay := self._replay(idempotency)) is not None:
             return replay
         expected = {expected_version} if isinstance(expected_version, int) else expected_version
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         for attempt in range(MAX_ATTEMPTS):
-            collaboration = self.collaboration(collaboration_id)
-            if caller.force is not None and caller.force not in collaboration.parties:
-                raise NotPermitted(f"{caller.force} is not a party to this collaboration")
-            if expected is not None and collaboration.version not in expected:
+            aggregate = load()
+            if caller.force is not None and caller.force not in aggregate.parties:
+                raise NotPermitted(f"{caller.force} is not a party to this {what}")
+            if expected is not None and aggregate.version not in expected:
                 named = ", ".join(str(version) for version in sorted(expected))
                 versions = "versions" if len(expected) > 1 else "version"
-                raise VersionMismatch(
-                    f"If-Match names {versions} {named} but the collaboration is at {collaboration.version}"
-                )
-            extra = mutate(collaboration, provenance) or {}
-            result = {**collaboration_document(collaboration), **extra}
+                raise VersionMismatch(f"If-Match names {versions} {named} but the {what} is at {aggregate.version}")
+            extra = mutate(aggregate, provenance) or {}
+            result = {**document(aggregate), **extra}
             try:
-                return self._save(collaboration, result, idempotency)
+                return self._save(aggregate, result, idempotency)
             except IntegrityError:
                 if (replay := self._replay(idempotency)) is not None:
                     return replay
                 # Another writer took this version: back off a little, retry on fresh state.
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
-        raise ConcurrentUpdate("the collaboration kept changing under this request; try again")
+        raise ConcurrentUpdate(f"the {what} kept changing under this request; try again")
 
     def _save(self, aggregate: Any, result: dict[str, Any], idempotency: IdempotencyKey | None) -> Written:
         request = None
@@ -484,8 +790,8 @@ class CollaborationRecords(Application[UUID]):
         return Written(result=json.loads(rows[0]["result"]), position=None, replayed=True)
 
 
-def _uuid(value: str) -> UUID:
+def _uuid(value: str, not_found: type[DomainError] = CollaborationNotFound, what: str = "collaboration") -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise CollaborationNotFound(f"no collaboration {value}: not a UUID") from None
+        raise not_found(f"no {what} {value}: not a UUID") from None

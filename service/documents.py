@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.collaboration import Collaboration
+from domain.exit_case import ExitCase
 from domain.values import Money, Share
 
 PROVENANCE_FIELDS = ("effective_on", "actor", "reason", "evidence", "approval_ref")
@@ -77,7 +78,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             "source_version": entry.version,
         }
 
-    today = date.today()
+    today = collaboration.viewed_as_of or date.today()  # "in effect" on the view's date
     functions = []
     for function in collaboration.functions.values():
         own = [apportionment(a) for a in collaboration.apportionments if a.function_id == function.id]
@@ -185,8 +186,9 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
                 "served_on": notice.served_on.isoformat(),
                 "earliest_exit_on": notice.earliest_exit_on.isoformat(),
                 "exit_on": notice.exit_on.isoformat(),
-                "status": "live" if notice.live else "withdrawn",
+                "status": "live" if notice.live else "withdrawn" if notice.withdrawn_on else "completed",
                 "withdrawn_on": jsonable(notice.withdrawn_on),
+                "completed_on": jsonable(notice.completed_on),
                 "source_version": notice.version,
                 "exit_on_source_version": notice.exit_on_version,
             }
@@ -201,4 +203,141 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             }
             for d in collaboration.directions
         ],
+        "withdrawals": [
+            {"force": force, "effective_on": entry.effective_on.isoformat(), "source_version": entry.version}
+            for force, entry in collaboration.withdrawn.items()
+        ],
+        "terminated_on": jsonable(collaboration.terminated_on),
+        "as_of": jsonable(collaboration.viewed_as_of),
+    }
+
+
+def exit_case_document(case: ExitCase) -> dict[str, Any]:
+    """An exit case: its figures at the top (claimed, assessed, agreed, paid, outstanding, and
+    by head), then every fact behind them with the version of the event that recorded it."""
+    figures = case.figures()
+
+    def line(entry: Any) -> dict[str, Any]:
+        return {
+            "head": entry.head,
+            "amount": str(entry.amount),
+            "description": entry.description,
+            "evidence": entry.evidence,
+        }
+
+    settlement = case.settlement
+    return {
+        "id": str(case.id),
+        "version": case.version,
+        "collaboration_id": case.collaboration_id,
+        "trigger": case.trigger,
+        "force": case.force,
+        "function_id": case.function_id,
+        "function_name": case.function_name,
+        "parties": list(case.parties),
+        "status": figures.status,
+        "opened_on": case.opened_on.isoformat(),
+        "closed_on": jsonable(case.closed_on),
+        "created_at": utc_text(case.created_on),
+        "modified_at": utc_text(case.modified_on),
+        "claimed": str(figures.claimed),
+        "assessed": jsonable(figures.assessed),
+        "agreed": jsonable(figures.agreed),
+        "written_off": jsonable(figures.written_off),
+        "paid": str(figures.paid),
+        "outstanding": jsonable(figures.outstanding),
+        "by_head": [
+            {"head": head, **{name: jsonable(amount) for name, amount in amounts.items()}}
+            for head, amounts in sorted(figures.by_head.items())
+        ],
+        "claims": [
+            {
+                "id": claim.claim_id,
+                "claimant": claim.claimant,
+                "respondent": claim.respondent,
+                "lines": [line(entry) for entry in claim.lines],
+                "total": str(claim.total),
+                "supersedes": claim.supersedes,
+                "superseded_by": claim.superseded_by,
+                "effective_on": claim.effective_on.isoformat(),
+                "source_version": claim.version,
+            }
+            for claim in case.claims.values()
+        ],
+        "assessments": [
+            {
+                "id": assessment.assessment_id,
+                "assessor": assessment.assessor,
+                "recommended_amount": str(assessment.recommended_amount),
+                "lines": [line(entry) for entry in assessment.lines],
+                "effective_on": assessment.effective_on.isoformat(),
+                "source_version": assessment.version,
+            }
+            for assessment in case.assessments
+        ],
+        "disputes": [
+            {
+                "id": dispute.dispute_id,
+                "raised_by": dispute.raised_by,
+                "forum": dispute.forum,
+                "summary": dispute.summary,
+                "effective_on": dispute.effective_on.isoformat(),
+                "source_version": dispute.version,
+            }
+            for dispute in case.disputes
+        ],
+        "settlement": (
+            {
+                "payer": settlement.payer,
+                "payee": settlement.payee,
+                "amount": str(settlement.amount),
+                "write_offs": str(settlement.write_offs),
+                "instalments": [
+                    {
+                        "due_on": instalment.due_on.isoformat(),
+                        "amount": str(instalment.amount),
+                        "paid": str(instalment.paid),
+                        "remaining": str(instalment.remaining),
+                    }
+                    for instalment in case.instalment_schedule()
+                ],
+                "effective_on": settlement.effective_on.isoformat(),
+                "source_version": settlement.version,
+            }
+            if settlement
+            else None
+        ),
+        "settlements_agreed": len(case.settlements),
+        "payments": [
+            {
+                "id": payment.payment_id,
+                "amount": str(payment.amount),
+                "paid_on": payment.paid_on.isoformat(),
+                "effective_on": payment.effective_on.isoformat(),
+                "source_version": payment.version,
+            }
+            for payment in case.payments
+        ],
+    }
+
+
+def register_entry(collaboration: Collaboration) -> dict[str, Any]:
+    """A collaboration as the central register lists it (``projections/register.py``), built
+    from the aggregate: what the register answers for ``as_of``/``known_at`` reads."""
+    return {
+        "id": str(collaboration.id),
+        "name": collaboration.name,
+        "purpose": collaboration.purpose,
+        "status": collaboration.status,
+        "lead_force": collaboration.lead_force,
+        "parties": list(collaboration.parties),
+        "functions": [
+            {"id": function.id, "name": function.name, "kind": function.kind, "host_force": function.host_force}
+            for function in sorted(collaboration.functions.values(), key=lambda f: f.version)
+        ],
+        "governance_body": collaboration.governance_body,
+        "review_cycle_months": collaboration.review_cycle_months,
+        "established_on": collaboration.established_on.isoformat(),
+        "version": collaboration.version,
+        "updated_at": utc_text(collaboration.modified_on),
     }

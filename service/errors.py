@@ -25,3 +25,20 @@ class IdempotencyKeyReused(DomainError):
 
 class ExitDateRequired(DomainError):
     """With no live notice to take it from, a quote needs the exit date."""
+
+
+class ExitCaseNotFound(DomainError):
+    """No exit case has that id."""
+
+
+class ExitCaseExists(DomainError):
+    """There is one exit case per withdrawal (collaboration and force) and per decoupling
+    (collaboration and function); it already exists."""
+
+
+class NothingToExit(DomainError):
+    """An exit case follows a recorded withdrawal notice or decoupling; there is none."""
+
+
+class NotYetInEffect(DomainError):
+    """Asked for the state on a date before the thing existed, or at a time before it was recorded."""

@@ -64,6 +64,16 @@ EXACT_COLUMNS = frozenset(
         "hash",
         "forces",
         "data",
+        "as_of",
+        "known_at",
+        "notice_on",
+        "notice_end",
+        "exit_on",
+        "quoted_on",
+        "head",
+        "amount",
+        "inputs",
+        "source_events",
     }
 )
 
@@ -98,6 +108,24 @@ DECISION_COLUMNS = (
     "approval_ref",
     "forces",
     "data",
+)
+
+QUOTE_COLUMNS = (
+    "collaboration_id",
+    "version",
+    "force",
+    "as_of",
+    "known_at",
+    "notice_on",
+    "notice_end",
+    "exit_on",
+    "quoted_on",
+    "head",
+    "description",
+    "amount",
+    "formula",
+    "inputs",
+    "source_events",
 )
 
 CSV_RESPONSE_DOC = {
@@ -217,6 +245,15 @@ def history_items(
             version = events[-1].originator_version
 
     return last, items()
+
+
+def quote_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """An exit-cost quote as rows: one per line, then a ``total`` row; each repeats the quote's
+    basis (force, notice and exit dates), so any row read alone says what it is."""
+    basis = {column: quote.get(column) for column in QUOTE_COLUMNS[:9]}
+    for line in quote["lines"]:
+        yield {**basis, **line}
+    yield {**basis, "head": "total", "description": "sum of the rounded lines", "amount": quote["total"]}
 
 
 def feed_items(records: CollaborationRecords, *, after: int) -> Iterator[dict[str, Any]]:

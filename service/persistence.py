@@ -15,13 +15,17 @@ The side tables are:
   processes chain in commit order. Events stored before the chain existed are chained by the
   first write after it (or by ``flask --app wsgi audit chain``).
 - ``audit_checkpoints``: signed checkpoints of the chain.
+- ``event_times``: when each event was recorded and the date it takes effect, one row per
+  ``(originator_id, originator_version)``, inserted in the events' own transaction (as in the
+  library's ``searchabletimestamps`` example). ``known_at`` reads use it to find the version of
+  an aggregate that was known at a time without replaying the stream.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +42,7 @@ from service.audit.chain import GENESIS, LinkRow, StoredLink, event_hash, stream
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 SCHEMA_LOCK_KEY = 0x636F6C6C6162  # "collab": the advisory lock that serialises creating tables
-PROJECTION_NAMES = ("register", "decision_log")
+PROJECTION_NAMES = ("register", "decision_log", "exit_cost_history")
 
 
 class ChainBroken(RuntimeError):
@@ -79,7 +83,34 @@ SIDE_TABLES = [
     " position BIGINT NOT NULL UNIQUE,"
     " hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}audit_checkpoints ( size BIGINT PRIMARY KEY, checkpoint TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}event_times ("
+    " originator_id TEXT NOT NULL,"
+    " originator_version BIGINT NOT NULL,"
+    " recorded_at TEXT NOT NULL,"
+    " effective_on TEXT,"
+    " PRIMARY KEY (originator_id, originator_version))",
+    "CREATE INDEX IF NOT EXISTS event_times_recorded ON {schema}event_times (originator_id, recorded_at)",
 ]
+INSERT_EVENT_TIMES = (
+    "INSERT INTO {schema}event_times (originator_id, originator_version, recorded_at, effective_on) VALUES (?, ?, ?, ?)"
+)
+SELECT_VERSION_KNOWN_AT = (
+    "SELECT originator_version FROM {schema}event_times WHERE originator_id = ? AND recorded_at <= ?"
+    " ORDER BY recorded_at DESC, originator_version DESC LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class EventTime:
+    """When an event was recorded (RFC 3339 UTC text, fixed width so that text order is time
+    order) and the date it takes effect."""
+
+    originator_id: str
+    originator_version: int
+    recorded_at: str
+    effective_on: str | None
+
+
 INSERT_IDEMPOTENCY = (
     "INSERT INTO {schema}idempotency_keys (principal, idempotency_key, fingerprint, result) VALUES (?, ?, ?, ?)"
 )
@@ -255,12 +286,20 @@ class SideTableAccess:
         """The stream id as this backend stores it."""
         return originator_id
 
-    def stream_chain(self, originator_id: UUID) -> dict[int, tuple[int, str]]:
-        """version -> (position, hash) for every chained event of one stream."""
+    def stream_chain(self, originator_id: UUID, versions: Collection[int] | None = None) -> dict[int, tuple[int, str]]:
+        """version -> (position, hash) for every chained event of one stream (or only those
+        ``versions``)."""
+        params: list[Any] = [self.stored_stream_id(originator_id)]
+        only = ""
+        if versions is not None:
+            if not versions:
+                return {}
+            only = f" AND e.originator_version IN ({', '.join('?' for _ in versions)})"
+            params.extend(sorted(versions))
         rows = self.execute(
             f"SELECT e.originator_version, c.position, c.hash FROM {self.events_table_sql} e"
-            f" JOIN {{schema}}event_chain c ON c.position = e.{self.position_column} WHERE e.originator_id = ?",
-            (self.stored_stream_id(originator_id),),
+            f" JOIN {{schema}}event_chain c ON c.position = e.{self.position_column} WHERE e.originator_id = ?{only}",
+            tuple(params),
         )
         return {row["originator_version"]: (row["position"], row["hash"]) for row in rows}
 
@@ -272,6 +311,27 @@ class SideTableAccess:
             f"SELECT position, hash FROM {{schema}}event_chain WHERE position IN ({marks})", tuple(positions)
         )
         return {row["position"]: row["hash"] for row in rows}
+
+    def _insert_event_times(self, cursor: Any, event_times: Sequence[EventTime] | None) -> None:
+        """Inside the events' transaction: when each was recorded and takes effect."""
+        if event_times:
+            cursor.executemany(
+                self.side_sql(INSERT_EVENT_TIMES),
+                [(t.originator_id, t.originator_version, t.recorded_at, t.effective_on) for t in event_times],
+            )
+
+    def version_known_at(self, originator_id: UUID, recorded_at: str) -> int | None:
+        """The last version of a stream recorded at or before ``recorded_at`` (None: none was).
+        A stream with no rows at all (stored before this table existed) answers None too; the
+        caller then reads the stream itself."""
+        rows = self.execute(SELECT_VERSION_KNOWN_AT, (str(originator_id), recorded_at))
+        return rows[0]["originator_version"] if rows else None
+
+    def has_event_times(self, originator_id: UUID) -> bool:
+        rows = self.execute(
+            "SELECT 1 AS present FROM {schema}event_times WHERE originator_id = ? LIMIT 1", (str(originator_id),)
+        )
+        return bool(rows)
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -296,6 +356,7 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
+        self._insert_event_times(c, kwargs.get("event_times"))
         self._extend_chain(c, positions=notification_ids, inserted=stored_events)
         return notification_ids
 
@@ -379,6 +440,7 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             curs.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
+        self._insert_event_times(curs, kwargs.get("event_times"))
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

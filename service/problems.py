@@ -20,8 +20,11 @@ from domain.errors import DomainError, UnknownFunction
 from service.errors import (
     CollaborationNotFound,
     ConcurrentUpdate,
+    ExitCaseExists,
+    ExitCaseNotFound,
     IdempotencyKeyReused,
     NotPermitted,
+    NotYetInEffect,
     VersionMismatch,
 )
 
@@ -32,6 +35,9 @@ PROBLEM_JSON = "application/problem+json"
 # error's class hierarchy, so a subclass inherits its parent's status.
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     CollaborationNotFound: 404,
+    ExitCaseNotFound: 404,
+    NotYetInEffect: 404,
+    ExitCaseExists: 409,
     NotPermitted: 403,
     VersionMismatch: 412,
     ConcurrentUpdate: 409,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 
 from domain.values import REFERENCE_LENGTH, TEXT_LENGTH
-from service import web
 from service.exports import FORMATS
 from service.fields import Code, Date, OptionalText, Text, Timestamp
 
@@ -77,13 +74,18 @@ class ExportFormatSchema(Schema):
 
 
 class TemporalQuerySchema(Schema):
-    as_of = Date(metadata={"description": "The state of the world on this date, as known now. Not yet supported: 501"})
-    known_at = Timestamp(metadata={"description": "What was known at this RFC 3339 time. Not yet supported: 501"})
+    """The bitemporal reads of DOMAIN.md: combine them to see exactly what a board saw on the
+    day it decided."""
 
-
-def refuse_temporal_reads(args: dict[str, Any]) -> None:
-    """``as_of``/``known_at`` are part of the contract but not built yet. Ignoring them would
-    answer a historical question with today's state, so they are refused plainly."""
-    asked = [name for name in ("as_of", "known_at") if args.pop(name, None) is not None]
-    if asked:
-        web.fail(501, f"{' and '.join(asked)} reads are not supported yet by this service")
+    as_of = Date(
+        metadata={
+            "description": "The state of the world on this date: only facts effective on or before it, as known "
+            "now (or at known_at). Before the thing existed: 404"
+        }
+    )
+    known_at = Timestamp(
+        metadata={
+            "description": "Only facts recorded at or before this RFC 3339 time (e.g. 2019-04-01T09:30:00Z), "
+            "back-dated corrections recorded later left out. Before the thing was recorded: 404"
+        }
+    )

@@ -183,6 +183,8 @@ def write_requests(collaboration_id: str, function_id: str) -> dict[str, tuple[s
             {"decided_by": "Alliance Governance Group", "rationale": "Local policing separated"},
         ),
         "directions": (f"{one}/directions", {"new_exit_on": "2019-10-09", "summary": "Exit deferred six months"}),
+        "party-withdrawals": (f"{one}/party-withdrawals", {"force": "warwickshire"}),
+        "termination": (f"{one}/termination", {}),
     }
 
 
@@ -192,6 +194,7 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
     "withdrawal-notices": ("exit-terms",),
     "withdrawals": ("exit-terms", "withdrawal-notices"),
     "directions": ("exit-terms", "withdrawal-notices"),
+    "party-withdrawals": ("exit-terms", "withdrawal-notices"),
 }
 
 

@@ -130,11 +130,12 @@ def test_a_collaboration_reads_as_it_is_now_and_as_it_stood_after_any_event(
     assert_problem(http.get(url(collaboration, "?versoin=1")), 422, "validation-failed")
 
 
-def test_temporal_reads_not_built_yet_are_refused_rather_than_answered_with_today(
-    http: Http, collaboration: dict[str, Any]
-) -> None:
-    assert_problem(http.get(url(collaboration, "?as_of=2019-01-01")), 501, "not-implemented")
-    assert_problem(http.get(url(collaboration, "?known_at=2019-01-01T00:00:00Z")), 501, "not-implemented")
+def test_temporal_reads_before_the_collaboration_existed_are_404(http: Http, collaboration: dict[str, Any]) -> None:
+    established_on = http.get(url(collaboration, "")).get_json()["established_on"]
+    assert_problem(http.get(url(collaboration, "?as_of=1999-01-01")), 404, "not-yet-in-effect")
+    assert_problem(http.get(url(collaboration, "?known_at=2019-01-01T00:00:00Z")), 404, "not-yet-in-effect")
+    on_the_day = http.get(url(collaboration, f"?as_of={established_on}"))
+    assert on_the_day.status_code == 200 and on_the_day.get_json()["id"] == collaboration["id"]
 
 
 @pytest.mark.parametrize(
@@ -570,5 +571,8 @@ def test_bad_register_queries_are_422(http: Http, query: str) -> None:
     assert_problem(http.get(f"{BASE}?{query}"), 422, "validation-failed")
 
 
-def test_register_refuses_temporal_queries_not_built_yet(http: Http) -> None:
-    assert_problem(http.get(f"{BASE}?as_of=2019-01-01"), 501, "not-implemented")
+def test_the_register_before_anything_was_recorded_is_empty(http: Http) -> None:
+    http.establish(effective_on="2012-04-01")
+    assert http.get(f"{BASE}?known_at=2019-01-01T00:00:00Z").get_json()["items"] == []
+    assert http.get(f"{BASE}?as_of=2011-01-01").get_json()["total"] == 0
+    assert http.get(f"{BASE}?as_of=2012-04-01").get_json()["total"] == 1

@@ -124,6 +124,7 @@ def test_serving_notice_shows_in_the_document_and_the_register_and_withdrawing_i
         "exit_on": "2019-10-09",
         "status": "live",
         "withdrawn_on": None,
+        "completed_on": None,
         "source_version": shown["version"],
         "exit_on_source_version": shown["version"],
     }
@@ -189,10 +190,13 @@ def test_a_function_decoupled_on_or_before_the_exit_date_is_left_out(http: Http)
     assert_problem(unknown, 404)
 
 
-def test_without_a_notice_the_quote_date_is_the_notice_date_and_the_exit_date_is_required(http: Http) -> None:
+def test_without_a_notice_the_quote_date_is_the_notice_date_and_the_exit_date_the_earliest_exit(http: Http) -> None:
     example = worked_example(http)
-    body = assert_problem(http.get(f"{example['one']}/exit-costs?force={A}"), 422, "exit-date-required")
-    assert "exit_on" in body["errors"]
+    earliest = quote(http, example["one"], f"force={A}&as_of=2018-10-09")
+    assert (earliest["notice_on"], earliest["quoted_on"]) == ("2018-10-09", "2018-10-09")
+    assert earliest["exit_on"] == earliest["notice_end"] == "2019-10-09"
+    assert earliest["notice_served"] is False
+    assert amounts(earliest)["H1"] == "0.00"
     today = http.get(f"{example['one']}/exit-costs?force={A}&exit_on=2999-01-01").get_json()
     assert today["notice_on"] == today["quoted_on"]
     assert today["notice_served"] is False
@@ -205,8 +209,9 @@ def test_without_a_notice_the_quote_date_is_the_notice_date_and_the_exit_date_is
         ("force=dorset&exit_on=2019-04-01", 422, "party-not-in-collaboration"),
         ("exit_on=2019-04-01", 422, "validation-failed"),
         ("force=west-mercia&exit_on=2018-01-01", 422, "exit-before-notice"),
-        ("force=west-mercia&exit_on=2019-04-01&as_of=2019-01-01", 501, None),
-        ("force=west-mercia&exit_on=2019-04-01&known_at=2019-01-01T00:00:00Z", 501, None),
+        ("force=west-mercia&exit_on=2019-04-01&as_of=2011-01-01", 404, "not-yet-in-effect"),
+        ("force=west-mercia&exit_on=2019-04-01&known_at=2019-01-01T00:00:00Z", 404, "not-yet-in-effect"),
+        ("force=west-mercia&exit_on=2019-04-01&format=xml", 422, "validation-failed"),
     ],
 )
 def test_exit_cost_queries_that_cannot_be_answered(http: Http, query: str, status: int, problem: str | None) -> None:

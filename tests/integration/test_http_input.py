@@ -293,13 +293,13 @@ def test_a_leap_day_written_properly_is_a_date(http: Http, alliance: tuple[str, 
     path, body = write_requests(*alliance)["reviews"]
     accepted(http, path, {**WHEN, **body, "effective_on": "2020-02-29"})
     refused(http, path, {**WHEN, **body, "effective_on": "2019-02-29"})
-    assert_problem(http.get(f"{BASE}?as_of=2020-02-29"), 501)  # well formed: refused only as not built yet
+    assert http.get(f"{BASE}?as_of=2020-02-29").status_code == 200  # well formed
 
 
 @pytest.mark.parametrize("written", ["20190101T000000Z", "2019-01-01", "2019-01-01T00:00:00", "2019-01-01 00:00Z"])
 def test_known_at_is_an_rfc3339_timestamp(http: Http, written: str) -> None:
     assert_problem(http.get(f"{BASE}?known_at={written}"), 422, "validation-failed")
-    assert_problem(http.get(f"{BASE}?known_at=2019-01-01T00:00:00Z"), 501)
+    assert http.get(f"{BASE}?known_at=2019-01-01T00:00:00Z").status_code == 200
 
 
 # --------------------------------------------------------------------------- financial years

@@ -12,8 +12,9 @@ from flask.wrappers import Response
 
 from service import exports, web
 from service.api import Blueprint
+from service.register_at import register_page_at
 from service.resources.collaborations import schemas as s
-from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, refuse_temporal_reads
+from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, WriteSchema
 
 blp = Blueprint(
     "collaborations",
@@ -38,17 +39,21 @@ def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., 
 @blp.route("", methods=["GET"])
 @blp.arguments(s.RegisterQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.RegisterPageSchema)
-@blp.problems(501)
 def search_register(args: dict[str, Any]) -> Response:
     """The central register of collaborations
 
     Filter by `party`, `status`, `function` and free text `q`; paginated by `page` and
-    `page_size` (at most 100).
+    `page_size` (at most 100). With `as_of` and/or `known_at`, the register as it stood: each
+    collaboration as known at `known_at` and in effect on `as_of` (those not yet recorded or
+    not yet in effect are left out), filtered and ordered the same way.
     """
-    refuse_temporal_reads(args)
     register = web.register()
     register.catch_up()
-    return jsonify(register.search(**args))
+    as_of, known_at = args.pop("as_of", None), args.pop("known_at", None)
+    if as_of is None and known_at is None:
+        return jsonify(register.search(**args))
+    ids = [row.id for row in register.view.all_rows()]
+    return jsonify(register_page_at(web.records(), ids, as_of=as_of, known_at=known_at, **args))
 
 
 @write_route("")
@@ -67,10 +72,16 @@ def establish(body: dict[str, Any]) -> Response:
 @blp.route(ONE, methods=["GET"])
 @blp.arguments(s.CollaborationQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.CollaborationDocument, headers=ETAG_HEADER)
-@blp.problems(404, 501)
+@blp.problems(404)
 def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
-    """A collaboration's current state, or its state after event `version`"""
-    refuse_temporal_reads(args)
+    """A collaboration's current state, or its state after event `version`, or as it stood
+
+    `known_at` answers with what had been recorded by that time (the last version recorded by
+    then; with `version` too, the earlier of the two); `as_of` keeps only what was in effect on
+    that date: parties joined, functions added and not yet decoupled, budgets, shares, terms,
+    assets, contracts, notices and directions effective by then. Combined, they reproduce what a
+    board saw on the day it decided. Either one before the collaboration existed is 404.
+    """
     return web.about_collaboration(web.records().collaboration_document(str(collaboration_id), **args))
 
 
@@ -214,6 +225,35 @@ def withdraw_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
     return web.record(web.records().withdraw_notice, str(collaboration_id), **body)
 
 
+@write_route(f"{ONE}/party-withdrawals")
+@blp.arguments(s.PartyWithdrawalSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Record that a party left the agreement (an extension of API.md)
+
+    `effective_on` is the date it left: on or after its notice date (422 otherwise). It needs
+    the force's live notice (422 without), which is then `completed`. The force is no longer a
+    current party: new shares, assets, notices naming it are refused; it stays quotable on the
+    notice it left on, with the date it left as the exit date. A force token records only its
+    own force's withdrawal.
+    """
+    return web.record(web.records().record_withdrawal, str(collaboration_id), **body)
+
+
+@write_route(f"{ONE}/termination")
+@blp.arguments(WriteSchema)
+@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def terminate(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Record that the agreement ended (an extension of API.md)
+
+    `effective_on` is the date it ended. The status becomes `terminated` and every later change
+    to the agreement is refused (422). Its exit cases carry on: they are records of their own.
+    """
+    return web.record(web.records().terminate_agreement, str(collaboration_id), **body)
+
+
 @write_route(f"{ONE}/functions/<uuid:function_id>/decoupling")
 @blp.arguments(s.DecouplingSchema)
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
@@ -243,21 +283,32 @@ def give_direction(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.route(f"{ONE}/exit-costs", methods=["GET"])
 @blp.arguments(s.ExitCostsQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.ExitCostsDocument, headers=ETAG_HEADER)
-@blp.problems(404, 501)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
 def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
     """What a force owes (or is owed) on withdrawing, by DOMAIN.md's exit-cost method
 
-    N (the notice date) is the force's live notice's date, else today (the quote date). `exit_on`
-    defaults to the live notice's exit date after any s23G directions, and is required (422)
-    without a live notice. Functions decoupled on or before the exit date are left out. Each line
+    N (the notice date) is the force's live notice's date, else the quote date (`as_of` if given,
+    else today). `exit_on` defaults to the live notice's exit date after any s23G directions, else
+    to the earliest exit had notice been served on N (N plus the notice period, so H1 is 0).
+    Functions decoupled on or before the exit date are left out. The claimed heads (H2, H3, H6,
+    H8 and their mitigations) are the current claims of the force's withdrawal exit case. Each line
     gives its `formula`, its `inputs` (exact decimal strings) and, per input, the event that
     supplied it in `source_events`: `event_id` (`<collaboration id>:<version>`), its `version`, and
     its `position` and `hash` in the global log's audit chain. Money is a string to the penny,
     rounded half-up per line; the `total` is the sum of the lines. A force that is not a party is
-    422. `as_of` and `known_at` are not supported yet (501).
+    422. With `as_of` the quote is made on that date from what was in effect then; with
+    `known_at`, from what had been recorded by then.
+
+    A shareable quote: `?format=csv` (or `Accept: text/csv`) answers the lines as CSV, one row
+    per line and a last `total` row, each carrying the quote's force, dates and basis.
     """
-    refuse_temporal_reads(args)
+    as_csv = exports.wants_csv(args.pop("format", None))
     document = web.records().exit_costs(str(collaboration_id), **args)
-    response = jsonify(document)
+    if as_csv:
+        filename = f"exit-costs-{collaboration_id}-{document['force']}-{document['exit_on']}.csv"
+        response = exports.csv_response(exports.quote_rows(document), exports.QUOTE_COLUMNS, filename)
+    else:
+        response = exports.negotiated(jsonify(document))
     response.set_etag(str(document["version"]))
     return response

@@ -150,6 +150,13 @@ class WithdrawalNoticeSchema(WriteSchema):
     )
 
 
+class PartyWithdrawalSchema(WriteSchema):
+    force = Code(
+        required=True,
+        metadata={"description": "The party leaving, on its live notice; a force token only for its own force"},
+    )
+
+
 class DecouplingSchema(WriteSchema):
     decided_by = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Alliance Governance Group"})
     rationale = Text(required=True, max_length=TEXT_LENGTH)
@@ -163,12 +170,12 @@ class DirectionSchema(WriteSchema):
     summary = Text(required=True, max_length=TEXT_LENGTH)
 
 
-class ExitCostsQuerySchema(TemporalQuerySchema):
+class ExitCostsQuerySchema(TemporalQuerySchema, ExportFormatSchema):
     force = Code(required=True, validate=known_force, metadata={**FORCE_CODE, "description": "The withdrawing party"})
     exit_on = Date(
         metadata={
             "description": "The exit date E. Defaults to the exit date of the force's live notice (as moved by "
-            "any s23G direction); required when the force has served no notice"
+            "any s23G direction); with no notice, to the earliest exit had notice been served on N"
         }
     )
 
@@ -264,11 +271,25 @@ class NoticeDocument(SourcedSchema):
         required=True, metadata={"description": "served_on plus the notice period of the exit terms in effect then"}
     )
     exit_on = ma.fields.Date(required=True, metadata={"description": "The exit date after any s23G directions"})
-    status = ma.fields.String(required=True, metadata={"enum": ["live", "withdrawn"]})
+    status = ma.fields.String(
+        required=True,
+        metadata={
+            "enum": ["live", "withdrawn", "completed"],
+            "description": "live; withdrawn (the notice was taken back); completed (the force left on it)",
+        },
+    )
     withdrawn_on = ma.fields.Date(required=True, allow_none=True)
+    completed_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "The date the force left the agreement on this notice"}
+    )
     exit_on_source_version = ma.fields.Integer(
         required=True, metadata={"description": "The event that set exit_on: the notice or the latest direction"}
     )
+
+
+class WithdrawalDocument(SourcedSchema):
+    force = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True, metadata={"description": "The date the force left"})
 
 
 class DirectionDocument(SourcedSchema):
@@ -341,6 +362,11 @@ class CollaborationDocument(Schema):
     variations = ma.fields.List(ma.fields.Nested(VariationDocument), required=True)
     notices = ma.fields.List(ma.fields.Nested(NoticeDocument), required=True)
     directions = ma.fields.List(ma.fields.Nested(DirectionDocument), required=True)
+    withdrawals = ma.fields.List(
+        ma.fields.Nested(WithdrawalDocument), metadata={"description": "Parties that have left the agreement"}
+    )
+    terminated_on = ma.fields.Date(allow_none=True, metadata={"description": "The date the agreement ended"})
+    as_of = ma.fields.Date(allow_none=True, metadata={"description": "The as_of date of this view, if any"})
 
 
 class FunctionAddedDocument(CollaborationDocument):
@@ -393,12 +419,21 @@ class ExitCostsDocument(Schema):
     version = ma.fields.Integer(required=True, metadata={"description": "The collaboration version quoted"})
     force = ma.fields.String(required=True)
     notice_served = ma.fields.Boolean(required=True, metadata={"description": "Whether the force has a live notice"})
+    as_of = ma.fields.Date(allow_none=True, metadata={"description": "The as_of date asked for, if any"})
+    known_at = ma.fields.String(
+        allow_none=True, metadata={"format": "date-time", "description": "The known_at time asked for, if any"}
+    )
     notice_on = ma.fields.Date(
-        required=True, metadata={"description": "N: the live notice's date, else the quote date (today)"}
+        required=True,
+        metadata={"description": "N: the live notice's date, else the quote date (as_of if given, else today)"},
     )
     notice_end = ma.fields.Date(required=True, metadata={"description": "N plus the notice period"})
     exit_on = ma.fields.Date(required=True)
     quoted_on = ma.fields.Date(required=True)
+    exit_case_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The force's withdrawal exit case, whose claims supply the claimed heads"},
+    )
     lines = ma.fields.List(ma.fields.Nested(QuoteLineDocument), required=True)
     total = ma.fields.String(
         required=True,

@@ -1,0 +1,125 @@
+"""Snapshots and recorded times, on SQLite and PostgreSQL: an aggregate loaded from a snapshot
+is the aggregate replayed from its events, and ``event_times`` finds the version known at a
+time without reading the stream."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.application import project_aggregate
+
+from service.application import SNAPSHOT_INTERVAL, Caller, CollaborationRecords, recorded_at_text
+from service.documents import collaboration_document
+from tests.integration.test_application import ADMIN, establish
+
+ON = {"effective_on": date(2013, 4, 1), "reason": "agreed"}
+
+
+def busy_collaboration(records: CollaborationRecords, events: int) -> str:
+    """A collaboration with every kind of state entry and at least ``events`` events."""
+    collaboration_id = establish(records)
+    common = {"caller": ADMIN, **ON}
+    ict = records.add_function(
+        collaboration_id, name="ICT", kind="enabling", host_force="west-mercia", annual_budget="10000000.00", **common
+    ).result["function_id"]
+    records.agree_apportionment(
+        collaboration_id,
+        function_id=None,
+        basis="fixed_ratio",
+        shares={"west-mercia": "0.69", "warwickshire": "0.31"},
+        **common,
+    )
+    records.agree_exit_terms(
+        collaboration_id,
+        notice_period_months=12,
+        stranded_cost_rate="0.25",
+        stranded_cost_months=6,
+        caps={"H5": "500000.00"},
+        **common,
+    )
+    records.register_asset(
+        collaboration_id,
+        name="HQ",
+        cost="3000000.00",
+        acquired_on=date(2016, 4, 1),
+        useful_life_months=60,
+        funded_shares={"west-mercia": "0.69", "warwickshire": "0.31"},
+        **common,
+    )
+    records.commit_contract(
+        collaboration_id,
+        supplier="Big ICT plc",
+        function_id=ict,
+        annual_value="1000000.00",
+        ends_on=date(2021, 3, 31),
+        break_cost="400000.00",
+        **common,
+    )
+    records.agree_variation(collaboration_id, clause="7.2", summary="notice by letter", **common)
+    version = records.collaboration(collaboration_id).version
+    year = 2013
+    while version < events:
+        records.set_function_budget(
+            collaboration_id,
+            function_id=ict,
+            financial_year=f"{year}/{str(year + 1)[2:]}",
+            annual_budget=f"{10000000 + version}.00",
+            **common,
+        )
+        records.hold_review(collaboration_id, outcome=f"review {version}", **common)
+        version += 2
+        year += 1
+    records.serve_withdrawal_notice(
+        collaboration_id, force="west-mercia", caller=Caller(ADMIN.actor), effective_on=date(2018, 10, 9), reason="r"
+    )
+    return collaboration_id
+
+
+def replayed(records: CollaborationRecords, collaboration_id: str):
+    """The aggregate from its events alone, ignoring snapshots."""
+    events = records.events.get(UUID(collaboration_id))
+    return project_aggregate(None, events)
+
+
+def test_a_snapshot_is_taken_and_loads_the_same_aggregate_as_replaying_its_events(records):
+    collaboration_id = busy_collaboration(records, 3 * SNAPSHOT_INTERVAL + 7)
+    snapshots = list(records.snapshots.get(UUID(collaboration_id)))
+    assert [snapshot.originator_version for snapshot in snapshots] == [
+        SNAPSHOT_INTERVAL,
+        2 * SNAPSHOT_INTERVAL,
+        3 * SNAPSHOT_INTERVAL,
+    ]
+    loaded = records.collaboration(collaboration_id)
+    fresh = replayed(records, collaboration_id)
+    assert loaded.version == fresh.version > 3 * SNAPSHOT_INTERVAL
+    assert collaboration_document(loaded) == collaboration_document(fresh)
+    assert loaded.__dict__ == fresh.__dict__
+    quote = records.exit_costs(collaboration_id, force="west-mercia", today=date(2018, 11, 1))
+    assert quote["total"] != "0.00"
+
+
+def test_event_times_give_the_version_known_at_a_time(records):
+    collaboration_id = establish(records)
+    common = {"caller": ADMIN, **ON}
+    before_any = recorded_at_text(records.events.get(UUID(collaboration_id)).__next__().timestamp)
+    records.hold_review(collaboration_id, outcome="first", **common)
+    events = list(records.events.get(UUID(collaboration_id)))
+    first, second = (recorded_at_text(event.timestamp) for event in events)
+    records.hold_review(collaboration_id, outcome="second", **common)
+    side_tables = records.side_tables
+    assert side_tables.version_known_at(UUID(collaboration_id), "2000-01-01T00:00:00.000000Z") is None
+    assert side_tables.version_known_at(UUID(collaboration_id), before_any) == 1
+    assert side_tables.version_known_at(UUID(collaboration_id), first) == 1
+    assert side_tables.version_known_at(UUID(collaboration_id), second) == 2
+    assert side_tables.version_known_at(UUID(collaboration_id), "9999-01-01T00:00:00.000000Z") == 3
+    rows = side_tables.execute(
+        "SELECT originator_version, effective_on FROM {schema}event_times WHERE originator_id = ?"
+        " ORDER BY originator_version",
+        (collaboration_id,),
+    )
+    assert [(row["originator_version"], row["effective_on"]) for row in rows] == [
+        (1, "2012-03-01"),
+        (2, "2013-04-01"),
+        (3, "2013-04-01"),
+    ]
