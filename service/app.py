@@ -93,16 +93,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationRecords) -> None:
-    """The read models (the central register, the decision log) and their CLI
+    """The read models (the central register, the decision log, the exit-cost history) and their CLI
     (``projections run``/``rebuild``)."""
     from projections.cli import projections_cli
     from projections.decision_log import DecisionLog
+    from projections.exit_cost_history import ExitCostHistory
     from projections.register import Register
 
     app.extensions["register"] = Register(env=env, application=records)
     try:
         app.extensions["decision_log"] = DecisionLog(env=env, application=records)
     except BaseException:
+        app.extensions["register"].close()
+        raise
+    try:
+        app.extensions["exit_cost_history"] = ExitCostHistory(env=env, application=records)
+    except BaseException:
+        app.extensions["decision_log"].close()
         app.extensions["register"].close()
         raise
     app.cli.add_command(projections_cli)

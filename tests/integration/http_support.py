@@ -95,6 +95,7 @@ def http_for(database_url: str) -> Iterator[Http]:
     finally:
         app.extensions["register"].close()
         app.extensions["decision_log"].close()
+        app.extensions["exit_cost_history"].close()
         app.extensions["records"].close()
 
 
