@@ -174,7 +174,7 @@ def main() -> None:
 
         load, quote, http = median(loads), median(quotes), median(https)
         print(f"  load (raw eventsourcing, snapshot + tail) median {load:7.2f} ms")
-        print(f"  quote (service)                           median {quote:7.2f} ms   ratio load/quote {load / quote:.2f}")
+        print(f"  quote (service)                           median {quote:7.2f} ms   load/quote {load / quote:.2f}")
         print(f"  quote (HTTP, test client)                 median {http:7.2f} ms")
         print(f"  replay of all {version} events, no snapshot  median {median(replays):7.2f} ms (for scale)")
         print(f"target: quote median < 10 ms -> {'met' if http < 10 else 'NOT met'} (HTTP), total {expected}")

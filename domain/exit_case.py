@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -261,11 +262,18 @@ class ExitCase(Aggregate):
         return copy_sharing_entries(self, memo, self.SHARED_ENTRIES)
 
     class Event(Aggregate.Event):
+        """Every event after the opening names the case's collaboration too, so a reader of the
+        log (the decision log, another tool) can place it without looking the case up."""
+
+        collaboration_id: str
         effective_on: date
         actor: str
         reason: str
         evidence: str | None
         approval_ref: str | None
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().trigger_event(event_class, collaboration_id=self.collaboration_id, **kwargs)
 
     class Opened(Aggregate.Created):
         collaboration_id: str

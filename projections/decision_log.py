@@ -52,6 +52,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from domain.collaboration import Collaboration
+from domain.exit_case import ExitCase
 from projections.tracked import (
     PostgresTrackedView,
     SQLiteTrackedView,
@@ -318,6 +319,35 @@ def _party_withdrew(event: Collaboration.PartyWithdrew, context: CollaborationCo
 @summarises(Collaboration.AgreementTerminated)
 def _agreement_terminated(event: Collaboration.AgreementTerminated, context: CollaborationContext) -> str:
     return f"Agreement {quoted(context.name or '?')} terminated"
+
+
+def exit_case_collaboration(event: Any) -> UUID:
+    return UUID(event.collaboration_id)
+
+
+@summarises(ExitCase.DisputeRaised, collaboration_of=exit_case_collaboration)
+def _dispute_raised(event: ExitCase.DisputeRaised, context: CollaborationContext) -> str:
+    forum = event.forum.replace("_", " ")
+    return f"{event.raised_by} took the exit case to the {forum}: {one_line(event.summary)}"
+
+
+@summarises(ExitCase.SettlementAgreed, collaboration_of=exit_case_collaboration)
+def _settlement_agreed(event: ExitCase.SettlementAgreed, context: CollaborationContext) -> str:
+    instalments = len(event.instalments)
+    return (
+        f"Exit settlement agreed: {event.payer} pays {event.payee} {money(event.amount)}"
+        f" in {instalments} instalment{'s' if instalments != 1 else ''}, {money(event.write_offs)} written off"
+    )
+
+
+@summarises(ExitCase.Closed, collaboration_of=exit_case_collaboration)
+def _exit_case_closed(event: ExitCase.Closed, context: CollaborationContext) -> str:
+    return "Exit case closed"
+
+
+@summarises(ExitCase.Reopened, collaboration_of=exit_case_collaboration)
+def _exit_case_reopened(event: ExitCase.Reopened, context: CollaborationContext) -> str:
+    return f"Exit case reopened: {one_line(event.reason)}"
 
 
 @summarises(Collaboration.Event)

@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.postgres import PostgresFactory
 
 import domain.collaboration
 import domain.exit_case
@@ -43,7 +44,7 @@ from service.errors import (
     NotYetInEffect,
     VersionMismatch,
 )
-from service.persistence import EventTime, IdempotentRequest, SideTableAccess
+from service.persistence import EventTime, IdempotentRequest, SideTableAccess, schema_lock
 from service.transcodings import state_transcodings
 
 MAX_ATTEMPTS = 12
@@ -128,6 +129,14 @@ class CollaborationRecords(Application[UUID]):
             ensure_ascii=False,
             sort_keys=True,
         )
+
+    def construct_snapshot_store(self) -> Any:
+        """The library's snapshot store; on PostgreSQL its table is created under the same
+        advisory lock as the other tables, so workers starting together do not race."""
+        if isinstance(self.factory, PostgresFactory):
+            with schema_lock(self.factory.datastore):
+                return super().construct_snapshot_store()
+        return super().construct_snapshot_store()
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
         """Passes each event's recorded time and effective date to the recorder, which writes

@@ -51,6 +51,7 @@ CSV = "text/csv"
 FORMATS = ("json", "csv")
 ROWS_PER_CHUNK = 200
 READ_CHUNK = 500
+HEADS = ("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 EXACT_COLUMNS = frozenset(
     {
@@ -74,6 +75,23 @@ EXACT_COLUMNS = frozenset(
         "amount",
         "inputs",
         "source_events",
+        "seq",
+        "event_id",
+        "collaboration_version",
+        "case_version",
+        "exit_case_id",
+        *HEADS,
+        *(f"claimed_{head}" for head in HEADS),
+        "total_before",
+        "total",
+        "claimed",
+        "assessed",
+        "agreed",
+        "written_off",
+        "paid",
+        "outstanding",
+        "before",
+        "after",
     }
 )
 
@@ -126,6 +144,55 @@ QUOTE_COLUMNS = (
     "formula",
     "inputs",
     "source_events",
+)
+
+EXIT_COST_HISTORY_COLUMNS = (
+    "seq",
+    "position",
+    "event_id",
+    "type",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "reason",
+    "collaboration_version",
+    "case_version",
+    "exit_case_id",
+    "note",
+    "notice_on",
+    "exit_on",
+    *HEADS,
+    "total_before",
+    "total",
+    "claimed",
+    "assessed",
+    "agreed",
+    "written_off",
+    "paid",
+    "outstanding",
+    "before",
+    "after",
+)
+EXIT_CASE_HISTORY_COLUMNS = (
+    "seq",
+    "position",
+    "event_id",
+    "type",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "reason",
+    "collaboration_version",
+    "case_version",
+    *(f"claimed_{head}" for head in HEADS),
+    "claimed",
+    "assessed",
+    "agreed",
+    "written_off",
+    "paid",
+    "outstanding",
+    "before",
+    "after",
 )
 
 CSV_RESPONSE_DOC = {
@@ -254,6 +321,29 @@ def quote_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for line in quote["lines"]:
         yield {**basis, **line}
     yield {**basis, "head": "total", "description": "sum of the rounded lines", "amount": quote["total"]}
+
+
+def exit_cost_history_rows(items: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A force's exit-cost history as flat rows: the figures after each event per head, the
+    total before and after, the case totals, and the full before/after as JSON."""
+    for item in items:
+        after = item.get("after") or {}
+        before = item.get("before") or {}
+        yield {
+            **item,
+            "notice_on": after.get("notice_on"),
+            "exit_on": after.get("exit_on"),
+            **{head: (after.get("heads") or {}).get(head) for head in HEADS},
+            "total_before": before.get("total"),
+            "total": after.get("total"),
+        }
+
+
+def exit_case_history_rows(items: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """An exit case's history as flat rows: the claimed figure per head after each event."""
+    for item in items:
+        by_head = (item.get("after") or {}).get("by_head") or {}
+        yield {**item, **{f"claimed_{head}": (by_head.get(head) or {}).get("claimed") for head in HEADS}}
 
 
 def feed_items(records: CollaborationRecords, *, after: int) -> Iterator[dict[str, Any]]:

@@ -56,6 +56,10 @@ def decision_log() -> Any:
     return current_app.extensions["decision_log"]
 
 
+def exit_cost_history() -> Any:
+    return current_app.extensions["exit_cost_history"]
+
+
 def tokens() -> TokenStore:
     return current_app.extensions["tokens"]
 
@@ -116,7 +120,7 @@ def if_match_versions() -> frozenset[int] | None:
     if not versions:
         fail(
             412,
-            f"If-Match names {header}, which is no strong tag of a version of this collaboration (a weak W/ tag "
+            f"If-Match names {header}, which is no strong tag of a version of this record (a weak W/ tag "
             "never matches), so it does not match",
         )
     return versions
@@ -125,7 +129,7 @@ def if_match_versions() -> frozenset[int] | None:
 def refuse_if_match() -> None:
     """If-Match on a create: nothing exists yet, so no tag can match (RFC 9110 13.1.1)."""
     if request.headers.get("If-Match") is not None:
-        fail(412, "If-Match cannot match a collaboration that does not exist yet; send the create without it")
+        fail(412, "If-Match cannot match a record that does not exist yet; send the create without it")
 
 
 def idempotency_key() -> IdempotencyKey | None:

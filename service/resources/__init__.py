@@ -11,8 +11,9 @@ def register_resources(api: Api) -> None:
     from service.resources.collaborations.routes import blp as collaborations
     from service.resources.decisions.routes import blp as decisions
     from service.resources.events.routes import blp as events
+    from service.resources.exit_cases.routes import blp as exit_cases
     from service.resources.forces.routes import blp as forces
     from service.resources.meta.routes import blp as meta
 
-    for blueprint in (meta, forces, collaborations, decisions, events, audit):
+    for blueprint in (meta, forces, collaborations, exit_cases, decisions, events, audit):
         api.register_blueprint(blueprint)

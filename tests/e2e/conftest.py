@@ -116,10 +116,10 @@ def running_gunicorn(tmp_path: Path, database_url: str, workers: int = 3) -> Ite
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or listening while the workers still boot
             if process.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")

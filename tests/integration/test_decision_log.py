@@ -785,3 +785,53 @@ def test_decisions_need_a_valid_token_of_any_role(http: Http):
 def test_bad_decision_queries_are_422(http: Http, query: str, field: str):
     body = assert_problem(http.get(f"/api/v1/decisions?{query}"), 422, "validation-failed")
     assert field in body["errors"], body
+
+
+def test_exit_case_decisions_are_logged_under_their_collaboration_and_its_figures_are_not(records, open_log):
+    """A dispute, a settlement, a closing and a reopening are decisions of the collaboration's
+    parties; a claim, an assessment and a payment are not."""
+    alliance = establish(records, "Strategic Alliance", ["west-mercia", "warwickshire"])
+    records.agree_exit_terms(
+        alliance, notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, **when(START)
+    )
+    records.serve_withdrawal_notice(alliance, force="warwickshire", **when(date(2018, 10, 9)))
+    case = records.open_exit_case(
+        collaboration_id=alliance, trigger="withdrawal", force="warwickshire", **when(date(2019, 1, 10))
+    ).result["id"]
+    line = {"head": "H6", "amount": "1000.00", "description": "ICT separation"}
+    records.lodge_claim(case, claimant="west-mercia", respondent="warwickshire", lines=[line], **when(date(2019, 2, 1)))
+    records.record_assessment(
+        case, assessor="Independent assessor", recommended_amount="900.00", **when(date(2019, 3, 1))
+    )
+    records.raise_dispute(
+        case, raised_by="warwickshire", forum="home_secretary", summary="Disputed", **when(date(2019, 4, 1))
+    )
+    instalments = [{"due_on": date(2020, 4, 30), "amount": "800.00"}]
+    records.agree_settlement(
+        case,
+        payer="warwickshire",
+        payee="west-mercia",
+        amount="800.00",
+        write_offs="27.00",
+        instalments=instalments,
+        **when(date(2020, 3, 30)),
+    )
+    records.record_payment(case, amount="800.00", paid_on=date(2020, 4, 30), **when(date(2020, 4, 30)))
+    records.close_exit_case(case, **when(date(2020, 5, 1)))
+    records.reopen_exit_case(case, **when(date(2020, 6, 1), "a late invoice"))
+    log = open_log()
+    log.catch_up()
+
+    rows = [item for item in log.view.all_items() if item["stream_id"] == case]
+    assert [(row["type"], row["summary"]) for row in rows] == [
+        ("ExitCase.DisputeRaised", "warwickshire took the exit case to the home secretary: Disputed"),
+        (
+            "ExitCase.SettlementAgreed",
+            "Exit settlement agreed: warwickshire pays west-mercia £800.00 in 1 instalment, £27.00 written off",
+        ),
+        ("ExitCase.Closed", "Exit case closed"),
+        ("ExitCase.Reopened", "Exit case reopened: a late invoice"),
+    ]
+    assert {row["collaboration_id"] for row in rows} == {alliance}
+    assert {row["collaboration_name"] for row in rows} == {"Strategic Alliance"}
+    assert rows[1]["forces"] == ["west-mercia", "warwickshire"]

@@ -11,7 +11,7 @@ from typing import Any
 from service.resources.collaborations.schemas import CollaborationDocument, RegisterPageSchema
 from tests.integration import http_support
 from tests.integration.http_support import Http, assert_problem
-from tests.integration.test_http_exit_costs import A, B, BASE, amounts, at, posted, quote, worked_example
+from tests.integration.test_http_exit_costs import BASE, A, B, amounts, at, posted, quote, worked_example
 
 http = http_support.http
 http_any = http_support.http_any

@@ -1,11 +1,23 @@
 """Every write endpoint refuses the same way: no token 401, an auditor 403, a force that is not
-a party 403, a stale If-Match 412, no reason 422; and a refused write records nothing."""
+a party 403, a stale If-Match 412, no reason 422; and a refused write records nothing. The writes
+of collaborations and those of exit cases each have their table."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.integration import http_support
+from tests.integration.exit_case_support import (
+    CASE_WRITES,
+    Alliance,
+    case_document,
+    case_write_requests,
+    open_case,
+    posted,
+    prepare_case,
+)
+from tests.integration.exit_case_support import alliance as exit_alliance
+from tests.integration.exit_case_support import at as case_at
 from tests.integration.http_support import WHEN, WRITES, Http, assert_problem, prepare, write_requests
 
 http = http_support.http
@@ -33,7 +45,8 @@ def test_the_table_of_writes_names_every_post_route_of_the_app(http: Http) -> No
         # Signing an audit checkpoint records no event (its access: tests/integration/test_http_audit.py).
         if "POST" in rule.methods and rule.rule != "/api/v1/audit/checkpoints"
     }
-    assert posts == set(WRITES)
+    assert posts == set(WRITES) | set(CASE_WRITES)
+    assert not set(WRITES) & set(CASE_WRITES)
 
 
 @pytest.mark.parametrize("endpoint", WRITES)
@@ -83,3 +96,64 @@ def test_each_write_is_refused_alike_and_records_nothing(
     assert http.log_size() == log_size
     assert http.version(collaboration_id) == 2
     assert http.get("/api/v1/collaborations").get_json()["total"] == 1
+
+
+# ------------------------------------------------------------------------ exit-case writes
+@pytest.fixture
+def exit_case(http: Http) -> tuple[Alliance, str]:
+    """West Mercia's withdrawal case at version 2 (opened, assessed), and its alliance."""
+    alliance = exit_alliance(http)
+    case_id = open_case(http, alliance.id)["id"]
+    posted(
+        http,
+        f"/api/v1/exit-cases/{case_id}/assessments",
+        case_at("2020-01-31", assessor="A", recommended_amount="1.00"),
+    )
+    return alliance, case_id
+
+
+@pytest.mark.parametrize("endpoint", CASE_WRITES)
+def test_each_exit_case_write_with_an_admin_token_and_its_valid_body_is_recorded(
+    http: Http, exit_case: tuple[Alliance, str], endpoint: str
+) -> None:
+    creating = endpoint == "exit-cases"
+    version = prepare_case(http, *exit_case, endpoint)
+    path, body = case_write_requests(*exit_case)[endpoint]
+    log_size = http.log_size()
+    response = http.post(path, case_at("2020-03-30", **body), **({} if creating else {"If-Match": f'"{version}"'}))
+    assert response.status_code == 201, response.get_json()
+    assert http.log_size() == log_size + 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "refusal"),
+    [(e, r) for e in CASE_WRITES for r in REFUSALS if (e, r) != ("exit-cases", "stale If-Match")],
+)
+def test_each_exit_case_write_is_refused_alike_and_records_nothing(
+    http: Http, exit_case: tuple[Alliance, str], endpoint: str, refusal: str
+) -> None:
+    _, case_id = exit_case
+    path, body = case_write_requests(*exit_case)[endpoint]
+    body = case_at("2020-03-30", **body)
+    token: str | None = "admin"
+    headers: dict[str, str] = {}
+    if refusal == "no token":
+        token = None
+    elif refusal == "auditor":
+        token = http.token("auditor")
+    elif refusal == "force not a party":
+        token = http.token("force", "suffolk")
+    elif refusal == "stale If-Match":
+        headers["If-Match"] = '"1"'
+    elif refusal == "no reason":
+        del body["reason"]
+    log_size = http.log_size()
+
+    response = http.post(path, body, token, **headers)
+
+    status, problem_type = REFUSALS[refusal]
+    problem = assert_problem(response, status, problem_type)
+    if refusal == "no reason":
+        assert problem["errors"] == {"reason": ["Missing data for required field."]}
+    assert http.log_size() == log_size
+    assert case_document(http, case_id)["version"] == 2

@@ -312,3 +312,38 @@ def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
         response = exports.negotiated(jsonify(document))
     response.set_etag(str(document["version"]))
     return response
+
+
+@blp.route(f"{ONE}/exit-cost-history", methods=["GET"])
+@blp.arguments(s.ExitCostHistoryQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ExitCostHistoryDocument)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
+def exit_cost_history(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """The history of a force's exit figures: one row per event that changed them
+
+    For auditors replaying how the figure came to be. Each row is an event (of the agreement,
+    or of the force's withdrawal exit case) after which `force`'s standing exit figures changed:
+    its `event_id`, `position`, `type`, `recorded_at`, `effective_on`, `actor` and `reason`; the
+    figures `before` and `after` (`notice_on`, `exit_on`, amount per head, `total`; the `before`
+    is the previous row's `after`); the totals of the force's exit case (`claimed`, `assessed`,
+    `agreed`, `written_off`, `paid`, `outstanding`); and the `collaboration_version` and
+    `case_version` they were computed from, so any row can be recomputed by replaying the events
+    up to it. The figures are those of `GET .../exit-costs` on the event's effective date: with a
+    live notice, its dates; else as if notice were served that day, leaving at the earliest exit.
+    Where none can be computed (no exit terms yet), `after` is null and `note` says why. A force
+    that is not a party is 422.
+
+    `?format=csv` (or `Accept: text/csv`) answers one row per event with a column per head.
+    """
+    as_csv = exports.wants_csv(args.pop("format", None))
+    collaboration = web.records().collaboration(str(collaboration_id))
+    collaboration.check_is_party(args["force"], "force")
+    projection = web.exit_cost_history()
+    projection.catch_up()
+    items = projection.force_history(str(collaboration_id), args["force"])
+    if as_csv:
+        filename = f"exit-cost-history-{collaboration_id}-{args['force']}.csv"
+        return exports.csv_response(exports.exit_cost_history_rows(items), exports.EXIT_COST_HISTORY_COLUMNS, filename)
+    document = {"collaboration_id": str(collaboration_id), "force": args["force"], "items": items}
+    return exports.negotiated(jsonify(document))

@@ -32,6 +32,7 @@ from service.fields import (
     WholeNumber,
 )
 from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
+from service.resources.exit_cases.schemas import ExitCaseHistoryRowDocument as ExitCostHistoryRowDocument
 
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 MAX_PAGE = 1_000_000
@@ -497,3 +498,13 @@ class EventDocument(Schema):
 class HistorySchema(Schema):
     collaboration_id = ma.fields.String(required=True)
     items = ma.fields.List(ma.fields.Nested(EventDocument), required=True)
+
+
+class ExitCostHistoryQuerySchema(ExportFormatSchema):
+    force = Code(required=True, validate=known_force, metadata={**FORCE_CODE, "description": "The party whose figures"})
+
+
+class ExitCostHistoryDocument(Schema):
+    collaboration_id = ma.fields.String(required=True)
+    force = ma.fields.String(required=True)
+    items = ma.fields.List(ma.fields.Nested(ExitCostHistoryRowDocument), required=True)

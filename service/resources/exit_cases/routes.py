@@ -1,0 +1,221 @@
+"""Exit cases: the money side of a withdrawal or a decoupling. Claims, independent assessments,
+disputes, the agreed settlement and its payments, each an immutable event of the case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import marshmallow as ma
+from flask import jsonify
+from flask.wrappers import Response
+
+from service import exports, web
+from service.api import Blueprint
+from service.errors import CollaborationNotFound
+from service.problems import kebab, title_for
+from service.resources.common import WRITE_HEADERS, WRITE_PARAMETERS, ExportFormatSchema, TemporalQuerySchema
+from service.resources.exit_cases import schemas as s
+
+blp = Blueprint(
+    "exit-cases",
+    __name__,
+    url_prefix="/api/v1/exit-cases",
+    description="Exit cases: the claims, assessments, disputes, settlement and payments of a withdrawal or a "
+    "decoupling, each an immutable event.",
+)
+
+ONE = "/<uuid:exit_case_id>"
+CASE_ETAG = 'The exit case\'s version, e.g. "7"; send it back in If-Match'
+ETAG_HEADER = {"ETag": {"description": CASE_ETAG, "schema": {"type": "string"}}}
+CASE_WRITE_HEADERS = {**WRITE_HEADERS, **ETAG_HEADER}
+CREATED_HEADERS = {
+    **CASE_WRITE_HEADERS,
+    "Location": {"description": "The new exit case: /api/v1/exit-cases/{id}", "schema": {"type": "string"}},
+}
+
+
+def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A POST route, documented with the If-Match and Idempotency-Key headers it honours."""
+
+    def decorator(func: Callable[..., Response]) -> Callable[..., Response]:
+        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
+
+    return decorator
+
+
+# --------------------------------------------------------------------------- opening
+@write_route("")
+@blp.arguments(s.OpenExitCaseSchema)
+@blp.response(201, s.ExitCaseDocument, headers=CREATED_HEADERS)
+@blp.problems(409, 412)
+def open_case(body: dict[str, Any]) -> Response:
+    """Open the exit case of a withdrawal or a decoupling
+
+    With `trigger` `withdrawal`, name the withdrawing `force`: it must have served a withdrawal
+    notice that stands. With `decoupling`, name the decoupled `function_id`: it must have been
+    decoupled. Exactly one of `force` and `function_id` (422 otherwise). The case's parties are
+    the collaboration's parties. There is one case per withdrawal and per decoupling: a second
+    opening is 409. An unknown `collaboration_id` is 422 (`collaboration-not-found`). A force
+    token may open cases only on collaborations its force is party to.
+    """
+    try:
+        return web.record(web.records().open_exit_case, creating=True, **body)
+    except CollaborationNotFound as error:  # named in the body, not the URL: a broken rule of the request
+        web.fail(
+            422,
+            error.detail,
+            errors={"collaboration_id": [error.detail]},
+            problem_type=kebab(CollaborationNotFound.__name__),
+            title=title_for(CollaborationNotFound),
+        )
+
+
+# ----------------------------------------------------------------------- one exit case
+@blp.route(ONE, methods=["GET"])
+@blp.arguments(TemporalQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ExitCaseDocument, headers=ETAG_HEADER)
+@blp.problems(404)
+def show(args: dict[str, Any], exit_case_id: UUID) -> Response:
+    """An exit case: its figures (claimed, assessed, agreed, paid, outstanding, by head) and the facts behind them
+
+    `claimed` is the sum of the current (not superseded) claims' lines; `assessed` the latest
+    assessment's recommended amount; `agreed` and `written_off` the latest settlement's;
+    `outstanding` is agreed less paid. Each fact carries the `source_version` of the case event
+    that recorded it; the settlement's instalments show what has been paid towards each
+    (payments are allocated in the order recorded, earliest due first).
+
+    `as_of` (a date) answers with only the facts effective on or before it; `known_at` (an RFC
+    3339 time) with only the events recorded at or before it; together, what was known then about
+    that date. Asking about a time before the case was opened (or recorded) is 404.
+    """
+    return web.about_collaboration(web.records().exit_case_document(str(exit_case_id), **args))
+
+
+@blp.route(f"{ONE}/history", methods=["GET"])
+@blp.arguments(ExportFormatSchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ExitCaseHistoryDocument)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
+def history(args: dict[str, Any], exit_case_id: UUID) -> Response:
+    """The exit-cost history of the case: one row per event that changed its figures
+
+    In the order recorded: the opening (all figures zero), then each claim, assessment,
+    settlement and payment (a dispute, closing or reopening only if a figure changed). Each row
+    names its event (`event_id` `<case id>:<version>`, `position` in the global log, `type`,
+    `recorded_at`, `effective_on`, `actor`, `reason`), the case and collaboration versions the
+    figures were computed from, the figures per head `before` and `after`, and the totals
+    claimed, assessed, agreed, written off, paid and outstanding after it. Any row can be
+    re-derived by replaying the case's events up to it.
+
+    `?format=csv` (or `Accept: text/csv`) answers one row per event with the claimed figure per
+    head as columns.
+    """
+    as_csv = exports.wants_csv(args.pop("format", None))
+    case_id = str(exit_case_id)
+    web.records().exit_case(case_id)  # 404 for an unknown case
+    projection = web.exit_cost_history()
+    projection.catch_up()
+    items = projection.case_history(case_id)
+    if as_csv:
+        rows = exports.exit_case_history_rows(items)
+        return exports.csv_response(rows, exports.EXIT_CASE_HISTORY_COLUMNS, f"exit-case-{case_id}-history.csv")
+    return exports.negotiated(jsonify({"exit_case_id": case_id, "items": items}))
+
+
+@write_route(f"{ONE}/claims")
+@blp.arguments(s.ClaimSchema)
+@blp.response(201, s.ClaimLodgedDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def lodge_claim(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Lodge a claim: line items by cost head, with evidence; answers with its `claim_id`
+
+    Heads are `H1`…`H8`; a mitigation is a negative line under the head it mitigates. The
+    `claimant` and `respondent` are different parties of the case; a force token claims only as
+    its own force (403). With `supersedes`, the claim replaces an earlier claim of the same
+    claimant against the same respondent, which then no longer counts. Refused (422,
+    `case-settled`) while the case is settled: reopen it first.
+    """
+    return web.record(web.records().lodge_claim, str(exit_case_id), **body)
+
+
+@write_route(f"{ONE}/assessments")
+@blp.arguments(s.AssessmentSchema)
+@blp.response(201, s.AssessmentRecordedDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def record_assessment(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Record an independent assessment; answers with its `assessment_id`
+
+    The latest assessment counts. Its optional breakdown by head sums to `recommended_amount`,
+    which is more than zero. A claim, an assessment and a settlement are separate facts: none is
+    derived from another.
+    """
+    return web.record(web.records().record_assessment, str(exit_case_id), **body)
+
+
+@write_route(f"{ONE}/disputes")
+@blp.arguments(s.DisputeSchema)
+@blp.response(201, s.DisputeRaisedDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def raise_dispute(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Raise a dispute before the Home Secretary, a court or arbitration; answers with its `dispute_id`
+
+    `raised_by` is a party of the case; a force token raises disputes only as its own force (403).
+    """
+    return web.record(web.records().raise_dispute, str(exit_case_id), **body)
+
+
+@write_route(f"{ONE}/settlement")
+@blp.arguments(s.SettlementSchema)
+@blp.response(201, s.ExitCaseDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def agree_settlement(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Record the agreed settlement: payer, payee, amount, write-offs and instalment plan
+
+    The instalments' amounts sum to exactly `amount` and their due dates do not decrease (422
+    otherwise). The case is then `settled`: further claims and settlements are refused until it
+    is reopened. A revised settlement after reopening is at least what has been paid.
+    """
+    return web.record(web.records().agree_settlement, str(exit_case_id), **body)
+
+
+@write_route(f"{ONE}/payments")
+@blp.arguments(s.PaymentSchema)
+@blp.response(201, s.PaymentRecordedDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def record_payment(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Record a payment under the settlement, by its payer to its payee; answers with its `payment_id`
+
+    A payment needs a settlement (422 `no-settlement`) and may not exceed what is outstanding
+    (422 `overpayment`); a refused payment records nothing.
+    """
+    return web.record(web.records().record_payment, str(exit_case_id), **body)
+
+
+@write_route(f"{ONE}/closure")
+@blp.arguments(s.MilestoneSchema)
+@blp.response(201, s.ExitCaseDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def close_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Close the exit case
+
+    An extension of the v1 contract. A settled case closes once nothing is outstanding (422
+    `outstanding-balance` otherwise); a case without a settlement may be closed as abandoned. A
+    closed case refuses everything but reopening. `reason` says why, as for every write.
+    """
+    return web.record(web.records().close_exit_case, str(exit_case_id), **body)
+
+
+@write_route(f"{ONE}/reopening")
+@blp.arguments(s.MilestoneSchema)
+@blp.response(201, s.ExitCaseDocument, headers=CASE_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def reopen_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Reopen a settled or closed exit case
+
+    An extension of the v1 contract. Claims and a revised settlement are accepted again; the
+    settlement and payments so far still stand. Only a settled or closed case can be reopened
+    (422 `case-not-settled`). `reason` says why, as for every write.
+    """
+    return web.record(web.records().reopen_exit_case, str(exit_case_id), **body)

@@ -1,0 +1,325 @@
+"""Exit case requests and documents.
+
+Request schemas check the shape of the JSON; the domain (``domain/exit_case.py``) checks the
+rules: heads, signs, sums, who is a party, what a settled or closed case still accepts (a
+refused rule is a 422 problem whose type names it). Response schemas document the JSON
+document the service builds (``service/documents.py: exit_case_document``); the tests load
+real responses through them, so the documentation cannot drift from what is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from domain.exit_case import DISPUTE_FORUMS, EXIT_CASE_TRIGGERS, HEADS
+from domain.exit_costs import HEAD_NAMES
+from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
+from service.fields import Code, Date, MoneyString, OptionalText, Text
+from service.resources.common import Schema, WriteSchema
+
+FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
+HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
+SIGNED_MONEY = {
+    "pattern": r"^-?[0-9]+(\.[0-9]{1,2})?$",
+    "example": "-150000.00",
+    "description": "GBP, at most two decimals; negative for a mitigation of the head",
+}
+
+
+# ------------------------------------------------------------------------------ requests
+class OpenExitCaseSchema(WriteSchema):
+    collaboration_id = Code(required=True, metadata={"description": "The collaboration (its id) being exited"})
+    trigger = Code(
+        required=True,
+        metadata={
+            "enum": list(EXIT_CASE_TRIGGERS),
+            "description": "withdrawal (a force that served notice leaves) or decoupling (a function returns "
+            "to a single force)",
+        },
+    )
+    force = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={**FORCE_CODE, "description": "The withdrawing force: with trigger withdrawal, and only then"},
+    )
+    function_id = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The decoupled function: with trigger decoupling, and only then"},
+    )
+
+    @ma.validates_schema
+    def names_one_subject(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Exactly one of ``force`` and ``function_id``, the one the trigger needs."""
+        trigger, force, function_id = data.get("trigger"), data.get("force"), data.get("function_id")
+        errors: dict[str, list[str]] = {}
+        if force is not None and function_id is not None:
+            errors["function_id"] = ["Send force (a withdrawal) or function_id (a decoupling), not both."]
+        elif trigger == "withdrawal" and force is None:
+            errors["force"] = ["A withdrawal case names the withdrawing force."]
+        elif trigger == "withdrawal" and function_id is not None:
+            errors["function_id"] = ["A withdrawal case names a force, not a function."]
+        elif trigger == "decoupling" and function_id is None:
+            errors["function_id"] = ["A decoupling case names the decoupled function."]
+        elif trigger == "decoupling" and force is not None:
+            errors["force"] = ["A decoupling case names a function, not a force."]
+        elif force is None and function_id is None:
+            errors["force"] = ["Send force (a withdrawal) or function_id (a decoupling)."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class CaseLineSchema(Schema):
+    head = Code(required=True, metadata={"enum": list(HEADS), "description": f"The exit-cost head: {HEAD_CODES}"})
+    amount = MoneyString(required=True, metadata=SIGNED_MONEY)
+    description = Text(required=True, max_length=TEXT_LENGTH, metadata={"example": "Re-establishing HR and payroll"})
+    evidence = OptionalText(
+        max_length=REFERENCE_LENGTH, metadata={"description": "A document reference; blank is recorded as null"}
+    )
+
+
+class ClaimSchema(WriteSchema):
+    claimant = Code(required=True, metadata={**FORCE_CODE, "description": "The party claiming"})
+    respondent = Code(
+        required=True, metadata={**FORCE_CODE, "description": "The party claimed from", "example": "warwickshire"}
+    )
+    lines = ma.fields.List(
+        ma.fields.Nested(CaseLineSchema),
+        required=True,
+        metadata={"description": "At least one line; a mitigation is a negative line under the head it mitigates"},
+    )
+    supersedes = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "An earlier claim (its id) of the same claimant against the same respondent that this "
+            "one replaces; the earlier claim then no longer counts"
+        },
+    )
+
+
+class AssessmentSchema(WriteSchema):
+    assessor = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Independent assessor (CIPFA)"})
+    recommended_amount = MoneyString(required=True, metadata={"description": "More than zero, to the penny"})
+    lines = ma.fields.List(
+        ma.fields.Nested(CaseLineSchema),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "An optional breakdown by head; when given it sums to the recommended amount"},
+    )
+
+
+class DisputeSchema(WriteSchema):
+    raised_by = Code(required=True, metadata={**FORCE_CODE, "description": "The party raising the dispute"})
+    forum = Code(required=True, metadata={"enum": list(DISPUTE_FORUMS)})
+    summary = Text(required=True, max_length=TEXT_LENGTH)
+
+
+class InstalmentSchema(Schema):
+    due_on = Date(required=True, metadata={"description": "Not before the instalment before it"})
+    amount = MoneyString(required=True, metadata={"description": "More than zero"})
+
+
+class SettlementSchema(WriteSchema):
+    payer = Code(required=True, metadata={**FORCE_CODE, "example": "warwickshire"})
+    payee = Code(required=True, metadata=FORCE_CODE)
+    amount = MoneyString(required=True, metadata={"description": "The agreed amount: more than zero"})
+    write_offs = MoneyString(
+        required=True, metadata={"description": "What the payee forgoes on top of the amount; 0.00 for none"}
+    )
+    instalments = ma.fields.List(
+        ma.fields.Nested(InstalmentSchema),
+        required=True,
+        metadata={"description": "At least one; due dates not decreasing; the amounts sum to exactly `amount`"},
+    )
+
+
+class PaymentSchema(WriteSchema):
+    amount = MoneyString(
+        required=True, metadata={"description": "More than zero and at most what is outstanding under the settlement"}
+    )
+    paid_on = Date(required=True)
+
+
+class MilestoneSchema(WriteSchema):
+    """Closing or reopening: the provenance says it all (the reason says why)."""
+
+
+# ----------------------------------------------------------------------------- documents
+class SourcedSchema(Schema):
+    source_version = ma.fields.Integer(
+        required=True, metadata={"description": "The version of the case's event that recorded this"}
+    )
+
+
+class CaseLineDocument(Schema):
+    head = ma.fields.String(required=True, metadata={"enum": list(HEADS)})
+    amount = ma.fields.String(required=True, metadata=SIGNED_MONEY)
+    description = ma.fields.String(required=True)
+    evidence = ma.fields.String(required=True, allow_none=True)
+
+
+class HeadFiguresDocument(Schema):
+    head = ma.fields.String(required=True, metadata={"enum": list(HEADS)})
+    claimed = ma.fields.String(required=True, metadata={"description": "The current claims' lines under the head"})
+    assessed = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The latest assessment's breakdown under the head; null if it has none"},
+    )
+
+
+class ClaimDocument(SourcedSchema):
+    id = ma.fields.String(required=True)
+    claimant = ma.fields.String(required=True)
+    respondent = ma.fields.String(required=True)
+    lines = ma.fields.List(ma.fields.Nested(CaseLineDocument), required=True)
+    total = ma.fields.String(required=True)
+    supersedes = ma.fields.String(required=True, allow_none=True)
+    superseded_by = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The claim that replaced this one; it then no longer counts"},
+    )
+    effective_on = ma.fields.Date(required=True)
+
+
+class AssessmentDocument(SourcedSchema):
+    id = ma.fields.String(required=True)
+    assessor = ma.fields.String(required=True)
+    recommended_amount = ma.fields.String(required=True)
+    lines = ma.fields.List(ma.fields.Nested(CaseLineDocument), required=True)
+    effective_on = ma.fields.Date(required=True)
+
+
+class DisputeDocument(SourcedSchema):
+    id = ma.fields.String(required=True)
+    raised_by = ma.fields.String(required=True)
+    forum = ma.fields.String(required=True, metadata={"enum": list(DISPUTE_FORUMS)})
+    summary = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True)
+
+
+class InstalmentDocument(Schema):
+    due_on = ma.fields.Date(required=True)
+    amount = ma.fields.String(required=True)
+    paid = ma.fields.String(
+        required=True,
+        metadata={"description": "Paid towards it: payments are allocated in the order recorded, earliest due first"},
+    )
+    remaining = ma.fields.String(required=True)
+
+
+class SettlementDocument(SourcedSchema):
+    payer = ma.fields.String(required=True)
+    payee = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True)
+    write_offs = ma.fields.String(required=True)
+    instalments = ma.fields.List(ma.fields.Nested(InstalmentDocument), required=True)
+    effective_on = ma.fields.Date(required=True)
+
+
+class PaymentDocument(SourcedSchema):
+    id = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True)
+    paid_on = ma.fields.Date(required=True)
+    effective_on = ma.fields.Date(required=True)
+
+
+def money_figure(description: str, *, nullable: bool = False) -> ma.fields.String:
+    return ma.fields.String(
+        required=True, allow_none=nullable, metadata={"description": description, "example": "10500000.00"}
+    )
+
+
+class ExitCaseDocument(Schema):
+    id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "Also sent as the ETag"})
+    collaboration_id = ma.fields.String(required=True)
+    trigger = ma.fields.String(required=True, metadata={"enum": list(EXIT_CASE_TRIGGERS)})
+    force = ma.fields.String(required=True, allow_none=True, metadata={"description": "The withdrawing force"})
+    function_id = ma.fields.String(required=True, allow_none=True, metadata={"description": "The decoupled function"})
+    function_name = ma.fields.String(required=True, allow_none=True)
+    parties = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "Who may claim, pay, be paid"})
+    status = ma.fields.String(required=True, metadata={"enum": ["open", "settled", "closed"]})
+    opened_on = ma.fields.Date(required=True)
+    closed_on = ma.fields.Date(required=True, allow_none=True)
+    created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    modified_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    claimed = money_figure("The sum of the current (not superseded) claims' lines")
+    assessed = money_figure("The latest assessment's recommended amount; null before any", nullable=True)
+    agreed = money_figure("The latest settlement's amount; null before any", nullable=True)
+    written_off = money_figure("The latest settlement's write-offs; null before any", nullable=True)
+    paid = money_figure("The sum of the payments")
+    outstanding = money_figure("agreed - paid; null before a settlement", nullable=True)
+    by_head = ma.fields.List(ma.fields.Nested(HeadFiguresDocument), required=True)
+    claims = ma.fields.List(ma.fields.Nested(ClaimDocument), required=True)
+    assessments = ma.fields.List(ma.fields.Nested(AssessmentDocument), required=True)
+    disputes = ma.fields.List(ma.fields.Nested(DisputeDocument), required=True)
+    settlement = ma.fields.Nested(
+        SettlementDocument, required=True, allow_none=True, metadata={"description": "The latest settlement"}
+    )
+    settlements_agreed = ma.fields.Integer(required=True)
+    payments = ma.fields.List(ma.fields.Nested(PaymentDocument), required=True)
+
+
+class ClaimLodgedDocument(ExitCaseDocument):
+    claim_id = ma.fields.String(required=True, metadata={"description": "The new claim's id"})
+
+
+class AssessmentRecordedDocument(ExitCaseDocument):
+    assessment_id = ma.fields.String(required=True, metadata={"description": "The new assessment's id"})
+
+
+class DisputeRaisedDocument(ExitCaseDocument):
+    dispute_id = ma.fields.String(required=True, metadata={"description": "The new dispute's id"})
+
+
+class PaymentRecordedDocument(ExitCaseDocument):
+    payment_id = ma.fields.String(required=True, metadata={"description": "The new payment's id"})
+
+
+class ExitCaseHistoryRowDocument(Schema):
+    seq = ma.fields.Integer(required=True, metadata={"description": "The row's place in the case's history, from 1"})
+    position = ma.fields.Integer(required=True, metadata={"description": "The event's position in the global log"})
+    event_id = ma.fields.String(required=True, metadata={"description": "<stream id>:<version>"})
+    stream_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+    type = ma.fields.String(required=True, metadata={"example": "ExitCase.ClaimLodged"})
+    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    effective_on = ma.fields.Date(required=True, allow_none=True)
+    actor = ma.fields.String(required=True, allow_none=True)
+    reason = ma.fields.String(required=True, allow_none=True)
+    collaboration_id = ma.fields.String(required=True)
+    force = ma.fields.String(required=True, allow_none=True)
+    exit_case_id = ma.fields.String(required=True, allow_none=True)
+    collaboration_version = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The collaboration version the figures were computed from"},
+    )
+    case_version = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The case version the figures were computed from"}
+    )
+    before = ma.fields.Dict(
+        required=True, allow_none=True, metadata={"description": "The figures before the event; null on the first row"}
+    )
+    after = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The figures after it: by_head {head: {claimed, assessed}} and the totals"},
+    )
+    note = ma.fields.String(required=True, allow_none=True)
+    claimed = money_figure("The case's total claimed after the event", nullable=True)
+    assessed = money_figure("The latest assessment after the event", nullable=True)
+    agreed = money_figure("The latest settlement after the event", nullable=True)
+    written_off = money_figure("The latest settlement's write-offs after the event", nullable=True)
+    paid = money_figure("Paid by then", nullable=True)
+    outstanding = money_figure("Outstanding after the event", nullable=True)
+
+
+class ExitCaseHistoryDocument(Schema):
+    exit_case_id = ma.fields.String(required=True)
+    items = ma.fields.List(ma.fields.Nested(ExitCaseHistoryRowDocument), required=True)
