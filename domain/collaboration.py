@@ -33,6 +33,7 @@ from domain.errors import (
     NoExitTerms,
     NoLiveNotice,
     NoticeAlreadyServed,
+    NoticeWithdrawnBeforeServed,
     PartyHasWithdrawn,
     PartyNotInCollaboration,
     TooFewParties,
@@ -698,8 +699,15 @@ class Collaboration(Aggregate):
     def withdraw_notice(self, *, force: str, provenance: Provenance) -> None:
         self.check_not_ended()
         self.check_current_party(force, "force")
-        if self.live_notice(force) is None:
+        notice = self.live_notice(force)
+        if notice is None:
             raise NoLiveNotice(f"{force} has no live withdrawal notice to withdraw", field="force")
+        if provenance.effective_on < notice.served_on:
+            raise NoticeWithdrawnBeforeServed(
+                f"{force}'s notice cannot be withdrawn on {provenance.effective_on}, before it was served "
+                f"on {notice.served_on}",
+                field="effective_on",
+            )
         others = [notice for notice in self.live_notices() if notice.force != force]
         status = NOTICE_SERVED if others else ACTIVE
         self.trigger_event(self.NoticeWithdrawn, force=force, status=status, **provenance.as_event_fields())

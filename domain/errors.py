@@ -139,6 +139,10 @@ class WithdrawalBeforeNotice(DomainError):
     """A force leaves the agreement on or after the date it served its withdrawal notice."""
 
 
+class NoticeWithdrawnBeforeServed(DomainError):
+    """A withdrawal notice is withdrawn on or after the date it was served."""
+
+
 # Exit cases
 class InvalidTrigger(DomainError):
     """An exit case is opened for a withdrawal (naming the withdrawing force, not a function) or a
@@ -206,6 +210,10 @@ class InvalidPayment(DomainError):
     """A payment is of an amount above zero, to the penny, made on a date."""
 
 
+class PaymentBeforeSettlement(DomainError):
+    """A payment is made (and recorded as effective) on or after the date of the settlement it is made under."""
+
+
 class Overpayment(DomainError):
     """A payment is at most what is still outstanding under the settlement (agreed less paid)."""
 
@@ -224,3 +232,11 @@ class CaseNotSettled(DomainError):
 
 class OutstandingBalance(DomainError):
     """An exit case with a settlement closes only when nothing is outstanding under it."""
+
+
+class ClosedBeforeSettled(DomainError):
+    """An exit case closes on or after the latest date among its settlements and payments."""
+
+
+class ReopenedBeforeClosed(DomainError):
+    """A closed exit case is reopened on or after the date it was closed."""

@@ -29,6 +29,9 @@ Choices made here, beyond the letter of the design:
   and payee.
 - A case with no settlement can be closed (abandoned); one with a settlement closes only when
   nothing is outstanding. A closed case refuses everything but reopening.
+- Dates keep money facts in order: a payment is made and effective on or after the date of the
+  settlement it is paid under; a closing is effective on or after every settlement and payment
+  (effective and paid dates); a reopening of a closed case on or after the closing.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from domain.errors import (
     CaseSettled,
     ClaimAlreadySuperseded,
     ClaimPartiesDiffer,
+    ClosedBeforeSettled,
     DuplicateParty,
     InstalmentsDoNotSumToAmount,
     InvalidAssessment,
@@ -62,6 +66,8 @@ from domain.errors import (
     OutstandingBalance,
     Overpayment,
     PartyNotInCase,
+    PaymentBeforeSettlement,
+    ReopenedBeforeClosed,
     SamePartyBothSides,
     SettlementBelowPaid,
     SettlementPartiesChanged,
@@ -598,6 +604,12 @@ class ExitCase(Aggregate):
         money = self.positive(amount, "amount", InvalidPayment)
         if not isinstance(paid_on, date) or isinstance(paid_on, datetime):
             raise InvalidPayment("paid_on must be a date", field="paid_on")
+        for day, field_name in ((paid_on, "paid_on"), (provenance.effective_on, "effective_on")):
+            if day < settlement.effective_on:
+                raise PaymentBeforeSettlement(
+                    f"{field_name} {day} is before the settlement of {settlement.effective_on} it is paid under",
+                    field=field_name,
+                )
         outstanding = settlement.amount.amount - self.paid().amount
         if money.amount > outstanding:
             raise Overpayment(f"{money} is more than the {Money(outstanding)} outstanding", field="amount")
@@ -623,6 +635,12 @@ class ExitCase(Aggregate):
             outstanding = _money(settlement.amount.amount - self.paid().amount)
             if outstanding.amount != ZERO:
                 raise OutstandingBalance(f"{outstanding} is still outstanding under the settlement", field="status")
+        latest = self.latest_money_date()
+        if latest is not None and provenance.effective_on < latest:
+            raise ClosedBeforeSettled(
+                f"the case cannot close on {provenance.effective_on}, before its settlement or payment of {latest}",
+                field="effective_on",
+            )
         self.trigger_event(self.Closed, **provenance.as_event_fields())
 
     class Reopened(Event):
@@ -634,6 +652,11 @@ class ExitCase(Aggregate):
         """Reopens a settled or closed case; the reason says why."""
         if self.status not in (SETTLED, CLOSED):
             raise CaseNotSettled("only a settled or closed exit case can be reopened", field="status")
+        if self.closed_on is not None and provenance.effective_on < self.closed_on:
+            raise ReopenedBeforeClosed(
+                f"the case cannot be reopened on {provenance.effective_on}, before it was closed on {self.closed_on}",
+                field="effective_on",
+            )
         self.trigger_event(self.Reopened, **provenance.as_event_fields())
 
     # ------------------------------------------------------------------- checks
@@ -741,6 +764,13 @@ class ExitCase(Aggregate):
     def current_claims(self) -> list[ClaimEntry]:
         """Claims not superseded, in the order lodged."""
         return sorted((c for c in self.claims.values() if c.current), key=lambda c: c.version)
+
+    def latest_money_date(self) -> date | None:
+        """The latest date among the settlements' and payments' effective dates and the dates
+        payments were made: a closing is on or after it (None with neither)."""
+        days = [settlement.effective_on for settlement in self.settlements]
+        days += [day for payment in self.payments for day in (payment.effective_on, payment.paid_on)]
+        return max(days, default=None)
 
     def paid(self) -> Money:
         return _money(sum((payment.amount.amount for payment in self.payments), ZERO))

@@ -74,6 +74,11 @@ class InvalidClaim(DomainError):
     """A claimed line is on a claimed head (H2, H3, H6, H8) and is money to the penny."""
 
 
+class DateOutOfRange(DomainError):
+    """Dates worked out from a recorded date (a notice's end, an earliest exit) fall within
+    the years 1 to 9999."""
+
+
 # ---------------------------------------------------------------------------------- dates
 def add_months(day: date, months: int) -> date:
     """``day`` plus a whole number of calendar months (may be negative), clamped to the end of
@@ -81,6 +86,8 @@ def add_months(day: date, months: int) -> date:
     index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
+    if not date.min.year <= year <= date.max.year:
+        raise DateOutOfRange(f"{day.isoformat()} plus {months} months is beyond the year {date.max.year}")
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
@@ -118,6 +125,13 @@ class QuoteLine:
     source_versions: Mapping[str, int]
     description: str = ""
     source_id: str | None = None  # the aggregate whose versions these are; None: the collaboration
+    # Inputs sourced from another aggregate than ``source_id`` (e.g. the collaboration's cap on
+    # a claimed line): input name -> aggregate id, None meaning the collaboration.
+    input_streams: Mapping[str, str | None] = field(default_factory=dict)
+
+    def stream_of(self, input_name: str) -> str | None:
+        """The aggregate whose event supplied an input (None: the collaboration)."""
+        return self.input_streams.get(input_name, self.source_id)
 
 
 @dataclass(frozen=True)
@@ -424,7 +438,10 @@ def _apply_caps(lines: list[QuoteLine], caps: Mapping[str, Money], terms_version
             inputs = {**line.inputs, "uncapped": str(line.amount), "cap": str(cap)}
             versions = {**line.source_versions, "cap": terms_version}
             formula = f"min({line.formula}; cap on {line.head})"
-            line = QuoteLine(line.head, cap, formula, inputs, versions, f"{line.description} (capped)", line.source_id)
+            streams = {**line.input_streams, "cap": None} if line.source_id is not None else dict(line.input_streams)
+            line = QuoteLine(
+                line.head, cap, formula, inputs, versions, f"{line.description} (capped)", line.source_id, streams
+            )
         result.append(line)
     for head, cap in caps.items():
         on_head = [line for line in result if line.head == head]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -47,14 +48,26 @@ from service.errors import (
 from service.persistence import EventTime, IdempotentRequest, SideTableAccess, schema_lock
 from service.transcodings import state_transcodings
 
+logger = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 12
 STATE_MODULES = (domain.collaboration, domain.exit_case)  # whose state dataclasses snapshots hold
-SNAPSHOT_INTERVAL = 50  # events between snapshots of one aggregate
+SNAPSHOT_INTERVAL = 500  # events between snapshots of one aggregate (see README: snapshots)
+
+
+EARLIEST_TEXT = "0000-01-01T00:00:00.000000Z"  # before any time a datetime can hold
+LATEST_TEXT = "9999-12-31T23:59:59.999999Z"
 
 
 def recorded_at_text(moment: datetime) -> str:
-    """RFC 3339 UTC, fixed width (microseconds always written), so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC, fixed width (four-digit year, microseconds always written), so text order
+    is time order. A time whose UTC form is outside the years 1 to 9999 (0001-01-01T00:00+01:00,
+    say) is written as the earliest or latest text, which orders the same way."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        return EARLIEST_TEXT if moment.year < 5000 else LATEST_TEXT
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 class DateAsISO(Transcoding):
@@ -129,6 +142,14 @@ class CollaborationRecords(Application[UUID]):
             ensure_ascii=False,
             sort_keys=True,
         )
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are a cache taken after the events have committed: failing to take one
+        (the store busy, say) must not turn a recorded write into an error the client retries."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            logger.exception("snapshot not taken; the events are recorded and the next interval will take one")
 
     def construct_snapshot_store(self) -> Any:
         """The library's snapshot store; on PostgreSQL its table is created under the same
@@ -457,8 +478,11 @@ class CollaborationRecords(Application[UUID]):
         assessor: str,
         recommended_amount: Any,
         lines: list[dict[str, Any]] | None = None,
+        caller: Caller,
         **common: Any,
     ) -> Written:
+        """An independent assessment: recorded by an administrator, never by either side."""
+        self._check_administrator(caller, "record an independent assessment")
         return self._change_case(
             case_id,
             lambda c, p: {
@@ -466,6 +490,7 @@ class CollaborationRecords(Application[UUID]):
                     assessor=assessor, recommended_amount=recommended_amount, lines=lines or [], provenance=p
                 )
             },
+            caller=caller,
             **common,
         )
 
@@ -492,28 +517,40 @@ class CollaborationRecords(Application[UUID]):
         amount: Any,
         write_offs: Any,
         instalments: list[dict[str, Any]],
+        caller: Caller,
         **common: Any,
     ) -> Written:
+        """A settlement both sides agreed: recorded by an administrator (on the evidence of
+        both sides' approvals), never by one side alone."""
+        self._check_administrator(caller, "record a settlement")
         return self._change_case(
             case_id,
             lambda c, p: c.agree_settlement(
                 payer=payer, payee=payee, amount=amount, write_offs=write_offs, instalments=instalments, provenance=p
             ),
+            caller=caller,
             **common,
         )
 
-    def record_payment(self, case_id: str, *, amount: Any, paid_on: date, **common: Any) -> Written:
-        return self._change_case(
-            case_id,
-            lambda c, p: {"payment_id": c.record_payment(amount=amount, paid_on=paid_on, provenance=p)},
-            **common,
-        )
+    def record_payment(self, case_id: str, *, amount: Any, paid_on: date, caller: Caller, **common: Any) -> Written:
+        """A payment under the settlement: recorded by an administrator or by the payee, who
+        confirms receiving it; never by the payer alone."""
 
-    def close_exit_case(self, case_id: str, **common: Any) -> Written:
-        return self._change_case(case_id, lambda c, p: c.close(provenance=p), **common)
+        def pay(case: ExitCase, provenance: Provenance) -> dict[str, Any]:
+            settlement = case.settlement
+            if caller.force is not None and (settlement is None or caller.force != settlement.payee):
+                raise NotPermitted("a payment is recorded by the payee (or an administrator), not by the payer")
+            return {"payment_id": case.record_payment(amount=amount, paid_on=paid_on, provenance=provenance)}
 
-    def reopen_exit_case(self, case_id: str, **common: Any) -> Written:
-        return self._change_case(case_id, lambda c, p: c.reopen(provenance=p), **common)
+        return self._change_case(case_id, pay, caller=caller, **common)
+
+    def close_exit_case(self, case_id: str, *, caller: Caller, **common: Any) -> Written:
+        self._check_administrator(caller, "close an exit case")
+        return self._change_case(case_id, lambda c, p: c.close(provenance=p), caller=caller, **common)
+
+    def reopen_exit_case(self, case_id: str, *, caller: Caller, **common: Any) -> Written:
+        self._check_administrator(caller, "reopen an exit case")
+        return self._change_case(case_id, lambda c, p: c.reopen(provenance=p), caller=caller, **common)
 
     # --------------------------------------------------------------------- reads
     def exit_costs(
@@ -542,20 +579,21 @@ class CollaborationRecords(Application[UUID]):
         notice = collaboration.live_notice(force)
         wanted: dict[str | None, set[int]] = {}
         for line in quote.lines:
-            wanted.setdefault(line.source_id, set()).update(line.source_versions.values())
-        chains = {
-            stream: self.side_tables.stream_chain(UUID(stream) if stream else collaboration.id, versions=versions)
-            for stream, versions in wanted.items()
-        }
-
-        def source(stream: str | None, version: int) -> dict[str, Any]:
-            position, digest = chains.get(stream, {}).get(version, (None, None))
-            return {
-                "event_id": f"{stream or collaboration.id}:{version}",
-                "version": version,
-                "position": position,
-                "hash": digest,
-            }
+            for name, version in line.source_versions.items():
+                wanted.setdefault(line.stream_of(name), set()).add(version)
+        # Each source event once (a long quote cites a few hundred events many times over).
+        sources: dict[tuple[str | None, int], dict[str, Any]] = {}
+        for stream, versions in wanted.items():
+            stream_id = stream or str(collaboration.id)
+            chain = self.side_tables.stream_chain(UUID(stream_id), versions=versions)
+            for version in versions:
+                position, digest = chain.get(version, (None, None))
+                sources[stream, version] = {
+                    "event_id": f"{stream_id}:{version}",
+                    "version": version,
+                    "position": position,
+                    "hash": digest,
+                }
 
         return {
             "collaboration_id": str(collaboration.id),
@@ -577,7 +615,7 @@ class CollaborationRecords(Application[UUID]):
                     "formula": line.formula,
                     "inputs": dict(line.inputs),
                     "source_events": {
-                        name: source(line.source_id, version) for name, version in line.source_versions.items()
+                        name: sources[line.stream_of(name), version] for name, version in line.source_versions.items()
                     },
                 }
                 for line in quote.lines
@@ -588,11 +626,13 @@ class CollaborationRecords(Application[UUID]):
     def _withdrawal_case(
         self, collaboration_id: str, force: str, *, as_of: date | None, known_at: datetime | None
     ) -> ExitCase | None:
+        """The force's withdrawal exit case, if it has one (as it stood, if asked)."""
+        case_id = exit_case_id(collaboration_id, "withdrawal", force)
+        if not self._exists(case_id):  # most quotes have no case: one indexed read, not a load
+            return None
         try:
-            return self.exit_case(
-                str(exit_case_id(collaboration_id, "withdrawal", force)), as_of=as_of, known_at=known_at
-            )
-        except (ExitCaseNotFound, NotYetInEffect):
+            return self.exit_case(str(case_id), as_of=as_of, known_at=known_at)
+        except NotYetInEffect:
             return None
 
     def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> ExitCase:
@@ -654,10 +694,14 @@ class CollaborationRecords(Application[UUID]):
         (one indexed row, not a replay). A stream stored before that table existed has no rows
         there; its own events' timestamps are read instead."""
         version = self.side_tables.version_known_at(uuid, recorded_at_text(known_at))
-        if version is None and not self.side_tables.has_event_times(uuid):
-            for event in self.events.get(uuid):
-                if event.timestamp <= known_at:
-                    version = event.originator_version
+        if version is None:
+            # Events stored before event_times existed have no rows there: read their times.
+            first_timed = self.side_tables.first_timed_version(uuid)
+            if first_timed is None or first_timed > 1:
+                upto = first_timed - 1 if first_timed is not None else None
+                for event in self.events.get(uuid, lte=upto):
+                    if event.timestamp <= known_at:
+                        version = event.originator_version
         if version is None:
             if not self._exists(uuid):
                 raise not_found(f"no {what} {uuid}")
@@ -710,6 +754,11 @@ class CollaborationRecords(Application[UUID]):
 
     # ------------------------------------------------------------------ plumbing
     @staticmethod
+    def _check_administrator(caller: Caller, what: str) -> None:
+        if caller.force is not None:
+            raise NotPermitted(f"only an administrator may {what}; a {caller.force} token may not")
+
+    @staticmethod
     def _check_acts_for(caller: Caller, force: str, what: str) -> None:
         if caller.force is not None and caller.force != force:
             raise NotPermitted(f"a {caller.force} token may {what} only for {caller.force}, not {force}")
@@ -720,8 +769,14 @@ class CollaborationRecords(Application[UUID]):
         mutate: Callable[[Collaboration, Provenance], Mapping[str, Any] | None],
         **common: Any,
     ) -> Written:
+        # A force that has left the agreement writes to it no more (it keeps its exit case).
         return self._change_aggregate(
-            lambda: self.collaboration(collaboration_id), mutate, collaboration_document, "collaboration", **common
+            lambda: self.collaboration(collaboration_id),
+            mutate,
+            collaboration_document,
+            "collaboration",
+            parties_of=lambda collaboration: collaboration.current_parties(),
+            **common,
         )
 
     def _change_case(
@@ -731,7 +786,12 @@ class CollaborationRecords(Application[UUID]):
         **common: Any,
     ) -> Written:
         return self._change_aggregate(
-            lambda: self.exit_case(case_id), mutate, exit_case_document, "exit case", **common
+            lambda: self.exit_case(case_id),
+            mutate,
+            exit_case_document,
+            "exit case",
+            parties_of=lambda case: case.parties,
+            **common,
         )
 
     def _change_aggregate(
@@ -741,6 +801,7 @@ class CollaborationRecords(Application[UUID]):
         document: Callable[[Any], dict[str, Any]],
         what: str,
         *,
+        parties_of: Callable[[Any], Collection[str]],
         caller: Caller,
         effective_on: date,
         reason: str,
@@ -759,7 +820,7 @@ class CollaborationRecords(Application[UUID]):
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         for attempt in range(MAX_ATTEMPTS):
             aggregate = load()
-            if caller.force is not None and caller.force not in aggregate.parties:
+            if caller.force is not None and caller.force not in parties_of(aggregate):
                 raise NotPermitted(f"{caller.force} is not a party to this {what}")
             if expected is not None and aggregate.version not in expected:
                 named = ", ".join(str(version) for version in sorted(expected))

@@ -4,6 +4,7 @@ dates as ISO text. The HTTP layer sends these as they are."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,6 +36,12 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
     return value
+
+
+def by_version(entries: Iterable[Any]) -> list[Any]:
+    """State entries in the order they were recorded. Dicts keyed by ids come back from a
+    snapshot in key order, so documents never rely on a dict's order."""
+    return sorted(entries, key=lambda entry: entry.version)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -80,7 +87,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
 
     today = collaboration.viewed_as_of or date.today()  # "in effect" on the view's date
     functions = []
-    for function in collaboration.functions.values():
+    for function in by_version(collaboration.functions.values()):
         own = [apportionment(a) for a in collaboration.apportionments if a.function_id == function.id]
         in_effect = collaboration.shares_in_effect(function.id, today)
         budget_now, budget_version = function.budget_in_effect(today)
@@ -152,7 +159,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
                 "funded_shares": jsonable(asset.funded_shares),
                 "source_version": asset.version,
             }
-            for asset in collaboration.assets.values()
+            for asset in by_version(collaboration.assets.values())
         ],
         "contracts": [
             {
@@ -165,7 +172,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
                 "effective_on": contract.effective_on.isoformat(),
                 "source_version": contract.version,
             }
-            for contract in collaboration.contracts.values()
+            for contract in by_version(collaboration.contracts.values())
         ],
         "reviews": [
             {"outcome": r.outcome, "held_on": r.held_on.isoformat(), "source_version": r.version}
@@ -205,7 +212,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
         ],
         "withdrawals": [
             {"force": force, "effective_on": entry.effective_on.isoformat(), "source_version": entry.version}
-            for force, entry in collaboration.withdrawn.items()
+            for force, entry in sorted(collaboration.withdrawn.items(), key=lambda item: item[1].version)
         ],
         "terminated_on": jsonable(collaboration.terminated_on),
         "as_of": jsonable(collaboration.viewed_as_of),
@@ -262,7 +269,7 @@ def exit_case_document(case: ExitCase) -> dict[str, Any]:
                 "effective_on": claim.effective_on.isoformat(),
                 "source_version": claim.version,
             }
-            for claim in case.claims.values()
+            for claim in by_version(case.claims.values())
         ],
         "assessments": [
             {

@@ -95,8 +95,8 @@ INSERT_EVENT_TIMES = (
     "INSERT INTO {schema}event_times (originator_id, originator_version, recorded_at, effective_on) VALUES (?, ?, ?, ?)"
 )
 SELECT_VERSION_KNOWN_AT = (
-    "SELECT originator_version FROM {schema}event_times WHERE originator_id = ? AND recorded_at <= ?"
-    " ORDER BY recorded_at DESC, originator_version DESC LIMIT 1"
+    "SELECT MAX(originator_version) AS originator_version FROM {schema}event_times"
+    " WHERE originator_id = ? AND recorded_at <= ?"
 )
 
 
@@ -321,17 +321,19 @@ class SideTableAccess:
             )
 
     def version_known_at(self, originator_id: UUID, recorded_at: str) -> int | None:
-        """The last version of a stream recorded at or before ``recorded_at`` (None: none was).
-        A stream with no rows at all (stored before this table existed) answers None too; the
-        caller then reads the stream itself."""
+        """The last version of a stream recorded at or before ``recorded_at`` (None: none was,
+        or none of its events has a row here, being stored before this table existed)."""
         rows = self.execute(SELECT_VERSION_KNOWN_AT, (str(originator_id), recorded_at))
         return rows[0]["originator_version"] if rows else None
 
-    def has_event_times(self, originator_id: UUID) -> bool:
+    def first_timed_version(self, originator_id: UUID) -> int | None:
+        """The first version of a stream with an ``event_times`` row (None: none has). Above 1
+        when the stream began before the table existed."""
         rows = self.execute(
-            "SELECT 1 AS present FROM {schema}event_times WHERE originator_id = ? LIMIT 1", (str(originator_id),)
+            "SELECT MIN(originator_version) AS first FROM {schema}event_times WHERE originator_id = ?",
+            (str(originator_id),),
         )
-        return bool(rows)
+        return rows[0]["first"] if rows else None
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -463,6 +465,23 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             chained += added
             if added < batch_size:
                 return chained
+
+    def stream_chain(self, originator_id: UUID, versions: Collection[int] | None = None) -> dict[int, tuple[int, str]]:
+        if not versions:
+            return super().stream_chain(originator_id, versions)
+        # Driven by the versions asked for: each is one primary-key probe and one chain probe
+        # (LATERAL, with LIMIT 1 so the planner cannot flatten them into joins), whatever its
+        # statistics say. With an IN list, fresh tables get the whole stream scanned and
+        # hash-joined with the whole chain.
+        rows = self.execute(
+            f"SELECT v.version AS originator_version, c.position, c.hash FROM unnest(?::bigint[]) AS v(version)"
+            f" CROSS JOIN LATERAL (SELECT {self.position_column} AS position FROM {self.events_table_sql}"
+            f"  WHERE originator_id = ? AND originator_version = v.version LIMIT 1) e"
+            f" CROSS JOIN LATERAL (SELECT position, hash FROM {{schema}}event_chain"
+            f"  WHERE position = e.position LIMIT 1) c",
+            (sorted(versions), self.stored_stream_id(originator_id)),
+        )
+        return {row["originator_version"]: (row["position"], row["hash"]) for row in rows}
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=commit) as curs:

@@ -171,6 +171,8 @@ def west_mercia_warwickshire(
     with 270,000.00 written off, in three instalments of 3,500,000.00 over about 15 months; then
     the payments (by default one per instalment, on its due date). Steps: "opened",
     "claim", "assessment", "dispute", "settlement", "payment 1", "payment 2", ...
+    Every step is sent with the admin token: an assessment and a settlement are an
+    administrator's to record, whatever a party's force token may write.
     """
     alliance_ = alliance(http)
     opened = open_case(http, alliance_.id)
@@ -238,7 +240,8 @@ CASE_WRITES = tuple(case_write_requests(Alliance("id", "one", "ict", "dogs", "lo
 
 
 def prepare_case(http: Http, alliance_: Alliance, case_id: str, endpoint: str) -> int:
-    """Sends the prerequisites of ``endpoint``; answers the case's version after them."""
+    """Sends the prerequisites of ``endpoint`` (with the admin token: a settlement is an
+    administrator's to record); answers the case's version after them."""
     requests = case_write_requests(alliance_, case_id)
     for name in CASE_PREREQUISITES.get(endpoint, ()):
         path, body = requests[name]

@@ -29,6 +29,7 @@ from tests.integration.exit_case_support import (
     CLAIM_LINES,
     CLAIMED,
     INSTALMENTS,
+    PAYMENTS,
     SETTLEMENT,
     WK,
     WM,
@@ -639,6 +640,20 @@ def test_closing_needs_nothing_outstanding_and_a_closed_case_refuses_all_but_reo
     assert (reopened["status"], reopened["closed_on"]) == ("open", None)
 
 
+def test_payments_closing_and_reopening_keep_their_dates_in_order(http: Http) -> None:
+    scenario = west_mercia_warwickshire(http, payments=[])  # settled on 2020-03-30
+    one, case_id = scenario.one, scenario.case_id
+    early = at("2020-03-29", amount="1.00", paid_on="2020-03-29")
+    problem = refused_and_nothing_recorded(http, case_id, f"{one}/payments", early, 422, "payment-before-settlement")
+    assert "2020-03-30" in problem["detail"]
+    for paid_on, amount in PAYMENTS:
+        posted(http, f"{one}/payments", at(paid_on, amount=amount, paid_on=paid_on))
+    refused_and_nothing_recorded(http, case_id, f"{one}/closure", at("2021-06-29"), 422, "closed-before-settled")
+    posted(http, f"{one}/closure", at("2021-06-30"))
+    refused_and_nothing_recorded(http, case_id, f"{one}/reopening", at("2021-06-29"), 422, "reopened-before-closed")
+    assert posted(http, f"{one}/reopening", at("2021-06-30"))["status"] == "open"
+
+
 def test_only_a_settled_or_closed_case_is_reopened_and_an_unsettled_case_may_be_closed(http: Http) -> None:
     _, case_id = open_withdrawal_case(http)
     one = f"{CASES}/{case_id}"
@@ -668,19 +683,66 @@ def test_a_force_token_writes_only_as_a_party_and_claims_only_as_itself(http: Ht
     dispute = at("2020-02-14", raised_by=WM, forum="home_secretary", summary="x")
     refused_and_nothing_recorded(http, case_id, f"{one}/disputes", dispute, 403, "not-permitted", token=warwickshire)
     assert posted(http, f"{one}/disputes", dispute, west_mercia)["disputes"][0]["raised_by"] == WM
-    # either party may record the settlement and the payments
-    posted(http, f"{one}/settlement", at("2020-03-30", **SETTLEMENT), west_mercia)
-    paid = posted(http, f"{one}/payments", at("2020-04-30", amount="3500000.00", paid_on="2020-04-30"), warwickshire)
+    # the settlement is an administrator's to record, never one side's
+    settlement = at("2020-03-30", **SETTLEMENT)
+    for token in (west_mercia, warwickshire):
+        refused_and_nothing_recorded(http, case_id, f"{one}/settlement", settlement, 403, "not-permitted", token=token)
+    posted(http, f"{one}/settlement", settlement)
+    # a payment is recorded by the payee (confirming receipt), never by the payer or a stranger
+    payment = at("2020-04-30", amount="3500000.00", paid_on="2020-04-30")
+    for token in (west_mercia, http.token("force", "suffolk"), http.token("auditor")):
+        refused_and_nothing_recorded(http, case_id, f"{one}/payments", payment, 403, "not-permitted", token=token)
+    paid = posted(http, f"{one}/payments", payment, warwickshire)
     assert paid["paid"] == "3500000.00"
-    suffolk = http.token("force", "suffolk")
+
+
+def test_only_an_administrator_assesses_settles_closes_and_reopens_a_case(http: Http) -> None:
+    scenario = west_mercia_warwickshire(http, settle=False)
+    one = scenario.one
+    parties = (http.token("force", WM), http.token("force", WK))
+    writes = [
+        ("assessments", at("2020-03-01", assessor="Independent assessor", recommended_amount="1.00")),
+        ("settlement", at("2020-03-30", **SETTLEMENT)),
+    ]
+    for (tail, body), token in itertools.product(writes, parties):
+        refused_and_nothing_recorded(http, scenario.case_id, f"{one}/{tail}", body, 403, "not-permitted", token=token)
+    for tail, body in writes:
+        posted(http, f"{one}/{tail}", body)
+    for paid_on, amount in PAYMENTS:
+        posted(http, f"{one}/payments", at(paid_on, amount=amount, paid_on=paid_on))
+    for tail, token in itertools.product(("closure", "reopening"), parties):
+        refused_and_nothing_recorded(
+            http, scenario.case_id, f"{one}/{tail}", at("2021-07-01"), 403, "not-permitted", token=token
+        )
+    assert posted(http, f"{one}/closure", at("2021-07-01"))["status"] == "closed"
+    for token in parties:
+        refused_and_nothing_recorded(
+            http, scenario.case_id, f"{one}/reopening", at("2021-08-01"), 403, "not-permitted", token=token
+        )
+    assert posted(http, f"{one}/reopening", at("2021-08-01"))["status"] == "open"
+
+
+def test_a_force_that_has_left_the_collaboration_still_writes_to_its_exit_case(http: Http) -> None:
+    alliance_, case_id = open_withdrawal_case(http)
+    one = f"{CASES}/{case_id}"
+    west_mercia = http.token("force", WM)
+    left = posted(http, f"{alliance_.one}/party-withdrawals", at("2020-04-09", force=WM), west_mercia)
+    assert [withdrawal["force"] for withdrawal in left["withdrawals"]] == [WM]
+    version, log_size = left["version"], http.log_size()
+    refused = http.post(f"{alliance_.one}/reviews", at("2020-05-01", outcome="Continue"), west_mercia)
+    assert_problem(refused, 403, "not-permitted")
+    assert http.get(alliance_.one).get_json()["version"] == version
+    assert http.log_size() == log_size
+    # Its exit case is still its to write where its role allows: it disputes, and claims as claimant.
+    dispute = at("2020-05-01", raised_by=WM, forum="arbitration", summary="H6 is disputed")
+    assert posted(http, f"{one}/disputes", dispute, west_mercia)["disputes"][0]["raised_by"] == WM
+    lines = [{"head": "H7", "amount": "250000.00", "description": "Its share of the HQ's residual value"}]
+    claim = posted(http, f"{one}/claims", at("2020-05-02", claimant=WM, respondent=WK, lines=lines), west_mercia)
+    assert claim["claims"][0]["claimant"] == WM
+    # ... but not as Warwickshire, nor what is an administrator's.
+    refused_and_nothing_recorded(http, case_id, f"{one}/claims", CLAIM, 403, "not-permitted", token=west_mercia)
     refused_and_nothing_recorded(
-        http,
-        case_id,
-        f"{one}/payments",
-        at("2020-04-30", amount="1.00", paid_on="2020-04-30"),
-        403,
-        "not-permitted",
-        token=suffolk,
+        http, case_id, f"{one}/closure", at("2020-05-03"), 403, "not-permitted", token=west_mercia
     )
 
 

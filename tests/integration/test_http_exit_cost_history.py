@@ -148,3 +148,26 @@ def test_history_queries_that_cannot_be_answered(http: Http) -> None:
     assert_problem(http.get(f"{BASE}/{'0' * 8}-0000-0000-0000-{'0' * 12}/exit-cost-history?force={WM}"), 404)
     assert_problem(http.get(f"/api/v1/exit-cases/{'0' * 8}-0000-0000-0000-{'0' * 12}/history"), 404)
     assert_problem(http.get(f"{one}/exit-cost-history?force={WM}", token=None), 401)
+
+
+def test_a_cap_on_a_claimed_head_names_the_collaborations_terms_as_its_source(http: Http) -> None:
+    scenario = west_mercia_warwickshire(http, settle=False)
+    one = f"{BASE}/{scenario.alliance.id}"
+    terms = http.post(
+        f"{one}/exit-terms",
+        {
+            "effective_on": "2012-04-01",
+            "reason": "Caps agreed",
+            "notice_period_months": 12,
+            "stranded_cost_rate": "0.25",
+            "stranded_cost_months": 6,
+            "caps": {"H8": "100.00"},
+        },
+    )
+    assert terms.status_code == 201, terms.get_json()
+    quote = http.get(f"{one}/exit-costs?force={WM}").get_json()
+    [h8] = [line for line in quote["lines"] if line["head"] == "H8"]
+    assert h8["amount"] == "100.00"
+    assert h8["source_events"]["cap"]["event_id"] == f"{scenario.alliance.id}:{terms.get_json()['version']}"
+    assert h8["source_events"]["amount"]["event_id"].startswith(scenario.case_id)
+    assert h8["source_events"]["cap"]["position"] is not None

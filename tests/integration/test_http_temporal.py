@@ -118,3 +118,23 @@ def test_a_party_leaves_on_its_notice_and_the_agreement_ends(http: Http) -> None
     assert http.get(example["one"]).get_json()["version"] == ended["version"]
     still_open = http.get(f"{example['one']}?as_of=2019-03-31").get_json()
     assert still_open["status"] == "notice_served" and still_open["terminated_on"] is None
+
+
+def test_dates_past_the_year_9999_are_refused_and_never_wedge_the_histories(http: Http) -> None:
+    example = worked_example(http)
+    other = worked_example(http)
+    problem = assert_problem(
+        http.get(f"{example['one']}/exit-costs?force={A}&as_of=9999-12-31"), 422, "date-out-of-range"
+    )
+    assert "9999" in problem["detail"]
+    assert_problem(http.post(f"{example['one']}/withdrawal-notices", at("9999-06-01", force=A)), 422)
+    # A fact recorded as effective in 9999 has no standing figure then (its notice would end in
+    # 10000): the history says why, and every other collaboration's history still answers.
+    posted(
+        http,
+        f"{example['one']}/functions",
+        at("9999-06-01", name="Far future", kind="enabling", host_force=A, annual_budget="1.00"),
+    )
+    far = http.get(f"{example['one']}/exit-cost-history?force={A}").get_json()["items"][-1]
+    assert far["after"] is None and "9999" in far["note"]
+    assert http.get(f"{other['one']}/exit-cost-history?force={A}").status_code == 200

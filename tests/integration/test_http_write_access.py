@@ -1,6 +1,9 @@
 """Every write endpoint refuses the same way: no token 401, an auditor 403, a force that is not
 a party 403, a stale If-Match 412, no reason 422; and a refused write records nothing. The writes
-of collaborations and those of exit cases each have their table."""
+of collaborations and those of exit cases each have their table. A force that has left a
+collaboration writes to it no more (403); and on an exit case a party's force token writes only
+what its role allows (``PARTY_CASE_WRITES``): never an assessment, a settlement, a closing or a
+reopening, and a payment only as its payee."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import pytest
 from tests.integration import http_support
 from tests.integration.exit_case_support import (
     CASE_WRITES,
+    WK,
+    WM,
     Alliance,
     case_document,
     case_write_requests,
@@ -157,3 +162,95 @@ def test_each_exit_case_write_is_refused_alike_and_records_nothing(
         assert problem["errors"] == {"reason": ["Missing data for required field."]}
     assert http.log_size() == log_size
     assert case_document(http, case_id)["version"] == 2
+
+
+# ------------------------------------------------------------------- which party may write what
+# Which party's force token may send each exit-case write of ``case_write_requests`` to West
+# Mercia's withdrawal case (West Mercia pays Warwickshire under its settlement). Either party
+# opens a case; a claim is lodged by its claimant (Warwickshire) and a dispute raised by the
+# force raising it (West Mercia); an independent assessment, a settlement, closing and reopening
+# are an administrator's alone; a payment is recorded by its payee, never by its payer.
+PARTY_CASE_WRITES = {
+    "exit-cases": {WM, WK},
+    "claims": {WK},
+    "assessments": set(),
+    "disputes": {WM},
+    "settlement": set(),
+    "payments": {WK},
+    "closure": set(),
+    "reopening": set(),
+}
+
+
+def test_the_table_of_party_case_writes_names_every_exit_case_write() -> None:
+    assert set(PARTY_CASE_WRITES) == set(CASE_WRITES)
+
+
+@pytest.mark.parametrize(("endpoint", "force"), [(e, f) for e in CASE_WRITES for f in (WM, WK)])
+def test_a_party_force_token_writes_to_an_exit_case_only_what_its_role_allows(
+    http: Http, exit_case: tuple[Alliance, str], endpoint: str, force: str
+) -> None:
+    _, case_id = exit_case
+    version = prepare_case(http, *exit_case, endpoint)
+    path, body = case_write_requests(*exit_case)[endpoint]
+    log_size = http.log_size()
+
+    response = http.post(path, case_at("2020-03-30", **body), http.token("force", force))
+
+    if force in PARTY_CASE_WRITES[endpoint]:
+        assert response.status_code == 201, response.get_json()
+        assert http.log_size() == log_size + 1
+    else:
+        assert_problem(response, 403, "not-permitted")
+        assert http.log_size() == log_size
+        assert case_document(http, case_id)["version"] == version
+
+
+# ----------------------------------------------------------------- a force that has left
+@pytest.fixture
+def warwickshire_left(http: Http, alliance: tuple[str, str]) -> tuple[str, str]:
+    """The collaboration after Warwickshire served notice and left on it (by its own token)."""
+    prepare(http, *alliance, "party-withdrawals")
+    path, body = write_requests(*alliance)["party-withdrawals"]
+    response = http.post(path, {**WHEN, **body}, http.token("force", WK))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["withdrawals"][0]["force"] == WK
+    return alliance
+
+
+def test_a_force_writes_to_a_collaboration_until_it_leaves_it(http: Http, alliance: tuple[str, str]) -> None:
+    collaboration_id, _ = alliance
+    path, body = write_requests(*alliance)["reviews"]
+    warwickshire = http.token("force", WK)
+    assert http.post(path, {**WHEN, **body}, warwickshire).status_code == 201
+    prepare(http, *alliance, "party-withdrawals")
+    leave, leaving = write_requests(*alliance)["party-withdrawals"]
+    left = http.post(leave, {**WHEN, **leaving}, warwickshire)
+    assert left.status_code == 201, left.get_json()
+    version, log_size = http.version(collaboration_id), http.log_size()
+
+    problem = assert_problem(http.post(path, {**WHEN, **body}, warwickshire), 403, "not-permitted")
+
+    assert WK in problem["detail"]
+    assert http.version(collaboration_id) == version
+    assert http.log_size() == log_size
+    reviews = http.get(f"/api/v1/collaborations/{collaboration_id}").get_json()["reviews"]
+    assert [review["outcome"] for review in reviews] == [body["outcome"]]
+    # West Mercia, still a party, writes on.
+    assert http.post(path, {**WHEN, **body}, http.token("force", WM)).status_code == 201
+
+
+@pytest.mark.parametrize("endpoint", [endpoint for endpoint in WRITES if endpoint != "create"])
+def test_every_collaboration_write_refuses_a_force_that_has_left_and_records_nothing(
+    http: Http, warwickshire_left: tuple[str, str], endpoint: str
+) -> None:
+    collaboration_id, _ = warwickshire_left
+    path, body = write_requests(*warwickshire_left)[endpoint]
+    version, log_size = http.version(collaboration_id), http.log_size()
+
+    response = http.post(path, {**WHEN, **body}, http.token("force", WK))
+
+    problem = assert_problem(response, 403, "not-permitted")
+    assert WK in problem["detail"]
+    assert http.version(collaboration_id) == version
+    assert http.log_size() == log_size

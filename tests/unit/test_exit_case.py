@@ -20,6 +20,7 @@ from domain.errors import (
     CaseSettled,
     ClaimAlreadySuperseded,
     ClaimPartiesDiffer,
+    ClosedBeforeSettled,
     DomainError,
     DuplicateParty,
     InstalmentsDoNotSumToAmount,
@@ -36,6 +37,8 @@ from domain.errors import (
     OutstandingBalance,
     Overpayment,
     PartyNotInCase,
+    PaymentBeforeSettlement,
+    ReopenedBeforeClosed,
     RequiredText,
     SamePartyBothSides,
     SettlementBelowPaid,
@@ -467,6 +470,56 @@ def test_a_case_without_a_settlement_can_be_closed_and_reopened():
     assert case.status == "open"
 
 
+def test_closing_is_on_or_after_every_settlement_and_payment():
+    case = withdrawal_case()
+    settled(case, "1000.00", [{"due_on": date(2020, 4, 30), "amount": "1000.00"}])  # effective 2020-03-30
+    case.record_payment(amount="600.00", paid_on=date(2020, 4, 30), provenance=on(date(2020, 4, 20)))
+    paid(case, "400.00", date(2020, 5, 15))
+    for day in (date(2020, 3, 29), date(2020, 4, 30), date(2020, 5, 14)):
+        refused = assert_refused(case, ClosedBeforeSettled, case.close, provenance=on(day))
+        assert refused.field == "effective_on"
+        assert "2020-05-15" in refused.detail
+    assert case.closings == [] and case.status == "settled"
+    case.close(provenance=on(date(2020, 5, 15)))  # the day of the last payment will do
+    assert (case.status, case.closed_on) == ("closed", date(2020, 5, 15))
+
+
+def test_a_payment_made_after_it_was_recorded_as_effective_still_bounds_the_closing():
+    case = withdrawal_case()
+    settled(case, "1000.00", [{"due_on": date(2020, 4, 30), "amount": "1000.00"}])
+    case.record_payment(amount="1000.00", paid_on=date(2020, 6, 1), provenance=on(date(2020, 4, 30)))
+    case.collect_events()
+    assert_refused(case, ClosedBeforeSettled, case.close, provenance=on(date(2020, 5, 31)))
+    case.close(provenance=on(date(2020, 6, 1)))
+    assert case.status == "closed"
+
+
+def test_a_case_with_no_settlement_closes_on_any_day():
+    case = withdrawal_case()
+    case.close(provenance=on(date(2018, 10, 9)))
+    assert case.status == "closed"
+
+
+def test_a_closed_case_is_reopened_on_or_after_its_closing():
+    case = withdrawal_case()
+    settled(case, "1000.00", [{"due_on": date(2020, 4, 30), "amount": "1000.00"}])
+    paid(case, "1000.00", date(2020, 4, 30))
+    case.close(provenance=on(date(2020, 5, 1)))
+    case.collect_events()
+    refused = assert_refused(case, ReopenedBeforeClosed, case.reopen, provenance=on(date(2020, 4, 30)))
+    assert refused.field == "effective_on"
+    assert "2020-05-01" in refused.detail
+    assert case.reopenings == [] and case.status == "closed"
+    case.reopen(provenance=on(date(2020, 5, 1)))  # the day it closed will do
+    case.collect_events()
+    assert case.status == "open"
+    # A second closing is bounded by the payments still, and a second reopening by that closing.
+    assert_refused(case, ClosedBeforeSettled, case.close, provenance=on(date(2020, 4, 29)))
+    case.close(provenance=on(date(2020, 9, 1)))
+    case.collect_events()
+    assert_refused(case, ReopenedBeforeClosed, case.reopen, provenance=on(date(2020, 8, 31)))
+
+
 def test_reopening_needs_a_settled_or_closed_case():
     case = withdrawal_case()
     assert_refused(case, CaseNotSettled, case.reopen, provenance=on(date(2019, 1, 1)))
@@ -794,6 +847,58 @@ def test_a_payment_is_refused_when_it_breaks_a_rule(kwargs, error, field):
     arguments = {"amount": "3500000.00", "paid_on": date(2020, 4, 30), "provenance": on(date(2020, 4, 30))}
     refused = assert_refused(case, error, case.record_payment, **(arguments | kwargs))
     assert refused.field == field
+
+
+@pytest.mark.parametrize(
+    ("paid_on", "effective_on", "field"),
+    [
+        (date(2020, 3, 29), date(2020, 3, 30), "paid_on"),
+        (date(2020, 3, 30), date(2020, 3, 29), "effective_on"),
+        (date(2019, 1, 1), date(2019, 1, 1), "paid_on"),
+    ],
+)
+def test_a_payment_is_made_on_or_after_the_settlement_it_is_paid_under(paid_on, effective_on, field):
+    case = withdrawal_case()
+    settled(case)  # effective 2020-03-30
+    refused = assert_refused(
+        case,
+        PaymentBeforeSettlement,
+        case.record_payment,
+        amount="1.00",
+        paid_on=paid_on,
+        provenance=on(effective_on),
+    )
+    assert refused.field == field
+    assert "2020-03-30" in refused.detail
+    assert case.payments == []
+    paid(case, "1.00", date(2020, 3, 30))  # the settlement's own day will do
+    assert case.figures().paid == m("1.00")
+
+
+def test_a_payment_under_a_revised_settlement_is_on_or_after_the_revision():
+    case = withdrawal_case()
+    settled(case)
+    paid(case, "3500000.00", date(2020, 4, 30))
+    case.reopen(provenance=on(date(2020, 5, 1)))
+    case.agree_settlement(
+        payer="warwickshire",
+        payee="west-mercia",
+        amount="7000000.00",
+        write_offs="0",
+        instalments=[{"due_on": date(2020, 6, 30), "amount": "7000000.00"}],
+        provenance=on(date(2020, 6, 1)),
+    )
+    case.collect_events()
+    assert_refused(
+        case,
+        PaymentBeforeSettlement,
+        case.record_payment,
+        amount="1.00",
+        paid_on=date(2020, 5, 31),
+        provenance=on(date(2020, 5, 31)),
+    )
+    paid(case, "3500000.00", date(2020, 6, 30))
+    assert case.figures().outstanding == m("0.00")
 
 
 def test_payments_are_allocated_to_the_earliest_instalments_first():

@@ -12,6 +12,7 @@ from domain.errors import (
     NoExitTerms,
     NoLiveNotice,
     NoticeAlreadyServed,
+    NoticeWithdrawnBeforeServed,
     PartyNotInCollaboration,
     RequiredText,
     UnknownForce,
@@ -163,6 +164,20 @@ def test_a_notice_is_withdrawn_only_while_live():
         force="dorset",
         provenance=at(date(2018, 12, 1)),
     )
+
+
+def test_a_notice_is_withdrawn_on_or_after_the_day_it_was_served():
+    collaboration, _ = alliance()
+    collaboration.serve_withdrawal_notice(force=A, provenance=at(date(2018, 10, 9)))
+    collaboration.collect_events()
+    with pytest.raises(NoticeWithdrawnBeforeServed) as raised:
+        collaboration.withdraw_notice(force=A, provenance=at(date(2018, 10, 8)))
+    assert raised.value.field == "effective_on"
+    assert "2018-10-09" in raised.value.detail
+    assert collaboration.version == 5 and collaboration.collect_events() == []
+    assert collaboration.live_notice(A) is not None and collaboration.status == NOTICE_SERVED
+    collaboration.withdraw_notice(force=A, provenance=at(date(2018, 10, 9)))  # the same day will do
+    assert collaboration.live_notice(A) is None and collaboration.status == ACTIVE
 
 
 # ------------------------------------------------------------------------ decoupling

@@ -236,7 +236,8 @@ def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
     the force's live notice (422 without), which is then `completed`. The force is no longer a
     current party: new shares, assets, notices naming it are refused; it stays quotable on the
     notice it left on, with the date it left as the exit date. A force token records only its
-    own force's withdrawal.
+    own force's withdrawal. Afterwards the force's tokens may no longer write to the agreement
+    (403), though they still act on its exit case.
     """
     return web.record(web.records().record_withdrawal, str(collaboration_id), **body)
 
@@ -329,8 +330,9 @@ def exit_cost_history(args: dict[str, Any], collaboration_id: UUID) -> Response:
     is the previous row's `after`); the totals of the force's exit case (`claimed`, `assessed`,
     `agreed`, `written_off`, `paid`, `outstanding`); and the `collaboration_version` and
     `case_version` they were computed from, so any row can be recomputed by replaying the events
-    up to it. The figures are those of `GET .../exit-costs` on the event's effective date: with a
-    live notice, its dates; else as if notice were served that day, leaving at the earliest exit.
+    up to it. The figures are those `GET .../exit-costs?known_at=<the event's recorded_at>` gives:
+    everything recorded up to the event, with a live notice on its dates, else as if notice were
+    served on the event's effective date, leaving at the earliest exit.
     Where none can be computed (no exit terms yet), `after` is null and `note` says why. A force
     that is not a party is 422.
 

@@ -149,7 +149,8 @@ def record_assessment(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
     The latest assessment counts. Its optional breakdown by head sums to `recommended_amount`,
     which is more than zero. A claim, an assessment and a settlement are separate facts: none is
-    derived from another.
+    derived from another. Recorded by an administrator only: neither side records the
+    independent assessment (403 for a force token).
     """
     return web.record(web.records().record_assessment, str(exit_case_id), **body)
 
@@ -175,7 +176,9 @@ def agree_settlement(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
     The instalments' amounts sum to exactly `amount` and their due dates do not decrease (422
     otherwise). The case is then `settled`: further claims and settlements are refused until it
-    is reopened. A revised settlement after reopening is at least what has been paid.
+    is reopened. A revised settlement after reopening is at least what has been paid. Recorded
+    by an administrator only, on the evidence of both sides' approvals (`approval_ref`): one side
+    never records it alone (403 for a force token).
     """
     return web.record(web.records().agree_settlement, str(exit_case_id), **body)
 
@@ -185,10 +188,13 @@ def agree_settlement(body: dict[str, Any], exit_case_id: UUID) -> Response:
 @blp.response(201, s.PaymentRecordedDocument, headers=CASE_WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def record_payment(body: dict[str, Any], exit_case_id: UUID) -> Response:
-    """Record a payment under the settlement, by its payer to its payee; answers with its `payment_id`
+    """Record a payment under the settlement, from its payer to its payee; answers with its `payment_id`
 
-    A payment needs a settlement (422 `no-settlement`) and may not exceed what is outstanding
-    (422 `overpayment`); a refused payment records nothing.
+    A payment needs a settlement (422 `no-settlement`), may not exceed what is outstanding
+    (422 `overpayment`) and is not dated before the settlement (422
+    `payment-before-settlement`); a refused payment records nothing. Recorded by the payee, who
+    confirms receiving it, or by an administrator; the payer's token gets 403. Payments are
+    allocated to the earliest instalment first.
     """
     return web.record(web.records().record_payment, str(exit_case_id), **body)
 
@@ -202,7 +208,9 @@ def close_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
     An extension of the v1 contract. A settled case closes once nothing is outstanding (422
     `outstanding-balance` otherwise); a case without a settlement may be closed as abandoned. A
-    closed case refuses everything but reopening. `reason` says why, as for every write.
+    closed case refuses everything but reopening. It is not dated before the settlement or the
+    last payment (422 `closed-before-settled`). Administrators only (403 for a force token).
+    `reason` says why, as for every write.
     """
     return web.record(web.records().close_exit_case, str(exit_case_id), **body)
 
@@ -216,6 +224,8 @@ def reopen_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
     An extension of the v1 contract. Claims and a revised settlement are accepted again; the
     settlement and payments so far still stand. Only a settled or closed case can be reopened
-    (422 `case-not-settled`). `reason` says why, as for every write.
+    (422 `case-not-settled`), and not with a date before the closing it undoes (422
+    `reopened-before-closed`). Administrators only (403 for a force token). `reason` says why,
+    as for every write.
     """
     return web.record(web.records().reopen_exit_case, str(exit_case_id), **body)
