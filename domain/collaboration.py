@@ -49,6 +49,7 @@ from domain.values import (
     FinancialYear,
     Immutable,
     Money,
+    MutableEntry,
     Provenance,
     Share,
     copy_sharing_entries,
@@ -95,7 +96,7 @@ class BudgetEntry(Immutable):
 
 
 @dataclass
-class Function:
+class Function(MutableEntry):
     id: str
     name: str
     kind: str
@@ -149,7 +150,7 @@ class Direction(Immutable):
 
 
 @dataclass
-class Notice:
+class Notice(MutableEntry):
     """A withdrawal notice. ``exit_on`` starts as the earliest exit date (the notice date plus
     the notice period in force on it) and is moved by s23G directions; ``exit_on_version`` is
     the event that set it (the notice, or the latest-recorded direction in ``directions``, the
@@ -256,7 +257,16 @@ class Collaboration(Aggregate):
 
     # State containers holding only Immutable entries: a copy of the aggregate (from the
     # library's cache, or for an as_of view) shares these entries rather than copying them.
-    SHARED_ENTRIES = ("apportionments", "exit_terms", "assets", "contracts", "reviews", "variations", "directions")
+    SHARED_ENTRIES = (
+        "apportionments",
+        "exit_terms",
+        "assets",
+        "contracts",
+        "reviews",
+        "variations",
+        "directions",
+        "withdrawn",
+    )
 
     def __deepcopy__(self, memo: dict[int, object]) -> Collaboration:
         return copy_sharing_entries(self, memo, self.SHARED_ENTRIES)

@@ -83,6 +83,7 @@ from domain.values import (
     TEXT_LENGTH,
     Immutable,
     Money,
+    MutableEntry,
     Provenance,
     copy_sharing_entries,
     optional_text,
@@ -120,7 +121,7 @@ class CaseLine(Immutable):
 
 
 @dataclass
-class ClaimEntry:
+class ClaimEntry(MutableEntry):
     claim_id: str
     claimant: str
     respondent: str

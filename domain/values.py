@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from typing import Any
+from uuid import UUID
 
 from domain.errors import (
     AmountTooLarge,
@@ -110,15 +111,42 @@ class Immutable:
         return self
 
 
+UNCHANGING = (str, int, Decimal, date, UUID, type(None), Immutable)  # datetime is a date
+
+
+class MutableEntry:
+    """A state entry whose own fields change (a function's budgets, a notice's exit date) but
+    whose lists and dicts hold only ``Immutable`` values or plain scalars: a deep copy is a
+    shallow copy with fresh containers."""
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Any:
+        clone = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, list | dict):
+                object.__setattr__(clone, name, copy.copy(value))
+        memo[id(self)] = clone
+        return clone
+
+
 def copy_sharing_entries(obj: Any, memo: dict[int, object], shared: Collection[str]) -> Any:
     """A deep copy of an aggregate whose ``shared`` attributes are containers (lists, dicts) of
-    ``Immutable`` entries: those containers are copied, their entries shared; everything else
-    is copied deeply. Reading a long-lived agreement copies its ten thousand entries' references,
-    not the entries."""
+    ``Immutable`` entries: those containers are copied, their entries shared; values that cannot
+    change (text, numbers, dates, ids, frozen entries) are shared, and containers of them copied;
+    anything else is copied deeply. Reading a long-lived agreement copies its ten thousand
+    entries' references, not the entries."""
     clone = object.__new__(type(obj))
     memo[id(obj)] = clone
     for name, value in obj.__dict__.items():
-        clone.__dict__[name] = copy.copy(value) if name in shared else copy.deepcopy(value, memo)
+        if name in shared:
+            clone.__dict__[name] = copy.copy(value)
+        elif isinstance(value, UNCHANGING):
+            clone.__dict__[name] = value
+        elif isinstance(value, list) and all(isinstance(item, UNCHANGING) for item in value):
+            clone.__dict__[name] = list(value)
+        elif isinstance(value, dict) and all(isinstance(item, UNCHANGING) for item in value.values()):
+            clone.__dict__[name] = dict(value)
+        else:
+            clone.__dict__[name] = copy.deepcopy(value, memo)
     return clone
 
 

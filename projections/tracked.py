@@ -37,11 +37,10 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
-from time import monotonic, sleep
+from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from eventsourcing.persistence import (
-    DatabaseError,
     InfrastructureFactory,
     IntegrityError,
     Notification,
@@ -54,7 +53,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresT
 from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
-from service.persistence import schema_lock
+from service.persistence import create_tables_despite_a_race, schema_lock, use_wal
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords
@@ -115,21 +114,6 @@ class TrackedView(TrackingRecorder):
         for table in self.tables:
             cursor.execute(self.sql(f"DELETE FROM {{{table}}}"))
         cursor.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (application_name,))
-
-
-def create_tables_despite_a_race(create: Callable[[], None]) -> None:
-    """Several gunicorn workers start at once on a fresh SQLite file and all create the view.
-    The library's tracking recorder then inserts its migration record in each of them, and all
-    but the first fail (IntegrityError). By then the tables exist, so creating again finds them
-    and succeeds. (PostgreSQL takes turns instead: ``schema_lock``.)"""
-    for attempt in range(5):
-        try:
-            create()
-            return
-        except DatabaseError:  # e.g. IntegrityError, ProgrammingError, 'tuple concurrently updated'
-            if attempt == 4:
-                raise
-            sleep(0.05 * (attempt + 1))
 
 
 class SQLiteTrackedView(SQLiteTrackingRecorder, TrackedView):
@@ -276,7 +260,10 @@ class TrackedProjection(Generic[V]):
         self.batch_size = batch_size
         # Named after the projection, as ProjectionRunner does: e.g. REGISTER_SQLITE_DBNAME gives
         # the view its own SQLite file, and on PostgreSQL the name prefixes the tracking table.
-        self.factory = InfrastructureFactory.construct(env=Environment(self.name, {**os.environ, **env}))
+        environment = Environment(self.name, {**os.environ, **env})
+        if sqlite_file := environment.get("SQLITE_DBNAME"):
+            use_wal(sqlite_file)  # before the library's connections race to switch it
+        self.factory = InfrastructureFactory.construct(env=environment)
         try:
             self.view: V = self.factory.tracking_recorder(self.view_class(self.factory))  # type: ignore[arg-type]
         except BaseException:

@@ -45,7 +45,13 @@ from service.errors import (
     NotYetInEffect,
     VersionMismatch,
 )
-from service.persistence import EventTime, IdempotentRequest, SideTableAccess, schema_lock
+from service.persistence import (
+    EventTime,
+    IdempotentRequest,
+    SideTableAccess,
+    schema_lock,
+    use_wal,
+)
 from service.transcodings import state_transcodings
 
 logger = logging.getLogger(__name__)
@@ -142,6 +148,11 @@ class CollaborationRecords(Application[UUID]):
             ensure_ascii=False,
             sort_keys=True,
         )
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        if env and env.get("SQLITE_DBNAME"):
+            use_wal(env["SQLITE_DBNAME"])  # before the library's connections race to switch it
+        super().__init__(env=env)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """Snapshots are a cache taken after the events have committed: failing to take one

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+import sqlite3
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import DatabaseError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
@@ -337,6 +339,42 @@ class SideTableAccess:
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+
+def use_wal(path: str, attempts: int = 50) -> None:
+    """Puts a SQLite file in WAL mode (creating it if need be) before the library opens it.
+    The library switches each new file to WAL on its first connection; that needs the database
+    to itself, so workers starting together on a fresh file got 'database is locked' however
+    long the busy timeout, and a pool left waiting for its writer. Here it is done once, with
+    retries, on a connection of its own; the library then finds the file in WAL already."""
+    if path.startswith(":memory:") or "mode=memory" in path:
+        return
+    for attempt in range(attempts):
+        connection = sqlite3.connect(path, timeout=5)
+        try:
+            if connection.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.02 * (attempt + 1))
+
+
+def create_tables_despite_a_race(create: Callable[[], None]) -> None:
+    """Several gunicorn workers start at once on a fresh SQLite file and all create the view.
+    The library's tracking recorder then inserts its migration record in each of them, and all
+    but the first fail (IntegrityError). By then the tables exist, so creating again finds them
+    and succeeds. (PostgreSQL takes turns instead: ``schema_lock``.)"""
+    for attempt in range(5):
+        try:
+            create()
+            return
+        except DatabaseError:  # e.g. IntegrityError, ProgrammingError, 'tuple concurrently updated'
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
