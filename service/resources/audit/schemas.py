@@ -32,8 +32,9 @@ class PublicKey(Text):
         super().__init__(max_length=100, validate=ed25519_public_key, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:  # type: ignore[override]
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return text.strip().replace(" ", "+")
+        if isinstance(value, str):  # before any trimming: a key may start or end with '+'
+            value = value.replace(" ", "+")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class CheckpointSchema(Schema):
