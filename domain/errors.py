@@ -240,3 +240,86 @@ class ClosedBeforeSettled(DomainError):
 
 class ReopenedBeforeClosed(DomainError):
     """A closed exit case is reopened on or after the date it was closed."""
+
+
+# Benefits
+class InvalidBenefitCategory(DomainError):
+    """A benefit's category is 1 Savings, 2 Service or 3 Compliance, and its sub-category one of 1a-3c."""
+
+
+class SubCategoryMismatch(InvalidBenefitCategory):
+    """A benefit's sub-category belongs to its category: 1a-1c to 1, 2a-2b to 2, 3a-3c to 3."""
+
+
+class InvalidPillar(DomainError):
+    """A benefit sits under one pillar: people, cost or service."""
+
+
+class InvalidBenefitDirection(DomainError):
+    """A benefit's direction is increase, decrease or maintain."""
+
+
+class InvalidUnit(DomainError):
+    """A benefit is measured in GBP, hours, percent, count or score."""
+
+
+class InvalidTolerance(DomainError):
+    """A "maintain" benefit has a tolerance of zero or more; other directions have none."""
+
+
+class InvalidBenefitValue(DomainError):
+    """A baseline, target or measured value is an exact finite decimal of less than 10^15 either way,
+    with at most 10 decimal places (2 for GBP)."""
+
+
+class InvalidBaselineOrTarget(DomainError):
+    """A baseline and a target each have a value and a date, and the baseline's date is before the target's."""
+
+
+class InvalidStage(DomainError):
+    """A business-case stage is 0 (Strategic Assessment) to 5 (Evaluation)."""
+
+
+class InvalidBenefitStatus(DomainError):
+    """A benefit's status is identified, planned, validated, realising, handed_to_bau, realised or lapsed."""
+
+
+class MinimumStandardNotMet(DomainError):
+    """From stage 2 (OBC) on, a benefit has a direction, measure, unit, category, owner, baseline and
+    target (the 7F minimum standard)."""
+
+
+class StatusMovedBackwards(DomainError):
+    """A benefit's status and stage only move forward; moving back is a recorded reopening."""
+
+
+class BenefitFinal(DomainError):
+    """A realised or lapsed benefit changes status, stage, target or baseline only by being reopened."""
+
+
+class InvalidReopening(DomainError):
+    """A reopening moves a benefit back to an earlier, non-final status (or stage)."""
+
+
+class NothingChanged(DomainError):
+    """A command that changes a benefit changes something."""
+
+
+class InvalidMeasurementPeriod(DomainError):
+    """A measurement's period starts on or before it ends."""
+
+
+class OverlappingMeasurement(DomainError):
+    """A measurement's period does not overlap a current measurement's, unless it restates that one."""
+
+
+class UnknownMeasurement(DomainError):
+    """A restatement names a measurement recorded earlier for the same benefit."""
+
+
+class MeasurementAlreadyRestated(DomainError):
+    """Only a current measurement is restated: to correct a restatement, restate the restatement."""
+
+
+class UnitFixedByMeasurements(DomainError):
+    """A benefit's unit does not change once it has measurements."""

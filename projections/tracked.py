@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from service.application import CollaborationRecords
 
 DEFAULT_BATCH_SIZE = 500
+PROJECTION_POOL_SIZE = "1"  # PostgreSQL connections each projection keeps open (<NAME>_POSTGRES_POOL_SIZE)
 MAX_RETRY_INTERVAL = 30.0
 
 logger = logging.getLogger(__name__)
@@ -260,7 +261,12 @@ class TrackedProjection(Generic[V]):
         self.batch_size = batch_size
         # Named after the projection, as ProjectionRunner does: e.g. REGISTER_SQLITE_DBNAME gives
         # the view its own SQLite file, and on PostgreSQL the name prefixes the tracking table.
-        environment = Environment(self.name, {**os.environ, **env})
+        # On PostgreSQL each projection keeps a pool beside the application's. Its work is one
+        # locked batch at a time plus short reads, so it keeps one connection open (it may open
+        # more while busy); five each, times four projections and three gunicorn workers, would
+        # hold more connections than a default server allows.
+        pool_size = {f"{self.name.upper()}_POSTGRES_POOL_SIZE": PROJECTION_POOL_SIZE}
+        environment = Environment(self.name, {**pool_size, **os.environ, **env})
         if sqlite_file := environment.get("SQLITE_DBNAME"):
             use_wal(sqlite_file)  # before the library's connections race to switch it
         self.factory = InfrastructureFactory.construct(env=environment)

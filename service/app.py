@@ -93,8 +93,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationRecords) -> None:
-    """The read models (the central register, the decision log, the exit-cost history) and their CLI
-    (``projections run``/``rebuild``)."""
+    """The read models (the central register, the decision log, the exit-cost history, the benefits
+    realisation) and their CLI (``projections run``/``rebuild``)."""
+    from projections.benefits_realisation import BenefitsRealisation
     from projections.cli import projections_cli
     from projections.decision_log import DecisionLog
     from projections.exit_cost_history import ExitCostHistory
@@ -109,6 +110,13 @@ def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationR
     try:
         app.extensions["exit_cost_history"] = ExitCostHistory(env=env, application=records)
     except BaseException:
+        app.extensions["decision_log"].close()
+        app.extensions["register"].close()
+        raise
+    try:
+        app.extensions["benefits_realisation"] = BenefitsRealisation(env=env, application=records)
+    except BaseException:
+        app.extensions["exit_cost_history"].close()
         app.extensions["decision_log"].close()
         app.extensions["register"].close()
         raise

@@ -25,16 +25,19 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.postgres import PostgresFactory
 
+import domain.benefit
 import domain.collaboration
 import domain.exit_case
+from domain.benefit import Benefit
 from domain.collaboration import Collaboration
 from domain.errors import DomainError
 from domain.exit_case import ExitCase, exit_case_id
 from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from domain.forces import FORCES
 from domain.values import Provenance
-from service.documents import collaboration_document, event_document, exit_case_document
+from service.documents import benefit_document, collaboration_document, event_document, exit_case_document
 from service.errors import (
+    BenefitNotFound,
     CollaborationNotFound,
     ConcurrentUpdate,
     ExitCaseExists,
@@ -57,7 +60,7 @@ from service.transcodings import state_transcodings
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-STATE_MODULES = (domain.collaboration, domain.exit_case)  # whose state dataclasses snapshots hold
+STATE_MODULES = (domain.collaboration, domain.exit_case, domain.benefit)  # whose state dataclasses snapshots hold
 SNAPSHOT_INTERVAL = 500  # events between snapshots of one aggregate (see README: snapshots)
 
 
@@ -133,6 +136,7 @@ class CollaborationRecords(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {
         Collaboration: SNAPSHOT_INTERVAL,
         ExitCase: SNAPSHOT_INTERVAL,
+        Benefit: SNAPSHOT_INTERVAL,
     }
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -562,6 +566,229 @@ class CollaborationRecords(Application[UUID]):
     def reopen_exit_case(self, case_id: str, *, caller: Caller, **common: Any) -> Written:
         self._check_administrator(caller, "reopen an exit case")
         return self._change_case(case_id, lambda c, p: c.reopen(provenance=p), caller=caller, **common)
+
+    # ------------------------------------------------------------------ benefits
+    def identify_benefit(
+        self,
+        collaboration_id: str,
+        *,
+        caller: Caller,
+        title: str,
+        category: str,
+        sub_category: str,
+        pillar: str,
+        direction: str | None = None,
+        measure: str | None = None,
+        unit: str | None = None,
+        tolerance: Any = None,
+        baseline: Mapping[str, Any] | None = None,
+        target: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        function_id: str | None = None,
+        attribution: Mapping[str, Any] | None = None,
+        stage: int = 0,
+        status: str | None = None,
+        effective_on: date,
+        reason: str,
+        evidence: str | None = None,
+        approval_ref: str | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Written:
+        """Identifies a benefit the collaboration is meant to deliver. A force token identifies
+        benefits only of collaborations its force is a current party of. The function is one of
+        the collaboration's, the attribution names its parties; the current parties are recorded
+        with the benefit (whose it is when it has no attribution)."""
+        if (replay := self._replay(idempotency)) is not None:
+            return replay
+        collaboration = self.collaboration(collaboration_id)
+        parties = collaboration.current_parties()
+        if caller.force is not None and caller.force not in parties:
+            raise NotPermitted(f"{caller.force} is not a current party to this collaboration")
+        if function_id is not None:
+            collaboration.check_function_exists(function_id)
+        for force in attribution or {}:
+            collaboration.check_is_party(force, f"attribution.{force}")
+        provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
+        benefit = Benefit.identify(
+            collaboration_id=str(collaboration.id),
+            title=title,
+            category=category,
+            sub_category=sub_category,
+            pillar=pillar,
+            direction=direction,
+            measure=measure,
+            unit=unit,
+            tolerance=tolerance,
+            baseline=dict(baseline) if baseline is not None else None,
+            target=dict(target) if target is not None else None,
+            owner=owner,
+            function_id=function_id,
+            attribution=dict(attribution) if attribution is not None else None,
+            stage=stage,
+            **({"status": status} if status is not None else {}),
+            parties=list(parties),
+            provenance=provenance,
+        )
+        result = benefit_document(benefit)
+        try:
+            return self._save(benefit, result, idempotency)
+        except IntegrityError:
+            if (replay := self._replay(idempotency)) is not None:
+                return replay
+            # Not a retry of this request, and a new id cannot clash: nothing was recorded.
+            raise ConcurrentUpdate("the benefit could not be recorded; try again") from None
+
+    def record_measurement(
+        self,
+        benefit_id: str,
+        *,
+        period_start: date,
+        period_end: date,
+        value: Any,
+        source: str,
+        measurer: str | None = None,
+        restates: str | None = None,
+        caller: Caller,
+        **common: Any,
+    ) -> Written:
+        """A measurement of the benefit for a period; the measurer is the caller unless named.
+        A restatement names the current measurement it replaces, which is never edited."""
+        return self._change_benefit(
+            benefit_id,
+            lambda b, p: {
+                "measurement_id": b.record_measurement(
+                    period_start=period_start,
+                    period_end=period_end,
+                    value=value,
+                    source=source,
+                    measurer=measurer or caller.actor,
+                    restates=restates,
+                    provenance=p,
+                )
+            },
+            caller=caller,
+            **common,
+        )
+
+    def change_benefit_stage(self, benefit_id: str, *, stage: int, status: str | None = None, **common: Any) -> Written:
+        return self._change_benefit(
+            benefit_id, lambda b, p: b.change_stage(stage=stage, status=status, provenance=p), **common
+        )
+
+    def revise_benefit_target(self, benefit_id: str, *, value: Any, on: date, **common: Any) -> Written:
+        return self._change_benefit(
+            benefit_id, lambda b, p: b.revise_target(value=value, on=on, provenance=p), **common
+        )
+
+    def rebaseline_benefit(self, benefit_id: str, *, value: Any, on: date, **common: Any) -> Written:
+        return self._change_benefit(benefit_id, lambda b, p: b.rebaseline(value=value, on=on, provenance=p), **common)
+
+    def define_benefit(
+        self,
+        benefit_id: str,
+        *,
+        direction: str | None = None,
+        measure: str | None = None,
+        unit: str | None = None,
+        tolerance: Any = None,
+        owner: str | None = None,
+        **common: Any,
+    ) -> Written:
+        """Completes or changes how the benefit is measured and who owns it (what is not given is kept)."""
+        return self._change_benefit(
+            benefit_id,
+            lambda b, p: b.define(
+                direction=direction, measure=measure, unit=unit, tolerance=tolerance, owner=owner, provenance=p
+            ),
+            **common,
+        )
+
+    def reopen_benefit(self, benefit_id: str, *, status: str, stage: int | None = None, **common: Any) -> Written:
+        """A recorded move back to an earlier status (and stage, if given); the reason says why."""
+        return self._change_benefit(
+            benefit_id, lambda b, p: b.reopen(status=status, stage=stage, provenance=p), **common
+        )
+
+    def benefit(self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> Benefit:
+        """The benefit now; as known at ``known_at``; with ``as_of``, only what was in effect then."""
+        uuid = _uuid(benefit_id, BenefitNotFound, "benefit")
+        version = self._version_known_at(uuid, known_at, BenefitNotFound, "benefit") if known_at else None
+        try:
+            benefit = self.repository.get(uuid, version=version)
+        except AggregateNotFoundError:
+            raise BenefitNotFound(f"no benefit {benefit_id}") from None
+        if not isinstance(benefit, Benefit):
+            raise BenefitNotFound(f"no benefit {benefit_id}")
+        if as_of is not None:
+            if as_of < benefit.identified_on:
+                raise NotYetInEffect(f"benefit {benefit_id} was identified on {benefit.identified_on}, after {as_of}")
+            benefit = benefit.as_of(as_of)
+        return benefit
+
+    def benefit_document(
+        self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        return benefit_document(self.benefit(benefit_id, as_of=as_of, known_at=known_at), as_of=as_of)
+
+    def benefits_at(
+        self, benefit_ids: Collection[str], *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[Benefit]:
+        """The benefits as known at ``known_at`` and in effect on ``as_of``, leaving out those not
+        recorded or not identified by then."""
+        benefits = []
+        for benefit_id in benefit_ids:
+            try:
+                benefits.append(self.benefit(str(benefit_id), as_of=as_of, known_at=known_at))
+            except NotYetInEffect:
+                continue
+        return benefits
+
+    def benefits_dashboard(
+        self,
+        collaboration_id: str,
+        *,
+        benefit_ids: Collection[str],
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The realisation dashboard of a collaboration as it stood: each of its benefits (ids
+        from the realisation projection) as known at ``known_at`` and in effect on ``as_of``,
+        computed from the aggregates."""
+        from projections.benefits_realisation import dashboard_of  # the projection's own arithmetic
+
+        collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)  # 404s
+        benefits = [
+            benefit
+            for benefit in self.benefits_at(benefit_ids, as_of=as_of, known_at=known_at)
+            if benefit.collaboration_id == str(collaboration.id)
+        ]
+        return dashboard_of(benefits, collaboration_id=str(collaboration.id))
+
+    def benefit_rows(
+        self, benefit_ids: Collection[str], *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The portfolio rows of these benefits as they stood (as ``benefits_dashboard``), in the
+        realisation projection's order."""
+        from projections.benefits_realisation import benefit_row, row_order
+
+        rows = [benefit_row(benefit) for benefit in self.benefits_at(benefit_ids, as_of=as_of, known_at=known_at)]
+        return sorted(rows, key=row_order)
+
+    def _change_benefit(
+        self,
+        benefit_id: str,
+        mutate: Callable[[Benefit, Provenance], Mapping[str, Any] | None],
+        **common: Any,
+    ) -> Written:
+        # A force token writes to the benefits of collaborations its force is a current party of.
+        return self._change_aggregate(
+            lambda: self.benefit(benefit_id),
+            mutate,
+            benefit_document,
+            "benefit",
+            parties_of=lambda benefit: self.collaboration(benefit.collaboration_id).current_parties(),
+            **common,
+        )
 
     # --------------------------------------------------------------------- reads
     def exit_costs(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from domain.benefit import CATEGORIES, STAGES, SUB_CATEGORIES, Benefit
 from domain.collaboration import Collaboration
 from domain.exit_case import ExitCase
 from domain.values import Money, Share
@@ -325,6 +326,108 @@ def exit_case_document(case: ExitCase) -> dict[str, Any]:
             }
             for payment in case.payments
         ],
+    }
+
+
+def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, Any]:
+    """A benefit: what it is, how it is doing, then every fact behind it with the version of
+    the event that recorded it. Values and percentages are decimal strings. Realisation counts
+    every current measurement (it is read on the latest period end, as the realisation
+    projection reads it); a benefit viewed ``as_of`` a date has only the facts effective by then."""
+    current = benefit.current_measurements()
+    on = max((measurement.period_end for measurement in current), default=benefit.identified_on)
+    current_ids = {measurement.measurement_id for measurement in current}
+
+    def level(value: Decimal | None, day: date | None) -> dict[str, str] | None:
+        return None if value is None or day is None else {"value": decimal_text(value), "on": day.isoformat()}
+
+    return {
+        "id": str(benefit.id),
+        "version": benefit.version,
+        "collaboration_id": benefit.collaboration_id,
+        "title": benefit.title,
+        "category": benefit.category,
+        "category_name": CATEGORIES[benefit.category],
+        "sub_category": benefit.sub_category,
+        "sub_category_name": SUB_CATEGORIES[benefit.sub_category],
+        "pillar": benefit.pillar,
+        "direction": benefit.direction,
+        "measure": benefit.measure,
+        "unit": benefit.unit,
+        "tolerance": jsonable(benefit.tolerance),
+        "baseline": level(benefit.baseline_value, benefit.baseline_on),
+        "target": level(benefit.target_value, benefit.target_on),
+        "owner": benefit.owner,
+        "function_id": benefit.function_id,
+        "attribution": {force: decimal_text(share) for force, share in sorted(benefit.attribution.items())},
+        "parties": list(benefit.parties),
+        "stage": benefit.stage,
+        "stage_name": STAGES[benefit.stage],
+        "status": benefit.status,
+        "identified_on": benefit.identified_on.isoformat(),
+        "created_at": utc_text(benefit.created_on),
+        "modified_at": utc_text(benefit.modified_on),
+        "realisation": {
+            "on": on.isoformat(),
+            "cumulative": benefit.is_cumulative,
+            **benefit.realisation(on).as_dict(),
+        },
+        "measurements": [
+            {
+                "id": measurement.measurement_id,
+                "period_start": measurement.period_start.isoformat(),
+                "period_end": measurement.period_end.isoformat(),
+                "value": decimal_text(measurement.value),
+                "source": measurement.source,
+                "measurer": measurement.measurer,
+                "restates": measurement.restates,
+                "restated_by": benefit.restated_by.get(measurement.measurement_id),
+                "current": measurement.measurement_id in current_ids,
+                "effective_on": measurement.effective_on.isoformat(),
+                "source_version": measurement.version,
+            }
+            for measurement in by_version(benefit.measurements)
+        ],
+        "baselines": [
+            {
+                **level(entry.value, entry.on),
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for entry in benefit.baselines
+        ],
+        "targets": [
+            {
+                **level(entry.value, entry.on),
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for entry in benefit.targets
+        ],
+        "stages": [
+            {
+                "stage": entry.stage,
+                "stage_name": STAGES[entry.stage],
+                "status": entry.status,
+                "reopened": entry.reopened,
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for entry in benefit.stages
+        ],
+        "definitions": [
+            {
+                "direction": entry.direction,
+                "measure": entry.measure,
+                "unit": entry.unit,
+                "tolerance": jsonable(entry.tolerance),
+                "owner": entry.owner,
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for entry in benefit.definitions
+        ],
+        "as_of": jsonable(as_of),
     }
 
 

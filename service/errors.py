@@ -42,3 +42,7 @@ class NothingToExit(DomainError):
 
 class NotYetInEffect(DomainError):
     """Asked for the state on a date before the thing existed, or at a time before it was recorded."""
+
+
+class BenefitNotFound(DomainError):
+    """No benefit has that id."""

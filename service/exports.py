@@ -92,6 +92,25 @@ EXACT_COLUMNS = frozenset(
         "outstanding",
         "before",
         "after",
+        # the benefits dashboard and portfolio
+        "benefit_id",
+        "category",
+        "sub_category",
+        "function_id",
+        "stage",
+        "tolerance",
+        "baseline_value",
+        "baseline_on",
+        "target_value",
+        "target_on",
+        "attribution",
+        "latest_value",
+        "latest_period_end",
+        "cumulative_value",
+        "realised_value",
+        "realisation_percent",
+        "expected_percent",
+        "measurements_count",
     }
 )
 
@@ -193,6 +212,44 @@ EXIT_CASE_HISTORY_COLUMNS = (
     "outstanding",
     "before",
     "after",
+)
+
+# The benefits dashboard and portfolio: one row per benefit, the fields of the JSON rows
+# (``projections/benefits_realisation.py``). Values are exact decimal text in the benefit's unit;
+# only rows with unit GBP are money.
+BENEFIT_COLUMNS = (
+    "benefit_id",
+    "collaboration_id",
+    "title",
+    "category",
+    "sub_category",
+    "pillar",
+    "direction",
+    "measure",
+    "unit",
+    "tolerance",
+    "owner",
+    "function_id",
+    "stage",
+    "status",
+    "baseline_value",
+    "baseline_on",
+    "target_value",
+    "target_on",
+    "attribution",
+    "forces",
+    "cumulative",
+    "latest_value",
+    "latest_period_end",
+    "cumulative_value",
+    "realised_value",
+    "realisation_percent",
+    "expected_percent",
+    "on_track",
+    "within_tolerance",
+    "trend",
+    "measurements_count",
+    "version",
 )
 
 CSV_RESPONSE_DOC = {

@@ -44,7 +44,7 @@ from service.audit.chain import GENESIS, LinkRow, StoredLink, event_hash, stream
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 SCHEMA_LOCK_KEY = 0x636F6C6C6162  # "collab": the advisory lock that serialises creating tables
-PROJECTION_NAMES = ("register", "decision_log", "exit_cost_history")
+PROJECTION_NAMES = ("register", "decision_log", "exit_cost_history", "benefits_realisation")
 
 
 class ChainBroken(RuntimeError):

@@ -18,6 +18,7 @@ from flask import Response
 
 from domain.errors import DomainError, UnknownFunction
 from service.errors import (
+    BenefitNotFound,
     CollaborationNotFound,
     ConcurrentUpdate,
     ExitCaseExists,
@@ -36,6 +37,7 @@ PROBLEM_JSON = "application/problem+json"
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     CollaborationNotFound: 404,
     ExitCaseNotFound: 404,
+    BenefitNotFound: 404,
     NotYetInEffect: 404,
     ExitCaseExists: 409,
     NotPermitted: 403,

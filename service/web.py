@@ -60,6 +60,10 @@ def exit_cost_history() -> Any:
     return current_app.extensions["exit_cost_history"]
 
 
+def benefits_realisation() -> Any:
+    return current_app.extensions["benefits_realisation"]
+
+
 def tokens() -> TokenStore:
     return current_app.extensions["tokens"]
 

@@ -96,6 +96,9 @@ def http_for(database_url: str) -> Iterator[Http]:
         app.extensions["register"].close()
         app.extensions["decision_log"].close()
         app.extensions["exit_cost_history"].close()
+        app.extensions["benefits_realisation"].close()
+        if "benefits_realisation" in app.extensions:
+            app.extensions["benefits_realisation"].close()
         app.extensions["records"].close()
 
 
@@ -210,3 +213,63 @@ def prepare(http: Http, collaboration_id: str, function_id: str, endpoint: str) 
 
 
 WRITES = tuple(write_requests("id", "function"))
+
+
+# ------------------------------------------------------------------------- benefit writes
+# Each benefit write endpoint with a valid body (without the provenance of WHEN), given a
+# collaboration and a benefit of it as ``identify_benefit`` leaves it (version 2: identified at
+# stage 3 and realising, one measurement for 2019-04-01 to 2019-06-30). The create identifies
+# another benefit. Names are the path's last segment, under "benefits/" for /api/v1/benefits/...
+BENEFIT = {
+    "title": "Shared ICT savings",
+    "category": "1",
+    "sub_category": "1a",
+    "pillar": "cost",
+    "direction": "increase",
+    "measure": "Cashable savings against the ICT revenue budget",
+    "unit": "GBP",
+    "baseline": {"value": "0.00", "on": "2019-04-01"},
+    "target": {"value": "100000.00", "on": "2021-03-31"},
+    "owner": "Alliance ICT Director",
+    "stage": 3,
+    "status": "realising",
+}
+
+
+def benefit_write_requests(collaboration_id: str, benefit_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    one = f"/api/v1/benefits/{benefit_id}"
+    return {
+        "benefits": (f"/api/v1/collaborations/{collaboration_id}/benefits", {**BENEFIT, "title": "Dogs savings"}),
+        "benefits/measurements": (
+            f"{one}/measurements",
+            {"period_start": "2019-07-01", "period_end": "2019-09-30", "value": "12500.00", "source": "Ledger"},
+        ),
+        "benefits/stage": (f"{one}/stage", {"stage": 4, "status": "handed_to_bau"}),
+        "benefits/target": (f"{one}/target", {"value": "120000.00", "on": "2021-03-31"}),
+        "benefits/baseline": (f"{one}/baseline", {"value": "1000.00", "on": "2019-04-01"}),
+        "benefits/definition": (f"{one}/definition", {"owner": "Alliance Chief Finance Officer"}),
+        "benefits/reopening": (f"{one}/reopening", {"status": "validated"}),
+    }
+
+
+BENEFIT_WRITES = tuple(benefit_write_requests("id", "benefit"))
+
+
+def identify_benefit(http: Http, collaboration_id: str) -> str:
+    """A benefit of the collaboration at version 2 (identified, one measurement): its id."""
+    response = http.post(f"/api/v1/collaborations/{collaboration_id}/benefits", {**WHEN, **BENEFIT})
+    assert response.status_code == 201, response.get_json()
+    benefit_id = response.get_json()["id"]
+    measured = http.post(
+        f"/api/v1/benefits/{benefit_id}/measurements",
+        {**WHEN, "period_start": "2019-04-01", "period_end": "2019-06-30", "value": "10000.00", "source": "Ledger"},
+    )
+    assert measured.status_code == 201, measured.get_json()
+    assert measured.get_json()["version"] == 2
+    return benefit_id
+
+
+def benefit_version(http: Http, benefit_id: str) -> int:
+    response = http.get(f"/api/v1/benefits/{benefit_id}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["version"]

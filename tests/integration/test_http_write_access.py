@@ -23,7 +23,18 @@ from tests.integration.exit_case_support import (
 )
 from tests.integration.exit_case_support import alliance as exit_alliance
 from tests.integration.exit_case_support import at as case_at
-from tests.integration.http_support import WHEN, WRITES, Http, assert_problem, prepare, write_requests
+from tests.integration.http_support import (
+    BENEFIT_WRITES,
+    WHEN,
+    WRITES,
+    Http,
+    assert_problem,
+    benefit_version,
+    benefit_write_requests,
+    identify_benefit,
+    prepare,
+    write_requests,
+)
 
 http = http_support.http
 
@@ -43,15 +54,25 @@ def alliance(http: Http) -> tuple[str, str]:
     return collaboration["id"], http.add_function(collaboration["id"])
 
 
+def write_name(rule: str) -> str:
+    """A POST route's name in the tables: its last segment ("benefits/..." under /api/v1/benefits/)."""
+    if rule == "/api/v1/collaborations":
+        return "create"
+    last = rule.rsplit("/", 1)[-1]
+    return f"benefits/{last}" if rule.startswith("/api/v1/benefits/") else last
+
+
 def test_the_table_of_writes_names_every_post_route_of_the_app(http: Http) -> None:
-    posts = {
-        "create" if rule.rule == "/api/v1/collaborations" else rule.rule.rsplit("/", 1)[-1]
+    posts = [
+        write_name(rule.rule)
         for rule in http.app.url_map.iter_rules()
         # Signing an audit checkpoint records no event (its access: tests/integration/test_http_audit.py).
         if "POST" in rule.methods and rule.rule != "/api/v1/audit/checkpoints"
-    }
-    assert posts == set(WRITES) | set(CASE_WRITES)
+    ]
+    assert len(posts) == len(set(posts))
+    assert set(posts) == set(WRITES) | set(CASE_WRITES) | set(BENEFIT_WRITES)
     assert not set(WRITES) & set(CASE_WRITES)
+    assert not (set(WRITES) | set(CASE_WRITES)) & set(BENEFIT_WRITES)
 
 
 @pytest.mark.parametrize("endpoint", WRITES)
@@ -254,3 +275,84 @@ def test_every_collaboration_write_refuses_a_force_that_has_left_and_records_not
     assert WK in problem["detail"]
     assert http.version(collaboration_id) == version
     assert http.log_size() == log_size
+
+
+# ---------------------------------------------------------------------------- benefit writes
+@pytest.fixture
+def benefit(http: Http, alliance: tuple[str, str]) -> tuple[str, str]:
+    """The alliance (at version 2) and a benefit of it at version 2: their ids."""
+    collaboration_id, _ = alliance
+    return collaboration_id, identify_benefit(http, collaboration_id)
+
+
+@pytest.mark.parametrize("endpoint", BENEFIT_WRITES)
+def test_each_benefit_write_with_an_admin_token_and_its_valid_body_is_recorded(
+    http: Http, benefit: tuple[str, str], endpoint: str
+) -> None:
+    creating = endpoint == "benefits"
+    path, body = benefit_write_requests(*benefit)[endpoint]
+    log_size = http.log_size()
+    response = http.post(path, {**WHEN, **body}, **({} if creating else {"If-Match": '"2"'}))
+    assert response.status_code == 201, response.get_json()
+    assert http.log_size() == log_size + 1
+    assert response.headers["ETag"] == f'"{response.get_json()["version"]}"'
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "refusal"),
+    [(e, r) for e in BENEFIT_WRITES for r in REFUSALS if (e, r) != ("benefits", "stale If-Match")],
+)
+def test_each_benefit_write_is_refused_alike_and_records_nothing(
+    http: Http, benefit: tuple[str, str], endpoint: str, refusal: str
+) -> None:
+    collaboration_id, benefit_id = benefit
+    path, body = benefit_write_requests(*benefit)[endpoint]
+    body = {**WHEN, **body}
+    token: str | None = "admin"
+    headers: dict[str, str] = {}
+    if refusal == "no token":
+        token = None
+    elif refusal == "auditor":
+        token = http.token("auditor")
+    elif refusal == "force not a party":
+        token = http.token("force", "suffolk")
+    elif refusal == "stale If-Match":
+        headers["If-Match"] = '"1"'
+    elif refusal == "no reason":
+        del body["reason"]
+    log_size = http.log_size()
+
+    response = http.post(path, body, token, **headers)
+
+    status, problem_type = REFUSALS[refusal]
+    problem = assert_problem(response, status, problem_type)
+    if refusal == "no reason":
+        assert problem["errors"] == {"reason": ["Missing data for required field."]}
+    assert http.log_size() == log_size
+    assert benefit_version(http, benefit_id) == 2
+    assert http.version(collaboration_id) == 2
+
+
+@pytest.mark.parametrize("endpoint", BENEFIT_WRITES)
+def test_a_party_writes_benefits_until_it_leaves_the_collaboration(
+    http: Http, benefit: tuple[str, str], endpoint: str
+) -> None:
+    """A party's force token sends every benefit write; once the force has left the agreement,
+    it sends none (403) and nothing is recorded."""
+    collaboration_id, benefit_id = benefit
+    path, body = benefit_write_requests(*benefit)[endpoint]
+    log_size = http.log_size()
+    written = http.post(path, {**WHEN, **body}, http.token("force", WK))
+    assert written.status_code == 201, written.get_json()
+    assert http.log_size() == log_size + 1
+
+    prepare(http, collaboration_id, "-", "party-withdrawals")
+    leave, leaving = write_requests(collaboration_id, "-")["party-withdrawals"]
+    assert http.post(leave, {**WHEN, **leaving}, http.token("force", WK)).status_code == 201
+    version, log_size = benefit_version(http, benefit_id), http.log_size()
+
+    problem = assert_problem(http.post(path, {**WHEN, **body}, http.token("force", WK)), 403, "not-permitted")
+
+    assert WK in problem["detail"]
+    assert http.log_size() == log_size
+    assert benefit_version(http, benefit_id) == version

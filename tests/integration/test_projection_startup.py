@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 
+from projections.benefits_realisation import BenefitsRealisation
 from projections.decision_log import DecisionLog
 from projections.exit_cost_history import ExitCostHistory
 from projections.register import Register
 from service.application import CollaborationRecords
 from service.persistence import persistence_environment
 
-WORKERS = 3  # as gunicorn runs them; each opens 4 pools of 5 PostgreSQL connections
+WORKERS = 3  # as gunicorn runs them; each opens 5 pools of 5 PostgreSQL connections
 
 
 def test_projections_start_together_on_a_fresh_database(database_url):
@@ -29,6 +30,7 @@ def test_projections_start_together_on_a_fresh_database(database_url):
             opened.append(Register(env, records))
             opened.append(DecisionLog(env, records))
             opened.append(ExitCostHistory(env, records))
+            opened.append(BenefitsRealisation(env, records))
         except BaseException as error:
             errors.append(error)
 
@@ -39,7 +41,7 @@ def test_projections_start_together_on_a_fresh_database(database_url):
         thread.join(timeout=60)
     try:
         assert errors == []
-        assert len(opened) == 4 * WORKERS
+        assert len(opened) == 5 * WORKERS
         assert all(item.position() == 0 for item in opened if not isinstance(item, CollaborationRecords))
     finally:
         for item in opened:

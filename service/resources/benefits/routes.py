@@ -1,0 +1,252 @@
+"""Benefits: what a collaboration is meant to deliver (7F framework, Green Book stages, three
+pillars), their measurements as immutable events, the realisation dashboard of a collaboration,
+and the portfolio across collaborations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import marshmallow as ma
+from flask import jsonify
+from flask.wrappers import Response
+
+from service import exports, web
+from service.api import Blueprint
+from service.documents import utc_text
+from service.resources.benefits import schemas as s
+from service.resources.common import WRITE_HEADERS, WRITE_PARAMETERS, TemporalQuerySchema
+
+blp = Blueprint(
+    "benefits",
+    __name__,
+    url_prefix="/api/v1",
+    description="Benefits realisation: benefits of the 7F framework, their measurements as immutable events, the "
+    "realisation dashboard of a collaboration and the portfolio across collaborations.",
+)
+
+BENEFITS = "/benefits"
+ONE = "/benefits/<uuid:benefit_id>"
+OF_COLLABORATION = "/collaborations/<uuid:collaboration_id>/benefits"
+BENEFIT_ETAG = 'The benefit\'s version, e.g. "3"; send it back in If-Match'
+ETAG_HEADER = {"ETag": {"description": BENEFIT_ETAG, "schema": {"type": "string"}}}
+BENEFIT_WRITE_HEADERS = {**WRITE_HEADERS, **ETAG_HEADER}
+CREATED_HEADERS = {
+    **BENEFIT_WRITE_HEADERS,
+    "Location": {"description": "The new benefit: /api/v1/benefits/{id}", "schema": {"type": "string"}},
+}
+
+
+def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """A POST route, documented with the If-Match and Idempotency-Key headers it honours."""
+
+    def decorator(func: Callable[..., Response]) -> Callable[..., Response]:
+        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
+
+    return decorator
+
+
+def benefit_ids_of(collaboration_id: str) -> list[str]:
+    """The ids of a collaboration's benefits, from the realisation projection (brought up to
+    date): every benefit ever identified, since none is ever removed."""
+    projection = web.benefits_realisation()
+    projection.catch_up()
+    return [row["benefit_id"] for row in projection.portfolio(collaboration_id=collaboration_id)]
+
+
+# ----------------------------------------------------------------- a collaboration's benefits
+@write_route(OF_COLLABORATION)
+@blp.arguments(s.IdentifyBenefitSchema)
+@blp.response(201, s.BenefitDocument, headers=CREATED_HEADERS)
+@blp.problems(404, 409, 412)
+def identify(body: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Identify a benefit of the collaboration
+
+    `category` 1 Savings, 2 Service or 3 Compliance, and a `sub_category` of it (`1a`..`3c`; a
+    sub-category of another category is 422). From stage 2 (OBC) on, 7F's minimum standard
+    applies: `direction`, `measure`, `unit` and `owner` are required, and so are the `baseline`
+    and `target` ({`value`, `on`}, the baseline dated before the target). A `maintain` benefit
+    has a `tolerance` (>= 0). A `function_id` is one of the collaboration's functions; an
+    `attribution` shares the benefit between parties (summing to exactly 1). Answers with the
+    benefit and `Location: /api/v1/benefits/{id}`. A force token identifies benefits only of
+    collaborations its force is a current party of (403).
+    """
+    response = web.record(web.records().identify_benefit, str(collaboration_id), creating=True, **body)
+    response.headers["Location"] = f"/api/v1{BENEFITS}/{response.get_json()['id']}"
+    return response
+
+
+@blp.route(OF_COLLABORATION, methods=["GET"])
+@blp.arguments(s.DashboardQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.DashboardDocument)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
+def dashboard(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """The realisation dashboard: how each benefit of the collaboration is doing
+
+    Per benefit: its latest value, the value realisation is measured by (`realised_value`: for
+    savings, category 1, that increase, the sum of the current measurements, each the amount
+    saved in its period; otherwise the latest measurement), `realisation_percent` from baseline toward target
+    in the stated direction, the `trend`, the `expected_percent` of a straight line from the
+    baseline to the target date and the `on_track` flag. Totals per pillar and per category:
+    counts, on-track counts and `cash_savings` in GBP, summed only over savings in GBP (cash
+    saved, cost avoided); other units, and GBP levels such as a running cost, are counted, never
+    summed into money.
+
+    With `as_of` and/or `known_at`, the dashboard as it stood, computed from the benefits'
+    events: each benefit as known at `known_at` and in effect on `as_of` (restatements recorded
+    later left out). `?format=csv` (or `Accept: text/csv`) answers one row per benefit.
+    """
+    as_csv = exports.wants_csv(args.pop("format", None))
+    one = str(collaboration_id)
+    as_of, known_at = args.get("as_of"), args.get("known_at")
+    if as_of is None and known_at is None:
+        web.records().collaboration(one)  # 404 for an unknown collaboration
+        projection = web.benefits_realisation()
+        projection.catch_up()
+        document = projection.dashboard(one)
+    else:
+        document = web.records().benefits_dashboard(
+            one, benefit_ids=benefit_ids_of(one), as_of=as_of, known_at=known_at
+        )
+    if as_csv:
+        return exports.csv_response(document["benefits"], exports.BENEFIT_COLUMNS, f"benefits-{one}.csv")
+    return exports.negotiated(jsonify({**document, **temporal_basis(as_of, known_at)}))
+
+
+def temporal_basis(as_of: date | None, known_at: datetime | None) -> dict[str, str | None]:
+    return {"as_of": as_of.isoformat() if as_of else None, "known_at": utc_text(known_at) if known_at else None}
+
+
+# ----------------------------------------------------------------------------- the portfolio
+@blp.route(BENEFITS, methods=["GET"])
+@blp.arguments(s.PortfolioQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.PortfolioDocument)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(406)
+def portfolio(args: dict[str, Any]) -> Response:
+    """The portfolio: benefits across collaborations, for a force's resource and performance boards
+
+    Filters: `force` (the benefits attributed to it, or, without an attribution, of
+    collaborations it is a party to), `pillar`, `category`, `stage`, `status` and
+    `collaboration_id`. Each item is a dashboard row (with its `collaboration_id`). With
+    `as_of` and/or `known_at`, each benefit as it stood (stage and status filters applied to
+    that state). `?format=csv` answers one row per benefit.
+    """
+    as_csv = exports.wants_csv(args.pop("format", None))
+    as_of, known_at = args.pop("as_of", None), args.pop("known_at", None)
+    projection = web.benefits_realisation()
+    projection.catch_up()
+    if as_of is None and known_at is None:
+        items = projection.portfolio(**args)
+    else:  # the stage and status as they stood: filtered after the benefits are loaded as of then
+        stage, status = args.pop("stage", None), args.pop("status", None)
+        ids = [row["benefit_id"] for row in projection.portfolio(**args)]
+        items = [
+            row
+            for row in web.records().benefit_rows(ids, as_of=as_of, known_at=known_at)
+            if (stage is None or row["stage"] == stage) and (status is None or row["status"] == status)
+        ]
+    if as_csv:
+        return exports.csv_response(items, exports.BENEFIT_COLUMNS, "benefits.csv")
+    return exports.negotiated(jsonify({"total": len(items), "items": items, **temporal_basis(as_of, known_at)}))
+
+
+# ------------------------------------------------------------------------------ one benefit
+@blp.route(ONE, methods=["GET"])
+@blp.arguments(TemporalQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.BenefitDocument, headers=ETAG_HEADER)
+@blp.problems(404)
+def show(args: dict[str, Any], benefit_id: UUID) -> Response:
+    """A benefit: what it is, its measurements (restated ones marked), its history of targets,
+    baselines and stages, and its realisation
+
+    `as_of` (a date) answers with only the facts effective on or before it, realisation computed
+    on that date; `known_at` (an RFC 3339 time) with only the events recorded at or before it.
+    Asking about a time before the benefit was identified (or recorded) is 404.
+    """
+    return web.about_collaboration(web.records().benefit_document(str(benefit_id), **args))
+
+
+@write_route(f"{ONE}/measurements")
+@blp.arguments(s.MeasurementSchema)
+@blp.response(201, s.MeasurementRecordedDocument, headers=BENEFIT_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def record_measurement(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Record a measurement for a period; answers with its `measurement_id`
+
+    `value` is the benefit's figure for the period (`period_start` to `period_end`, inclusive):
+    for savings (category 1) the amount saved in it, otherwise the level measured. `source` says
+    where it came from; the `measurer` is the caller unless named. A period overlapping a current
+    measurement is refused (422) unless the new one `restates` it: the restated measurement is
+    never edited, it no longer counts. A restatement may itself be restated.
+    """
+    return web.record(web.records().record_measurement, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/stage")
+@blp.arguments(s.StageSchema)
+@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def change_stage(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Move the benefit to a business-case stage (0-5), and optionally to a later status
+
+    Statuses move forward only (identified → planned → validated → realising → handed_to_bau →
+    realised or lapsed; realised and lapsed are final): a backward move is 422 (use
+    `.../reopening`). Moving to stage 2 (OBC) or later needs 7F's minimum standard (422).
+    """
+    return web.record(web.records().change_benefit_stage, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/target")
+@blp.arguments(s.TargetSchema)
+@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def revise_target(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Revise the target: a new value and date, its own event with its reason
+
+    An extension of the v1 contract. The target date stays after the baseline's (422).
+    """
+    return web.record(web.records().revise_benefit_target, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/baseline")
+@blp.arguments(s.BaselineSchema)
+@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def rebaseline(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Re-baseline: a new baseline value and date, its own event with its reason
+
+    An extension of the v1 contract. The baseline date stays before the target's (422).
+    """
+    return web.record(web.records().rebaseline_benefit, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/definition")
+@blp.arguments(s.DefinitionSchema)
+@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def define(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Complete or change how the benefit is measured and who owns it
+
+    An extension of the v1 contract: `direction`, `measure`, `unit`, `tolerance` and `owner`;
+    what is left out is kept. A benefit identified early (stage 0 or 1) without them gets them
+    here before moving to stage 2 (OBC). The unit is fixed once there are measurements (422).
+    """
+    return web.record(web.records().define_benefit, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/reopening")
+@blp.arguments(s.ReopeningSchema)
+@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@blp.problems(404, 409, 412)
+def reopen(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Reopen: move the benefit back to an earlier status (and stage), recorded with its reason
+
+    An extension of the v1 contract: the only way a status or stage moves backward. The status
+    named is not final and is earlier than the current one, or the stage is earlier (422
+    otherwise); a realised or lapsed benefit may be reopened to any status that is not final.
+    """
+    return web.record(web.records().reopen_benefit, str(benefit_id), **body)

@@ -1,0 +1,409 @@
+"""Benefit requests and documents.
+
+Request schemas check the shape of the JSON; the domain (``domain/benefit.py``) checks the
+rules: categories and sub-categories, the 7F minimum standard from stage 2 (OBC) on, forward
+status moves, overlapping measurement periods, restatements (a refused rule is a 422 problem
+whose type names it). Response schemas document the JSON the service builds
+(``service/documents.py: benefit_document`` and the realisation dashboard); the tests load real
+responses through them, so the documentation cannot drift from what is sent.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from domain.benefit import CATEGORIES, DIRECTIONS, PILLARS, STAGES, STATUSES, SUB_CATEGORIES, UNITS
+from domain.values import NAME_LENGTH, REFERENCE_LENGTH
+from service.fields import (
+    Code,
+    Date,
+    DecimalString,
+    KeyedBy,
+    OptionalText,
+    QueryInteger,
+    ShareString,
+    Text,
+    WholeNumber,
+)
+from service.resources.collaborations.schemas import FORCE_CODE, known_force
+from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
+
+CATEGORY_CODES = ", ".join(f"{code} {name}" for code, name in CATEGORIES.items())
+SUB_CATEGORY_CODES = ", ".join(f"{code} {name}" for code, name in SUB_CATEGORIES.items())
+STAGE_NAMES = ", ".join(f"{stage} {name}" for stage, name in STAGES.items())
+STAGE_RANGE = range(min(STAGES), max(STAGES) + 1)
+VALUE = {
+    "format": "decimal",
+    "example": "8455000.00",
+    "description": "An exact decimal string in the benefit's unit (GBP to the penny), never a JSON number",
+}
+
+
+# ------------------------------------------------------------------------------ requests
+class PointSchema(Schema):
+    """A value on a date: a baseline or a target."""
+
+    value = DecimalString(required=True, metadata=VALUE)
+    on = Date(required=True, metadata={"description": "The date of the value (YYYY-MM-DD)"})
+
+
+class IdentifyBenefitSchema(WriteSchema):
+    title = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Procurement cash savings"})
+    category = Code(required=True, metadata={"enum": list(CATEGORIES), "description": CATEGORY_CODES})
+    sub_category = Code(
+        required=True,
+        metadata={"enum": list(SUB_CATEGORIES), "description": f"{SUB_CATEGORY_CODES}; it belongs to the category"},
+    )
+    pillar = Code(required=True, metadata={"enum": list(PILLARS), "description": "People, cost or service"})
+    direction = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={"enum": list(DIRECTIONS), "description": "Required from stage 2 (OBC) on"},
+    )
+    measure = OptionalText(
+        max_length=NAME_LENGTH,
+        metadata={"description": "What is measured; required from stage 2 (OBC) on", "example": "Cash savings"},
+    )
+    unit = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={"enum": list(UNITS), "description": "GBP is money, the only unit summed into cash savings"},
+    )
+    tolerance = DecimalString(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A maintain benefit's tolerance either side of its baseline (>= 0); maintain only"},
+    )
+    baseline = ma.fields.Nested(
+        PointSchema, load_default=None, allow_none=True, metadata={"description": "Required from stage 2 (OBC) on"}
+    )
+    target = ma.fields.Nested(
+        PointSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Required from stage 2 (OBC) on; dated after the baseline"},
+    )
+    owner = OptionalText(
+        max_length=NAME_LENGTH,
+        metadata={"description": "Who answers for the benefit; required from stage 2 (OBC) on"},
+    )
+    function_id = Code(
+        load_default=None, allow_none=True, metadata={"description": "A function of the collaboration, if any"}
+    )
+    attribution = KeyedBy(
+        keys=Code(metadata=FORCE_CODE),
+        values=ShareString(),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Who gets the benefit: parties' shares summing to exactly 1; left out, the parties share it",
+            "example": {"essex": "0.5", "kent": "0.5"},
+        },
+    )
+    stage = WholeNumber(within=STAGE_RANGE, load_default=0, metadata={"description": STAGE_NAMES})
+    status = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={"enum": list(STATUSES), "description": "Defaults to identified"},
+    )
+
+
+class MeasurementSchema(WriteSchema):
+    period_start = Date(required=True, metadata={"example": "2019-04-01"})
+    period_end = Date(required=True, metadata={"example": "2019-06-30", "description": "Not before period_start"})
+    value = DecimalString(
+        required=True,
+        metadata={
+            **VALUE,
+            "example": "528437.50",
+            "description": "For a savings benefit (category 1) the amount saved in the period; otherwise the level "
+            "measured",
+        },
+    )
+    source = Text(required=True, max_length=REFERENCE_LENGTH, metadata={"example": "7F finance ledger"})
+    measurer = OptionalText(
+        max_length=REFERENCE_LENGTH,
+        metadata={"description": "Who measured it; left out, the caller (the token's holder)"},
+    )
+    restates = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "A current measurement (its id) this one replaces; it then no longer counts. A period "
+            "overlapping a current measurement is refused unless it restates it"
+        },
+    )
+
+
+class StageSchema(WriteSchema):
+    stage = WholeNumber(within=STAGE_RANGE, required=True, metadata={"description": STAGE_NAMES})
+    status = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={"enum": list(STATUSES), "description": "A forward move only; left out, unchanged"},
+    )
+
+
+class TargetSchema(WriteSchema):
+    value = DecimalString(required=True, metadata=VALUE)
+    on = Date(required=True, metadata={"description": "The new target date: after the baseline's"})
+
+
+class BaselineSchema(WriteSchema):
+    value = DecimalString(required=True, metadata=VALUE)
+    on = Date(required=True, metadata={"description": "The new baseline date: before the target's"})
+
+
+class DefinitionSchema(WriteSchema):
+    """What is left out is kept."""
+
+    direction = Code(load_default=None, allow_none=True, metadata={"enum": list(DIRECTIONS)})
+    measure = OptionalText(max_length=NAME_LENGTH)
+    unit = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={"enum": list(UNITS), "description": "Fixed once the benefit has measurements"},
+    )
+    tolerance = DecimalString(
+        load_default=None, allow_none=True, metadata={"description": "maintain only: >= 0 either side of the baseline"}
+    )
+    owner = OptionalText(max_length=NAME_LENGTH)
+
+
+class ReopeningSchema(WriteSchema):
+    status = Code(
+        required=True,
+        metadata={"enum": list(STATUSES), "description": "The earlier status the benefit goes back to (not final)"},
+    )
+    stage = WholeNumber(
+        within=STAGE_RANGE,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "An earlier stage to go back to; left out, the stage stays"},
+    )
+
+
+class DashboardQuerySchema(TemporalQuerySchema, ExportFormatSchema):
+    """The dashboard as it stood (``as_of``, ``known_at``), as JSON or CSV."""
+
+
+class PortfolioQuerySchema(TemporalQuerySchema, ExportFormatSchema):
+    force = Code(validate=known_force, metadata={**FORCE_CODE, "description": "Benefits attributed to this force"})
+    pillar = Code(validate=ma.validate.OneOf(PILLARS), metadata={"enum": list(PILLARS)})
+    category = Code(
+        validate=ma.validate.OneOf([*CATEGORIES, *SUB_CATEGORIES]),
+        metadata={
+            "enum": [*CATEGORIES, *SUB_CATEGORIES],
+            "description": f"A category ({CATEGORY_CODES}) or a sub-category ({SUB_CATEGORY_CODES})",
+        },
+    )
+    stage = QueryInteger(
+        validate=ma.validate.Range(min=STAGE_RANGE.start, max=STAGE_RANGE[-1]), metadata={"description": STAGE_NAMES}
+    )
+    status = Code(validate=ma.validate.OneOf(STATUSES), metadata={"enum": list(STATUSES)})
+    collaboration_id = Code(metadata={"description": "Benefits of this collaboration (its id) only"})
+
+
+# ----------------------------------------------------------------------------- documents
+def decimal_figure(description: str, *, nullable: bool = True, example: str = "8455000.00") -> ma.fields.String:
+    return ma.fields.String(
+        required=True,
+        allow_none=nullable,
+        metadata={"format": "decimal", "description": description, "example": example},
+    )
+
+
+class SourcedSchema(Schema):
+    effective_on = ma.fields.Date(required=True)
+    source_version = ma.fields.Integer(
+        required=True, metadata={"description": "The version of the benefit's event that recorded this"}
+    )
+
+
+class LevelDocument(Schema):
+    value = decimal_figure("In the benefit's unit", nullable=False)
+    on = ma.fields.Date(required=True)
+
+
+class LevelEntryDocument(LevelDocument, SourcedSchema):
+    """A baseline or target as set at identification or by a later event."""
+
+
+class StageEntryDocument(SourcedSchema):
+    stage = ma.fields.Integer(required=True)
+    stage_name = ma.fields.String(required=True, metadata={"enum": list(STAGES.values())})
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    reopened = ma.fields.Boolean(required=True, metadata={"description": "A recorded backward move"})
+
+
+class DefinitionDocument(SourcedSchema):
+    direction = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(DIRECTIONS)})
+    measure = ma.fields.String(required=True, allow_none=True)
+    unit = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(UNITS)})
+    tolerance = decimal_figure("A maintain benefit's tolerance", example="2")
+    owner = ma.fields.String(required=True, allow_none=True)
+
+
+class MeasurementDocument(SourcedSchema):
+    id = ma.fields.String(required=True)
+    period_start = ma.fields.Date(required=True)
+    period_end = ma.fields.Date(required=True)
+    value = decimal_figure("The value for the period", nullable=False, example="528437.50")
+    source = ma.fields.String(required=True)
+    measurer = ma.fields.String(required=True)
+    restates = ma.fields.String(required=True, allow_none=True, metadata={"description": "The measurement replaced"})
+    restated_by = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "The measurement that replaced this one"}
+    )
+    current = ma.fields.Boolean(required=True, metadata={"description": "Not restated: it counts"})
+
+
+class RealisationDocument(Schema):
+    on = ma.fields.Date(required=True, metadata={"description": "Measurements for periods ending by then count"})
+    cumulative = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "Whether realisation compares the sum of the measurements (savings) or the latest"},
+    )
+    latest_value = decimal_figure("The current measurement with the latest period end")
+    latest_period_end = ma.fields.Date(required=True, allow_none=True)
+    realisation_percent = decimal_figure(
+        "Progress from baseline toward target in the stated direction, 2 decimals; not capped", example="100.00"
+    )
+    expected_percent = decimal_figure(
+        "A straight line from baseline date (0) to target date (100) at the latest period end", example="100.00"
+    )
+    on_track = ma.fields.Boolean(required=True, allow_none=True)
+    within_tolerance = ma.fields.Boolean(required=True, allow_none=True, metadata={"description": "maintain only"})
+    trend = ma.fields.String(required=True, allow_none=True, metadata={"enum": ["improving", "worsening", "flat"]})
+    cumulative_value = decimal_figure("The sum of the current measurements")
+    measurements_count = ma.fields.Integer(required=True)
+    compared_value = decimal_figure("The value realisation compares with the target")
+
+
+class BenefitDocument(Schema):
+    id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "Also sent as the ETag"})
+    collaboration_id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    category = ma.fields.String(required=True, metadata={"enum": list(CATEGORIES)})
+    category_name = ma.fields.String(required=True)
+    sub_category = ma.fields.String(required=True, metadata={"enum": list(SUB_CATEGORIES)})
+    sub_category_name = ma.fields.String(required=True)
+    pillar = ma.fields.String(required=True, metadata={"enum": list(PILLARS)})
+    direction = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(DIRECTIONS)})
+    measure = ma.fields.String(required=True, allow_none=True)
+    unit = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(UNITS)})
+    tolerance = decimal_figure("A maintain benefit's tolerance", example="2")
+    baseline = ma.fields.Nested(LevelDocument, required=True, allow_none=True)
+    target = ma.fields.Nested(LevelDocument, required=True, allow_none=True)
+    owner = ma.fields.String(required=True, allow_none=True)
+    function_id = ma.fields.String(required=True, allow_none=True)
+    attribution = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), required=True, metadata={"description": "{force: share}"}
+    )
+    parties = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "The collaboration's parties when identified"}
+    )
+    stage = ma.fields.Integer(required=True, metadata={"description": STAGE_NAMES})
+    stage_name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    identified_on = ma.fields.Date(required=True)
+    created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    modified_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    realisation = ma.fields.Nested(RealisationDocument, required=True)
+    measurements = ma.fields.List(ma.fields.Nested(MeasurementDocument), required=True)
+    baselines = ma.fields.List(ma.fields.Nested(LevelEntryDocument), required=True)
+    targets = ma.fields.List(ma.fields.Nested(LevelEntryDocument), required=True)
+    stages = ma.fields.List(ma.fields.Nested(StageEntryDocument), required=True)
+    definitions = ma.fields.List(ma.fields.Nested(DefinitionDocument), required=True)
+    as_of = ma.fields.Date(required=True, allow_none=True)
+
+
+class MeasurementRecordedDocument(BenefitDocument):
+    measurement_id = ma.fields.String(required=True, metadata={"description": "The new measurement's id"})
+
+
+class TotalDocument(Schema):
+    benefits = ma.fields.Integer(required=True, metadata={"description": "How many benefits"})
+    on_track = ma.fields.Integer(required=True, metadata={"description": "How many are on track"})
+    measured = ma.fields.Integer(required=True, metadata={"description": "How many have a measurement"})
+    cash_savings = ma.fields.String(
+        required=True,
+        metadata={
+            "format": "decimal",
+            "example": "9605000.00",
+            "description": "GBP: the realised value of the money benefits that save cash (unit GBP, direction "
+            "increase), summed; other units never enter it",
+        },
+    )
+    other_units = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "{unit: how many} of the other benefits with a unit: counted, never summed"},
+    )
+
+
+class TotalsDocument(Schema):
+    by_pillar = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(TotalDocument), required=True)
+    by_category = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(TotalDocument), required=True)
+    all = ma.fields.Nested(TotalDocument, required=True)
+
+
+class BenefitRowDocument(Schema):
+    benefit_id = ma.fields.String(required=True)
+    collaboration_id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    category = ma.fields.String(required=True, metadata={"enum": list(CATEGORIES)})
+    sub_category = ma.fields.String(required=True, metadata={"enum": list(SUB_CATEGORIES)})
+    pillar = ma.fields.String(required=True, metadata={"enum": list(PILLARS)})
+    direction = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(DIRECTIONS)})
+    measure = ma.fields.String(required=True, allow_none=True)
+    unit = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(UNITS)})
+    tolerance = decimal_figure("A maintain benefit's tolerance", example="2")
+    owner = ma.fields.String(required=True, allow_none=True)
+    function_id = ma.fields.String(required=True, allow_none=True)
+    stage = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    baseline_value = decimal_figure("The baseline", example="0.00")
+    baseline_on = ma.fields.Date(required=True, allow_none=True)
+    target_value = decimal_figure("The target")
+    target_on = ma.fields.Date(required=True, allow_none=True)
+    attribution = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    forces = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "The attribution's forces, else the collaboration's parties when identified"},
+    )
+    cumulative = ma.fields.Boolean(
+        required=True, metadata={"description": "Whether realisation compares the sum of the measurements"}
+    )
+    latest_value = decimal_figure("The current measurement with the latest period end")
+    latest_period_end = ma.fields.Date(required=True, allow_none=True)
+    cumulative_value = decimal_figure("The sum of the current measurements")
+    realised_value = decimal_figure("The value compared with the target: cumulative, else the latest")
+    realisation_percent = decimal_figure("From baseline toward target, 2 decimals; not capped", example="100.00")
+    expected_percent = decimal_figure("The straight line's percentage at the latest period end", example="100.00")
+    on_track = ma.fields.Boolean(required=True, allow_none=True)
+    within_tolerance = ma.fields.Boolean(required=True, allow_none=True)
+    trend = ma.fields.String(required=True, allow_none=True, metadata={"enum": ["improving", "worsening", "flat"]})
+    measurements_count = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "The benefit's version the row is from"})
+
+
+class TemporalBasisDocument(Schema):
+    as_of = ma.fields.Date(required=True, allow_none=True)
+    known_at = ma.fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class DashboardDocument(TemporalBasisDocument):
+    collaboration_id = ma.fields.String(required=True)
+    benefits = ma.fields.List(
+        ma.fields.Nested(BenefitRowDocument), required=True, metadata={"description": "By pillar, then title"}
+    )
+    totals = ma.fields.Nested(TotalsDocument, required=True)
+
+
+class PortfolioDocument(TemporalBasisDocument):
+    total = ma.fields.Integer(required=True)
+    items = ma.fields.List(ma.fields.Nested(BenefitRowDocument), required=True)
