@@ -37,7 +37,9 @@ from service.application import CollaborationRecords
 from service.persistence import persistence_environment
 
 SEVEN_FORCES = ["essex", "kent", "norfolk", "suffolk", "hertfordshire", "bedfordshire", "cambridgeshire"]
-KINDS = [  # (category, sub-category, pillar, direction, measure, unit, baseline, target)
+# (category, sub-category, pillar, direction, measure, unit, baseline, target); savings are in
+# their sub-category's unit (1a Money: GBP, 1b Time: hours, 1c Cost avoidance: GBP)
+KINDS = [
     ("1", "1a", "cost", "increase", "Procurement savings", "GBP", "0.00", "2000000.00"),
     ("1", "1b", "people", "increase", "Officer hours released", "hours", "0", "40000"),
     ("2", "2a", "people", "increase", "Staff survey score", "score", "55", "70"),
@@ -78,6 +80,7 @@ def build(records: CollaborationRecords, benefits: int, measurements: int) -> st
         )
         for week in range(measurements):
             period_start = date(2019, 4, 1) + timedelta(days=7 * week)
+            period_end = period_start + timedelta(days=6)
             base, goal = Decimal(baseline), Decimal(target)
             if unit in ("GBP", "hours"):
                 value = (goal / measurements).quantize(Decimal("0.01"))
@@ -85,11 +88,12 @@ def build(records: CollaborationRecords, benefits: int, measurements: int) -> st
                 value = base + (goal - base) * week / measurements
             benefit.record_measurement(
                 period_start=period_start,
-                period_end=period_start + timedelta(days=6),
+                period_end=period_end,
                 value=str(value.quantize(Decimal("0.01"))),
                 source="7F performance report",
                 measurer="7F Benefits Manager",
-                provenance=Provenance(period_start + timedelta(days=10), "bench (admin)", "weekly return"),
+                # returned 4 days after the week ends: a measurement takes effect once its period has ended
+                provenance=Provenance(period_end + timedelta(days=4), "bench (admin)", "weekly return"),
             )
         records.save(benefit)
     return str(collaboration.id)

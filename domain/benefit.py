@@ -92,10 +92,12 @@ from domain.errors import (
     InvalidTolerance,
     InvalidUnit,
     MeasurementAlreadyRestated,
+    MeasurementBeforePeriodEnd,
     MinimumStandardNotMet,
     NothingChanged,
     OverlappingMeasurement,
     PartyNotInCollaboration,
+    StageMoveOutOfOrder,
     StatusMovedBackwards,
     SubCategoryMismatch,
     UnitFixedByMeasurements,
@@ -132,6 +134,8 @@ DIRECTIONS = ("increase", "decrease", "maintain")
 UNITS = ("GBP", "hours", "percent", "count", "score")
 MONEY_UNIT = "GBP"  # the only unit summed as £
 SAVINGS = "1"  # the category whose increases are counted cumulatively
+# DOMAIN.md: 1a is measured in £ of revenue budget, 1b in operational hours, 1c in £ avoided.
+SAVINGS_UNITS = {"1a": MONEY_UNIT, "1b": "hours", "1c": MONEY_UNIT}
 STAGES = {0: "Strategic Assessment", 1: "SOC", 2: "OBC", 3: "FBC", 4: "Implementation", 5: "Evaluation"}
 STATUSES = ("identified", "planned", "validated", "realising", "handed_to_bau", "realised", "lapsed")
 FINAL_STATUSES = ("realised", "lapsed")
@@ -368,6 +372,11 @@ def _check_minimum_standard(
         )
 
 
+def _in_effect(entries: list[Any]) -> Any:
+    """The entry latest in effect: the latest effective date, then the last recorded."""
+    return max(entries, key=lambda entry: (entry.effective_on, entry.version))
+
+
 def _overlaps(start: date, end: date, other: Measurement) -> bool:
     return start <= other.period_end and other.period_start <= end
 
@@ -504,7 +513,7 @@ class Benefit(Aggregate):
             raise InvalidPillar(f"pillar must be one of {', '.join(PILLARS)}", field="pillar")
         cls.check_direction(direction)
         measure = optional_text(measure, "measure", max_length=NAME_LENGTH)
-        cls.check_unit(unit)
+        cls.check_unit(unit, sub_category)
         parsed_tolerance = None if tolerance is None else parse_value(tolerance, "tolerance", unit)
         _check_tolerance(direction, parsed_tolerance)
         parsed_baseline = _parse_level(baseline, "baseline", unit)
@@ -599,6 +608,12 @@ class Benefit(Aggregate):
                 f"a measurement's period starts ({period_start}) on or before it ends ({period_end})",
                 field="period_end",
             )
+        if provenance.effective_on < period_end:
+            raise MeasurementBeforePeriodEnd(
+                f"a measurement of a period ending {period_end} takes effect once it has ended, not on "
+                f"{provenance.effective_on}",
+                field="effective_on",
+            )
         parsed_value = parse_value(value, "value", self.unit)
         source = required_text(source, "source", max_length=REFERENCE_LENGTH)
         measurer = required_text(measurer, "measurer", max_length=REFERENCE_LENGTH)
@@ -635,10 +650,23 @@ class Benefit(Aggregate):
             )
             benefit._derive()
 
+    def check_stage_dated_in_order(self, provenance: Provenance) -> None:
+        """A stage or status move takes effect on or after the one in effect: forward and back
+        moves are checked against the current stage, so one dated earlier would run the
+        benefit's timeline backwards. (Baselines and targets may be corrected back-dated.)"""
+        current = _in_effect(self.stages)
+        if provenance.effective_on < current.effective_on:
+            raise StageMoveOutOfOrder(
+                f"the benefit's stage and status in effect date from {current.effective_on}; a move takes "
+                f"effect on or after it, not on {provenance.effective_on}",
+                field="effective_on",
+            )
+
     def change_stage(self, *, stage: int, status: str | None = None, provenance: Provenance) -> None:
         """Moves the benefit forward to ``stage`` and, if given, ``status`` (lapsed may follow any
         status that is not final). Moving back is ``reopen``."""
         self.check_not_final()
+        self.check_stage_dated_in_order(provenance)
         stage = _parse_stage(stage)
         status = self.status if status is None else _parse_status(status)
         if stage < self.stage:
@@ -667,6 +695,7 @@ class Benefit(Aggregate):
     def reopen(self, *, status: str, stage: int | None = None, provenance: Provenance) -> None:
         """Moves the benefit back to an earlier status that is not final (any such status from
         realised or lapsed), and optionally back to an earlier ``stage``: a recorded backward move."""
+        self.check_stage_dated_in_order(provenance)
         status = _parse_status(status)
         stage = self.stage if stage is None else _parse_stage(stage)
         if status in FINAL_STATUSES:
@@ -768,9 +797,11 @@ class Benefit(Aggregate):
         self.check_direction(direction)
         measure = self.measure if measure is None else optional_text(measure, "measure", max_length=NAME_LENGTH)
         unit = self.unit if unit is None else unit
-        self.check_unit(unit)
-        if unit != self.unit and self.measurements:
+        self.check_unit(unit, self.sub_category)
+        if self.unit is not None and unit != self.unit and self.measurements:
             raise UnitFixedByMeasurements(f"the unit stays {self.unit} once the benefit has measurements", field="unit")
+        for measurement in self.measurements:  # a first unit must fit what was measured before it
+            parse_value(measurement.value, "unit", unit)
         if tolerance is not None:
             parsed_tolerance: Decimal | None = parse_value(tolerance, "tolerance", unit)
         else:
@@ -830,9 +861,15 @@ class Benefit(Aggregate):
             raise InvalidBenefitDirection(f"direction must be one of {', '.join(DIRECTIONS)}", field="direction")
 
     @staticmethod
-    def check_unit(unit: object) -> None:
+    def check_unit(unit: object, sub_category: str | None = None) -> None:
         if unit is not None and unit not in UNITS:
             raise InvalidUnit(f"unit must be one of {', '.join(UNITS)}", field="unit")
+        expected = SAVINGS_UNITS.get(sub_category or "")
+        if unit is not None and expected is not None and unit != expected:
+            raise InvalidUnit(
+                f"a {sub_category} {SUB_CATEGORIES[sub_category]} benefit is measured in {expected}, not {unit}",
+                field="unit",
+            )
 
     @staticmethod
     def parsed_parties(parties: object) -> list[str]:
@@ -952,9 +989,9 @@ class Benefit(Aggregate):
                     percent = _percent(HUNDRED if progress >= 0 else ZERO)
                 else:
                     percent = _percent(progress / distance * HUNDRED)
-                if self.baseline_on is not None and self.target_on is not None:
-                    span = (self.target_on - self.baseline_on).days
-                    elapsed = min(max((latest.period_end - self.baseline_on).days, 0), span)
+                span = (self.target_on - self.baseline_on).days if self.baseline_on and self.target_on else 0
+                if span > 0:  # an as_of view may pair a baseline and target never valid together
+                    elapsed = min(max((latest.period_end - self.baseline_on).days, 0), span)  # type: ignore[operator]
                     expected = _percent(Decimal(elapsed) / Decimal(span) * HUNDRED)
                     on_track = percent >= expected
         return Realisation(
@@ -1001,19 +1038,21 @@ class Benefit(Aggregate):
         return benefit
 
     def _derive(self) -> None:
-        """Sets the current definition, baseline, target, stage and status from the latest
-        recorded entries (lists are in the order recorded)."""
-        definition = self.definitions[-1]
+        """Sets the current definition, baseline, target, stage and status: of each kind, the
+        entry latest in effect (latest effective date; of those, the last recorded), so an
+        ``as_of`` view shows the world on its date even when facts were recorded out of order."""
+        definition = _in_effect(self.definitions)
         self.direction = definition.direction
         self.measure = definition.measure
         self.unit = definition.unit
         self.tolerance = definition.tolerance
         self.owner = definition.owner
-        baseline = self.baselines[-1] if self.baselines else None
+        baseline = _in_effect(self.baselines) if self.baselines else None
         self.baseline_value = None if baseline is None else baseline.value
         self.baseline_on = None if baseline is None else baseline.on
-        target = self.targets[-1] if self.targets else None
+        target = _in_effect(self.targets) if self.targets else None
         self.target_value = None if target is None else target.value
         self.target_on = None if target is None else target.on
-        self.stage = self.stages[-1].stage
-        self.status = self.stages[-1].status
+        stage = _in_effect(self.stages)
+        self.stage = stage.stage
+        self.status = stage.status

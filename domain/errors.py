@@ -323,3 +323,16 @@ class MeasurementAlreadyRestated(DomainError):
 
 class UnitFixedByMeasurements(DomainError):
     """A benefit's unit does not change once it has measurements."""
+
+
+class MeasurementBeforePeriodEnd(DomainError):
+    """A measurement takes effect once the period it measures has ended.
+
+    A period not yet ended has no actual figure."""
+
+
+class StageMoveOutOfOrder(DomainError):
+    """A benefit's stage or status moves on or after the date of the move in effect.
+
+    Forward-only moves are checked against the current stage; one dated earlier would run the
+    timeline backwards."""

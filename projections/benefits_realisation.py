@@ -35,8 +35,8 @@ therefore never depend on the wall clock: a rebuild next year gives the same row
 **Totals** (per pillar, per category and for all; every pillar and category is present, with
 zeros where there are no benefits): ``benefits`` (how many), ``on_track`` (how many are on
 track), ``measured`` (how many have a measurement), ``cash_savings`` (money text to the penny:
-the sum of ``realised_value`` over the *cumulative money* benefits: savings (category 1) in
-GBP with direction "increase", cash saved or cost avoided; "0.00" when there are none) and ``other_units`` ({unit:
+the sum of ``realised_value`` over the 1a Money savings counted cumulatively; "0.00" when there
+are none), ``cost_avoided`` (the same over 1c Cost avoidance) and ``other_units`` ({unit:
 how many}: every other benefit that has a unit, counted, never summed. A GBP benefit measured as
 a level, e.g. a running cost to decrease, is counted here under "GBP" rather than added to the
 savings: its latest value is a cost, not a saving). Benefits without a unit yet are in
@@ -207,12 +207,24 @@ def row_order(row: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def saves_cash(row: Mapping[str, Any]) -> bool:
-    """Whether the row's realised value is cash saved (a cumulative money benefit)."""
-    return row["unit"] == MONEY_UNIT and bool(row["cumulative"])
+    """Whether the row's realised value is cash saved: a 1a Money saving counted cumulatively."""
+    return row["sub_category"] == "1a" and row["unit"] == MONEY_UNIT and bool(row["cumulative"])
+
+
+def avoids_cost(row: Mapping[str, Any]) -> bool:
+    """Whether the row's realised value is cost avoided (1c): money, but not cash saved."""
+    return row["sub_category"] == "1c" and row["unit"] == MONEY_UNIT and bool(row["cumulative"])
 
 
 def empty_total() -> dict[str, Any]:
-    return {"benefits": 0, "on_track": 0, "measured": 0, "cash_savings": Decimal(0), "other_units": {}}
+    return {
+        "benefits": 0,
+        "on_track": 0,
+        "measured": 0,
+        "cash_savings": Decimal(0),
+        "cost_avoided": Decimal(0),
+        "other_units": {},
+    }
 
 
 def add_to_total(total: dict[str, Any], row: Mapping[str, Any]) -> None:
@@ -224,6 +236,9 @@ def add_to_total(total: dict[str, Any], row: Mapping[str, Any]) -> None:
     if saves_cash(row):
         if row["realised_value"] is not None:
             total["cash_savings"] += Decimal(row["realised_value"])
+    elif avoids_cost(row):
+        if row["realised_value"] is not None:
+            total["cost_avoided"] += Decimal(row["realised_value"])
     elif row["unit"] is not None:
         total["other_units"][row["unit"]] = total["other_units"].get(row["unit"], 0) + 1
 
@@ -232,6 +247,7 @@ def finished_total(total: dict[str, Any]) -> dict[str, Any]:
     return {
         **total,
         "cash_savings": decimal_text(total["cash_savings"].quantize(PENNY)),
+        "cost_avoided": decimal_text(total["cost_avoided"].quantize(PENNY)),
         "other_units": dict(sorted(total["other_units"].items())),
     }
 

@@ -220,6 +220,8 @@ WRITES = tuple(write_requests("id", "function"))
 # collaboration and a benefit of it as ``identify_benefit`` leaves it (version 2: identified at
 # stage 3 and realising, one measurement for 2019-04-01 to 2019-06-30). The create identifies
 # another benefit. Names are the path's last segment, under "benefits/" for /api/v1/benefits/...
+# A measurement takes effect once its period has ended, so its body carries its own effective_on
+# (the 10th of the month after), which overrides WHEN's.
 BENEFIT = {
     "title": "Shared ICT savings",
     "category": "1",
@@ -242,7 +244,13 @@ def benefit_write_requests(collaboration_id: str, benefit_id: str) -> dict[str, 
         "benefits": (f"/api/v1/collaborations/{collaboration_id}/benefits", {**BENEFIT, "title": "Dogs savings"}),
         "benefits/measurements": (
             f"{one}/measurements",
-            {"period_start": "2019-07-01", "period_end": "2019-09-30", "value": "12500.00", "source": "Ledger"},
+            {
+                "period_start": "2019-07-01",
+                "period_end": "2019-09-30",
+                "value": "12500.00",
+                "source": "Ledger",
+                "effective_on": "2019-10-10",
+            },
         ),
         "benefits/stage": (f"{one}/stage", {"stage": 4, "status": "handed_to_bau"}),
         "benefits/target": (f"{one}/target", {"value": "120000.00", "on": "2021-03-31"}),
@@ -262,7 +270,14 @@ def identify_benefit(http: Http, collaboration_id: str) -> str:
     benefit_id = response.get_json()["id"]
     measured = http.post(
         f"/api/v1/benefits/{benefit_id}/measurements",
-        {**WHEN, "period_start": "2019-04-01", "period_end": "2019-06-30", "value": "10000.00", "source": "Ledger"},
+        {
+            **WHEN,
+            "period_start": "2019-04-01",
+            "period_end": "2019-06-30",
+            "value": "10000.00",
+            "source": "Ledger",
+            "effective_on": "2019-07-10",  # once the quarter has ended
+        },
     )
     assert measured.status_code == 201, measured.get_json()
     assert measured.get_json()["version"] == 2

@@ -290,7 +290,7 @@ def test_levels_use_the_latest_value_and_maintain_its_tolerance(records, open_re
 
 
 # -------------------------------------------------------------------------- the totals
-def test_dashboard_totals_sum_only_cash_savings(records, open_realisation):
+def test_dashboard_totals_sum_cash_savings_and_cost_avoided_apart(records, open_realisation):
     cid = establish(records)
     other_cid = establish(records, [WM, WARKS])
     realisation = open_realisation()
@@ -374,12 +374,14 @@ def test_dashboard_totals_sum_only_cash_savings(records, open_realisation):
         ("service", "Public confidence"),
     ]
     totals = dashboard["totals"]
-    # 1,100,000.00 + 1,150,000.00 + 250.50: never the hours, the percent or the running cost.
+    # Cash saved (1a) is 1,100,000.00 + 1,150,000.00; the 250.50 avoided (1c) is its own total;
+    # never the hours, the percent or the running cost.
     assert totals["by_pillar"]["cost"] == {
         "benefits": 4,
         "on_track": 2,  # procurement (13.01% against 12.32%) and unplanned (100% against 99.93%)
         "measured": 4,
-        "cash_savings": "2250250.50",
+        "cash_savings": "2250000.00",
+        "cost_avoided": "250.50",
         "other_units": {"GBP": 1},
     }
     assert totals["by_pillar"]["people"] == {
@@ -387,6 +389,7 @@ def test_dashboard_totals_sum_only_cash_savings(records, open_realisation):
         "on_track": 0,  # 25% of the hours against 99.73% of the year
         "measured": 1,
         "cash_savings": "0.00",
+        "cost_avoided": "0.00",
         "other_units": {"hours": 1},
     }
     assert totals["by_pillar"]["service"] == {
@@ -394,28 +397,32 @@ def test_dashboard_totals_sum_only_cash_savings(records, open_realisation):
         "on_track": 1,
         "measured": 1,
         "cash_savings": "0.00",
+        "cost_avoided": "0.00",
         "other_units": {"percent": 1},
     }
     assert totals["by_category"]["1"] == {
         "benefits": 5,
         "on_track": 2,
         "measured": 5,
-        "cash_savings": "2250250.50",
+        "cash_savings": "2250000.00",
+        "cost_avoided": "250.50",
         "other_units": {"GBP": 1, "hours": 1},
     }
-    assert totals["by_category"]["2"]["cash_savings"] == "0.00"
+    assert (totals["by_category"]["2"]["cash_savings"], totals["by_category"]["2"]["cost_avoided"]) == ("0.00", "0.00")
     assert totals["by_category"]["3"] == {
         "benefits": 1,
         "on_track": 0,
         "measured": 0,
         "cash_savings": "0.00",
+        "cost_avoided": "0.00",
         "other_units": {},
     }
     assert totals["all"] == {
         "benefits": 7,
         "on_track": 3,
         "measured": 6,
-        "cash_savings": "2250250.50",
+        "cash_savings": "2250000.00",
+        "cost_avoided": "250.50",
         "other_units": {"GBP": 1, "hours": 1, "percent": 1},
     }
     assert dashboard == fresh_dashboard(records, realisation, cid)
@@ -423,6 +430,60 @@ def test_dashboard_totals_sum_only_cash_savings(records, open_realisation):
     nothing = realisation.dashboard("no-such-collaboration")
     assert nothing["benefits"] == [] and nothing["totals"]["all"]["benefits"] == 0
     assert nothing == dashboard_of([], collaboration_id="no-such-collaboration")
+
+
+def test_only_1a_money_is_cash_saved_and_only_1c_money_is_cost_avoided(records, open_realisation):
+    """Cash savings sum the 1a Money savings counted cumulatively (GBP, increase); cost avoided
+    the 1c ones alike; a 1c GBP level (decrease), 1b hours and GBP outside savings are counted
+    under ``other_units``, never summed."""
+    cid = establish(records)
+    realisation = open_realisation()
+
+    def money(title: str, sub_category: str, category: str = "1", **fields: Any) -> Benefit:
+        fields.setdefault("direction", "increase")
+        fields.setdefault("baseline", {"value": "0.00", "on": START})
+        fields.setdefault("target", {"value": "1000.00", "on": date(2020, 1, 1)})
+        return identify(cid, title=title, category=category, sub_category=sub_category, unit="GBP", **fields)
+
+    cash = money("Cash saved", "1a")
+    measure(cash, date(2019, 1, 1), date(2019, 6, 30), "100.10")
+    measure(cash, date(2019, 7, 1), date(2019, 12, 31), "200.20")
+    avoided = money("Overtime avoided", "1c")
+    measure(avoided, date(2019, 1, 1), date(2019, 6, 30), "30.03")
+    measure(avoided, date(2019, 7, 1), date(2019, 12, 31), "40.04")
+    avoided_too = money("Fleet costs avoided", "1c", pillar="service")
+    measure(avoided_too, date(2019, 1, 1), date(2019, 12, 31), "5.00")
+    avoided_level = money(  # a cost avoided measured as a level to bring down: not summed
+        "Annual cost of agency staff",
+        "1c",
+        direction="decrease",
+        baseline={"value": "900.00", "on": START},
+        target={"value": "500.00", "on": date(2020, 1, 1)},
+    )
+    measure(avoided_level, date(2019, 1, 1), date(2019, 12, 31), "700.00")
+    service_money = money("Income from events", "2b", category="2", pillar="service")
+    measure(service_money, date(2019, 1, 1), date(2019, 12, 31), "77.77")
+    records.save(cash, avoided, avoided_too, avoided_level, service_money)
+    realisation.catch_up()
+
+    totals = realisation.dashboard(cid)["totals"]
+    assert (totals["all"]["cash_savings"], totals["all"]["cost_avoided"]) == ("300.30", "75.07")  # 70.07 + 5.00
+    assert totals["all"]["other_units"] == {"GBP": 2}  # the level and the service income
+    assert (totals["by_pillar"]["cost"]["cash_savings"], totals["by_pillar"]["cost"]["cost_avoided"]) == (
+        "300.30",
+        "70.07",
+    )
+    assert totals["by_pillar"]["service"] == {
+        "benefits": 2,
+        "on_track": 0,  # 5 of 1,000 and 77.77 of 1,000 against 99.73% of the year
+        "measured": 2,
+        "cash_savings": "0.00",
+        "cost_avoided": "5.00",
+        "other_units": {"GBP": 1},
+    }
+    assert totals["by_category"]["1"]["cost_avoided"] == "75.07"
+    assert totals["by_category"]["2"]["cost_avoided"] == "0.00"
+    assert realisation.dashboard(cid) == fresh_dashboard(records, realisation, cid)
 
 
 def test_dashboard_of_refuses_benefits_of_several_collaborations(records):

@@ -69,8 +69,17 @@ def identify(http: Http, collaboration_id: str, token: str | None = "admin", **o
     return document
 
 
+def tenth_after(end: str) -> str:
+    """The 10th of the month after ``end``: when a period's figure is reported (after it ends)."""
+    year, month = int(end[:4]), int(end[5:7])
+    return f"{year + month // 12}-{month % 12 + 1:02d}-10"
+
+
 def measure(http: Http, benefit_id: str, start: str, end: str, value: str, **extra: Any) -> dict[str, Any]:
-    body = at(extra.pop("effective_on", end), period_start=start, period_end=end, value=value, source="Ledger", **extra)
+    """Records a measurement, in effect from the 10th of the month after its period (unless
+    ``effective_on`` says otherwise)."""
+    effective_on = extra.pop("effective_on", tenth_after(end))
+    body = at(effective_on, period_start=start, period_end=end, value=value, source="Ledger", **extra)
     document = posted(http, f"{BENEFITS}/{benefit_id}/measurements", body)
     assert MeasurementRecordedDocument().validate(document) == {}
     return document
@@ -157,6 +166,9 @@ def test_a_benefit_identified_early_needs_little_and_defaults_to_stage_0_identif
         ({"pillar": "morale"}, "invalid-pillar", "pillar"),
         ({"direction": "sideways"}, "invalid-benefit-direction", "direction"),
         ({"unit": "furlongs"}, "invalid-unit", "unit"),
+        ({"unit": "hours"}, "invalid-unit", "unit"),  # 1a Money is in GBP
+        ({"sub_category": "1b"}, "invalid-unit", "unit"),  # 1b Time is in hours
+        ({"sub_category": "1c", "unit": "percent"}, "invalid-unit", "unit"),  # 1c Cost avoidance is in GBP
         ({"direction": "maintain"}, "invalid-tolerance", "tolerance"),
         ({"tolerance": "5.00"}, "invalid-tolerance", "tolerance"),
         ({"target": {"value": "100.00", "on": "2019-04-01"}}, "invalid-baseline-or-target", "target"),
@@ -243,7 +255,7 @@ def test_overlapping_periods_are_refused_unless_restating_and_restatements_chain
     benefit_id = identify(http, alliance["id"])["id"]
     path = f"{BENEFITS}/{benefit_id}/measurements"
     first = measure(http, benefit_id, "2019-04-01", "2019-06-30", "10000.00")["measurement_id"]
-    overlapping = at("2019-07-15", period_start="2019-06-01", period_end="2019-07-31", value="1.00", source="Ledger")
+    overlapping = at("2019-08-10", period_start="2019-06-01", period_end="2019-07-31", value="1.00", source="Ledger")
     refused_and_nothing_recorded(http, path, overlapping, 422, "overlapping-measurement", benefit_id)
 
     restated = measure(
@@ -267,15 +279,42 @@ def test_overlapping_periods_are_refused_unless_restating_and_restatements_chain
     # the original values stay on record, unchanged
     assert [m["value"] for m in third["measurements"]] == ["10000.00", "12000.00", "11000.00"]
 
-    unknown = at("2019-09-01", period_start="2019-07-01", period_end="2019-09-30", value="1", source="L", restates="x")
+    unknown = at("2019-10-10", period_start="2019-07-01", period_end="2019-09-30", value="1", source="L", restates="x")
     refused_and_nothing_recorded(http, path, unknown, 422, "unknown-measurement", benefit_id)
-    backwards = at("2019-09-01", period_start="2019-09-30", period_end="2019-07-01", value="1", source="L")
+    backwards = at("2019-10-10", period_start="2019-09-30", period_end="2019-07-01", value="1", source="L")
     refused_and_nothing_recorded(http, path, backwards, 422, "invalid-measurement-period", benefit_id)
-    a_float = at("2019-09-01", period_start="2019-07-01", period_end="2019-09-30", value=1.5, source="L")
+    a_float = at("2019-10-10", period_start="2019-07-01", period_end="2019-09-30", value=1.5, source="L")
     refusal = refused_and_nothing_recorded(http, path, a_float, 422, "validation-failed", benefit_id)
     assert "value" in refusal["errors"]
-    pennies = at("2019-09-01", period_start="2019-07-01", period_end="2019-09-30", value="1.001", source="L")
+    pennies = at("2019-10-10", period_start="2019-07-01", period_end="2019-09-30", value="1.001", source="L")
     refused_and_nothing_recorded(http, path, pennies, 422, "invalid-benefit-value", benefit_id)
+
+
+def test_a_measurement_takes_effect_once_its_period_has_ended(http: Http, alliance: dict[str, Any]) -> None:
+    benefit_id = identify(http, alliance["id"])["id"]
+    path = f"{BENEFITS}/{benefit_id}/measurements"
+    for early in ("2019-06-29", "2019-04-01", "2019-03-31"):
+        body = at(early, period_start="2019-04-01", period_end="2019-06-30", value="10000.00", source="Ledger")
+        refusal = refused_and_nothing_recorded(http, path, body, 422, "measurement-before-period-end", benefit_id)
+        assert "effective_on" in refusal["errors"], refusal
+        assert "2019-06-30" in refusal["detail"]
+    on_the_day = measure(http, benefit_id, "2019-04-01", "2019-06-30", "10000.00", effective_on="2019-06-30")
+    [recorded] = on_the_day["measurements"]
+    assert recorded["effective_on"] == "2019-06-30"
+    # a restatement too: not before the end of the period it restates
+    early_restatement = at(
+        "2019-06-29",
+        period_start="2019-04-01",
+        period_end="2019-06-30",
+        value="11000.00",
+        source="Ledger",
+        restates=recorded["id"],
+    )
+    refused_and_nothing_recorded(http, path, early_restatement, 422, "measurement-before-period-end", benefit_id)
+    later = measure(http, benefit_id, "2019-07-01", "2019-09-30", "12000.00")  # the 10th after: 2019-10-10
+    assert later["measurements"][1]["effective_on"] == "2019-10-10"
+    assert len(benefit_document(http, benefit_id, "as_of=2019-10-09")["measurements"]) == 1
+    assert len(benefit_document(http, benefit_id, "as_of=2019-10-10")["measurements"]) == 2
 
 
 # ----------------------------------------------------------------------- stages and statuses
@@ -377,6 +416,122 @@ def test_target_revisions_and_rebaselining_are_their_own_events(http: Http, alli
     assert before["target"] == {"value": "100000.00", "on": "2021-03-31"}
     assert before["baseline"] == {"value": "0.00", "on": "2019-04-01"}
     assert before["version"] == rebaselined["version"]
+
+
+def test_a_target_recorded_out_of_order_is_in_effect_by_its_effective_date(
+    http: Http, alliance: dict[str, Any]
+) -> None:
+    """A target effective 2021-04-01 recorded before one effective 2020-04-01: now and as of
+    2021-06-01 the 2021 one is in effect, whatever the order they were recorded in."""
+    benefit_id = identify(http, alliance["id"])["id"]  # target 100,000.00 on 2021-03-31, from 2019-04-01
+    one = f"{BENEFITS}/{benefit_id}"
+    posted(http, f"{one}/target", at("2021-04-01", value="150000.00", on="2022-03-31", reason="Extended a year"))
+    late = posted(http, f"{one}/target", at("2020-04-01", value="120000.00", on="2021-03-31", reason="Late minutes"))
+    assert [t["value"] for t in late["targets"]] == ["100000.00", "150000.00", "120000.00"]  # as recorded
+    assert late["target"] == {"value": "150000.00", "on": "2022-03-31"}
+    assert benefit_document(http, benefit_id)["target"] == {"value": "150000.00", "on": "2022-03-31"}
+    assert benefit_document(http, benefit_id, "as_of=2021-06-01")["target"] == {
+        "value": "150000.00",
+        "on": "2022-03-31",
+    }
+    assert benefit_document(http, benefit_id, "as_of=2021-03-31")["target"] == {
+        "value": "120000.00",
+        "on": "2021-03-31",
+    }
+    assert benefit_document(http, benefit_id, "as_of=2020-03-31")["target"] == {
+        "value": "100000.00",
+        "on": "2021-03-31",
+    }
+    board = f"{COLLABORATIONS}/{alliance['id']}/benefits"
+    for query in ("", "?as_of=2021-06-01"):
+        [row] = got(http, board + query)["benefits"]
+        assert (row["target_value"], row["target_on"]) == ("150000.00", "2022-03-31"), query
+    [row] = got(http, board + "?as_of=2020-06-01")["benefits"]
+    assert row["target_value"] == "120000.00"
+
+
+def test_an_as_of_view_pairing_baseline_and_target_on_one_day_answers_200_without_expected_percent(
+    http: Http, alliance: dict[str, Any]
+) -> None:
+    """The reviewer's 500: the target moved to 2026 (effective 2025) let the baseline move to
+    2021-01-01 (effective 2020-06-01); as of 2021-06-01 that baseline is paired with the original
+    target, also on 2021-01-01, and the straight line had no length to divide by."""
+    identified = posted(
+        http,
+        f"{COLLABORATIONS}/{alliance['id']}/benefits",
+        at(
+            "2020-01-01",
+            title="Officers satisfied with shared rostering",
+            category="2",
+            sub_category="2a",
+            pillar="people",
+            direction="increase",
+            measure="Officers satisfied with rostering, quarterly survey",
+            unit="percent",
+            baseline={"value": "0", "on": "2020-01-01"},
+            target={"value": "100", "on": "2021-01-01"},
+            owner="ACC Operations",
+            stage=2,
+            status="planned",
+        ),
+    )
+    benefit_id = identified["id"]
+    one = f"{BENEFITS}/{benefit_id}"
+    posted(http, f"{one}/target", at("2025-01-01", value="100", on="2026-01-01"))
+    posted(http, f"{one}/baseline", at("2020-06-01", value="0", on="2021-01-01"))
+    measure(http, benefit_id, "2021-01-01", "2021-03-31", "40", effective_on="2021-04-10")
+
+    view = benefit_document(http, benefit_id, "as_of=2021-06-01")
+    assert view["baseline"] == {"value": "0", "on": "2021-01-01"}
+    assert view["target"] == {"value": "100", "on": "2021-01-01"}
+    realisation = view["realisation"]
+    assert (realisation["realisation_percent"], realisation["expected_percent"], realisation["on_track"]) == (
+        "40.00",
+        None,
+        None,
+    )
+    board = f"{COLLABORATIONS}/{alliance['id']}/benefits?as_of=2021-06-01"
+    [row] = got(http, board)["benefits"]
+    assert (row["realisation_percent"], row["expected_percent"], row["on_track"]) == ("40.00", None, None)
+    csv_rows = list(csv.DictReader(io.StringIO(http.get(board + "&format=csv").get_data(as_text=True))))
+    assert csv_rows[0]["expected_percent"] == ""
+    # now the baseline (2021-01-01) and target (2026-01-01) are a line again
+    assert benefit_document(http, benefit_id)["realisation"]["expected_percent"] is not None
+
+
+def test_a_measured_benefit_without_a_unit_may_be_given_its_first_unit(http: Http, alliance: dict[str, Any]) -> None:
+    body = {"title": "Better morale", "category": "2", "sub_category": "2a", "pillar": "people"}
+    benefit_id = posted(http, f"{COLLABORATIONS}/{alliance['id']}/benefits", at("2019-04-01", **body))["id"]
+    one = f"{BENEFITS}/{benefit_id}"
+    measure(http, benefit_id, "2019-04-01", "2019-06-30", "12.345")
+    # the measurements must fit the unit: GBP is to the penny
+    refusal = refused_and_nothing_recorded(
+        http, f"{one}/definition", at("2019-08-01", unit="GBP"), 422, "invalid-benefit-value", benefit_id
+    )
+    assert "unit" in refusal["errors"], refusal
+    defined = posted(http, f"{one}/definition", at("2019-08-01", unit="percent"))
+    assert defined["unit"] == "percent"
+    assert defined["measurements"][0]["value"] == "12.345"
+    refused_and_nothing_recorded(
+        http, f"{one}/definition", at("2019-09-01", unit="count"), 422, "unit-fixed-by-measurements", benefit_id
+    )
+
+    hours = {"title": "Hours released", "category": "1", "sub_category": "1b", "pillar": "people"}
+    hours_id = posted(http, f"{COLLABORATIONS}/{alliance['id']}/benefits", at("2019-04-01", **hours))["id"]
+    measure(http, hours_id, "2019-04-01", "2019-06-30", "7.5")
+    refused_and_nothing_recorded(
+        http, f"{BENEFITS}/{hours_id}/definition", at("2019-08-01", unit="GBP"), 422, "invalid-unit", hours_id
+    )
+    assert posted(http, f"{BENEFITS}/{hours_id}/definition", at("2019-08-01", unit="hours"))["unit"] == "hours"
+
+
+def test_a_savings_benefit_is_defined_only_in_its_sub_categorys_unit(http: Http, alliance: dict[str, Any]) -> None:
+    benefit_id = identify(http, alliance["id"])["id"]  # 1a Money, GBP, not yet measured
+    for unit in ("hours", "percent"):
+        refusal = refused_and_nothing_recorded(
+            http, f"{BENEFITS}/{benefit_id}/definition", at("2019-08-01", unit=unit), 422, "invalid-unit", benefit_id
+        )
+        assert "unit" in refusal["errors"] and "GBP" in refusal["detail"], refusal
 
 
 def test_maintain_and_zero_distance_realisation(http: Http, alliance: dict[str, Any]) -> None:
@@ -499,7 +654,8 @@ def seven_forces_procurement(http: Http, *, restate: bool = True) -> SevenForces
     not in the business case as a benefit of its own (realised, stage 5); and a 2a internal
     survey score (percent, 62 -> 75) to show other units never enter the £ totals. The second
     quarter of 2020/21 is first recorded as 480,000.00 and, found wrong in May 2021, restated as
-    520,000.00 (recorded last, after ``known_before_restatement``). Besides, a BCH collaboration
+    520,000.00 (recorded last, after ``known_before_restatement``). Every measurement takes effect
+    on the 10th of the month after its period ends (the restatement on 14 May 2021). Besides, a BCH collaboration
     (Bedfordshire, Cambridgeshire, Hertfordshire) with a 1b Time benefit at stage 1, for the
     portfolio."""
     collaboration = http.establish(
@@ -701,13 +857,22 @@ def check_dashboard_now(dashboard: dict[str, Any], case: SevenForces) -> None:
         "benefits": 3,
         "on_track": 3,
         "measured": 3,
-        "cash_savings": "9605000.00",  # 8,455,000.00 + 1,150,000.00: £ only
+        "cash_savings": "9605000.00",  # 8,455,000.00 + 1,150,000.00: 1a Money only
+        "cost_avoided": "0.00",  # no 1c Cost avoidance benefit
         "other_units": {"percent": 1},  # the survey's 76 percent is counted, never money
     }
+    nothing = {"cash_savings": "0.00", "cost_avoided": "0.00"}
     assert totals["by_pillar"] == {
-        "cost": {"benefits": 2, "on_track": 2, "measured": 2, "cash_savings": "9605000.00", "other_units": {}},
-        "people": {"benefits": 1, "on_track": 1, "measured": 1, "cash_savings": "0.00", "other_units": {"percent": 1}},
-        "service": {"benefits": 0, "on_track": 0, "measured": 0, "cash_savings": "0.00", "other_units": {}},
+        "cost": {
+            "benefits": 2,
+            "on_track": 2,
+            "measured": 2,
+            "cash_savings": "9605000.00",
+            "cost_avoided": "0.00",
+            "other_units": {},
+        },
+        "people": {"benefits": 1, "on_track": 1, "measured": 1, **nothing, "other_units": {"percent": 1}},
+        "service": {"benefits": 0, "on_track": 0, "measured": 0, **nothing, "other_units": {}},
     }
     assert totals["by_category"]["1"] == totals["by_pillar"]["cost"]
     assert totals["by_category"]["2"] == totals["by_pillar"]["people"]
@@ -721,8 +886,10 @@ def dashboard_of(http: Http, case: SevenForces, query: str = "") -> dict[str, An
 
 
 def test_the_dashboard_as_of_a_date_and_as_known_at_a_time(http_any: Http) -> None:
-    """Before the May 2021 restatement was recorded the quarter counted its original 480,000.00;
-    as of March 2021 only the first eight quarters (and the original figure) were in effect."""
+    """Before the May 2021 restatement was recorded the quarter counted its original 480,000.00.
+    Each quarter's figure takes effect on the 10th of the month after it: as of 31 March 2021 only
+    the first seven quarters were in effect, from 10 April 2021 the eighth too (with the original
+    Q2 2020/21 figure until the restatement took effect on 14 May 2021)."""
     http = http_any
     case = seven_forces_procurement(http)
     known_at = quote(case.known_before_restatement)
@@ -749,23 +916,49 @@ def test_the_dashboard_as_of_a_date_and_as_known_at_a_time(http_any: Http) -> No
     march_2021 = dashboard_of(http, case, "as_of=2021-03-31")
     assert march_2021["as_of"] == "2021-03-31"
     savings = row_of(march_2021, case.savings_id)
-    assert (savings["realised_value"], savings["measurements_count"]) == ("3780000.00", 8)  # the original Q2 figure
+    # Q1 2019/20 to Q3 2020/21: 350 + 400 + 450 + 500 + 500 + 480 (the original Q2) + 540 thousand;
+    # Q4 2020/21, ended 31 March, takes effect on 10 April.
+    assert (savings["realised_value"], savings["measurements_count"]) == ("3220000.00", 7)
+    assert savings["latest_period_end"] == "2020-12-31"
     assert (savings["realisation_percent"], savings["expected_percent"], savings["on_track"]) == (
-        "44.71",
-        "50.00",
+        "38.08",  # 3,220,000 / 8,455,000
+        "43.84",  # 640 of 1460 days, 2019-04-01 to 2020-12-31
         False,
     )
     unplanned = row_of(march_2021, case.unplanned_id)
-    assert (unplanned["realised_value"], unplanned["status"], unplanned["stage"]) == ("500000.00", "realising", 3)
+    # only 2019/20 (in effect from 2020-04-10); 2020/21 takes effect on 2021-04-10
+    assert (unplanned["realised_value"], unplanned["status"], unplanned["stage"]) == ("200000.00", "realising", 3)
+    assert (unplanned["realisation_percent"], unplanned["expected_percent"]) == ("17.39", "25.00")  # 365 of 1460
     survey = row_of(march_2021, case.survey_id)
-    assert (survey["latest_value"], survey["realisation_percent"]) == ("68", "46.15")
-    assert march_2021["totals"]["all"]["cash_savings"] == "4280000.00"
+    assert (survey["latest_value"], survey["realisation_percent"]) == ("64", "15.38")  # (64 - 62) / (75 - 62)
+    assert march_2021["totals"]["all"]["cash_savings"] == "3420000.00"  # 3,220,000 + 200,000
+    assert march_2021["totals"]["all"]["cost_avoided"] == "0.00"
     assert march_2021["totals"]["all"]["on_track"] == 0
+    day_before = dashboard_of(http, case, "as_of=2021-04-09")
+    assert row_of(day_before, case.savings_id)["realised_value"] == "3220000.00"
 
+    april_2021 = dashboard_of(http, case, "as_of=2021-04-10")
+    savings = row_of(april_2021, case.savings_id)
+    assert (savings["realised_value"], savings["measurements_count"]) == ("3780000.00", 8)  # the original Q2 figure
+    assert (savings["realisation_percent"], savings["expected_percent"], savings["on_track"]) == (
+        "44.71",
+        "50.00",  # 730 of 1460 days
+        False,
+    )
+    assert row_of(april_2021, case.unplanned_id)["realised_value"] == "500000.00"
+    assert row_of(april_2021, case.survey_id)["latest_value"] == "68"
+    assert april_2021["totals"]["all"]["cash_savings"] == "4280000.00"
+    assert april_2021["totals"]["all"]["on_track"] == 0
+
+    # Q1 2021/22 ends on 30 June but takes effect on 10 July; the restatement from 14 May
     june_2021 = dashboard_of(http, case, "as_of=2021-06-30")
-    assert row_of(june_2021, case.savings_id)["realised_value"] == "4360000.00"  # with the restated quarter
+    assert row_of(june_2021, case.savings_id)["realised_value"] == "3820000.00"  # with the restated quarter
     june_as_known = dashboard_of(http, case, f"as_of=2021-06-30&known_at={known_at}")
-    assert row_of(june_as_known, case.savings_id)["realised_value"] == "4320000.00"
+    assert row_of(june_as_known, case.savings_id)["realised_value"] == "3780000.00"
+    july_2021 = dashboard_of(http, case, "as_of=2021-07-10")
+    assert row_of(july_2021, case.savings_id)["realised_value"] == "4360000.00"
+    july_as_known = dashboard_of(http, case, f"as_of=2021-07-10&known_at={known_at}")
+    assert row_of(july_as_known, case.savings_id)["realised_value"] == "4320000.00"
 
     one = f"{COLLABORATIONS}/{case.collaboration_id}/benefits"
     assert_problem(http.get(f"{one}?as_of=2018-12-31"), 404, "not-yet-in-effect")
@@ -784,6 +977,7 @@ def test_the_dashboard_refuses_what_it_cannot_answer(http: Http) -> None:
         "on_track": 0,
         "measured": 0,
         "cash_savings": "0.00",
+        "cost_avoided": "0.00",
         "other_units": {},
     }
     assert got(http, one, http.token("auditor"))["collaboration_id"] == collaboration["id"]
@@ -793,6 +987,48 @@ def test_the_dashboard_refuses_what_it_cannot_answer(http: Http) -> None:
     assert_problem(http.get(f"{one}?colour=blue"), 422, "validation-failed")
     assert_problem(http.get(f"{one}?format=xml"), 422, "validation-failed")
     assert_problem(http.get(one, Accept="image/png"), 406)
+
+
+def test_the_dashboard_totals_cost_avoided_apart_from_cash_savings(http: Http, alliance: dict[str, Any]) -> None:
+    """1a Money savings are cash saved, 1c Cost avoidance savings cost avoided: both £, summed
+    apart; 1b Time is counted in hours, never summed."""
+    identify(http, alliance["id"])  # 1a, never measured: 0.00 saved so far
+    cash = identify(http, alliance["id"], title="Shared ICT contracts")["id"]
+    measure(http, cash, "2019-04-01", "2019-06-30", "10000.00")
+    measure(http, cash, "2019-07-01", "2019-09-30", "15000.50")
+    avoided = identify(
+        http, alliance["id"], title="Overtime avoided", sub_category="1c", measure="Overtime not paid", pillar="people"
+    )["id"]
+    measure(http, avoided, "2019-04-01", "2019-09-30", "4321.09")
+    hours = identify(
+        http,
+        alliance["id"],
+        title="Hours released",
+        sub_category="1b",
+        unit="hours",
+        measure="Officer hours released",
+        baseline={"value": "0", "on": "2019-04-01"},
+        target={"value": "5000", "on": "2021-03-31"},
+        pillar="people",
+    )["id"]
+    measure(http, hours, "2019-04-01", "2019-09-30", "800")
+
+    for query in ("", "?as_of=2019-12-31"):
+        document = got(http, f"{COLLABORATIONS}/{alliance['id']}/benefits{query}")
+        assert DashboardDocument().validate(document) == {}
+        totals = document["totals"]
+        assert (totals["all"]["cash_savings"], totals["all"]["cost_avoided"]) == ("25000.50", "4321.09"), query
+        assert totals["all"]["other_units"] == {"hours": 1}
+        assert (totals["by_pillar"]["cost"]["cash_savings"], totals["by_pillar"]["cost"]["cost_avoided"]) == (
+            "25000.50",
+            "0.00",
+        )
+        assert totals["by_pillar"]["people"]["cost_avoided"] == "4321.09"
+        assert totals["by_pillar"]["people"]["cash_savings"] == "0.00"
+        assert totals["by_category"]["1"]["cost_avoided"] == "4321.09"
+    # as of before the second quarter's figure and the cost avoided were in effect
+    early = got(http, f"{COLLABORATIONS}/{alliance['id']}/benefits?as_of=2019-07-10")["totals"]["all"]
+    assert (early["cash_savings"], early["cost_avoided"]) == ("10000.00", "0.00")
 
 
 def test_the_dashboard_as_csv_has_one_row_per_benefit(http: Http) -> None:
@@ -815,7 +1051,7 @@ def test_the_dashboard_as_csv_has_one_row_per_benefit(http: Http) -> None:
     assert (survey["unit"], survey["latest_value"]) == ("percent", "76")
     by_accept = http.get(f"{COLLABORATIONS}/{case.collaboration_id}/benefits?as_of=2021-03-31", Accept="text/csv")
     march = list(csv.DictReader(io.StringIO(by_accept.get_data(as_text=True))))
-    assert next(row for row in march if row["benefit_id"] == case.savings_id)["realised_value"] == "3780000.00"
+    assert next(row for row in march if row["benefit_id"] == case.savings_id)["realised_value"] == "3220000.00"
 
 
 # --------------------------------------------------------------------------------- the portfolio

@@ -36,11 +36,13 @@ from domain.errors import (
     InvalidTolerance,
     InvalidUnit,
     MeasurementAlreadyRestated,
+    MeasurementBeforePeriodEnd,
     MinimumStandardNotMet,
     NothingChanged,
     OverlappingMeasurement,
     PartyNotInCollaboration,
     SharesDoNotSumToOne,
+    StageMoveOutOfOrder,
     StatusMovedBackwards,
     SubCategoryMismatch,
     UnitFixedByMeasurements,
@@ -171,10 +173,44 @@ def test_a_sub_category_of_another_category_is_refused(category, sub_category):
     assert error.field == "sub_category"
 
 
+# DOMAIN.md: 1a Money and 1c Cost avoidance are measured in £, 1b Time in operational hours.
+SAVINGS_UNIT = {"1a": "GBP", "1b": "hours", "1c": "GBP"}
+
+
 def test_every_sub_category_belongs_to_exactly_one_category():
     for sub_category in SUB_CATEGORIES:
         assert [c for c in CATEGORIES if sub_category_belongs(c, sub_category)] == [sub_category[0]]
-        Benefit.identify(**full(category=sub_category[0], sub_category=sub_category))
+        unit = SAVINGS_UNIT.get(sub_category, "percent")
+        Benefit.identify(**full(category=sub_category[0], sub_category=sub_category, unit=unit))
+
+
+@pytest.mark.parametrize(
+    ("sub_category", "unit"),
+    [("1a", "hours"), ("1a", "percent"), ("1b", "GBP"), ("1b", "count"), ("1c", "hours"), ("1c", "score")],
+)
+def test_a_savings_sub_category_has_its_own_unit(sub_category, unit):
+    error = assert_identify_refused(InvalidUnit, category="1", sub_category=sub_category, unit=unit)
+    assert error.field == "unit"
+    assert sub_category in str(error) and SAVINGS_UNIT[sub_category] in str(error)
+    benefit = Benefit.identify(**full(category="1", sub_category=sub_category, unit=SAVINGS_UNIT[sub_category]))
+    assert benefit.unit == SAVINGS_UNIT[sub_category]
+
+
+@pytest.mark.parametrize("unit", ["GBP", "hours", "percent", "count", "score"])
+def test_other_categories_take_any_unit(unit):
+    for sub_category in ("2a", "2b", "3a", "3b", "3c"):
+        assert Benefit.identify(**full(category=sub_category[0], sub_category=sub_category, unit=unit)).unit == unit
+
+
+def test_a_savings_benefit_is_defined_only_in_its_own_unit():
+    hours = identified(stage=1, category="1", sub_category="1b", unit=None)
+    for wrong in ("GBP", "percent"):
+        error = assert_refused(hours, InvalidUnit, hours.define, unit=wrong, provenance=on(date(2020, 2, 1)))
+        assert error.field == "unit"
+    hours.define(unit="hours", provenance=on(date(2020, 2, 1)))
+    assert hours.unit == "hours"
+    money = identified(category="1", sub_category="1a", unit="GBP")
+    assert_refused(money, InvalidUnit, money.define, unit="hours", provenance=on(date(2020, 2, 1)))
 
 
 @pytest.mark.parametrize(
@@ -362,6 +398,48 @@ def test_bad_measurements_are_refused():
         assert error.field == "period_start"
     record()  # adjacent periods do not overlap
     assert len(benefit.current_measurements()) == 2
+
+
+def test_a_measurement_takes_effect_only_once_its_period_has_ended():
+    """No actual figure exists for a period not yet ended: a measurement (or a restatement) takes
+    effect on or after its period's end."""
+    benefit = identified()
+
+    def record(effective_on, start=date(2020, 1, 1), end=date(2020, 3, 31), restates=None):
+        return benefit.record_measurement(
+            period_start=start,
+            period_end=end,
+            value="10",
+            source="s",
+            measurer="m",
+            restates=restates,
+            provenance=on(effective_on),
+        )
+
+    for early in (date(2020, 3, 30), date(2020, 1, 1), date(2019, 12, 31)):
+        error = assert_refused(benefit, MeasurementBeforePeriodEnd, record, effective_on=early)
+        assert error.field == "effective_on"
+        assert "2020-03-31" in str(error)
+    first = record(date(2020, 3, 31))  # on the last day of the period: allowed
+    benefit.collect_events()
+    later = record(date(2020, 7, 10), start=date(2020, 4, 1), end=date(2020, 6, 30))  # the 10th after
+    benefit.collect_events()
+    assert [m.effective_on for m in benefit.current_measurements()] == [date(2020, 3, 31), date(2020, 7, 10)]
+    # a restatement of a quarter is bound alike, even though the quarter restated took effect
+    assert_refused(benefit, MeasurementBeforePeriodEnd, record, effective_on=date(2020, 3, 30), restates=first)
+    assert_refused(
+        benefit,
+        MeasurementBeforePeriodEnd,
+        record,
+        effective_on=date(2020, 6, 29),
+        start=date(2020, 4, 1),
+        end=date(2020, 6, 30),
+        restates=later,
+    )
+    record(date(2020, 8, 1), restates=first)
+    # in effect from the 10th of the month after the quarter, not from the quarter's end
+    assert [m.value for m in benefit.as_of(date(2020, 7, 9)).current_measurements()] == [D(10)]
+    assert len(benefit.as_of(date(2020, 7, 10)).current_measurements()) == 2
 
 
 def test_restatement_chains_and_restating_a_non_current_measurement():
@@ -576,6 +654,106 @@ def test_as_of_holds_only_facts_effective_by_then():
     assert len(benefit.current_measurements()) == 2 and benefit.target_value == D(200)
 
 
+def test_a_target_recorded_out_of_order_is_in_effect_by_its_effective_date():
+    """A revision effective 2021-04-01 recorded before one effective 2020-04-01: the later
+    effective one is the target now and as of any day from 2021-04-01, whatever the order recorded."""
+    benefit = identified()  # target 100 on 2021-01-01, effective 2020-01-01
+    benefit.revise_target(value="300", on=date(2022, 1, 1), provenance=on(date(2021, 4, 1), "extended"))
+    benefit.revise_target(value="200", on=date(2021, 6, 30), provenance=on(date(2020, 4, 1), "late minutes"))
+    assert [t.value for t in benefit.targets] == [D(100), D(300), D(200)]  # as recorded
+    assert benefit.target == (D(300), date(2022, 1, 1))
+    assert benefit.as_of(date(2021, 6, 1)).target == (D(300), date(2022, 1, 1))
+    assert benefit.as_of(date(2021, 3, 31)).target == (D(200), date(2021, 6, 30))
+    assert benefit.as_of(date(2020, 4, 1)).target == (D(200), date(2021, 6, 30))
+    assert benefit.as_of(date(2020, 3, 31)).target == (D(100), date(2021, 1, 1))
+    # realisation now reads the target in effect: 60 of 300
+    measured(benefit, date(2021, 1, 1), date(2021, 3, 31), "60")
+    assert benefit.realisation(date(2021, 12, 31)).realisation_percent == D("20.00")
+    assert benefit.as_of(date(2021, 3, 31)).realisation(date(2021, 3, 31)).realisation_percent == D("30.00")
+
+
+def test_a_baseline_and_definition_recorded_out_of_order_follow_their_effective_dates():
+    benefit = identified()
+    benefit.rebaseline(value="20", on=date(2020, 1, 1), provenance=on(date(2020, 9, 1)))
+    benefit.rebaseline(value="10", on=date(2020, 1, 1), provenance=on(date(2020, 5, 1)))  # recorded later
+    assert benefit.baseline == (D(20), date(2020, 1, 1))
+    assert benefit.as_of(date(2020, 6, 1)).baseline == (D(10), date(2020, 1, 1))
+    benefit.define(owner="ACC Crime", provenance=on(date(2021, 1, 1)))
+    benefit.define(owner="ACC Territorial Policing", provenance=on(date(2020, 6, 1)))  # recorded later
+    assert benefit.owner == "ACC Crime"
+    assert benefit.as_of(date(2020, 12, 31)).owner == "ACC Territorial Policing"
+    assert benefit.as_of(date(2020, 5, 31)).owner == "ACC Operations"
+
+
+def test_entries_effective_on_the_same_day_are_in_effect_in_the_order_recorded():
+    benefit = identified()
+    benefit.revise_target(value="150", on=date(2021, 1, 1), provenance=on(date(2020, 6, 1)))
+    benefit.revise_target(value="120", on=date(2021, 1, 1), provenance=on(date(2020, 6, 1)))
+    benefit.change_stage(stage=3, status="validated", provenance=on(date(2020, 6, 1)))
+    benefit.change_stage(stage=4, status="realising", provenance=on(date(2020, 6, 1)))
+    for view in (benefit, benefit.as_of(date(2020, 6, 1))):
+        assert (view.target_value, view.stage, view.status) == (D(120), 4, "realising")
+    assert (benefit.as_of(date(2020, 5, 31)).target_value, benefit.as_of(date(2020, 5, 31)).stage) == (D(100), 2)
+
+
+@pytest.mark.parametrize("baseline_on", [date(2021, 1, 1), date(2021, 6, 1)])
+def test_an_as_of_view_pairing_a_baseline_not_before_its_target_has_no_expected_percent(baseline_on):
+    """The reviewer's 500: a target moved to 2026 (effective 2025) let the baseline move to (or
+    past) 2021-01-01 (effective 2020-06-01); as of 2021-06-01 the baseline is paired with the
+    original target of 2021-01-01. There is no straight line to read, so no expected percent and no
+    on-track flag, but the realisation still is."""
+    benefit = identified()  # baseline 0 on 2020-01-01, target 100 on 2021-01-01
+    benefit.revise_target(value="100", on=date(2026, 1, 1), provenance=on(date(2025, 1, 1)))
+    benefit.rebaseline(value="0", on=baseline_on, provenance=on(date(2020, 6, 1)))
+    benefit.record_measurement(
+        period_start=date(2021, 1, 1),
+        period_end=date(2021, 3, 31),
+        value="40",
+        source="survey",
+        measurer="analyst",
+        provenance=on(date(2021, 4, 10)),
+    )
+    view = benefit.as_of(date(2021, 6, 1))
+    assert view.baseline == (D(0), baseline_on) and view.target == (D(100), date(2021, 1, 1))
+    r = view.realisation(date(2021, 6, 1))
+    assert (r.realisation_percent, r.expected_percent, r.on_track) == (D("40.00"), None, None)
+    assert r.as_dict()["expected_percent"] is None
+    # now the baseline and target are a straight line again: 2021-01-01 to 2026-01-01
+    r = benefit.realisation(date(2021, 6, 1))
+    assert r.expected_percent is not None and r.on_track is not None
+
+
+def test_a_benefit_measured_before_it_had_a_unit_may_be_given_its_first_unit():
+    benefit = identified(stage=0, status="identified", unit=None)
+    measured(benefit, date(2020, 1, 1), date(2020, 3, 31), "12.345")
+    measured(benefit, date(2020, 4, 1), date(2020, 6, 30), "20")
+    day = on(date(2020, 7, 1))
+    error = assert_refused(benefit, InvalidBenefitValue, benefit.define, unit="GBP", provenance=day)  # not pennies
+    assert error.field == "unit"
+    benefit.define(unit="percent", provenance=day)
+    (event,) = benefit.collect_events()
+    assert isinstance(event, Benefit.Defined) and event.unit == "percent"
+    assert benefit.unit == "percent"
+    assert [m.value for m in benefit.current_measurements()] == [D("12.345"), D(20)]
+    assert benefit.realisation(date(2020, 12, 31)).realisation_percent == D("20.00")
+    # once it has a unit and measurements, the unit stays
+    assert_refused(benefit, UnitFixedByMeasurements, benefit.define, unit="count", provenance=on(date(2020, 8, 1)))
+
+
+def test_a_first_unit_for_measured_savings_is_the_sub_categorys():
+    hours = identified(stage=1, category="1", sub_category="1b", unit=None)
+    measured(hours, date(2020, 1, 1), date(2020, 3, 31), "7.5")
+    day = on(date(2020, 4, 10))
+    assert_refused(hours, InvalidUnit, hours.define, unit="GBP", provenance=day)
+    hours.define(unit="hours", provenance=day)
+    assert hours.unit == "hours" and hours.realisation(date(2020, 12, 31)).compared_value == D("7.5")
+    money = identified(stage=1, category="1", sub_category="1a", unit=None)
+    measured(money, date(2020, 1, 1), date(2020, 3, 31), "100.005")
+    assert_refused(money, InvalidBenefitValue, money.define, unit="GBP", provenance=day)
+    assert_refused(money, InvalidUnit, money.define, unit="percent", provenance=day)
+    assert money.unit is None
+
+
 def test_copies_share_frozen_entries_and_keep_state_snapshot_safe():
     benefit = identified(attribution={"dorset": "0.5", "devon-cornwall": "0.5"})
     measured(benefit, date(2020, 1, 1), date(2020, 3, 31), "20")
@@ -737,3 +915,17 @@ def test_savings_of_time_are_counted_cumulatively_like_money():
         measure="running cost per quarter",
     )
     assert not level.is_cumulative  # a running cost coming down is a level
+
+
+def test_a_stage_move_dated_before_the_move_in_effect_is_refused():
+    benefit = identified()
+    benefit.change_stage(stage=3, status="validated", provenance=on(date(2020, 6, 1)))
+    benefit.collect_events()
+    version = benefit.version
+    with pytest.raises(StageMoveOutOfOrder):
+        benefit.change_stage(stage=4, status="realising", provenance=on(date(2020, 3, 1)))
+    with pytest.raises(StageMoveOutOfOrder):
+        benefit.reopen(status="planned", provenance=on(date(2020, 5, 31)))
+    assert benefit.version == version
+    benefit.change_stage(stage=4, status="realising", provenance=on(date(2020, 6, 1)))  # the same day is fine
+    assert (benefit.stage, benefit.status) == (4, "realising")

@@ -91,9 +91,9 @@ def dashboard(args: dict[str, Any], collaboration_id: UUID) -> Response:
     saved in its period; otherwise the latest measurement), `realisation_percent` from baseline toward target
     in the stated direction, the `trend`, the `expected_percent` of a straight line from the
     baseline to the target date and the `on_track` flag. Totals per pillar and per category:
-    counts, on-track counts and `cash_savings` in GBP, summed only over savings in GBP (cash
-    saved, cost avoided); other units, and GBP levels such as a running cost, are counted, never
-    summed into money.
+    counts, on-track counts, `cash_savings` in GBP (the running totals of 1a Money savings) and
+    `cost_avoided` (of 1c Cost avoidance), summed apart; other units, and GBP levels such as a
+    running cost, are counted, never summed into money.
 
     With `as_of` and/or `known_at`, the dashboard as it stood, computed from the benefits'
     events: each benefit as known at `known_at` and in effect on `as_of` (restatements recorded

@@ -332,8 +332,17 @@ class TotalDocument(Schema):
         metadata={
             "format": "decimal",
             "example": "9605000.00",
-            "description": "GBP: the realised value of the money benefits that save cash (unit GBP, direction "
-            "increase), summed; other units never enter it",
+            "description": "GBP: the realised (running) total of the 1a Money savings, summed; cost avoided "
+            "and other units never enter it",
+        },
+    )
+    cost_avoided = ma.fields.String(
+        required=True,
+        metadata={
+            "format": "decimal",
+            "example": "250000.00",
+            "description": "GBP: the realised (running) total of the 1c Cost avoidance benefits, summed apart "
+            "from cash savings",
         },
     )
     other_units = ma.fields.Dict(
