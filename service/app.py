@@ -23,6 +23,7 @@ from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
 from service.auth import TokenStore
 from service.cli import tokens_cli
+from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
 from service.persistence import environment_from
 from service.resources import register_resources
@@ -89,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_resources(api)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(demo_cli)
     return app
 
 

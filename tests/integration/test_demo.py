@@ -1,0 +1,260 @@
+"""The demo data from the public record (``service/demo.py``, ``flask demo load``): the three
+cases of DOMAIN.md with their figures, recorded through the application service; loading twice
+records nothing new; the first start of ``bin/serve`` loads it only into an empty store."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from projections.benefits_realisation import dashboard_of
+from service.application import Caller, CollaborationRecords, IdempotencyKey
+from service.demo import (
+    CALLER,
+    PRINCIPAL,
+    SAVINGS_TARGET,
+    SEVEN_F_QUARTERS,
+    SEVEN_FORCES,
+    UNPLANNED,
+    DemoLoad,
+    DemoStepRefused,
+    load_demo,
+    load_demo_if_empty,
+)
+from tests.integration.http_support import Http, http_for
+
+ASSUMPTION = "Assumption (not public): "
+
+
+@pytest.fixture
+def loaded(records: CollaborationRecords) -> DemoLoad:
+    return load_demo(records)
+
+
+def events_of(records: CollaborationRecords) -> list[dict[str, Any]]:
+    return records.feed(after=0, limit=10_000)
+
+
+def functions_by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {function["name"]: function for function in document["functions"]}
+
+
+def test_loading_records_the_three_collaborations(records: CollaborationRecords, loaded: DemoLoad) -> None:
+    assert set(loaded.collaborations) == {"wmw", "ddc", "7f"}
+    assert loaded.recorded == loaded.steps > 0
+    assert loaded.events_before == 0
+    assert loaded.events == loaded.events_after == records.log_size()
+
+    wmw = records.collaboration_document(loaded.collaborations["wmw"])
+    assert ([party["force"] for party in wmw["parties"]], wmw["lead_force"], wmw["established_on"]) == (
+        ["west-mercia", "warwickshire"],
+        "west-mercia",
+        "2012-04-01",
+    )
+    ddc = records.collaboration_document(loaded.collaborations["ddc"])
+    assert {party["force"] for party in ddc["parties"]} == {"dorset", "devon-cornwall"}
+    assert ddc["governance_body"] == "Working Together Board"
+    assert ddc["established_on"].startswith("2015-03")
+    seven = records.collaboration_document(loaded.collaborations["7f"])
+    assert [party["force"] for party in seven["parties"]] == SEVEN_FORCES and len(SEVEN_FORCES) == 7
+    assert seven["established_on"].startswith("2019-01")
+
+
+def test_every_event_is_the_demo_callers_and_names_its_source(records: CollaborationRecords, loaded: DemoLoad) -> None:
+    events = events_of(records)
+    assert len(events) == loaded.events
+    for event in events:
+        assert event["actor"] == CALLER.actor
+        assert event["reason"].strip()
+        assert event["evidence"] and ("seeds/" in event["evidence"] or "DOMAIN.md" in event["evidence"])
+        assert event["effective_on"] < "2023-01-01"  # all from the public record, none on the day of loading
+
+
+def test_west_mercia_warwickshire_figures(records: CollaborationRecords, loaded: DemoLoad) -> None:
+    alliance = records.collaboration_document(loaded.collaborations["wmw"])
+    [apportionment] = alliance["apportionments"]
+    assert apportionment["shares"] == {"west-mercia": "0.69", "warwickshire": "0.31"}
+    assert alliance["exit_terms"][0]["notice_period_months"] == 12
+    [notice] = alliance["notices"]
+    assert (notice["force"], notice["served_on"]) == ("west-mercia", "2018-10-09")
+    [direction] = alliance["directions"]
+    assert direction["effective_on"].startswith("2019-10")
+    local = functions_by_name(alliance)["Local Policing Support"]
+    assert local["decoupled_on"] == "2019-04-01"
+    assert alliance["status"] == "terminated" and alliance["terminated_on"] == "2020-03-31"
+
+    case = records.exit_case_document(loaded.exit_cases["wmw"])
+    assert (case["trigger"], case["force"]) == ("withdrawal", "west-mercia")
+    claimed, assessed, agreed = (Decimal(case[figure]) for figure in ("claimed", "assessed", "agreed"))
+    assert claimed > assessed > agreed == Decimal("10500000.00")
+    assert case["written_off"] == "270000.00"
+    settlement = case["settlement"]
+    assert (settlement["payer"], settlement["payee"], settlement["effective_on"]) == (
+        "west-mercia",
+        "warwickshire",
+        "2020-03-30",
+    )
+    instalments = settlement["instalments"]
+    assert len(instalments) == 3
+    months = (date.fromisoformat(instalments[-1]["due_on"]) - date(2020, 3, 30)).days / 30.4
+    assert 13 <= months <= 16  # about 15 months
+    assert (case["paid"], case["outstanding"], case["status"]) == ("10500000.00", "0.00", "closed")
+    [dispute] = case["disputes"]
+    assert dispute["forum"] == "home_secretary"
+
+    lines = [line for claim in case["claims"] for line in claim["lines"]]
+    transition = " ".join(line["description"] for line in lines if line["head"] == "H6")
+    for service in ("IT", "forensics", "HR/payroll"):
+        assert service in transition
+
+    # Figures not in the public record are labelled as assumptions in the reason.
+    reasons = {event["type"]: event["reason"] for event in events_of(records)}
+    assert ASSUMPTION in reasons["ExitCase.ClaimLodged"]
+    assert ASSUMPTION in reasons["ExitCase.Assessed"]
+    assert ASSUMPTION in reasons["ExitCase.SettlementAgreed"]  # the instalments' split
+    assert ASSUMPTION not in reasons["Collaboration.WithdrawalNoticeServed"]  # 9 October 2018 is public
+
+    # West Mercia's claimed heads enter its quote.
+    quote = records.exit_costs(loaded.collaborations["wmw"], force="west-mercia")
+    assert quote["exit_case_id"] == loaded.exit_cases["wmw"]
+    assert quote["exit_on"] == "2020-03-31"
+    assert {line["head"] for line in quote["lines"]} >= {"H2", "H3", "H6", "H8"}
+
+
+def test_dorset_devon_cornwall_functions_decouplings_reviews_and_benefits(
+    records: CollaborationRecords, loaded: DemoLoad
+) -> None:
+    alliance = records.collaboration_document(loaded.collaborations["ddc"])
+    functions = functions_by_name(alliance)
+    assert len(functions) > 20
+    go_live = sorted(function["added_on"] for function in functions.values())
+    assert go_live[0] >= "2015-01-01" and go_live[-1] <= "2018-12-31"  # all went live 2015-18
+    decoupled = {
+        name: (function["decoupled_on"], function["decoupling"]["decided_by"])
+        for name, function in functions.items()
+        if function["decoupled_on"]
+    }
+    assert set(decoupled) == {"Alliance Prevention Dept", "Alliance Intelligence Dept"}
+    assert decoupled["Alliance Prevention Dept"][0].startswith("2019")
+    assert decoupled["Alliance Intelligence Dept"][0].startswith("2020")
+    assert {decided_by for _, decided_by in decoupled.values()} == {"Working Together Board"}
+    outcomes = " ".join(review["outcome"] for review in alliance["reviews"])
+    assert "merger" in outcomes and "declined" in outcomes
+    assert any(review["held_on"].startswith("2018") for review in alliance["reviews"])
+
+    benefits = [records.benefit(benefit_id) for key, benefit_id in loaded.benefits.items() if key.startswith("ddc:")]
+    assert len(benefits) == 7
+    assert sorted(benefit.sub_category for benefit in benefits) == ["1a", "1b", "2a", "2a", "2b", "2b", "2b"]
+    dashboard = dashboard_of(benefits, collaboration_id=loaded.collaborations["ddc"])
+    assert dashboard["totals"]["all"]["benefits"] == 7
+
+
+def test_seven_forces_procurement_savings(records: CollaborationRecords, loaded: DemoLoad) -> None:
+    savings = records.benefit_document(loaded.benefits["7f:savings"])
+    assert (savings["category"], savings["sub_category"], savings["unit"]) == ("1", "1a", "GBP")
+    assert savings["target"]["value"] == SAVINGS_TARGET
+    assert len(savings["measurements"]) == len(SEVEN_F_QUARTERS) >= 4
+    for measurement in savings["measurements"]:
+        start, end = date.fromisoformat(measurement["period_start"]), date.fromisoformat(measurement["period_end"])
+        assert 89 <= (end - start).days <= 91  # quarterly
+    quarters = sum(Decimal(value) for _, _, value in SEVEN_F_QUARTERS)
+
+    unplanned = records.benefit_document(loaded.benefits["7f:unplanned"])
+    assert unplanned["realisation"]["cumulative_value"] == UNPLANNED
+    assert unplanned["status"] == "realised"
+
+    benefits = [records.benefit(loaded.benefits[key]) for key in ("7f:savings", "7f:unplanned")]
+    dashboard = dashboard_of(benefits, collaboration_id=loaded.collaborations["7f"])
+    assert Decimal(dashboard["totals"]["all"]["cash_savings"]) == quarters + Decimal(UNPLANNED)
+    assert dashboard["totals"]["all"]["benefits"] == 2
+
+
+def test_loading_twice_records_nothing_new(records: CollaborationRecords, loaded: DemoLoad) -> None:
+    size = records.log_size()
+    again = load_demo(records)
+    assert records.log_size() == size
+    assert (again.recorded, again.events, again.steps) == (0, 0, loaded.steps)
+    assert again.collaborations == loaded.collaborations
+    assert again.exit_cases == loaded.exit_cases
+    assert again.benefits == loaded.benefits
+    assert again.summary().startswith("Demo data: nothing new")
+
+
+def test_the_first_start_loads_only_into_an_empty_store(records: CollaborationRecords) -> None:
+    first = load_demo_if_empty(records)
+    assert first is not None and first.recorded == first.steps
+    size = records.log_size()
+    assert load_demo_if_empty(records) is None
+    assert records.log_size() == size
+
+
+def test_the_first_start_leaves_a_store_with_other_records_alone(records: CollaborationRecords) -> None:
+    records.establish_collaboration(
+        caller=Caller("someone (admin)"),
+        name="Existing",
+        purpose="p",
+        parties=["dorset", "suffolk"],
+        lead_force="dorset",
+        effective_on=date(2020, 1, 1),
+        reason="agreed",
+    )
+    assert load_demo_if_empty(records) is None
+    assert records.log_size() == 1
+
+
+def test_a_step_whose_key_was_used_for_another_request_is_refused_not_recorded_twice(
+    records: CollaborationRecords,
+) -> None:
+    """E.g. a store loaded by an earlier version of the demo whose first step has changed since."""
+    records.establish_collaboration(
+        caller=CALLER,
+        name="Strategic Alliance (an earlier demo)",
+        purpose="p",
+        parties=["west-mercia", "warwickshire"],
+        lead_force="west-mercia",
+        effective_on=date(2012, 4, 1),
+        reason="agreed",
+        idempotency=IdempotencyKey(PRINCIPAL, "demo:wmw:establish", "another request"),
+    )
+    with pytest.raises(DemoStepRefused, match="demo:wmw:establish"):
+        load_demo(records)
+    assert records.log_size() == 1
+
+
+def test_the_cli_loads_the_demo_and_a_second_run_records_nothing(database_url: str) -> None:
+    for http in http_for(database_url):
+        check_cli(http)
+
+
+def check_cli(http: Http) -> None:
+    runner = http.app.test_cli_runner()
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"\d+ of \d+ steps recorded now", result.output), result.output
+    size = http.log_size()
+
+    register = http.get("/api/v1/collaborations").get_json()
+    names = {item["name"] for item in register["items"]}
+    assert names == {
+        "Strategic Alliance (West Mercia and Warwickshire)",
+        "Strategic Alliance (Dorset and Devon & Cornwall)",
+        "7F Procurement",
+    }
+    [seven] = [item for item in register["items"] if item["name"] == "7F Procurement"]
+    dashboard = http.get(f"/api/v1/collaborations/{seven['id']}/benefits").get_json()
+    expected = sum(Decimal(value) for _, _, value in SEVEN_F_QUARTERS) + Decimal(UNPLANNED)
+    assert Decimal(dashboard["totals"]["all"]["cash_savings"]) == expected
+
+    again = runner.invoke(args=["demo", "load"])
+    assert again.exit_code == 0, again.output
+    assert "nothing new" in again.output
+    assert http.log_size() == size
+
+    if_empty = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert if_empty.exit_code == 0, if_empty.output
+    assert "not loaded" in if_empty.output
+    assert http.log_size() == size
