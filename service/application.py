@@ -711,19 +711,38 @@ class CollaborationRecords(Application[UUID]):
 
     def benefit(self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> Benefit:
         """The benefit now; as known at ``known_at``; with ``as_of``, only what was in effect then."""
-        uuid = _uuid(benefit_id, BenefitNotFound, "benefit")
-        version = self._version_known_at(uuid, known_at, BenefitNotFound, "benefit") if known_at else None
+        return self._as_it_stood(
+            benefit_id, Benefit, BenefitNotFound, "benefit", "identified", as_of=as_of, known_at=known_at
+        )
+
+    def _as_it_stood(
+        self,
+        aggregate_id: str,
+        kind: type[Any],
+        not_found: type[DomainError],
+        what: str,
+        began: str,
+        *,
+        as_of: date | None,
+        known_at: datetime | None,
+    ) -> Any:
+        """An aggregate of ``kind``: now; at the last version recorded by ``known_at`` (one indexed
+        read of event_times, then its snapshot and the events after it); viewed ``as_of`` a date,
+        which must not be before its ``<began>_on`` date."""
+        uuid = _uuid(aggregate_id, not_found, what)
+        version = self._version_known_at(uuid, known_at, not_found, what) if known_at else None
         try:
-            benefit = self.repository.get(uuid, version=version)
+            aggregate = self.repository.get(uuid, version=version)
         except AggregateNotFoundError:
-            raise BenefitNotFound(f"no benefit {benefit_id}") from None
-        if not isinstance(benefit, Benefit):
-            raise BenefitNotFound(f"no benefit {benefit_id}")
+            raise not_found(f"no {what} {aggregate_id}") from None
+        if not isinstance(aggregate, kind):
+            raise not_found(f"no {what} {aggregate_id}")
         if as_of is not None:
-            if as_of < benefit.identified_on:
-                raise NotYetInEffect(f"benefit {benefit_id} was identified on {benefit.identified_on}, after {as_of}")
-            benefit = benefit.as_of(as_of)
-        return benefit
+            started_on = getattr(aggregate, f"{began}_on")
+            if as_of < started_on:
+                raise NotYetInEffect(f"{what} {aggregate_id} was {began} on {started_on}, after {as_of}")
+            aggregate = aggregate.as_of(as_of)
+        return aggregate
 
     def benefit_document(
         self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None
@@ -874,19 +893,10 @@ class CollaborationRecords(Application[UUID]):
             return None
 
     def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> ExitCase:
-        uuid = _uuid(case_id, ExitCaseNotFound, "exit case")
-        version = self._version_known_at(uuid, known_at, ExitCaseNotFound, "exit case") if known_at else None
-        try:
-            case = self.repository.get(uuid, version=version)
-        except AggregateNotFoundError:
-            raise ExitCaseNotFound(f"no exit case {case_id}") from None
-        if not isinstance(case, ExitCase):
-            raise ExitCaseNotFound(f"no exit case {case_id}")
-        if as_of is not None:
-            if as_of < case.opened_on:
-                raise NotYetInEffect(f"exit case {case_id} was opened on {case.opened_on}, after {as_of}")
-            case = case.as_of(as_of)
-        return case
+        """The exit case now; as known at ``known_at``; with ``as_of``, only what was in effect then."""
+        return self._as_it_stood(
+            case_id, ExitCase, ExitCaseNotFound, "exit case", "opened", as_of=as_of, known_at=known_at
+        )
 
     def exit_case_document(
         self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None
