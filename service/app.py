@@ -27,6 +27,7 @@ from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
 from service.persistence import environment_from
 from service.resources import register_resources
+from service.webview import webview
 
 # The directory holding wsgi.py. A relative sqlite:/// DATABASE_URL (the default is
 # sqlite:///instance/records.sqlite3) resolves against it, whatever the working directory.
@@ -88,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     api = Api(app)
     register_resources(api)
+    app.register_blueprint(webview)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)

@@ -1,0 +1,425 @@
+"""A read-only web view for auditors and boards (issue 6, item 2; a first slice).
+
+Server-rendered pages over the same reads the JSON API uses: the register, a collaboration
+(parties, functions, shares, its event timeline, each party's exit-cost quote with links from
+every line to its source events, the benefits dashboard) and an exit case. Every page takes
+``as_of`` and ``known_at``.
+
+Sign-in: any valid token, entered once. The cookie holds the token's id (never the token),
+signed with ``itsdangerous``; the token is checked against the token store (not revoked) on
+every page. Pages only read: the sign-in and sign-out POSTs touch the cookie, never the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask.wrappers import Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from marshmallow import ValidationError
+
+from domain.errors import DomainError
+from domain.exit_case import exit_case_id
+from domain.forces import FORCES
+from service.auth import Principal, TokenStore
+from service.documents import event_document
+from service.errors import CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
+from service.fields import Date, Timestamp
+from service.register_at import register_page_at
+
+COOKIE = "crs_webview"
+SALT = "webview-session"
+SESSION_SECONDS = 12 * 60 * 60
+SECRET_FILE = "webview-secret"  # noqa: S105  (a file name, not a secret)
+TESTING_SECRET = "webview-testing-secret"  # noqa: S105  (only under TESTING)
+PAGE_SIZE = 20
+MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
+STATUSES = ("active", "notice_served", "terminated")
+
+webview = Blueprint(
+    "webview",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/webview-static",
+)
+
+
+class PageError(Exception):
+    """A request the page cannot answer: shown on the page with this status."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ----------------------------------------------------------------------------- secret
+@webview.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    app = state.app
+    app.extensions["webview_secret"] = _secret_for(app)
+
+
+def _secret_for(app: Flask) -> str:
+    """``SECRET_KEY`` if configured; a fixed one under TESTING; else a random one kept in
+    ``instance/webview-secret`` (mode 0600, created on first start)."""
+    if app.config.get("SECRET_KEY"):
+        return str(app.config["SECRET_KEY"])
+    if app.config.get("TESTING"):
+        return TESTING_SECRET
+    path = Path(app.instance_path) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    secret = path.read_text().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty: delete it to have a new secret made")
+    return secret
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.extensions["webview_secret"], salt=SALT)
+
+
+def _tokens() -> TokenStore:
+    return current_app.extensions["tokens"]
+
+
+# ---------------------------------------------------------------------------- session
+def _signed_in() -> Principal | None:
+    """The principal of the session cookie, if it is well signed, not expired, and its token
+    is still valid (looked up afresh: a revoked token ends the session at once)."""
+    value = request.cookies.get(COOKIE)
+    if not value:
+        return None
+    try:
+        token_id = _serializer().loads(value, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(token_id, str):
+        return None
+    record = _tokens().get(token_id)
+    if record is None or record.revoked_at is not None:
+        return None
+    return record.principal
+
+
+def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page for signed-in users only: others are sent to the sign-in form (and a dead
+    session's cookie is cleared)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        principal = _signed_in()
+        if principal is None:
+            response = redirect(url_for("webview.home", next=request.full_path))
+            if request.cookies.get(COOKIE):
+                response.delete_cookie(COOKIE, path="/")
+            return response
+        g.webview_principal = principal
+        try:
+            return view(*args, **kwargs)
+        except PageError as error:
+            return _page("error.html", status=error.status, message=error.message, title="Cannot show this page")
+
+    return wrapper
+
+
+def _page(template: str, *, status: int = 200, **context: Any) -> Response:
+    response = current_app.make_response((render_template(f"webview/{template}", **context), status))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a same-site path: never an absolute or protocol-relative URL."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("webview.home")
+
+
+# --------------------------------------------------------------------- query handling
+def _temporal() -> tuple[date | None, datetime | None]:
+    """``as_of`` and ``known_at`` from the query, validated as the API validates them."""
+    as_of = known_at = None
+    errors = []
+    raw_as_of = request.args.get("as_of", "").strip()
+    raw_known_at = request.args.get("known_at", "").strip()
+    if raw_as_of:
+        try:
+            as_of = Date().deserialize(raw_as_of)
+        except ValidationError as error:
+            errors.append(f"as_of: {' '.join(error.messages)}")
+    if raw_known_at:
+        try:
+            known_at = Timestamp().deserialize(raw_known_at)
+        except ValidationError as error:
+            errors.append(f"known_at: {' '.join(error.messages)}")
+    if errors:
+        raise PageError(400, " ".join(errors))
+    g.as_of_text, g.known_at_text = raw_as_of, raw_known_at
+    return as_of, known_at
+
+
+def _temporal_args() -> dict[str, str]:
+    """The as_of/known_at to carry on links between pages."""
+    return {k: v for k, v in (("as_of", g.get("as_of_text")), ("known_at", g.get("known_at_text"))) if v}
+
+
+def _uuid_text(value: str, what: str) -> str:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise PageError(404, f"no {what} {value}") from None
+
+
+def _known_events(events: list[dict[str, Any]], known_at: datetime | None) -> list[dict[str, Any]]:
+    if known_at is None:
+        return events
+    return [event for event in events if datetime.fromisoformat(event["recorded_at"]) <= known_at]
+
+
+def _stream_events(stream: str) -> list[dict[str, Any]]:
+    """Every event of a stream (an exit case's) as the collaboration history shows them."""
+    records = current_app.extensions["records"]
+    uuid = UUID(stream)
+    chain = records.side_tables.stream_chain(uuid)
+    documents = []
+    for event in records.events.get(uuid):
+        position, digest = chain.get(event.originator_version, (None, None))
+        documents.append({**event_document(event), "position": position, "hash": digest})
+    return documents
+
+
+# ----------------------------------------------------------------------- formatting
+@webview.app_template_filter("money")
+def money(value: Any) -> str:
+    """An exact decimal string with thousands separators: never through float."""
+    if value is None:
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return f"{amount:,}"
+
+
+@webview.app_template_filter("datum")
+def datum(value: Any) -> str:
+    """An event's data value for reading: money-like decimal strings with separators, nested
+    values as compact JSON."""
+    if isinstance(value, str) and MONEY_TEXT.fullmatch(value):
+        return money(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return "—" if value is None else str(value)
+
+
+@webview.app_template_filter("percent_width")
+def percent_width(value: Any) -> str:
+    """A bar's width: the percentage clamped to 0..100 (display only)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, TypeError):
+        return "0"
+    return str(max(Decimal(0), min(Decimal(100), amount)).quantize(Decimal("0.1")))
+
+
+@webview.app_context_processor
+def _context() -> dict[str, Any]:
+    return {
+        "principal": g.get("webview_principal"),
+        "as_of_text": g.get("as_of_text", ""),
+        "known_at_text": g.get("known_at_text", ""),
+        "temporal_args": _temporal_args(),
+    }
+
+
+# ----------------------------------------------------------------------------- routes
+@webview.get("/")
+def home() -> Any:
+    if _signed_in() is None:
+        return _page("sign_in.html", title="Sign in", next=_safe_next(request.args.get("next")))
+    return register_page()
+
+
+@webview.post("/sign-in")
+def sign_in() -> Any:
+    token = request.form.get("token", "").strip()
+    principal = _tokens().authenticate(token) if token else None
+    if principal is None:
+        return _page(
+            "sign_in.html",
+            status=401,
+            title="Sign in",
+            error="That token is not valid or has been revoked.",
+            next=_safe_next(request.form.get("next")),
+        )
+    response = redirect(_safe_next(request.form.get("next")), code=303)
+    response.set_cookie(
+        COOKIE,
+        _serializer().dumps(principal.id),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
+    return response
+
+
+@webview.post("/sign-out")
+def sign_out() -> Any:
+    response = redirect(url_for("webview.home"), code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
+
+
+@signed_in_page
+def register_page() -> Any:
+    as_of, known_at = _temporal()
+    party = request.args.get("party", "").strip() or None
+    status = request.args.get("status", "").strip() or None
+    q = request.args.get("q", "").strip() or None
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        raise PageError(400, "page must be a whole number from 1") from None
+    register = current_app.extensions["register"]
+    register.catch_up()
+    filters = {"party": party, "status": status, "q": q, "page": page, "page_size": PAGE_SIZE}
+    if as_of is None and known_at is None:
+        result = register.search(function=None, **filters)
+    else:
+        ids = [row.id for row in register.view.all_rows()]
+        result = register_page_at(current_app.extensions["records"], ids, as_of=as_of, known_at=known_at, **filters)
+    pages = max(1, -(-result["total"] // PAGE_SIZE))
+    return _page(
+        "register.html",
+        title="Register of collaborations",
+        result=result,
+        filters={"party": party or "", "status": status or "", "q": q or ""},
+        forces=sorted(FORCES),
+        statuses=STATUSES,
+        page=page,
+        pages=pages,
+        link_args={**{k: v for k, v in (("party", party), ("status", status), ("q", q)) if v}, **_temporal_args()},
+    )
+
+
+webview.add_url_rule("/register", "register", register_page)
+
+
+@webview.get("/collaborations/<collaboration_id>")
+@signed_in_page
+def collaboration_page(collaboration_id: str) -> Any:
+    as_of, known_at = _temporal()
+    collaboration_id = _uuid_text(collaboration_id, "collaboration")
+    records = current_app.extensions["records"]
+    try:
+        document = records.collaboration_document(collaboration_id, as_of=as_of, known_at=known_at)
+    except CollaborationNotFound as error:
+        raise PageError(404, str(error)) from None
+    except NotYetInEffect as error:
+        raise PageError(404, str(error)) from None
+    events = _known_events(records.history(collaboration_id), known_at)
+
+    quotes = []
+    for party in document["parties"]:
+        force = party["force"]
+        try:
+            quote = records.exit_costs(collaboration_id, force=force, as_of=as_of, known_at=known_at)
+        except DomainError as error:
+            quotes.append({"force": force, "error": str(error)})
+            continue
+        for line in quote["lines"]:
+            line["links"] = [
+                {"name": name, "version": source["version"], "href": _source_href(source, collaboration_id)}
+                for name, source in line["source_events"].items()
+            ]
+        quotes.append({"force": force, "quote": quote})
+
+    cases = []
+    subjects = [("withdrawal", p["force"]) for p in document["parties"]]
+    subjects += [("decoupling", f["id"]) for f in document["functions"]]
+    for trigger, subject in subjects:
+        case_id = str(exit_case_id(collaboration_id, trigger, subject))
+        try:
+            case = records.exit_case_document(case_id, as_of=as_of, known_at=known_at)
+        except (ExitCaseNotFound, NotYetInEffect):
+            continue
+        cases.append(case)
+
+    realisation = current_app.extensions["benefits_realisation"]
+    realisation.catch_up()
+    if as_of is None and known_at is None:
+        dashboard = realisation.dashboard(collaboration_id)
+    else:
+        benefit_ids = [row["benefit_id"] for row in realisation.portfolio(collaboration_id=collaboration_id)]
+        dashboard = records.benefits_dashboard(
+            collaboration_id, benefit_ids=benefit_ids, as_of=as_of, known_at=known_at
+        )
+
+    return _page(
+        "collaboration.html",
+        title=document["name"],
+        c=document,
+        events=events,
+        as_of=as_of,
+        quotes=quotes,
+        cases=cases,
+        dashboard=dashboard,
+    )
+
+
+def _source_href(source: dict[str, Any], collaboration_id: str) -> str:
+    stream, _, version = source["event_id"].rpartition(":")
+    if stream == collaboration_id:
+        return f"#event-{version}"
+    return url_for("webview.exit_case_page", case_id=stream, **_temporal_args()) + f"#event-{version}"
+
+
+@webview.get("/exit-cases/<case_id>")
+@signed_in_page
+def exit_case_page(case_id: str) -> Any:
+    as_of, known_at = _temporal()
+    case_id = _uuid_text(case_id, "exit case")
+    records = current_app.extensions["records"]
+    try:
+        case = records.exit_case_document(case_id, as_of=as_of, known_at=known_at)
+    except (ExitCaseNotFound, NotYetInEffect) as error:
+        raise PageError(404, str(error)) from None
+    events = _known_events(_stream_events(case_id), known_at)
+    figures_history = current_app.extensions["exit_cost_history"]
+    figures_history.catch_up()
+    figure_rows = _known_events(figures_history.case_history(case_id), known_at)
+    return _page(
+        "exit_case.html",
+        title=f"Exit case: {case['trigger']} of {case['force'] or case['function_name']}",
+        case=case,
+        events=events,
+        figure_rows=figure_rows,
+        as_of=as_of,
+    )

@@ -1,0 +1,291 @@
+"""The read-only web view (``service/webview``): an auditor session over the same reads as the
+API, on the demo data: the register, the West Mercia-Warwickshire collaboration and its exit
+case, as they stood, with every quote line linked to the events behind it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import pytest
+
+from service.demo import DemoLoad, load_demo
+from service.webview import COOKIE
+from tests.integration.http_support import Http, http_for
+
+SETTLEMENT = "10,500,000.00"
+
+
+@pytest.fixture
+def demo(sqlite_url: str) -> Iterator[tuple[Http, DemoLoad]]:
+    for http in http_for(sqlite_url):
+        yield http, load_demo(http.app.extensions["records"])
+
+
+class Links(HTMLParser):
+    """The ids, hrefs and srcs of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.urls: list[str] = []
+        self.source_links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        for name in ("href", "src", "action"):
+            if attributes.get(name) is not None:
+                self.urls.append(attributes[name])
+        if tag == "a" and "source" in (attributes.get("class") or "").split():
+            self.source_links.append(attributes["href"])
+
+
+def parse(html: str) -> Links:
+    links = Links()
+    links.feed(html)
+    return links
+
+
+def sign_in(http: Http, role: str = "auditor") -> str:
+    token = http.token(role)
+    response = http.client.post("/sign-in", data={"token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return token
+
+
+def page(http: Http, path: str, status: int = 200) -> str:
+    response = http.client.get(path)
+    assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[:2000])
+    return response.get_data(as_text=True)
+
+
+def wmw_paths(load: DemoLoad) -> tuple[str, str]:
+    return f"/collaborations/{load.collaborations['wmw']}", f"/exit-cases/{load.exit_cases['wmw']}"
+
+
+# ------------------------------------------------------------------------------ session
+def test_pages_need_a_session_and_the_home_page_asks_for_a_token(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    collaboration, case = wmw_paths(load)
+    home = page(http, "/")
+    assert 'name="token"' in home and '<label for="token"' in home and '<html lang="en">' in home
+    for path in (collaboration, case, "/register"):
+        response = http.client.get(path)
+        assert response.status_code == 302
+        assert urlsplit(response.headers["Location"]).path == "/"
+
+
+def test_a_bad_token_is_refused(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    response = http.client.post("/sign-in", data={"token": "crs_not-a-token"})
+    assert response.status_code == 401
+    assert "not valid" in response.get_data(as_text=True)
+    assert not response.headers.getlist("Set-Cookie")
+    assert http.client.get("/register").status_code == 302
+
+
+def test_the_cookie_is_http_only_strict_signed_and_holds_no_token(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    token = http.token("auditor")
+    response = http.client.post("/sign-in", data={"token": token})
+    [cookie] = response.headers.getlist("Set-Cookie")
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain http in the test client
+    assert token not in cookie and token.removeprefix("crs_") not in cookie
+    [record] = [r for r in http.tokens.list() if r.name == "Test auditor"]
+    assert "Register of collaborations" in page(http, "/")
+    # over https it is Secure too
+    secure = http.app.test_client().post("/sign-in", data={"token": token}, base_url="https://localhost")
+    assert "Secure" in secure.headers["Set-Cookie"]
+    # a forged cookie is no session
+    forged = http.app.test_client()
+    forged.set_cookie(COOKIE, record.id)
+    assert forged.get("/register").status_code == 302
+
+
+def test_revoking_the_token_ends_the_session_and_sign_out_clears_it(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    sign_in(http)
+    assert page(http, "/register")
+    [record] = [r for r in http.tokens.list() if r.name == "Test auditor"]
+    http.tokens.revoke(record.id)
+    assert http.client.get("/register").status_code == 302
+    assert 'name="token"' in page(http, "/")
+
+    other = http.app.test_client()
+    other.post("/sign-in", data={"token": http.token("admin")})
+    assert other.get("/register").status_code == 200
+    out = other.post("/sign-out")
+    assert out.status_code == 303 and f"{COOKIE}=;" in out.headers["Set-Cookie"]
+    assert other.get("/register").status_code == 302
+
+
+# --------------------------------------------------------------------------- register
+def test_the_register_lists_the_demo_and_filters(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    sign_in(http)
+    names = (
+        "Strategic Alliance (West Mercia and Warwickshire)",
+        "Strategic Alliance (Dorset and Devon",
+        "7F Procurement",
+    )
+    html = page(http, "/")
+    assert all(name in html for name in names)
+    html = page(http, "/?party=dorset")
+    assert names[1] in html and names[0] not in html and names[2] not in html
+    html = page(http, "/?status=terminated")
+    assert names[0] in html and names[1] not in html
+    html = page(http, "/?q=procurement")
+    assert names[2] in html and names[0] not in html
+    html = page(http, "/?as_of=2013-01-01")
+    assert names[0] in html and names[1] not in html and names[2] not in html
+
+
+# ------------------------------------------------------------------------ WMW pages
+def test_the_settlement_shows_on_the_case_and_in_its_history(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    collaboration, case = wmw_paths(load)
+    html = page(http, collaboration)
+    assert "Alliance ICT" in html and "0.69" in html and "10,000,000.00" in html
+    assert f'href="{case}' in html  # the exit case is linked
+    html = page(http, case)
+    assert re.search(r'id="figure-agreed">10,500,000.00<', html)
+    assert "270,000.00" in html and "12,400,000.00" in html and "11,300,000.00" in html
+    events = http.app.extensions["records"].events.get(UUID(load.exit_cases["wmw"]))
+    settled = [e for e in events if e.__class__.__name__ == "SettlementAgreed"]
+    assert settled
+    timeline = html[html.index('id="timeline-heading"') :]
+    assert f'id="event-{settled[0].originator_version}"' in timeline
+    settlement_event = timeline[timeline.index(f'id="event-{settled[0].originator_version}"') :]
+    assert "SettlementAgreed" in settlement_event[:300] and SETTLEMENT in settlement_event.split("</li>")[0]
+    figures = html[html.index('id="figures-history-heading"') : html.index('id="timeline-heading"')]
+    assert SETTLEMENT in figures
+
+
+def test_known_at_before_the_settlement_hides_it(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    _, case = wmw_paths(load)
+    items = http.get(f"/api/v1/exit-cases/{load.exit_cases['wmw']}/history").get_json()["items"]
+    assert items
+    html = page(http, case)
+    versions = [int(v) for v in re.findall(r'id="event-(\d+)"', html)]
+    settlement_version = int(re.search(r'<a href="#event-(\d+)">10,500,000.00</a>', html).group(1))
+    before = [v for v in versions if v < settlement_version]
+    # the recorded_at of the last event before the settlement, as the timeline shows it
+    recorded = re.findall(r"<dt>Recorded at</dt><dd>([^<]+)</dd>", html)
+    known_at = recorded[versions.index(max(before))]
+    html = page(http, f"{case}?known_at={known_at}")
+    assert SETTLEMENT not in html
+    assert "No settlement agreed." in html
+    assert f'id="event-{settlement_version}"' not in html
+    assert f'value="{known_at}"' in html  # the control shows what was asked
+    collaboration, _ = wmw_paths(load)
+    assert SETTLEMENT not in page(http, f"{collaboration}?known_at={known_at}")
+
+
+def test_every_quote_line_links_to_an_existing_event_anchor(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    collaboration, case = wmw_paths(load)
+    links = parse(page(http, collaboration))
+    assert links.source_links
+    case_anchors = parse(page(http, case)).ids
+    external_case = 0
+    for href in links.source_links:
+        path, _, anchor = href.partition("#")
+        assert anchor.startswith("event-"), href
+        if not path:
+            assert anchor in links.ids, href
+        else:
+            external_case += 1
+            assert urlsplit(path).path == case, href
+            assert anchor in case_anchors, href
+    assert external_case > 0  # the claimed heads come from the exit case
+
+
+@pytest.mark.parametrize(
+    "query", ["as_of=2020-13-01", "as_of=yesterday", "known_at=2020-01-01", "known_at=soon", "page=x"]
+)
+def test_bad_as_of_or_known_at_is_a_400_page(demo: tuple[Http, DemoLoad], query: str) -> None:
+    http, load = demo
+    sign_in(http)
+    collaboration, case = wmw_paths(load)
+    paths = ["/", collaboration, case] if not query.startswith("page") else ["/"]
+    for path in paths:
+        html = page(http, f"{path}?{query}", status=400)
+        assert 'class="error"' in html and "<h1>" in html
+
+
+def test_unknown_records_and_times_before_them_are_404_pages(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    collaboration, case = wmw_paths(load)
+    page(http, "/collaborations/not-a-uuid", status=404)
+    page(http, "/exit-cases/00000000-0000-0000-0000-000000000000", status=404)
+    page(http, f"{collaboration}?as_of=2000-01-01", status=404)
+    page(http, f"{case}?known_at=2000-01-01T00:00:00Z", status=404)
+
+
+def every_page(load: DemoLoad) -> list[str]:
+    paths = ["/", "/register", "/?party=dorset&q=alliance", "/?as_of=2016-01-01&known_at=2100-01-01T00:00:00Z"]
+    for collaboration_id in load.collaborations.values():
+        paths += [f"/collaborations/{collaboration_id}", f"/collaborations/{collaboration_id}?as_of=2020-01-01"]
+    for case_id in load.exit_cases.values():
+        paths += [f"/exit-cases/{case_id}", f"/exit-cases/{case_id}?as_of=2020-06-01"]
+    return paths
+
+
+def test_no_page_writes_and_no_page_links_off_site(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    size = http.log_size()
+    sign_in(http)
+    for path in every_page(load):
+        html = page(http, path)
+        links = parse(html)
+        for url in links.urls:
+            assert not url.startswith(("http://", "https://", "//")), (path, url)
+        assert not re.search(r'(src|href|action)="(https?:)?//', html), path
+        assert "<th scope=" in html and 'class="skip-link"' in html
+    http.client.post("/sign-out")
+    sign_in(http)
+    assert http.log_size() == size
+
+
+def test_the_stylesheet_is_served_by_the_app(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    sign_in(http)
+    [href] = [u for u in parse(page(http, "/")).urls if u.endswith(".css")]
+    response = http.client.get(href)
+    assert response.status_code == 200 and response.mimetype == "text/css"
+
+
+def test_the_benefits_dashboard_has_realisation_bars_with_the_percentage_as_text(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    html = page(http, f"/collaborations/{load.collaborations['7f']}")
+    assert "Benefits dashboard" in html
+    assert re.search(r'<rect class="bar-fill"[^>]*width="[0-9.]+"', html)
+    assert re.search(r'class="bar-text">-?[0-9.]+%<', html)
+
+
+def test_without_a_secret_key_one_is_kept_in_the_instance_folder_with_mode_0600(tmp_path: Path) -> None:
+    from flask import Flask
+
+    from service.webview import SECRET_FILE, _secret_for
+
+    app = Flask(__name__, instance_path=str(tmp_path / "instance"))
+    first = _secret_for(app)
+    path = tmp_path / "instance" / SECRET_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(first) >= 32 and _secret_for(app) == first  # kept across starts
+    app.config["SECRET_KEY"] = "configured"
+    assert _secret_for(app) == "configured"
