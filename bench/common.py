@@ -5,11 +5,12 @@ from __future__ import annotations
 import statistics
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from time import perf_counter
 from urllib.parse import urlparse
 
 from domain.collaboration import Collaboration
@@ -36,6 +37,16 @@ def scratch_database(base_url: str | None, directory: str | None = None) -> Iter
     finally:
         with psycopg.connect(base, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def timed(function: Callable[[], object], runs: int) -> list[float]:
+    """Milliseconds each of ``runs`` calls of ``function`` took."""
+    samples = []
+    for _ in range(runs):
+        started = perf_counter()
+        function()
+        samples.append((perf_counter() - started) * 1000)
+    return samples
 
 
 def median(values: list[float]) -> float:

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from time import perf_counter
 
-from bench.common import median, scratch_database
+from bench.common import median, scratch_database, timed
 from domain.benefit import Benefit
 from domain.collaboration import Collaboration
 from domain.values import Provenance
@@ -97,15 +97,6 @@ def build(records: CollaborationRecords, benefits: int, measurements: int) -> st
             )
         records.save(benefit)
     return str(collaboration.id)
-
-
-def timed(function: object, runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        started = perf_counter()
-        function()  # type: ignore[operator]
-        samples.append((perf_counter() - started) * 1000)
-    return samples
 
 
 def main() -> None:

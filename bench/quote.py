@@ -35,7 +35,7 @@ from uuid import UUID
 
 from eventsourcing.application import project_aggregate
 
-from bench.common import median, scratch_database
+from bench.common import median, scratch_database, timed
 from domain.collaboration import Collaboration
 from domain.values import Provenance
 from service.app import create_app
@@ -127,15 +127,6 @@ def build(records: CollaborationRecords, events: int) -> str:
         reason="notice",
     )
     return str(collaboration.id)
-
-
-def timed(function: object, runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        started = perf_counter()
-        function()  # type: ignore[operator]
-        samples.append((perf_counter() - started) * 1000)
-    return samples
 
 
 def main() -> None:

@@ -57,8 +57,6 @@ from its aggregate after the batch's last event of it.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -73,6 +71,7 @@ from eventsourcing.utils import resolve_topic
 from domain.benefit import CATEGORIES, MONEY_UNIT, PILLARS, Benefit
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
+    AggregateCache,
     PostgresTrackedView,
     SQLiteTrackedView,
     TrackedProjection,
@@ -288,35 +287,6 @@ def dashboard_of(benefits: Iterable[Benefit], *, collaboration_id: str | UUID | 
 
 
 # ------------------------------------------------------------------------ applying a batch
-class AggregateCache:
-    """The latest aggregate of recently seen benefits, for the next batch to advance. A batch
-    ``take``s what it uses (so the cache never holds an object a batch is changing) and ``give``s
-    its aggregates back once it has committed; the newer version wins."""
-
-    def __init__(self, size: int = AGGREGATE_CACHE_SIZE):
-        self.size = size
-        self._aggregates: OrderedDict[UUID, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, stream_id: UUID) -> Any | None:
-        with self._lock:
-            return self._aggregates.pop(stream_id, None)
-
-    def give(self, aggregates: Iterable[Any]) -> None:
-        with self._lock:
-            for aggregate in aggregates:
-                cached = self._aggregates.get(aggregate.id)
-                if cached is None or cached.version <= aggregate.version:
-                    self._aggregates[aggregate.id] = aggregate
-                    self._aggregates.move_to_end(aggregate.id)
-            while len(self._aggregates) > self.size:
-                self._aggregates.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._aggregates.clear()
-
-
 class RealisationChanges:
     """The benefits one batch advanced, at the version of the batch's last event of each."""
 
@@ -482,7 +452,7 @@ class BenefitsRealisation(TrackedProjection[BenefitsRealisationView]):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         super().__init__(env, application, batch_size=batch_size)
-        self.aggregates = AggregateCache()
+        self.aggregates = AggregateCache(AGGREGATE_CACHE_SIZE)
 
     # ------------------------------------------------------------------------ reads
     def dashboard(self, collaboration_id: str | UUID) -> dict[str, Any]:

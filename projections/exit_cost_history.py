@@ -55,9 +55,7 @@ checks the exact version, so an aggregate is only ever used at the version the l
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -74,6 +72,7 @@ from domain.exit_case import ExitCase, exit_case_id
 from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
+    AggregateCache,
     PostgresTrackedView,
     SQLiteTrackedView,
     TrackedProjection,
@@ -224,35 +223,6 @@ class HistoryRow:
             self.note,
             *(self.totals[name] for name in TOTALS),
         )
-
-
-class AggregateCache:
-    """The latest aggregate of recently seen streams, for the next batch to advance. A batch
-    ``take``s what it uses (so the cache never holds an object a batch is changing) and ``give``s
-    its aggregates back once it has committed; the newer version wins."""
-
-    def __init__(self, size: int = AGGREGATE_CACHE_SIZE):
-        self.size = size
-        self._aggregates: OrderedDict[UUID, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, stream_id: UUID) -> Any | None:
-        with self._lock:
-            return self._aggregates.pop(stream_id, None)
-
-    def give(self, aggregates: Iterable[Any]) -> None:
-        with self._lock:
-            for aggregate in aggregates:
-                cached = self._aggregates.get(aggregate.id)
-                if cached is None or cached.version <= aggregate.version:
-                    self._aggregates[aggregate.id] = aggregate
-                    self._aggregates.move_to_end(aggregate.id)
-            while len(self._aggregates) > self.size:
-                self._aggregates.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._aggregates.clear()
 
 
 class HistoryChanges:
@@ -616,7 +586,7 @@ class ExitCostHistory(TrackedProjection[ExitCostHistoryView]):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         super().__init__(env, application, batch_size=batch_size)
-        self.aggregates = AggregateCache()
+        self.aggregates = AggregateCache(AGGREGATE_CACHE_SIZE)
 
     # ------------------------------------------------------------------------ reads
     def force_history(self, collaboration_id: str | UUID, force: str) -> list[dict[str, Any]]:

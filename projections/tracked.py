@@ -34,11 +34,13 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from uuid import UUID
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -234,6 +236,36 @@ class PostgresTrackedView(PostgresTrackingRecorder, TrackedView):
 
 # --------------------------------------------------------------------------- the processing
 V = TypeVar("V", bound=TrackedView)
+
+
+class AggregateCache:
+    """The latest aggregate of recently seen streams, for a projection's next batch to advance
+    with ``mutate`` instead of loading it. A batch ``take``s what it uses (so the cache never
+    holds an object a batch is changing) and ``give``s its aggregates back once it has
+    committed; the newer version wins, and the least recently given go past ``size``."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._aggregates: OrderedDict[UUID, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, stream_id: UUID) -> Any | None:
+        with self._lock:
+            return self._aggregates.pop(stream_id, None)
+
+    def give(self, aggregates: Iterable[Any]) -> None:
+        with self._lock:
+            for aggregate in aggregates:
+                cached = self._aggregates.get(aggregate.id)
+                if cached is None or cached.version <= aggregate.version:
+                    self._aggregates[aggregate.id] = aggregate
+                    self._aggregates.move_to_end(aggregate.id)
+            while len(self._aggregates) > self.size:
+                self._aggregates.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._aggregates.clear()
 
 
 class TrackedProjection(Generic[V]):

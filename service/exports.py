@@ -41,6 +41,7 @@ from uuid import UUID
 from flask import request
 from flask.wrappers import Response
 
+from projections.benefits_realisation import ROW_FIELDS as BENEFIT_ROW_FIELDS
 from service import web
 from service.application import CollaborationRecords
 from service.documents import event_document
@@ -217,40 +218,7 @@ EXIT_CASE_HISTORY_COLUMNS = (
 # The benefits dashboard and portfolio: one row per benefit, the fields of the JSON rows
 # (``projections/benefits_realisation.py``). Values are exact decimal text in the benefit's unit;
 # only rows with unit GBP are money.
-BENEFIT_COLUMNS = (
-    "benefit_id",
-    "collaboration_id",
-    "title",
-    "category",
-    "sub_category",
-    "pillar",
-    "direction",
-    "measure",
-    "unit",
-    "tolerance",
-    "owner",
-    "function_id",
-    "stage",
-    "status",
-    "baseline_value",
-    "baseline_on",
-    "target_value",
-    "target_on",
-    "attribution",
-    "forces",
-    "cumulative",
-    "latest_value",
-    "latest_period_end",
-    "cumulative_value",
-    "realised_value",
-    "realisation_percent",
-    "expected_percent",
-    "on_track",
-    "within_tolerance",
-    "trend",
-    "measurements_count",
-    "version",
-)
+BENEFIT_COLUMNS = BENEFIT_ROW_FIELDS
 
 CSV_RESPONSE_DOC = {
     "description": "OK: JSON, or the same as CSV (`?format=csv` or `Accept: text/csv`): a header row, then one row per "
