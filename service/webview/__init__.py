@@ -38,6 +38,7 @@ from service.documents import event_document
 from service.errors import CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
 from service.register_at import register_page_at
+from service.webview.charts import Step, step_chart
 
 COOKIE = "crs_webview"
 SALT = "webview-session"
@@ -47,6 +48,13 @@ TESTING_SECRET = "webview-testing-secret"  # noqa: S105  (only under TESTING)
 PAGE_SIZE = 20
 MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
 STATUSES = ("active", "notice_served", "terminated")
+CASE_SERIES = (
+    ("claimed", "Claimed"),
+    ("assessed", "Assessed"),
+    ("agreed", "Agreed"),
+    ("paid", "Paid"),
+    ("outstanding", "Outstanding"),
+)
 
 webview = Blueprint(
     "webview",
@@ -201,6 +209,55 @@ def _known_events(events: list[dict[str, Any]], known_at: datetime | None) -> li
     return [event for event in events if datetime.fromisoformat(event["recorded_at"]) <= known_at]
 
 
+def _rows_as_they_stood(
+    rows: list[dict[str, Any]], as_of: date | None, known_at: datetime | None
+) -> list[dict[str, Any]]:
+    """History rows of events recorded by ``known_at`` that had taken effect by ``as_of``."""
+    rows = _known_events(rows, known_at)
+    if as_of is None:
+        return rows
+    return [row for row in rows if row["effective_on"] <= as_of.isoformat()]
+
+
+def _event_href(stream_id: str, version: int, collaboration_id: str) -> str:
+    """Where an event is shown: on this collaboration's page, or on its exit case's."""
+    if stream_id == collaboration_id:
+        return f"#event-{version}"
+    return url_for("webview.exit_case_page", case_id=stream_id, **_temporal_args()) + f"#event-{version}"
+
+
+def _decimal_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _force_chart(force: str, rows: list[dict[str, Any]], collaboration_id: str) -> Any:
+    """The chart of a force's standing exit figures, event by event (its total)."""
+    steps = [
+        Step(
+            label=row["effective_on"],
+            href=_event_href(row["stream_id"], row["version"], collaboration_id),
+            description=f"{row['type']} (version {row['version']})",
+            values={"total": _decimal_or_none((row["after"] or {}).get("total"))},
+        )
+        for row in rows
+    ]
+    return step_chart(f"What it would cost {force} to leave, event by event", steps, [("total", "Total")])
+
+
+def _case_chart(rows: list[dict[str, Any]]) -> Any:
+    """The chart of an exit case's figures, event by event."""
+    steps = [
+        Step(
+            label=row["effective_on"],
+            href=f"#event-{row['version']}",
+            description=f"{row['type']} (version {row['version']})",
+            values={key: _decimal_or_none((row["after"] or {}).get(key)) for key, _ in CASE_SERIES},
+        )
+        for row in rows
+    ]
+    return step_chart("The case's figures, event by event", steps, CASE_SERIES)
+
+
 def _stream_events(stream: str) -> list[dict[str, Any]]:
     """Every event of a stream (an exit case's) as the collaboration history shows them."""
     records = current_app.extensions["records"]
@@ -346,20 +403,24 @@ def collaboration_page(collaboration_id: str) -> Any:
         raise PageError(404, str(error)) from None
     events = _known_events(records.history(collaboration_id), known_at)
 
+    figures_history = current_app.extensions["exit_cost_history"]
+    figures_history.catch_up()
     quotes = []
     for party in document["parties"]:
         force = party["force"]
+        rows = _rows_as_they_stood(figures_history.force_history(collaboration_id, force), as_of, known_at)
+        chart = _force_chart(force, rows, collaboration_id)
         try:
             quote = records.exit_costs(collaboration_id, force=force, as_of=as_of, known_at=known_at)
         except DomainError as error:
-            quotes.append({"force": force, "error": str(error)})
+            quotes.append({"force": force, "error": str(error), "chart": chart})
             continue
         for line in quote["lines"]:
             line["links"] = [
                 {"name": name, "version": source["version"], "href": _source_href(source, collaboration_id)}
                 for name, source in line["source_events"].items()
             ]
-        quotes.append({"force": force, "quote": quote})
+        quotes.append({"force": force, "quote": quote, "chart": chart})
 
     cases = []
     subjects = [("withdrawal", p["force"]) for p in document["parties"]]
@@ -396,9 +457,7 @@ def collaboration_page(collaboration_id: str) -> Any:
 
 def _source_href(source: dict[str, Any], collaboration_id: str) -> str:
     stream, _, version = source["event_id"].rpartition(":")
-    if stream == collaboration_id:
-        return f"#event-{version}"
-    return url_for("webview.exit_case_page", case_id=stream, **_temporal_args()) + f"#event-{version}"
+    return _event_href(stream, int(version), collaboration_id)
 
 
 @webview.get("/exit-cases/<case_id>")
@@ -414,12 +473,13 @@ def exit_case_page(case_id: str) -> Any:
     events = _known_events(_stream_events(case_id), known_at)
     figures_history = current_app.extensions["exit_cost_history"]
     figures_history.catch_up()
-    figure_rows = _known_events(figures_history.case_history(case_id), known_at)
+    figure_rows = _rows_as_they_stood(figures_history.case_history(case_id), as_of, known_at)
     return _page(
         "exit_case.html",
         title=f"Exit case: {case['trigger']} of {case['force'] or case['function_name']}",
         case=case,
         events=events,
         figure_rows=figure_rows,
+        chart=_case_chart(figure_rows),
         as_of=as_of,
     )

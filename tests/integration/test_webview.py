@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -210,6 +211,51 @@ def test_every_quote_line_links_to_an_existing_event_anchor(demo: tuple[Http, De
             assert urlsplit(path).path == case, href
             assert anchor in case_anchors, href
     assert external_case > 0  # the claimed heads come from the exit case
+
+
+CHART_POINT = re.compile(r'<a href="([^"]*)"><circle cx="[0-9.]+" cy="[0-9.]+" r="4"><title>([^<]*)</title>')
+
+
+def test_the_exit_cost_histories_are_charts_whose_points_link_to_their_events(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    collaboration, case = wmw_paths(load)
+    html = page(http, collaboration)
+    assert html.count('<svg viewBox="0 0 640 260" role="img"') == 2  # one per party
+    assert "What it would cost west-mercia to leave, event by event" in html
+    ids, case_ids = parse(html).ids, parse(page(http, case)).ids
+    points = CHART_POINT.findall(html)
+    history = http.get(f"/api/v1/collaborations/{load.collaborations['wmw']}/exit-cost-history?force=west-mercia")
+    rows = history.get_json()["items"]
+    assert len([p for p in points if p[1].startswith("Total: ")]) >= len(rows) > 0
+    for href, _ in points:
+        path, _, anchor = href.partition("#")
+        assert anchor in (case_ids if path else ids), href
+        assert not path or urlsplit(path).path == case
+    last = rows[-1]["after"]["total"]
+    assert any(f"£{Decimal(last):,} after" in title for _, title in points)
+
+    html = page(http, case)
+    assert 'data-series="agreed"' in html and 'data-series="outstanding"' in html
+    titles = [title for _, title in CHART_POINT.findall(html)]
+    assert any(title.startswith(f"Agreed: £{SETTLEMENT} after") for title in titles)
+    assert any(title.startswith("Outstanding: £0.00 after") for title in titles)  # paid off in the end
+
+
+def test_the_charts_show_only_what_was_known_and_in_effect(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    _, case = wmw_paths(load)
+    settled = http.get(f"/api/v1/exit-cases/{load.exit_cases['wmw']}/history").get_json()["items"]
+    settlement = next(row for row in settled if row["type"].endswith("SettlementAgreed"))
+    earlier = [row for row in settled if row["seq"] < settlement["seq"]]
+    html = page(http, f"{case}?known_at={earlier[-1]['recorded_at']}")
+    assert 'data-series="claimed"' in html and 'data-series="agreed"' not in html
+    assert len(CHART_POINT.findall(html)) < len(CHART_POINT.findall(page(http, case)))
+    html = page(http, f"{case}?as_of={settlement['effective_on']}")
+    titles = [title for _, title in CHART_POINT.findall(html)]
+    assert titles and all(title.rpartition("effective ")[2] <= f"{settlement['effective_on']})" for title in titles)
+    assert any(title.startswith(f"Agreed: £{SETTLEMENT}") for title in titles)
 
 
 @pytest.mark.parametrize(
