@@ -8,6 +8,12 @@ every line to its source events, the benefits dashboard) and an exit case. Every
 Sign-in: any valid token, entered once. The cookie holds the token's id (never the token),
 signed with ``itsdangerous``; the token is checked against the token store (not revoked) on
 every page. Pages only read: the sign-in and sign-out POSTs touch the cookie, never the log.
+
+Forged forms: both POSTs need a CSRF token (signed double submit). A page with a form sets a
+random nonce in its own HttpOnly, SameSite=Strict cookie and puts the nonce, signed with the
+secret, in the form; a POST is accepted only if the signed field is fresh and names the
+cookie's nonce. Another site can neither read the field nor, without the secret, sign a nonce
+of its own (a forged sign-in would otherwise sign a user in with the attacker's token).
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ from service.register_at import register_page_at
 from service.webview.charts import Step, step_chart
 
 COOKIE = "crs_webview"
+CSRF_COOKIE = "crs_webview_csrf"
+CSRF_FIELD = "csrf_token"
 SALT = "webview-session"
+CSRF_SALT = "webview-csrf"
 SESSION_SECONDS = 12 * 60 * 60
 SECRET_FILE = "webview-secret"  # noqa: S105  (a file name, not a secret)
 TESTING_SECRET = "webview-testing-secret"  # noqa: S105  (only under TESTING)
@@ -103,8 +112,8 @@ def _secret_for(app: Flask) -> str:
     return secret
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.extensions["webview_secret"], salt=SALT)
+def _serializer(salt: str = SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.extensions["webview_secret"], salt=salt)
 
 
 def _tokens() -> TokenStore:
@@ -151,8 +160,43 @@ def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# ------------------------------------------------------------------------------- CSRF
+def csrf_token() -> str:
+    """The signed CSRF field for this page's forms (its nonce kept for ``_page`` to set)."""
+    if "csrf_nonce" not in g:
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        g.csrf_nonce = nonce if 32 <= len(nonce) <= 64 and nonce.isalnum() else secrets.token_hex(16)
+    return _serializer(CSRF_SALT).dumps(g.csrf_nonce)
+
+
+def _csrf_is_valid() -> bool:
+    """Whether the POSTed CSRF field is well signed, fresh, and names the cookie's nonce."""
+    nonce = request.cookies.get(CSRF_COOKIE)
+    field = request.form.get(CSRF_FIELD)
+    if not nonce or not field:
+        return False
+    try:
+        signed = _serializer(CSRF_SALT).loads(field, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return False
+    return isinstance(signed, str) and secrets.compare_digest(signed, nonce)
+
+
+CSRF_REFUSED = "The form had expired or did not come from this site. Please try again."
+
+
 def _page(template: str, *, status: int = 200, **context: Any) -> Response:
     response = current_app.make_response((render_template(f"webview/{template}", **context), status))
+    if "csrf_nonce" in g and request.cookies.get(CSRF_COOKIE) != g.csrf_nonce:
+        response.set_cookie(
+            CSRF_COOKIE,
+            g.csrf_nonce,
+            max_age=SESSION_SECONDS,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=request.is_secure,
+        )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -311,6 +355,8 @@ def _context() -> dict[str, Any]:
         "as_of_text": g.get("as_of_text", ""),
         "known_at_text": g.get("known_at_text", ""),
         "temporal_args": _temporal_args(),
+        "csrf_token": csrf_token,
+        "csrf_field": CSRF_FIELD,
     }
 
 
@@ -324,6 +370,10 @@ def home() -> Any:
 
 @webview.post("/sign-in")
 def sign_in() -> Any:
+    if not _csrf_is_valid():
+        return _page(
+            "sign_in.html", status=400, title="Sign in", error=CSRF_REFUSED, next=_safe_next(request.form.get("next"))
+        )
     token = request.form.get("token", "").strip()
     principal = _tokens().authenticate(token) if token else None
     if principal is None:
@@ -349,6 +399,9 @@ def sign_in() -> Any:
 
 @webview.post("/sign-out")
 def sign_out() -> Any:
+    if not _csrf_is_valid():
+        g.webview_principal = _signed_in()
+        return _page("error.html", status=400, title="Cannot sign out", message=CSRF_REFUSED)
     response = redirect(url_for("webview.home"), code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
     return response

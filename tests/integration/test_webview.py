@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from service.demo import DemoLoad, load_demo
 from service.webview import COOKIE
@@ -53,9 +56,23 @@ def parse(html: str) -> Links:
     return links
 
 
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+
+
+def csrf_of(client: FlaskClient, path: str = "/") -> str:
+    """The CSRF field of a page's form (getting the page sets the client's CSRF cookie)."""
+    return CSRF_INPUT.findall(client.get(path).get_data(as_text=True))[0]
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> TestResponse:
+    """A form POST as a browser sends it: from a page of the site, with its CSRF field."""
+    form = {"csrf_token": csrf_of(client, kwargs.get("base_url", "http://localhost") + "/"), **(data or {})}
+    return client.post(path, data=form, **kwargs)
+
+
 def sign_in(http: Http, role: str = "auditor") -> str:
     token = http.token(role)
-    response = http.client.post("/sign-in", data={"token": token})
+    response = post_form(http.client, "/sign-in", {"token": token})
     assert response.status_code == 303, response.get_data(as_text=True)
     return token
 
@@ -84,17 +101,17 @@ def test_pages_need_a_session_and_the_home_page_asks_for_a_token(demo: tuple[Htt
 
 def test_a_bad_token_is_refused(demo: tuple[Http, DemoLoad]) -> None:
     http, _ = demo
-    response = http.client.post("/sign-in", data={"token": "crs_not-a-token"})
+    response = post_form(http.client, "/sign-in", {"token": "crs_not-a-token"})
     assert response.status_code == 401
     assert "not valid" in response.get_data(as_text=True)
-    assert not response.headers.getlist("Set-Cookie")
+    assert not [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
     assert http.client.get("/register").status_code == 302
 
 
 def test_the_cookie_is_http_only_strict_signed_and_holds_no_token(demo: tuple[Http, DemoLoad]) -> None:
     http, _ = demo
     token = http.token("auditor")
-    response = http.client.post("/sign-in", data={"token": token})
+    response = post_form(http.client, "/sign-in", {"token": token})
     [cookie] = response.headers.getlist("Set-Cookie")
     assert cookie.startswith(f"{COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -103,8 +120,8 @@ def test_the_cookie_is_http_only_strict_signed_and_holds_no_token(demo: tuple[Ht
     [record] = [r for r in http.tokens.list() if r.name == "Test auditor"]
     assert "Register of collaborations" in page(http, "/")
     # over https it is Secure too
-    secure = http.app.test_client().post("/sign-in", data={"token": token}, base_url="https://localhost")
-    assert "Secure" in secure.headers["Set-Cookie"]
+    secure = post_form(http.app.test_client(), "/sign-in", {"token": token}, base_url="https://localhost")
+    assert secure.status_code == 303 and "Secure" in secure.headers["Set-Cookie"]
     # a forged cookie is no session
     forged = http.app.test_client()
     forged.set_cookie(COOKIE, record.id)
@@ -121,11 +138,38 @@ def test_revoking_the_token_ends_the_session_and_sign_out_clears_it(demo: tuple[
     assert 'name="token"' in page(http, "/")
 
     other = http.app.test_client()
-    other.post("/sign-in", data={"token": http.token("admin")})
+    post_form(other, "/sign-in", {"token": http.token("admin")})
     assert other.get("/register").status_code == 200
-    out = other.post("/sign-out")
+    out = post_form(other, "/sign-out")
     assert out.status_code == 303 and f"{COOKIE}=;" in out.headers["Set-Cookie"]
     assert other.get("/register").status_code == 302
+
+
+def test_sign_in_and_sign_out_need_this_sites_csrf_field(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    token = http.token("auditor")
+    client = http.app.test_client()
+    # no field, no cookie: a forged sign-in (the attacker's token) is refused
+    forged = client.post("/sign-in", data={"token": token})
+    assert forged.status_code == 400 and "did not come from this site" in forged.get_data(as_text=True)
+    assert not [c for c in forged.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
+    # a field signed for another browser's nonce, or tampered with, is refused too
+    someone_else = csrf_of(http.app.test_client())
+    own = csrf_of(client)
+    for field in (someone_else, own[:-2] + ("AA" if not own.endswith("AA") else "BB"), "x"):
+        response = client.post("/sign-in", data={"token": token, "csrf_token": field})
+        assert response.status_code == 400, field
+    assert client.get("/register").status_code == 302
+    # the page's own field works, and its cookie is HttpOnly and Strict
+    cookie = client.get_cookie("crs_webview_csrf")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+    assert client.post("/sign-in", data={"token": token, "csrf_token": own}).status_code == 303
+    # signing out without the field leaves the session as it was
+    out = client.post("/sign-out")
+    assert out.status_code == 400 and not out.headers.getlist("Set-Cookie")
+    assert client.get("/register").status_code == 200
+    assert post_form(client, "/sign-out").status_code == 303
+    assert client.get("/register").status_code == 302
 
 
 # --------------------------------------------------------------------------- register
@@ -301,7 +345,7 @@ def test_no_page_writes_and_no_page_links_off_site(demo: tuple[Http, DemoLoad]) 
             assert not url.startswith(("http://", "https://", "//")), (path, url)
         assert not re.search(r'(src|href|action)="(https?:)?//', html), path
         assert "<th scope=" in html and 'class="skip-link"' in html
-    http.client.post("/sign-out")
+    assert post_form(http.client, "/sign-out").status_code == 303
     sign_in(http)
     assert http.log_size() == size
 
