@@ -1,0 +1,247 @@
+"""The web view in a real browser: headless Chromium (Debian's ``chromium``, driven through
+Debian's ``chromium-driver`` by Selenium) against gunicorn serving the demo data.
+
+An auditor signs in, opens West Mercia-Warwickshire, reads the settlement, moves ``known_at``
+back before the settlement and sees it disappear, and follows figures (a settlement amount, a
+quote line, a point of the history chart) to the events behind them. Every page is captured at
+phone and desktop widths, whole, into ``test-artefacts/screenshots/`` (``TEST_ARTEFACTS`` moves
+it), and must fit the phone's width without the page scrolling sideways.
+
+``bin/test`` installs Chromium where it is missing (``bin/setup-browser``); where it still is
+not there (no root, no package registry), these tests are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.conftest import BIN, ROOT, Service, running_gunicorn
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTEFACTS = Path(os.environ.get("TEST_ARTEFACTS", ROOT / "test-artefacts")) / "screenshots"
+WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
+WAIT_SECONDS = 20
+SETTLEMENT = "10,500,000.00"
+WMW = "Strategic Alliance (West Mercia and Warwickshire)"
+CASES = (WMW, "Strategic Alliance (Dorset and Devon & Cornwall)", "7F Procurement")
+
+
+@dataclass
+class DemoSite:
+    service: Service
+    token: str
+
+    def url(self, path: str = "/") -> str:
+        return self.service.base_url + path
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
+    """gunicorn (two workers) on a fresh SQLite store holding the demo data, and an auditor's token."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
+    if missing:
+        pytest.skip(f"no headless browser: {', '.join(missing)} missing (bin/setup-browser installs Debian's)")
+    tmp_path = tmp_path_factory.mktemp("webview-browser")
+    database_url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "demo", "load"], cwd=ROOT, env=env, check=True, timeout=300)
+    with running_gunicorn(tmp_path, database_url, workers=2) as service:
+        yield DemoSite(service, service.create_token("--role", "auditor", "--name", "Browser auditor"))
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """Headless Chromium with no network but loopback, a profile of its own, at desktop width."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # these tests may run as root
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=DriverService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+# ------------------------------------------------------------------------------ helpers
+def sign_in(browser: WebDriver, site: DemoSite) -> None:
+    browser.get(site.url("/"))
+    browser.find_element(By.ID, "token").send_keys(site.token)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for_heading(browser, "Register of collaborations")
+
+
+def wait_for_heading(browser: WebDriver, text: str) -> WebElement:
+    def heading(driver: WebDriver) -> WebElement | bool:
+        found = driver.find_elements(By.CSS_SELECTOR, "main h1")
+        return found[0] if found and text in found[0].text else False
+
+    return WebDriverWait(browser, WAIT_SECONDS).until(heading, f"no heading {text!r} on {browser.current_url}")
+
+
+def click_and_wait(browser: WebDriver, element: WebElement, heading: str) -> None:
+    element.click()
+    wait_for_heading(browser, heading)
+
+
+def targeted_event(browser: WebDriver) -> WebElement:
+    """The timeline entry the URL's fragment points at (what ``:target`` highlights)."""
+    fragment = browser.execute_script("return location.hash")
+    assert re.fullmatch(r"#event-\d+", fragment), browser.current_url
+    [entry] = browser.find_elements(By.CSS_SELECTOR, ":target")
+    assert entry.get_attribute("id") == fragment[1:] and "event" in entry.get_attribute("class").split()
+    return entry
+
+
+def capture(browser: WebDriver, name: str) -> dict[str, int]:
+    """Screenshots of the whole page at phone and desktop widths; returns, per width, how far
+    the page is wider than its viewport (0 when nothing scrolls sideways)."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    overflow = {}
+    for label, (width, height) in WIDTHS.items():
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": label == "phone"},
+        )
+        overflow[label] = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        path = ARTEFACTS / f"{name}-{label}.png"
+        path.write_bytes(base64.b64decode(shot["data"]))
+        assert path.stat().st_size > 10_000, path  # a real rendering, not a blank page
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return overflow
+
+
+def open_wmw_case(browser: WebDriver, site: DemoSite) -> None:
+    sign_in(browser, site)
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, WMW), WMW)
+    case_link = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=cases-heading] tbody a")
+    click_and_wait(browser, case_link, "Exit case: withdrawal of west-mercia")
+
+
+# -------------------------------------------------------------------------------- tests
+def test_an_auditor_reads_the_west_mercia_warwickshire_settlement(browser: WebDriver, demo_site: DemoSite) -> None:
+    sign_in(browser, demo_site)
+    register = browser.find_element(By.TAG_NAME, "main").text
+    assert all(name in register for name in CASES)
+    assert capture(browser, "register") == {"phone": 0, "desktop": 0}
+
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, WMW), WMW)
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert "west-mercia" in page and "warwickshire" in page and "0.69" in page
+    charts = browser.find_elements(By.CSS_SELECTOR, "figure.chart svg[role=img]")
+    assert len(charts) == 2 and all(chart.size["width"] > 300 for chart in charts)
+    assert capture(browser, "collaboration-wmw") == {"phone": 0, "desktop": 0}
+
+    case_link = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=cases-heading] tbody a")
+    click_and_wait(browser, case_link, "Exit case: withdrawal of west-mercia")
+    figures = {
+        key: browser.find_element(By.ID, f"figure-{key}").text
+        for key in ("claimed", "assessed", "agreed", "written_off", "paid", "outstanding")
+    }
+    assert figures == {
+        "claimed": "12,400,000.00",
+        "assessed": "11,300,000.00",
+        "agreed": SETTLEMENT,
+        "written_off": "270,000.00",
+        "paid": SETTLEMENT,
+        "outstanding": "0.00",
+    }
+    settlement = browser.find_element(By.ID, "settlement").text
+    assert f"west-mercia pays warwickshire £{SETTLEMENT}" in settlement and "£270,000.00 written off" in settlement
+    assert capture(browser, "exit-case-wmw") == {"phone": 0, "desktop": 0}
+
+
+def test_known_at_before_the_settlement_takes_it_away(browser: WebDriver, demo_site: DemoSite) -> None:
+    open_wmw_case(browser, demo_site)
+    settlement_event = browser.find_element(By.CSS_SELECTOR, "#settlement a").get_attribute("href").rpartition("#")[2]
+    entries = browser.find_elements(By.CSS_SELECTOR, "ol.timeline > li.event")
+    ids = [entry.get_attribute("id") for entry in entries]
+    before = entries[ids.index(settlement_event) - 1]
+    recorded_at = before.find_element(By.XPATH, ".//dt[.='Recorded at']/following-sibling::dd[1]").text
+
+    control = browser.find_element(By.ID, "known_at")
+    control.clear()
+    control.send_keys(recorded_at)
+    browser.find_element(By.CSS_SELECTOR, "form.temporal button[type=submit]").click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda d: "known_at=" in d.current_url)
+    wait_for_heading(browser, "Exit case: withdrawal of west-mercia")
+
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert SETTLEMENT not in page and "No settlement agreed." in page
+    assert browser.find_element(By.ID, "figure-agreed").text in ("—", "0.00")
+    assert not browser.find_elements(By.ID, settlement_event)
+    assert browser.find_element(By.ID, "known_at").get_attribute("value") == recorded_at
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-series=agreed]")  # nor in the chart
+    capture(browser, "exit-case-wmw-before-settlement")
+
+    # the collaboration page, reached from here, keeps the time and shows no settlement either
+    back = browser.find_element(By.LINK_TEXT, "Back to the collaboration")
+    click_and_wait(browser, back, WMW)
+    assert "known_at=" in browser.current_url
+    assert SETTLEMENT not in browser.find_element(By.TAG_NAME, "main").text
+
+    browser.find_element(By.LINK_TEXT, "Show now").click()
+    wait_for_heading(browser, WMW)
+    assert "known_at" not in browser.current_url
+
+
+def test_figures_lead_to_the_events_behind_them(browser: WebDriver, demo_site: DemoSite) -> None:
+    open_wmw_case(browser, demo_site)
+    browser.find_element(By.CSS_SELECTOR, "#settlement a").click()
+    entry = targeted_event(browser)
+    assert "SettlementAgreed" in entry.text and SETTLEMENT in entry.text
+    assert re.search(r"Hash\n[0-9a-f]{64}", entry.text), entry.text  # the chain hash is shown
+    capture(browser, "exit-case-wmw-settlement-event")
+
+    # a quote line's source event, on another page (the exit case holds the claimed heads)
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Back to the collaboration"), WMW)
+    quote = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=quote-west-mercia]")
+    sources = quote.find_elements(By.CSS_SELECTOR, "a.source")
+    assert sources
+    claimed = next(link for link in sources if "/exit-cases/" in link.get_attribute("href"))
+    click_and_wait(browser, claimed, "Exit case: withdrawal of west-mercia")
+    assert "ClaimLodged" in targeted_event(browser).text
+
+    # a point of the exit-cost history chart
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Back to the collaboration"), WMW)
+    point = browser.find_element(By.CSS_SELECTOR, "#quote-warwickshire ~ figure.chart a")
+    title = point.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    point.click()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda d: "#event-" in d.current_url)
+    entry = targeted_event(browser)
+    version = entry.get_attribute("id").removeprefix("event-")
+    assert f"(version {version})" in title and entry.find_element(By.TAG_NAME, "h3").text.split(": ")[1] in title
