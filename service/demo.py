@@ -1014,13 +1014,20 @@ def _seven_forces(loader: _Loader) -> None:
 
 # --------------------------------------------------------------------------------------- the CLI
 demo_cli = AppGroup("demo", help="Demo data from the public record (three cases of DOMAIN.md).")
+DEMO_AUDITOR = "Demo auditor (demo load)"
+AUDITOR_TOKEN_LABEL = "Auditor token for the web view (shown once): "  # noqa: S105  (a label, not a secret)
 
 
 @demo_cli.command("load")
 @click.option(
     "--if-empty", is_flag=True, help="Load only into a store that has no events yet (bin/serve's first start)."
 )
-def load_command(if_empty: bool) -> None:
+@click.option(
+    "--auditor-token",
+    is_flag=True,
+    help="Once loaded, create an auditor token to sign in to the web view with, and print it (shown once).",
+)
+def load_command(if_empty: bool, auditor_token: bool) -> None:
     """Record the three cases through the application service. Loading twice records nothing new."""
     from projections.cli import current_projections
 
@@ -1036,4 +1043,7 @@ def load_command(if_empty: bool) -> None:
         projection.catch_up()
     for case, collaboration_id in loaded.collaborations.items():
         click.echo(f"  {case:4} collaboration {collaboration_id}")
+    if auditor_token:
+        _, token = current_app.extensions["tokens"].create(name=DEMO_AUDITOR, role="auditor")
+        click.echo(f"{AUDITOR_TOKEN_LABEL}{token}")
     click.echo(loaded.summary())

@@ -14,7 +14,9 @@ import pytest
 from projections.benefits_realisation import dashboard_of
 from service.application import Caller, CollaborationRecords, IdempotencyKey
 from service.demo import (
+    AUDITOR_TOKEN_LABEL,
     CALLER,
+    DEMO_AUDITOR,
     PRINCIPAL,
     SAVINGS_TARGET,
     SEVEN_F_QUARTERS,
@@ -258,3 +260,19 @@ def check_cli(http: Http) -> None:
     assert if_empty.exit_code == 0, if_empty.output
     assert "not loaded" in if_empty.output
     assert http.log_size() == size
+
+
+def test_a_first_load_can_make_an_auditor_token_for_the_web_view(database_url: str) -> None:
+    for http in http_for(database_url):
+        runner = http.app.test_cli_runner()
+        result = runner.invoke(args=["demo", "load", "--if-empty", "--auditor-token"])
+        assert result.exit_code == 0, result.output
+        [line] = [line for line in result.output.splitlines() if line.startswith(AUDITOR_TOKEN_LABEL)]
+        principal = http.tokens.authenticate(line.removeprefix(AUDITOR_TOKEN_LABEL))
+        assert principal is not None and principal.role == "auditor" and principal.name == DEMO_AUDITOR
+        assert result.output.splitlines()[-1].startswith("Demo data: ")  # the summary stays last
+        tokens = len(http.tokens.list())
+        # a store that already holds events: nothing loaded, no token made
+        again = runner.invoke(args=["demo", "load", "--if-empty", "--auditor-token"])
+        assert again.exit_code == 0 and AUDITOR_TOKEN_LABEL not in again.output
+        assert len(http.tokens.list()) == tokens
