@@ -9,15 +9,20 @@ Sign-in: any valid token, entered once. The cookie holds the token's id (never t
 signed with ``itsdangerous``; the token is checked against the token store (not revoked) on
 every page. Pages only read: the sign-in and sign-out POSTs touch the cookie, never the log.
 
-Forged forms: both POSTs need a CSRF token (signed double submit). A page with a form sets a
-random nonce in its own HttpOnly, SameSite=Strict cookie and puts the nonce, signed with the
-secret, in the form; a POST is accepted only if the signed field is fresh and names the
-cookie's nonce. Another site can neither read the field nor, without the secret, sign a nonce
-of its own (a forged sign-in would otherwise sign a user in with the attacker's token).
+Forged forms: both POSTs need a CSRF token (signed double submit). Each page with a form keeps
+a random nonce, issued by the server and signed, in its own HttpOnly, SameSite=Strict cookie,
+and puts the nonce, signed again for the form, in a hidden field; a POST is accepted only if
+both signatures are good and fresh and name the same nonce. Another site cannot read the field,
+and cannot make a cookie or field the server did not issue. Signing in and out issues a new
+nonce, so a nonce known before a sign-in is useless after it. (Someone able to plant cookies on
+this host, from a sibling subdomain or over plain HTTP, could plant a pair the server issued to
+them; they could as well plant a session cookie of their own, so serve it over HTTPS on a host
+of its own.)
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import re
@@ -28,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
@@ -51,6 +57,8 @@ CSRF_COOKIE = "crs_webview_csrf"
 CSRF_FIELD = "csrf_token"
 SALT = "webview-session"
 CSRF_SALT = "webview-csrf"
+CSRF_COOKIE_SALT = "webview-csrf-cookie"
+NONCE = re.compile(r"[0-9a-f]{32}")
 SESSION_SECONDS = 12 * 60 * 60
 SECRET_FILE = "webview-secret"  # noqa: S105  (a file name, not a secret)
 TESTING_SECRET = "webview-testing-secret"  # noqa: S105  (only under TESTING)
@@ -162,24 +170,52 @@ def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
 
 # ------------------------------------------------------------------------------- CSRF
 def csrf_token() -> str:
-    """The signed CSRF field for this page's forms (its nonce kept for ``_page`` to set)."""
+    """The signed CSRF field for this page's forms: for the nonce of the request's cookie if it
+    is one the server issued, else a new one (kept for ``_page`` to set)."""
     if "csrf_nonce" not in g:
-        nonce = request.cookies.get(CSRF_COOKIE, "")
-        g.csrf_nonce = nonce if 32 <= len(nonce) <= 64 and nonce.isalnum() else secrets.token_hex(16)
+        g.csrf_nonce = _cookie_nonce() or _new_nonce()
     return _serializer(CSRF_SALT).dumps(g.csrf_nonce)
+
+
+def _new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def _cookie_nonce() -> str | None:
+    """The nonce of the CSRF cookie, if the server signed it and it has not expired."""
+    value = request.cookies.get(CSRF_COOKIE)
+    if not value:
+        return None
+    try:
+        nonce = _serializer(CSRF_COOKIE_SALT).loads(value, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return None
+    return nonce if isinstance(nonce, str) and NONCE.fullmatch(nonce) else None
 
 
 def _csrf_is_valid() -> bool:
     """Whether the POSTed CSRF field is well signed, fresh, and names the cookie's nonce."""
-    nonce = request.cookies.get(CSRF_COOKIE)
+    nonce = _cookie_nonce()
     field = request.form.get(CSRF_FIELD)
-    if not nonce or not field:
+    if nonce is None or not field:
         return False
     try:
         signed = _serializer(CSRF_SALT).loads(field, max_age=SESSION_SECONDS)
     except BadSignature:
         return False
-    return isinstance(signed, str) and secrets.compare_digest(signed, nonce)
+    return isinstance(signed, str) and hmac.compare_digest(signed.encode(), nonce.encode())
+
+
+def _set_csrf_cookie(response: Response, nonce: str) -> None:
+    response.set_cookie(
+        CSRF_COOKIE,
+        _serializer(CSRF_COOKIE_SALT).dumps(nonce),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
 
 
 CSRF_REFUSED = "The form had expired or did not come from this site. Please try again."
@@ -187,16 +223,8 @@ CSRF_REFUSED = "The form had expired or did not come from this site. Please try 
 
 def _page(template: str, *, status: int = 200, **context: Any) -> Response:
     response = current_app.make_response((render_template(f"webview/{template}", **context), status))
-    if "csrf_nonce" in g and request.cookies.get(CSRF_COOKIE) != g.csrf_nonce:
-        response.set_cookie(
-            CSRF_COOKIE,
-            g.csrf_nonce,
-            max_age=SESSION_SECONDS,
-            path="/",
-            httponly=True,
-            samesite="Strict",
-            secure=request.is_secure,
-        )
+    if "csrf_nonce" in g:  # (re)set on every page with a form, so it lasts as long as the page
+        _set_csrf_cookie(response, g.csrf_nonce)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -206,9 +234,20 @@ def _page(template: str, *, status: int = 200, **context: Any) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a same-site path: never an absolute or protocol-relative URL."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a same-site path: never an absolute or protocol-relative URL, and nothing a browser
+    or a header would read otherwise (control characters such as a tab or a newline are
+    dropped or refused on the way, which could turn ``/\t/host`` into ``//host``)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and not any(character.isspace() for character in target)
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("webview.home")
 
 
@@ -280,7 +319,7 @@ def _force_chart(force: str, rows: list[dict[str, Any]], collaboration_id: str) 
         Step(
             label=row["effective_on"],
             href=_event_href(row["stream_id"], row["version"], collaboration_id),
-            description=f"{row['type']} (version {row['version']})",
+            description=f"Version {row['version']}: {row['type']}",
             values={"total": _decimal_or_none((row["after"] or {}).get("total"))},
         )
         for row in rows
@@ -294,7 +333,7 @@ def _case_chart(rows: list[dict[str, Any]]) -> Any:
         Step(
             label=row["effective_on"],
             href=f"#event-{row['version']}",
-            description=f"{row['type']} (version {row['version']})",
+            description=f"Version {row['version']}: {row['type']}",
             values={key: _decimal_or_none((row["after"] or {}).get(key)) for key, _ in CASE_SERIES},
         )
         for row in rows
@@ -385,6 +424,7 @@ def sign_in() -> Any:
             next=_safe_next(request.form.get("next")),
         )
     response = redirect(_safe_next(request.form.get("next")), code=303)
+    _set_csrf_cookie(response, _new_nonce())  # a nonce known before signing in is no use after
     response.set_cookie(
         COOKIE,
         _serializer().dumps(principal.id),
@@ -403,6 +443,7 @@ def sign_out() -> Any:
         g.webview_principal = _signed_in()
         return _page("error.html", status=400, title="Cannot sign out", message=CSRF_REFUSED)
     response = redirect(url_for("webview.home"), code=303)
+    _set_csrf_cookie(response, _new_nonce())
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
     return response
 

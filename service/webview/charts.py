@@ -4,8 +4,9 @@ A chart is drawn event by event: step ``i`` is the ``i``-th row of a history (th
 they stood once that event was recorded), placed at an even spacing along the x axis and
 labelled with the date the event took effect. Event order, not a date axis, because a
 back-dated event is known only from when it was recorded: placed at its effective date it would
-show figures nobody knew then. Each series is a step line through its values; each point links
-to the event behind it (``href``) and carries a text description for its tooltip.
+show figures nobody knew then. Each series is a step line through its values. Each event is one
+link (a column the height of the plot, so points of several series at the same place are all
+reached) to the event behind it, titled with every figure after it.
 
 Only the positions are computed here (``Decimal`` pixels, rounded to a tenth); the SVG markup is
 the ``webview/_chart.html`` template's. Money is never turned into float.
@@ -43,6 +44,14 @@ class Point:
     x: Decimal
     y: Decimal
     value: Decimal
+
+
+@dataclass(frozen=True)
+class Column:
+    """One event's link: the slot it occupies along the x axis, where it leads, its tooltip."""
+
+    x: Decimal
+    width: Decimal
     href: str
     title: str
 
@@ -74,6 +83,7 @@ class Chart:
     bottom: Decimal  # y of the plot's bottom edge
     zero: Decimal  # y of the value 0
     series: tuple[Series, ...]
+    columns: tuple[Column, ...]
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
 
@@ -105,13 +115,7 @@ def step_chart(title: str, steps: Sequence[Step], series: Sequence[tuple[str, st
             if value is None:
                 previous = None
                 continue
-            point = Point(
-                x=x_of(position),
-                y=y_of(value),
-                value=value,
-                href=step.href,
-                title=f"{name}: {pounds(value)} after {step.description} (effective {step.label})",
-            )
+            point = Point(x=x_of(position), y=y_of(value), value=value)
             if previous is None:
                 path.append(f"M{point.x} {point.y}")
             else:
@@ -123,6 +127,20 @@ def step_chart(title: str, steps: Sequence[Step], series: Sequence[tuple[str, st
         if points:
             drawn.append(Series(key=key, name=name, index=index, path=" ".join(path), points=tuple(points)))
 
+    def figures_of(step: Step) -> str:
+        figures = [f"{name} {pounds(v)}" for key, name in series if (v := step.values.get(key)) is not None]
+        return "; ".join(figures) or "no figures"
+
+    edges = [pixel(plot_left + slot * position) for position in range(len(steps) + 1)]
+    columns = tuple(
+        Column(
+            x=edges[position],
+            width=edges[position + 1] - edges[position],
+            href=step.href,
+            title=f"{step.description}, effective {step.label}: {figures_of(step)}",
+        )
+        for position, step in enumerate(steps)
+    )
     y_ticks = []
     level = low
     while level <= high:
@@ -133,7 +151,7 @@ def step_chart(title: str, steps: Sequence[Step], series: Sequence[tuple[str, st
     last = len(steps) - 1
     if last % every and len(steps) > 1:
         x_ticks[-1] = Tick(position=x_of(last), label=steps[last].label)
-    names = ", ".join(name for _, name in series)
+    names = ", ".join(drawn_series.name for drawn_series in drawn)
     return Chart(
         title=title,
         description=f"{names} after each of {len(steps)} events, from {steps[0].label} to {steps[-1].label}.",
@@ -145,6 +163,7 @@ def step_chart(title: str, steps: Sequence[Step], series: Sequence[tuple[str, st
         bottom=plot_bottom,
         zero=y_of(Decimal(0)),
         series=tuple(drawn),
+        columns=columns,
         y_ticks=tuple(y_ticks),
         x_ticks=tuple(x_ticks),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from service.demo import DemoLoad, load_demo
-from service.webview import COOKIE
+from service.webview import COOKIE, CSRF_COOKIE
 from tests.integration.http_support import Http, http_for
 
 SETTLEMENT = "10,500,000.00"
@@ -70,6 +71,11 @@ def post_form(client: FlaskClient, path: str, data: dict[str, str] | None = None
     return client.post(path, data=form, **kwargs)
 
 
+def session_cookies(response: TestResponse) -> list[str]:
+    """The session cookies a response sets (not the CSRF cookie)."""
+    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
+
+
 def sign_in(http: Http, role: str = "auditor") -> str:
     token = http.token(role)
     response = post_form(http.client, "/sign-in", {"token": token})
@@ -112,8 +118,7 @@ def test_the_cookie_is_http_only_strict_signed_and_holds_no_token(demo: tuple[Ht
     http, _ = demo
     token = http.token("auditor")
     response = post_form(http.client, "/sign-in", {"token": token})
-    [cookie] = response.headers.getlist("Set-Cookie")
-    assert cookie.startswith(f"{COOKIE}=")
+    [cookie] = session_cookies(response)
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert "Secure" not in cookie  # plain http in the test client
     assert token not in cookie and token.removeprefix("crs_") not in cookie
@@ -121,7 +126,7 @@ def test_the_cookie_is_http_only_strict_signed_and_holds_no_token(demo: tuple[Ht
     assert "Register of collaborations" in page(http, "/")
     # over https it is Secure too
     secure = post_form(http.app.test_client(), "/sign-in", {"token": token}, base_url="https://localhost")
-    assert secure.status_code == 303 and "Secure" in secure.headers["Set-Cookie"]
+    assert secure.status_code == 303 and all("Secure" in c for c in secure.headers.getlist("Set-Cookie"))
     # a forged cookie is no session
     forged = http.app.test_client()
     forged.set_cookie(COOKIE, record.id)
@@ -141,7 +146,7 @@ def test_revoking_the_token_ends_the_session_and_sign_out_clears_it(demo: tuple[
     post_form(other, "/sign-in", {"token": http.token("admin")})
     assert other.get("/register").status_code == 200
     out = post_form(other, "/sign-out")
-    assert out.status_code == 303 and f"{COOKIE}=;" in out.headers["Set-Cookie"]
+    assert out.status_code == 303 and [c for c in session_cookies(out) if c.startswith(f"{COOKIE}=;")]
     assert other.get("/register").status_code == 302
 
 
@@ -152,24 +157,59 @@ def test_sign_in_and_sign_out_need_this_sites_csrf_field(demo: tuple[Http, DemoL
     # no field, no cookie: a forged sign-in (the attacker's token) is refused
     forged = client.post("/sign-in", data={"token": token})
     assert forged.status_code == 400 and "did not come from this site" in forged.get_data(as_text=True)
-    assert not [c for c in forged.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
+    assert not session_cookies(forged)
     # a field signed for another browser's nonce, or tampered with, is refused too
     someone_else = csrf_of(http.app.test_client())
     own = csrf_of(client)
     for field in (someone_else, own[:-2] + ("AA" if not own.endswith("AA") else "BB"), "x"):
         response = client.post("/sign-in", data={"token": token, "csrf_token": field})
-        assert response.status_code == 400, field
+        assert response.status_code == 400 and not session_cookies(response), field
     assert client.get("/register").status_code == 302
     # the page's own field works, and its cookie is HttpOnly and Strict
-    cookie = client.get_cookie("crs_webview_csrf")
+    cookie = client.get_cookie(CSRF_COOKIE)
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
     assert client.post("/sign-in", data={"token": token, "csrf_token": own}).status_code == 303
-    # signing out without the field leaves the session as it was
-    out = client.post("/sign-out")
-    assert out.status_code == 400 and not out.headers.getlist("Set-Cookie")
-    assert client.get("/register").status_code == 200
+    # signing out without the field, or with the field from before signing in, leaves the session
+    for data in ({}, {"csrf_token": own}):
+        out = client.post("/sign-out", data=data)
+        assert out.status_code == 400 and not session_cookies(out), data
+        assert client.get("/register").status_code == 200
     assert post_form(client, "/sign-out").status_code == 303
     assert client.get("/register").status_code == 302
+
+
+def test_only_nonces_the_server_issued_are_used(demo: tuple[Http, DemoLoad]) -> None:
+    http, _ = demo
+    token = http.token("auditor")
+    planted = "a" * 32
+    attacker, victim = http.app.test_client(), http.app.test_client()
+    attacker.set_cookie(CSRF_COOKIE, planted)
+    field = csrf_of(attacker)  # the server ignores the planted nonce and issues its own
+    assert attacker.get_cookie(CSRF_COOKIE).value != planted
+    victim.set_cookie(CSRF_COOKIE, planted)
+    assert victim.post("/sign-in", data={"token": token, "csrf_token": field}).status_code == 400
+    # odd cookies are refused, never a 500
+    for value in ("é" * 32, '"\\303\\251"', "", "x" * 3000, planted):
+        client = http.app.test_client()
+        client.set_cookie(CSRF_COOKIE, value)
+        response = client.post("/sign-in", data={"token": token, "csrf_token": csrf_of(http.app.test_client())})
+        assert response.status_code == 400, value
+        assert post_form(client, "/sign-in", {"token": token}).status_code == 303, value
+
+
+@pytest.mark.parametrize(
+    "target", ["/\t/evil.example", "/\n/x", "/\r\n/x", "//evil.example", "https://evil.example/", "/\\evil", "/ /x"]
+)
+def test_sign_in_goes_only_to_a_path_of_this_site(demo: tuple[Http, DemoLoad], target: str) -> None:
+    http, load = demo
+    token = http.token("auditor")
+    client = http.app.test_client()
+    response = post_form(client, "/sign-in", {"token": token, "next": target})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    ok = post_form(
+        client, "/sign-in", {"token": token, "next": f"/collaborations/{load.collaborations['wmw']}?as_of=2020-01-01"}
+    )
+    assert ok.headers["Location"] == f"/collaborations/{load.collaborations['wmw']}?as_of=2020-01-01"
 
 
 # --------------------------------------------------------------------------- register
@@ -257,49 +297,89 @@ def test_every_quote_line_links_to_an_existing_event_anchor(demo: tuple[Http, De
     assert external_case > 0  # the claimed heads come from the exit case
 
 
-CHART_POINT = re.compile(r'<a href="([^"]*)"><circle cx="[0-9.]+" cy="[0-9.]+" r="4"><title>([^<]*)</title>')
+CHART_EVENT = re.compile(r'<a href="([^"]*)" aria-label="([^"]*)"><rect ')
 
 
-def test_the_exit_cost_histories_are_charts_whose_points_link_to_their_events(demo: tuple[Http, DemoLoad]) -> None:
+def chart_events(html: str, figure_id: str) -> list[tuple[str, str]]:
+    """The (href, title) of each event of one chart, from its ``<figure>``."""
+    start = html.index(f'<figure class="chart" aria-labelledby="{figure_id}-caption">')
+    return [
+        (href, unescape(title)) for href, title in CHART_EVENT.findall(html[start : html.index("</figure>", start)])
+    ]
+
+
+def history_rows(http: Http, path: str) -> list[dict[str, Any]]:
+    response = http.get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["items"]
+
+
+def test_the_exit_cost_histories_are_charts_with_one_link_per_event(demo: tuple[Http, DemoLoad]) -> None:
     http, load = demo
     sign_in(http)
     collaboration, case = wmw_paths(load)
     html = page(http, collaboration)
-    assert html.count('<svg viewBox="0 0 640 260" role="img"') == 2  # one per party
+    assert html.count('<svg viewBox="0 0 640 260" role="group"') == 2  # one per party
     assert "What it would cost west-mercia to leave, event by event" in html
     ids, case_ids = parse(html).ids, parse(page(http, case)).ids
-    points = CHART_POINT.findall(html)
-    history = http.get(f"/api/v1/collaborations/{load.collaborations['wmw']}/exit-cost-history?force=west-mercia")
-    rows = history.get_json()["items"]
-    assert len([p for p in points if p[1].startswith("Total: ")]) >= len(rows) > 0
-    for href, _ in points:
-        path, _, anchor = href.partition("#")
-        assert anchor in (case_ids if path else ids), href
-        assert not path or urlsplit(path).path == case
-    last = rows[-1]["after"]["total"]
-    assert any(f"£{Decimal(last):,} after" in title for _, title in points)
+    for force in ("west-mercia", "warwickshire"):
+        rows = history_rows(
+            http, f"/api/v1/collaborations/{load.collaborations['wmw']}/exit-cost-history?force={force}"
+        )
+        events = chart_events(html, f"history-{force}")
+        assert len(events) == len(rows) > 0  # one link per row, in order
+        for (href, title), row in zip(events, rows, strict=True):
+            path, _, anchor = href.partition("#")
+            assert anchor == f"event-{row['version']}"
+            assert anchor in (case_ids if path else ids), href
+            assert (urlsplit(path).path if path else collaboration) == (
+                case if row["stream_id"] == load.exit_cases["wmw"] else collaboration
+            )
+            assert title == (
+                f"Version {row['version']}: {row['type']}, effective {row['effective_on']}: "
+                f"Total £{Decimal(row['after']['total']):,}"
+            )
 
     html = page(http, case)
     assert 'data-series="agreed"' in html and 'data-series="outstanding"' in html
-    titles = [title for _, title in CHART_POINT.findall(html)]
-    assert any(title.startswith(f"Agreed: £{SETTLEMENT} after") for title in titles)
-    assert any(title.startswith("Outstanding: £0.00 after") for title in titles)  # paid off in the end
+    rows = history_rows(http, f"/api/v1/exit-cases/{load.exit_cases['wmw']}/history")
+    events = chart_events(html, "case-history")
+    assert [href for href, _ in events] == [f"#event-{row['version']}" for row in rows]
+    settled = next(
+        title for title, row in zip((t for _, t in events), rows, strict=True) if "Settlement" in row["type"]
+    )
+    assert f"Agreed £{SETTLEMENT}" in settled and "Claimed £12,400,000.00" in settled
+    assert events[-1][1].endswith("Outstanding £0.00")  # paid off in the end
 
 
 def test_the_charts_show_only_what_was_known_and_in_effect(demo: tuple[Http, DemoLoad]) -> None:
     http, load = demo
     sign_in(http)
-    _, case = wmw_paths(load)
-    settled = http.get(f"/api/v1/exit-cases/{load.exit_cases['wmw']}/history").get_json()["items"]
-    settlement = next(row for row in settled if row["type"].endswith("SettlementAgreed"))
-    earlier = [row for row in settled if row["seq"] < settlement["seq"]]
-    html = page(http, f"{case}?known_at={earlier[-1]['recorded_at']}")
+    collaboration, case = wmw_paths(load)
+    case_rows = history_rows(http, f"/api/v1/exit-cases/{load.exit_cases['wmw']}/history")
+    settlement = next(row for row in case_rows if row["type"].endswith("SettlementAgreed"))
+    before = case_rows[case_rows.index(settlement) - 1]
+    html = page(http, f"{case}?known_at={before['recorded_at']}")
     assert 'data-series="claimed"' in html and 'data-series="agreed"' not in html
-    assert len(CHART_POINT.findall(html)) < len(CHART_POINT.findall(page(http, case)))
+    assert [href for href, _ in chart_events(html, "case-history")] == [
+        f"#event-{row['version']}" for row in case_rows if row["seq"] < settlement["seq"]
+    ]
     html = page(http, f"{case}?as_of={settlement['effective_on']}")
-    titles = [title for _, title in CHART_POINT.findall(html)]
-    assert titles and all(title.rpartition("effective ")[2] <= f"{settlement['effective_on']})" for title in titles)
-    assert any(title.startswith(f"Agreed: £{SETTLEMENT}") for title in titles)
+    assert [href for href, _ in chart_events(html, "case-history")] == [
+        f"#event-{row['version']}" for row in case_rows if row["effective_on"] <= settlement["effective_on"]
+    ]
+
+    force_rows = history_rows(
+        http, f"/api/v1/collaborations/{load.collaborations['wmw']}/exit-cost-history?force=west-mercia"
+    )
+    middle = force_rows[len(force_rows) // 2]
+    for query, kept in (
+        (f"known_at={middle['recorded_at']}", [r for r in force_rows if r["recorded_at"] <= middle["recorded_at"]]),
+        (f"as_of={middle['effective_on']}", [r for r in force_rows if r["effective_on"] <= middle["effective_on"]]),
+    ):
+        events = chart_events(page(http, f"{collaboration}?{query}"), "history-west-mercia")
+        assert 0 < len(kept) < len(force_rows), query
+        assert [href.rpartition("#")[2] for href, _ in events] == [f"event-{r['version']}" for r in kept], query
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ geometry of the step lines, all in exact decimals."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from decimal import Decimal
 
@@ -86,8 +87,8 @@ def test_a_step_line_holds_each_value_until_the_next_event() -> None:
     assert p1.x < p2.x < p3.x
     assert p1.y == p2.y > p3.y  # higher values are drawn higher up
     assert series.path == f"M{p1.x} {p1.y} H{p2.x} H{p3.x} V{p3.y}"
-    assert [p.href for p in series.points] == ["#event-1", "#event-2", "#event-3"]
-    assert p3.title == "Total: £300 after Event 3 (effective 2020-01-03)"
+    assert [c.href for c in chart.columns] == ["#event-1", "#event-2", "#event-3"]
+    assert chart.columns[2].title == "Event 3, effective 2020-01-03: Total £300"
     assert all(isinstance(v, Decimal) for p in series.points for v in (p.x, p.y, p.value))
 
 
@@ -99,7 +100,7 @@ def test_points_lie_inside_the_plot_and_zero_is_on_its_scale() -> None:
         assert chart.left <= point.x <= chart.right and chart.top <= point.y <= chart.bottom
     low, high = chart.series[0].points
     assert low.y > chart.zero > high.y  # the credit under the zero line, the cost above it
-    assert low.title.startswith("Total: -£300,000.50 after")
+    assert chart.columns[0].title.endswith("Total -£300,000.50")
     labels = [tick.label for tick in chart.y_ticks]
     assert "£0" in labels
     assert [tick.position for tick in chart.y_ticks] == sorted((tick.position for tick in chart.y_ticks), reverse=True)
@@ -116,6 +117,38 @@ def test_a_missing_value_breaks_the_line_and_series_keep_their_styles() -> None:
     assert (a.index, b.index) == (0, 1)
     assert a.path.count("M") == 2 and len(a.points) == 2  # a new line after the gap
     assert b.path.count("M") == 1 and "V" not in b.path  # level from event 2 to 3
+
+
+@given(st.integers(min_value=1, max_value=400))
+def test_the_columns_tile_the_plot_whatever_the_number_of_events(count: int) -> None:
+    chart = step_chart("Many", steps(*({"total": str(i)} for i in range(count))), [("total", "Total")])
+    assert chart is not None and len(chart.columns) == count
+    assert chart.columns[0].x == chart.left and chart.columns[-1].x + chart.columns[-1].width == chart.right
+    for before, after in zip(chart.columns, chart.columns[1:], strict=False):
+        assert before.x + before.width == after.x
+
+
+def test_each_event_is_one_column_of_the_plot_titled_with_every_figure() -> None:
+    chart = step_chart(
+        "Case",
+        steps({"a": "1", "b": None}, {"a": "1", "b": "2.50"}, {"a": "3", "b": "2.50"}, {"a": None, "b": None}),
+        [("a", "Claimed"), ("b", "Agreed"), ("c", "Paid")],
+    )
+    assert chart is not None
+    columns = chart.columns
+    assert len(columns) == 4  # every event, even one with no figures
+    assert columns[0].x == chart.left and columns[-1].x + columns[-1].width == chart.right
+    for before, after in itertools.pairwise(columns):
+        assert before.x + before.width == after.x  # side by side, no gaps, no overlaps
+    for column, point in zip(columns, chart.series[0].points, strict=False):
+        assert column.x < point.x < column.x + column.width  # each point inside its event's column
+    assert [c.title for c in columns] == [
+        "Event 1, effective 2020-01-01: Claimed £1",
+        "Event 2, effective 2020-01-02: Claimed £1; Agreed £2.50",
+        "Event 3, effective 2020-01-03: Claimed £3; Agreed £2.50",
+        "Event 4, effective 2020-01-04: no figures",
+    ]
+    assert chart.description == "Claimed, Agreed after each of 4 events, from 2020-01-01 to 2020-01-04."
 
 
 def test_one_event_and_all_zero_values_still_draw() -> None:
