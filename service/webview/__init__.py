@@ -47,7 +47,7 @@ from domain.exit_case import exit_case_id
 from domain.forces import FORCES
 from service.auth import Principal, TokenStore
 from service.documents import event_document
-from service.errors import CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
+from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
 from service.register_at import register_page_at
 from service.webview.charts import Step, step_chart
@@ -65,6 +65,7 @@ TESTING_SECRET = "webview-testing-secret"  # noqa: S105  (only under TESTING)
 PAGE_SIZE = 20
 MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
 STATUSES = ("active", "notice_served", "terminated")
+CASE_FIGURES = ("claimed", "assessed", "agreed", "written_off", "paid", "outstanding")
 CASE_SERIES = (
     ("claimed", "Claimed"),
     ("assessed", "Assessed"),
@@ -341,6 +342,17 @@ def _case_chart(rows: list[dict[str, Any]]) -> Any:
     return step_chart("The case's figures, event by event", steps, CASE_SERIES)
 
 
+def _figure_sources(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """For each of an exit case's figures, the version of the last event that changed it."""
+    sources: dict[str, int] = {}
+    for row in rows:
+        before, after = row["before"] or {}, row["after"] or {}
+        for key in CASE_FIGURES:
+            if key in after and after.get(key) != before.get(key):
+                sources[key] = row["version"]
+    return sources
+
+
 def _stream_events(stream: str) -> list[dict[str, Any]]:
     """Every event of a stream (an exit case's) as the collaboration history shows them."""
     records = current_app.extensions["records"]
@@ -570,10 +582,30 @@ def exit_case_page(case_id: str) -> Any:
     figure_rows = _rows_as_they_stood(figures_history.case_history(case_id), as_of, known_at)
     return _page(
         "exit_case.html",
+        figure_sources=_figure_sources(figure_rows),
         title=f"Exit case: {case['trigger']} of {case['force'] or case['function_name']}",
         case=case,
         events=events,
         figure_rows=figure_rows,
         chart=_case_chart(figure_rows),
+        as_of=as_of,
+    )
+
+
+@webview.get("/benefits/<benefit_id>")
+@signed_in_page
+def benefit_page(benefit_id: str) -> Any:
+    as_of, known_at = _temporal()
+    benefit_id = _uuid_text(benefit_id, "benefit")
+    records = current_app.extensions["records"]
+    try:
+        benefit = records.benefit_document(benefit_id, as_of=as_of, known_at=known_at)
+    except (BenefitNotFound, NotYetInEffect) as error:
+        raise PageError(404, str(error)) from None
+    return _page(
+        "benefit.html",
+        title=f"Benefit: {benefit['title']}",
+        b=benefit,
+        events=_known_events(_stream_events(benefit_id), known_at),
         as_of=as_of,
     )

@@ -246,3 +246,22 @@ def test_figures_lead_to_the_events_behind_them(browser: WebDriver, demo_site: D
     WebDriverWait(browser, WAIT_SECONDS).until(lambda d: "#event-" in d.current_url)
     heading = targeted_event(browser).find_element(By.TAG_NAME, "h3").text  # "Version N: type"
     assert title.startswith(f"{heading}, effective ") and "Total £" in title
+
+
+def test_a_board_member_follows_a_benefit_to_its_measurements(browser: WebDriver, demo_site: DemoSite) -> None:
+    sign_in(browser, demo_site)
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "7F Procurement"), "7F Procurement")
+    bars = browser.find_elements(By.CSS_SELECTOR, "table.benefits svg.bar")
+    assert bars and all(bar.size["width"] > 0 for bar in bars)
+    click_and_wait(
+        browser, browser.find_element(By.LINK_TEXT, "7F Procurement savings"), "Benefit: 7F Procurement savings"
+    )
+    realised = browser.find_element(By.ID, "realised").text
+    assert re.match(r"[0-9,]+\.[0-9]{2} GBP, from \d+ measurements", realised), realised
+    assert capture(browser, "benefit-7f-savings") == {"phone": 0, "desktop": 0}
+    rows = browser.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=measurements-heading] tbody tr")
+    assert len(rows) >= 4
+    period = rows[-1].find_element(By.TAG_NAME, "th").text
+    rows[-1].find_element(By.CSS_SELECTOR, "td:last-child a").click()
+    entry = targeted_event(browser)
+    assert "MeasurementRecorded" in entry.text and period.split(" to ")[1] in entry.text
