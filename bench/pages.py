@@ -5,11 +5,12 @@ Loads the demo data (``service/demo.py``: West Mercia-Warwickshire, Dorset-Devon
 each, requests through Flask's test client (the whole request: session check, catching the
 projections up, the reads, the template, the response):
 
-- each **page**: the register, the three collaborations, the West Mercia exit case, and the
-  West Mercia collaboration and exit case as they stood (``as_of`` and ``known_at``);
+- each **page**: the register, the three collaborations, the West Mercia exit case, the 7F
+  savings benefit, and the West Mercia collaboration and exit case as they stood (``as_of`` and
+  ``known_at``);
 - the **baseline**: the JSON the API answers for the same record (``GET
-  /api/v1/collaborations/{id}`` or ``/api/v1/exit-cases/{id}``, ``/api/v1/collaborations`` for
-  the register): the same kind of request, minus what the page adds (quotes, histories,
+  /api/v1/collaborations/{id}``, ``/api/v1/exit-cases/{id}`` or ``/api/v1/benefits/{id}``,
+  ``/api/v1/collaborations`` for the register): the same kind of request, minus what the page adds (quotes, histories,
   charts, the dashboard and the timeline).
 
 Prints each page's median, the baseline's, and their ratio (baseline / page). Target: no page's
@@ -50,6 +51,7 @@ def main() -> None:
 
         wmw, ddc, seven = (load.collaborations[key] for key in ("wmw", "ddc", "7f"))
         case = load.exit_cases["wmw"]
+        savings = load.benefits["7f:savings"]
         settled_at = next(
             row["recorded_at"]
             for row in client.get(f"/api/v1/exit-cases/{case}/history", headers=headers).get_json()["items"]
@@ -62,6 +64,7 @@ def main() -> None:
             ("Dorset-Devon & Cornwall", f"/collaborations/{ddc}", f"/api/v1/collaborations/{ddc}"),
             ("7F Procurement", f"/collaborations/{seven}", f"/api/v1/collaborations/{seven}"),
             ("WMW exit case", f"/exit-cases/{case}", f"/api/v1/exit-cases/{case}"),
+            ("7F savings benefit", f"/benefits/{savings}", f"/api/v1/benefits/{savings}"),
             (
                 "WMW as it stood",
                 f"/collaborations/{wmw}?{as_it_stood}",
