@@ -451,6 +451,27 @@ def test_the_benefits_dashboard_has_realisation_bars_with_the_percentage_as_text
     assert re.search(r'class="bar-text">-?[0-9.]+%<', html)
 
 
+def test_the_benefits_dashboard_is_by_pillar_with_the_totals_of_each(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    sign_in(http)
+    for key in ("ddc", "7f"):
+        collaboration_id = load.collaborations[key]
+        dashboard = http.get(f"/api/v1/collaborations/{collaboration_id}/benefits").get_json()
+        html = page(http, f"/collaborations/{collaboration_id}")
+        section = html[html.index('id="benefits-heading"') : html.index('id="timeline-heading"')]
+        pillars = {row["pillar"] for row in dashboard["benefits"]}
+        assert pillars and re.findall(r'<table class="benefits" id="pillar-(\w+)">', section) == sorted(pillars)
+        for pillar in pillars:
+            table = section[section.index(f'id="pillar-{pillar}"') :].split("</table>")[0]
+            total = dashboard["totals"]["by_pillar"][pillar]
+            assert f"Pillar: {pillar}. {total['benefits']} benefit" in table
+            assert f"{total['on_track']} on track" in table
+            titles = {unescape(t) for t in re.findall(r'<th scope="row"><a href="/benefits/[^"]+">([^<]+)</a>', table)}
+            assert titles == {row["title"] for row in dashboard["benefits"] if row["pillar"] == pillar}
+        cash = Decimal(dashboard["totals"]["all"]["cash_savings"])
+        assert f"cash savings £{cash:,}" in section
+
+
 def test_every_exit_case_figure_links_to_the_last_event_that_changed_it(demo: tuple[Http, DemoLoad]) -> None:
     http, load = demo
     sign_in(http)
