@@ -1,9 +1,12 @@
-"""A read-only web view for auditors and boards (issue 6, item 2; a first slice).
+"""A read-only web view for auditors and boards (issue 6, item 2).
 
-Server-rendered pages over the same reads the JSON API uses: the register, a collaboration
-(parties, functions, shares, its event timeline, each party's exit-cost quote with links from
-every line to its source events, the benefits dashboard) and an exit case. Every page takes
-``as_of`` and ``known_at``.
+Server-rendered pages over the same reads the JSON API uses: the register; a collaboration
+(parties, functions, shares, each party's exit-cost quote with links from every line to its
+source events and its exit-cost history drawn as a chart, its exit cases, the benefits
+dashboard by pillar, its event timeline); an exit case (its figures, each linked to the event
+that last changed it, its facts, the history of its figures as a chart); a benefit (its
+realisation and every measurement linked to its event). Every page takes ``as_of`` and
+``known_at``. Charts are ``charts.py``'s geometry drawn by ``templates/webview/_chart.html``.
 
 Sign-in: any valid token, entered once. The cookie holds the token's id (never the token),
 signed with ``itsdangerous``; the token is checked against the token store (not revoked) on
@@ -354,7 +357,7 @@ def _figure_sources(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _stream_events(stream: str) -> list[dict[str, Any]]:
-    """Every event of a stream (an exit case's) as the collaboration history shows them."""
+    """Every event of a stream (an exit case's or a benefit's) as the collaboration history shows them."""
     records = current_app.extensions["records"]
     uuid = UUID(stream)
     chain = records.side_tables.stream_chain(uuid)
