@@ -30,7 +30,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import wraps
@@ -69,6 +69,7 @@ PAGE_SIZE = 20
 MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
 STATUSES = ("active", "notice_served", "terminated")
 CASE_FIGURES = ("claimed", "assessed", "agreed", "written_off", "paid", "outstanding")
+FORCE_SERIES = (("total", "Total"),)
 CASE_SERIES = (
     ("claimed", "Claimed"),
     ("assessed", "Assessed"),
@@ -317,32 +318,24 @@ def _decimal_or_none(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _force_chart(force: str, rows: list[dict[str, Any]], collaboration_id: str) -> Any:
-    """The chart of a force's standing exit figures, event by event (its total)."""
+def _history_chart(
+    title: str,
+    rows: list[dict[str, Any]],
+    series: Sequence[tuple[str, str]],
+    href_of: Callable[[dict[str, Any]], str],
+) -> Any:
+    """An exit-cost history's rows as a step chart of ``series`` (keys of each row's figures
+    after its event), each event linked to ``href_of(row)``."""
     steps = [
         Step(
             label=row["effective_on"],
-            href=_event_href(row["stream_id"], row["version"], collaboration_id),
+            href=href_of(row),
             description=f"Version {row['version']}: {row['type']}",
-            values={"total": _decimal_or_none((row["after"] or {}).get("total"))},
+            values={key: _decimal_or_none((row["after"] or {}).get(key)) for key, _ in series},
         )
         for row in rows
     ]
-    return step_chart(f"What it would cost {force} to leave, event by event", steps, [("total", "Total")])
-
-
-def _case_chart(rows: list[dict[str, Any]]) -> Any:
-    """The chart of an exit case's figures, event by event."""
-    steps = [
-        Step(
-            label=row["effective_on"],
-            href=f"#event-{row['version']}",
-            description=f"Version {row['version']}: {row['type']}",
-            values={key: _decimal_or_none((row["after"] or {}).get(key)) for key, _ in CASE_SERIES},
-        )
-        for row in rows
-    ]
-    return step_chart("The case's figures, event by event", steps, CASE_SERIES)
+    return step_chart(title, steps, series)
 
 
 def _figure_sources(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -518,7 +511,12 @@ def collaboration_page(collaboration_id: str) -> Any:
     for party in document["parties"]:
         force = party["force"]
         rows = _rows_as_they_stood(figures_history.force_history(collaboration_id, force), as_of, known_at)
-        chart = _force_chart(force, rows, collaboration_id)
+        chart = _history_chart(
+            f"What it would cost {force} to leave, event by event",
+            rows,
+            FORCE_SERIES,
+            lambda row: _event_href(row["stream_id"], row["version"], collaboration_id),
+        )
         try:
             quote = records.exit_costs(collaboration_id, force=force, as_of=as_of, known_at=known_at)
         except DomainError as error:
@@ -590,7 +588,9 @@ def exit_case_page(case_id: str) -> Any:
         case=case,
         events=events,
         figure_rows=figure_rows,
-        chart=_case_chart(figure_rows),
+        chart=_history_chart(
+            "The case's figures, event by event", figure_rows, CASE_SERIES, lambda row: f"#event-{row['version']}"
+        ),
         as_of=as_of,
     )
 
