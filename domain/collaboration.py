@@ -153,7 +153,7 @@ class Direction(Immutable):
 class Notice(MutableEntry):
     """A withdrawal notice. ``exit_on`` starts as the earliest exit date (the notice date plus
     the notice period in force on it) and is moved by s23G directions; ``exit_on_version`` is
-    the event that set it (the notice, or the latest-recorded direction in ``directions``, the
+    the event that set it (the notice, or the direction in effect among ``directions``, the
     directions given while it was live).
 
     A notice stops being live when it is withdrawn (``withdrawn_on``) or spent by the force
@@ -177,9 +177,12 @@ class Notice(MutableEntry):
         return self.withdrawn_on is None and self.completed_on is None
 
     def recompute_exit_on(self) -> None:
-        """``exit_on`` from the earliest exit and the latest-recorded of ``directions``."""
+        """``exit_on`` from the earliest exit and the direction in effect: the one with the
+        latest effective date, and of those the latest recorded (as for apportionments and
+        exit terms), so a direction back-dated before an earlier-recorded one does not
+        override it."""
         if self.directions:
-            latest = max(self.directions, key=lambda direction: direction.version)
+            latest = max(self.directions, key=lambda direction: (direction.effective_on, direction.version))
             self.exit_on, self.exit_on_version = latest.new_exit_on, latest.version
         else:
             self.exit_on, self.exit_on_version = self.earliest_exit_on, self.version
@@ -223,6 +226,7 @@ class JointAsset(Immutable):
     funded_shares: dict[str, Share]
     effective_on: date
     version: int
+    function_id: str | None = None  # the function it serves; None: the agreement as a whole
 
 
 @dataclass(frozen=True)
@@ -531,12 +535,21 @@ class Collaboration(Aggregate):
         )
 
     class JointAssetRegistered(Event):
+        """Version 2 adds ``function_id``: the function the asset serves (None: the whole agreement)."""
+
+        class_version = 2
+
         asset_id: str
         name: str
         cost: Decimal
         acquired_on: date
         useful_life_months: int
         funded_shares: dict[str, Decimal]
+        function_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["function_id"] = None
 
         def apply(self, collaboration: Collaboration) -> None:
             collaboration.assets[self.asset_id] = JointAsset(
@@ -548,6 +561,7 @@ class Collaboration(Aggregate):
                 funded_shares={force: Share(value) for force, value in self.funded_shares.items()},
                 effective_on=self.effective_on,
                 version=self.originator_version,
+                function_id=self.function_id,
             )
 
     def register_asset(
@@ -559,9 +573,14 @@ class Collaboration(Aggregate):
         useful_life_months: int,
         funded_shares: dict[str, object],
         provenance: Provenance,
+        function_id: str | None = None,
     ) -> str:
+        """Registers a jointly funded asset, of the agreement as a whole or (``function_id``) of
+        one function: a function's assets are split when it is decoupled."""
         self.check_not_ended()
         name = required_text(name, "name", max_length=NAME_LENGTH)
+        if function_id is not None:
+            self.check_function_exists(function_id)
         money = Money.non_negative(cost, "cost")
         whole_months(useful_life_months, "useful_life_months", USEFUL_LIFE_MONTHS, InvalidAsset)
         for force in funded_shares:
@@ -576,6 +595,7 @@ class Collaboration(Aggregate):
             acquired_on=acquired_on,
             useful_life_months=useful_life_months,
             funded_shares={force: share.value for force, share in parsed.items()},
+            function_id=function_id,
             **provenance.as_event_fields(),
         )
         return asset_id
@@ -781,8 +801,7 @@ class Collaboration(Aggregate):
             direction = collaboration.directions[-1]
             for notice in collaboration.live_notices():
                 notice.directions.append(direction)
-                notice.exit_on = self.new_exit_on
-                notice.exit_on_version = self.originator_version
+                notice.recompute_exit_on()
 
     def give_direction(self, *, new_exit_on: date, summary: str, provenance: Provenance) -> None:
         self.check_not_ended()
@@ -898,6 +917,21 @@ class Collaboration(Aggregate):
     def current_parties(self) -> list[str]:
         """The parties that have not left the agreement, in the order they became parties."""
         return [party for party in self.parties if party not in self.withdrawn]
+
+    def parties_after(self, day: date) -> list[str]:
+        """The parties still in the agreement at the end of ``day``: joined on or before it and
+        not left on or before it, in the order they became parties."""
+        return [
+            party
+            for party in self.parties
+            if self.joined_on[party] <= day
+            and not (party in self.withdrawn and self.withdrawn[party].effective_on <= day)
+        ]
+
+    def remaining_parties(self, leaving: str, exit_on: date) -> list[str]:
+        """Who remains when ``leaving`` exits on ``exit_on``: the other parties still in the
+        agreement after that day. They share what the leaving force pays."""
+        return [party for party in self.parties_after(exit_on) if party != leaving]
 
     def spent_notice(self, force: str) -> Notice | None:
         """The notice a withdrawn party left on (spent by its ``PartyWithdrew``), else None."""

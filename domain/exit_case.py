@@ -777,16 +777,19 @@ class ExitCase(Aggregate):
         return _money(sum((payment.amount.amount for payment in self.payments), ZERO))
 
     def claimed_lines(self, heads: Sequence[str] | None = None) -> list[Claim]:
-        """The current claims' lines in lodging order, as the calculator's ``Claim`` with the
-        version that lodged each; only those on ``heads`` if given (the calculator takes the
-        claimed heads, ``domain.exit_costs.CLAIMED_HEADS``)."""
+        """The current claims' lines in lodging order, as the calculator's ``Claim``: who claims
+        from whom, and the version that lodged it; only those on ``heads`` if given (the
+        calculator takes the claimed heads, ``domain.exit_costs.CLAIMED_HEADS``)."""
         return [
             Claim(
                 head=line.head,
                 amount=line.amount.amount,
                 description=line.description,
+                claimant=claim.claimant,
+                respondent=claim.respondent,
                 evidence=line.evidence,
-                source_versions={"amount": claim.version},
+                version=claim.version,
+                source_id=str(self.id),
             )
             for claim in self.current_claims()
             for line in claim.lines

@@ -1,11 +1,12 @@
-"""The exit-cost calculator: DOMAIN.md's "Exit-cost method", as a pure function of the record.
+"""The exit-cost calculator: the exit-cost method (``docs/exit-cost-method.md``) as a pure
+function of the record.
 
 ``quote_withdrawal`` reads a Collaboration (and nothing else: no clock, no I/O) and returns an
-``ExitQuote`` whose every line shows its formula, its inputs (as exact decimal strings) and
-the aggregate versions of the events that supplied each input; the service turns those
-versions into event ids.
+``ExitQuote`` whose every line shows its formula, its inputs (as exact decimal strings), the
+aggregate versions of the events that supplied each input (the service turns those versions
+into event ids), the inputs worked out from other inputs, and who receives the line's money.
 
-Choices made here, beyond the letter of the method:
+Choices made here, beyond the letter of the method (each is in the method's documentation):
 
 - Dates. ``add_months`` clamps to the month's end. ``whole_months(a, b)`` is the largest n with
   ``add_months(a, n) <= b`` (0 when b is before a), so it agrees with ``add_months``: from
@@ -14,6 +15,9 @@ Choices made here, beyond the letter of the method:
   when zero (a fully depreciated asset is listed in H7's inputs with NBV 0.00, and the line is
   0.00), so a quote always says what it considered. Claimed heads (H2, H3, H6, H8) are one
   line per claim; mitigations are claims with negative amounts.
+- Claims by party. A claim against W is money W pays the claimant; a claim by W against
+  another party is money that party owes W (a credit: the line is the claim negated); a claim
+  between two other parties is not part of W's quote.
 - Arithmetic. Each line is worked exactly (sums taken before the single division) at 50
   digits of precision and rounded once, half-up, to pence. The total is the sum of the
   rounded (and capped) lines.
@@ -21,28 +25,40 @@ Choices made here, beyond the letter of the method:
   and inputs say so); a claimed head whose lines together exceed the cap gets one extra
   "cap adjustment" line for that head bringing its total down to the cap.
 - Functions counted are those added on or before E and not decoupled on or before E.
-  Contracts of a function left out are left out too (the function has left the joint
-  structure, and its contracts with it).
+  Contracts and assets of a function left out are left out too (the function has left the
+  joint structure, and its contracts and assets with it); assets of the agreement as a whole
+  always count.
 - A function with no apportionment in effect on N (its own or the all-functions one) is an
   error (``NoApportionment``) rather than a silent zero. A party missing from an
   apportionment or an asset's funding shares has share 0.
 - An exit date before the notice date is refused (``ExitBeforeNotice``).
+- Who is paid. The remaining parties are the others still in the agreement after E. Each line
+  is shared among them head by head: H1 and H4 by each function's own ratio on N, H5 by the
+  ratio of the contract's function, H7 by the asset's funding shares, each renormalised over
+  the remaining parties (where they hold none of it: all to the host force if it remains, else
+  equally); a claimed line goes wholly to (or, W's own claim, comes wholly from) the other
+  party to the claim; a cap adjustment in proportion to what the head's positive lines pay.
+  Each line's parts are rounded to the penny by the largest remainder
+  (``domain.allocation``), so they add up to the line exactly, and the payees' totals to the
+  quote's total (a line with nobody to receive it is ``unallocated``).
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from domain.allocation import fraction_text, split_pence
 from domain.errors import DomainError, NoExitTerms
 from domain.values import PENNY, Money, Share
 
 if TYPE_CHECKING:
-    from domain.collaboration import Collaboration, ExitTerms, Function
+    from domain.collaboration import Collaboration, Contract, ExitTerms, Function, JointAsset
 
 COMPUTED_HEADS = ("H1", "H4", "H5", "H7")
 CLAIMED_HEADS = ("H2", "H3", "H6", "H8")
@@ -60,6 +76,7 @@ DAYS_IN_YEAR = Decimal(365)
 MONTHS_IN_YEAR = Decimal(12)
 _PRECISION = 50  # far more digits than any line needs, so only the final rounding rounds
 ZERO = Decimal(0)
+NO_MONEY = Money(Decimal("0.00"))
 
 
 class NoApportionment(DomainError):
@@ -72,6 +89,10 @@ class ExitBeforeNotice(DomainError):
 
 class InvalidClaim(DomainError):
     """A claimed line is on a claimed head (H2, H3, H6, H8) and is money to the penny."""
+
+
+class AgreementHasEnded(DomainError):
+    """Once the agreement has ended, only a party that was leaving it on notice has an exit to quote."""
 
 
 class DateOutOfRange(DomainError):
@@ -115,8 +136,22 @@ def round_pence(value: Decimal) -> Decimal:
 
 # ---------------------------------------------------------------------------- value objects
 @dataclass(frozen=True)
+class PayeeShare:
+    """What the withdrawing force pays one party on one line: negative when that party pays
+    the withdrawing force (its equity in an asset, a claim the withdrawing force made on it)."""
+
+    force: str
+    amount: Money
+    formula: str
+    inputs: Mapping[str, str]
+    source_versions: Mapping[str, int]
+    source_id: str | None = None  # the aggregate whose versions these are; None: the collaboration
+
+
+@dataclass(frozen=True)
 class QuoteLine:
-    """One line of a quote: a head, its amount to the penny, how it was worked, from what."""
+    """One line of a quote: a head, its amount to the penny, how it was worked, from what, and
+    to whom it is paid."""
 
     head: str
     amount: Money
@@ -128,6 +163,9 @@ class QuoteLine:
     # Inputs sourced from another aggregate than ``source_id`` (e.g. the collaboration's cap on
     # a claimed line): input name -> aggregate id, None meaning the collaboration.
     input_streams: Mapping[str, str | None] = field(default_factory=dict)
+    # Inputs worked out from other inputs (not recorded by any one event): name -> the inputs.
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    payees: tuple[PayeeShare, ...] = ()
 
     def stream_of(self, input_name: str) -> str | None:
         """The aggregate whose event supplied an input (None: the collaboration)."""
@@ -135,8 +173,20 @@ class QuoteLine:
 
 
 @dataclass(frozen=True)
+class PayeeTotal:
+    """What the withdrawing force pays one party in all (negative: is paid by it), by head."""
+
+    force: str
+    amount: Money
+    by_head: Mapping[str, Money]
+
+
+@dataclass(frozen=True)
 class ExitQuote:
-    """What a withdrawing force owes (positive) or is owed (negative) on its exit date."""
+    """What a withdrawing force owes (positive) or is owed (negative) on its exit date, and to
+    whom. ``notice_version`` and ``exit_version`` are the collaboration events that fixed N and
+    E (None where the date is the quote date or was asked for); ``basis`` says in words where
+    each came from."""
 
     collaboration_id: str
     force: str
@@ -147,6 +197,12 @@ class ExitQuote:
     terms_version: int
     lines: tuple[QuoteLine, ...]
     total: Money
+    notice_version: int | None = None
+    exit_version: int | None = None
+    basis: Mapping[str, str] = field(default_factory=dict)
+    remaining: tuple[str, ...] = ()
+    payees: tuple[PayeeTotal, ...] = ()
+    unallocated: Money = NO_MONEY
 
     def by_head(self) -> dict[str, Money]:
         """The total of each head that has lines."""
@@ -158,14 +214,48 @@ class ExitQuote:
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed line from an exit case (H2, H3, H6 or H8); a mitigation is a negative claim."""
+    """A claimed line from an exit case (H2, H3, H6 or H8), by ``claimant`` against
+    ``respondent``; a mitigation is a negative line. ``version`` is the event that lodged it."""
 
     head: str
     amount: object
     description: str
+    claimant: str
+    respondent: str
     evidence: str | None = None
-    source_versions: Mapping[str, int] = field(default_factory=dict)
+    version: int | None = None
     source_id: str | None = None  # the exit case that lodged it
+
+
+@dataclass(frozen=True)
+class ExitBasis:
+    """N and E of a quote, and where each came from: the event (a collaboration version) or,
+    with None, the quote date or the exit date asked for; ``basis`` says it in words."""
+
+    notice_on: date | None
+    exit_on: date
+    notice_version: int | None = None
+    exit_version: int | None = None
+    basis: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Allotment:
+    """How a line's amount is shared among payees before it is rounded: each payee's weight
+    (exact, never negative), and per payee the inputs its weight came from."""
+
+    weights: Mapping[str, Fraction]
+    formula: str
+    inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    versions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    source_id: str | None = None
+
+    @staticmethod
+    def to(force: str, formula: str, inputs: Mapping[str, str], versions: Mapping[str, int], source_id: str | None):
+        return Allotment({force: Fraction(1)}, formula, {force: inputs}, {force: versions}, source_id)
+
+
+NOBODY = Allotment({}, "no remaining party")
 
 
 # ------------------------------------------------------------------------------ calculator
@@ -178,12 +268,19 @@ def quote_withdrawal(
     notice_on: date | None = None,
     decoupled_on: Mapping[str, date] | None = None,
     claims: Sequence[Claim] = (),
+    notice_version: int | None = None,
+    exit_version: int | None = None,
+    basis: Mapping[str, str] | None = None,
 ) -> ExitQuote:
-    """The exit costs of ``force`` withdrawing on ``exit_on``, by DOMAIN.md's method.
+    """The exit costs of ``force`` withdrawing on ``exit_on``, by the exit-cost method, and who
+    receives them.
 
     N = ``notice_on`` or, with no notice served, ``quoted_on``; E = ``exit_on``. Ratios and
     budgets are those in effect on N; exit terms are those in effect on N. ``decoupled_on``
-    maps function ids to the dates they left the joint structure."""
+    maps function ids to the dates they left the joint structure. ``notice_version`` and
+    ``exit_version`` are the events that fixed N and E, if any. Claims enter by who they are
+    between: a claim against ``force`` is money it pays the claimant; a claim by ``force`` is
+    money the respondent pays it (a credit); a claim between two other parties is left out."""
     collaboration.check_is_party(force, "force")
     notice = notice_on or quoted_on
     if exit_on < notice:
@@ -191,7 +288,9 @@ def quote_withdrawal(
     terms = collaboration.exit_terms_in_effect(notice)
     if terms is None:
         raise NoExitTerms(f"no exit terms were in effect on the notice date {notice}", field="notice_on")
-    claimed = [_checked_claim(claim, index) for index, claim in enumerate(claims)]
+    claimed = [
+        pair for index, claim in enumerate(claims) if (pair := _claimed_line(claim, index, force)) is not None
+    ]
     decoupled = dict(decoupled_on or {})
 
     functions = [
@@ -200,20 +299,24 @@ def quote_withdrawal(
         if function.added_on <= exit_on and not (function.id in decoupled and decoupled[function.id] <= exit_on)
     ]
     counted = {function.id for function in functions}
+    remaining = collaboration.remaining_parties(force, exit_on)
     ratios = {function.id: _ratio(collaboration, function, force, notice) for function in functions}
+    splits = {function.id: _function_split(collaboration, function, remaining, notice) for function in functions}
     budgets = {function.id: function.budget_in_effect(notice) for function in functions}
     notice_end = add_months(notice, terms.notice_period_months)
+    dates = _Dates(notice, exit_on, notice_end, notice_version, exit_version)
 
     with localcontext() as context:
         context.prec = _PRECISION
-        lines = [
-            _notice_shortfall(functions, ratios, budgets, force, terms, notice, exit_on, notice_end),
-            _stranded_costs(functions, ratios, budgets, force, terms),
-            _contract_break(collaboration, counted, ratios, force, exit_on),
-            _asset_split(collaboration, force, exit_on),
+        worked = [
+            _notice_shortfall(functions, ratios, budgets, splits, force, terms, dates),
+            _stranded_costs(functions, ratios, budgets, splits, force, terms),
+            _contract_break(collaboration, counted, ratios, splits, force, dates),
+            _asset_split(collaboration, counted, remaining, force, dates),
         ]
-        lines.extend(claimed)
-        lines = _apply_caps(lines, terms.caps, terms.version)
+        worked.extend(claimed)
+        worked = _apply_caps(worked, terms.caps, terms.version)
+        lines = [_with_payees(line, allotment, collaboration.parties) for line, allotment in worked]
         total = sum((line.amount.amount for line in lines), ZERO)
     return ExitQuote(
         collaboration_id=str(collaboration.id),
@@ -225,7 +328,72 @@ def quote_withdrawal(
         terms_version=terms.version,
         lines=tuple(lines),
         total=Money(round_pence(total)),
+        notice_version=notice_version,
+        exit_version=exit_version,
+        basis=dict(basis or {}),
+        remaining=tuple(remaining),
+        payees=_payee_totals(lines, collaboration.parties),
+        unallocated=Money(round_pence(sum((line.amount.amount for line in lines if not line.payees), ZERO))),
     )
+
+
+def exit_basis(collaboration: Collaboration, force: str, on: date, exit_on: date | None = None) -> ExitBasis:
+    """N and E of ``force``'s standing exit figure on the date ``on``, and the events behind them.
+
+    - With a live notice, N is its date and E is ``exit_on`` or else the notice's exit date (as
+      moved by the s23G direction in effect), or, once the agreement has ended, the date it ended.
+    - A force that has left is quoted on the notice it left on, and E is the date it left.
+    - Once the agreement has ended, a force that was not leaving on notice has no exit to quote
+      (``AgreementHasEnded``): nothing is jointly run any more, so no fresh notice is supposed.
+    - Otherwise N is ``on`` (no notice: the quote date) and E is ``exit_on`` or else the earliest
+      exit date had notice been served that day (N + notice_period_months, so H1 is 0)."""
+    collaboration.check_is_party(force, "force")
+    notice = collaboration.live_notice(force)
+    spent = collaboration.spent_notice(force)
+    asked = "the exit date asked for"
+    if spent is not None:
+        left = collaboration.withdrawn[force]
+        served = f"the notice {force} served on {spent.served_on}, spent when it left"
+        if exit_on is not None:
+            return ExitBasis(spent.served_on, exit_on, spent.version, None, {"N": served, "E": asked})
+        left_on = f"the date {force} left the agreement"
+        return ExitBasis(spent.served_on, left.effective_on, spent.version, left.version, {"N": served, "E": left_on})
+    if notice is not None:
+        served = f"the notice {force} served on {notice.served_on}"
+        if exit_on is not None:
+            return ExitBasis(notice.served_on, exit_on, notice.version, None, {"N": served, "E": asked})
+        ended = collaboration.terminated_on
+        if ended is not None:
+            ended_text = f"the date the agreement ended, with {force}'s notice still running"
+            return ExitBasis(notice.served_on, ended, notice.version, collaboration.terminated_version, {
+                "N": served,
+                "E": ended_text,
+            })
+        if notice.exit_on_version != notice.version:
+            moved = f"the exit date set by the s23G direction in effect ({notice.exit_on})"
+            return ExitBasis(notice.served_on, notice.exit_on, notice.version, notice.exit_on_version, {
+                "N": served,
+                "E": moved,
+            })
+        earliest = "the notice's earliest exit date (its date plus the notice period)"
+        return ExitBasis(notice.served_on, notice.exit_on, notice.version, notice.version, {"N": served, "E": earliest})
+    if collaboration.terminated_on is not None:
+        raise AgreementHasEnded(
+            f"the agreement ended on {collaboration.terminated_on} and {force} was not leaving it on notice: "
+            "there is no exit of its own to quote",
+            field="force",
+        )
+    quote_date = "the quote date: no notice has been served"
+    if exit_on is not None:
+        return ExitBasis(None, exit_on, None, None, {"N": quote_date, "E": asked})
+    terms = collaboration.exit_terms_in_effect(on)
+    if terms is None:
+        raise NoExitTerms(f"no exit terms were in effect on {on}, so there is no notice period", field="on")
+    earliest = "the earliest exit had notice been served on N (N plus the notice period)"
+    return ExitBasis(None, add_months(on, terms.notice_period_months), None, terms.version, {
+        "N": quote_date,
+        "E": earliest,
+    })
 
 
 def quote_for_force(
@@ -236,39 +404,81 @@ def quote_for_force(
     exit_on: date | None = None,
     claims: Sequence[Claim] = (),
 ) -> ExitQuote:
-    """The standing exit figure of ``force`` on the date ``on``: the basis every reader uses
-    (the quote endpoint, the exit-cost history), so their figures agree.
-
-    With a live notice, N is its date and E is ``exit_on`` or else the notice's exit date (as
-    moved by any s23G direction). A force that has withdrawn is quoted on the notice it left
-    on, and E is the date it left. With neither, N is ``on`` and E is ``exit_on`` or else the
-    earliest exit date had notice been served that day (N + notice_period_months, so H1 is 0).
+    """The standing exit figure of ``force`` on the date ``on`` (N and E by ``exit_basis``): the
+    basis every reader uses (the quote endpoint, the exit-cost history), so their figures agree.
     Functions decoupled on or before E are left out."""
-    collaboration.check_is_party(force, "force")
-    notice = collaboration.live_notice(force)
-    spent = collaboration.spent_notice(force)
-    if notice is not None:
-        notice_on = notice.served_on
-        exit_on = exit_on or notice.exit_on
-    elif spent is not None:
-        notice_on = spent.served_on
-        exit_on = exit_on or collaboration.withdrawn[force].effective_on
-    else:
-        notice_on = None
-        if exit_on is None:
-            terms = collaboration.exit_terms_in_effect(on)
-            if terms is None:
-                raise NoExitTerms(f"no exit terms were in effect on {on}, so there is no notice period", field="on")
-            exit_on = add_months(on, terms.notice_period_months)
+    basis = exit_basis(collaboration, force, on, exit_on)
     return quote_withdrawal(
         collaboration,
         force=force,
-        exit_on=exit_on,
+        exit_on=basis.exit_on,
         quoted_on=on,
-        notice_on=notice_on,
+        notice_on=basis.notice_on,
         decoupled_on=collaboration.decoupled_on(),
         claims=claims,
+        notice_version=basis.notice_version,
+        exit_version=basis.exit_version,
+        basis=basis.basis,
     )
+
+
+# ------------------------------------------------------------------------------ the heads
+@dataclass(frozen=True)
+class _Dates:
+    notice: date
+    exit_on: date
+    notice_end: date
+    notice_version: int | None
+    exit_version: int | None
+
+    def record(self, inputs: dict[str, str], versions: dict[str, int], *names: str) -> None:
+        """Puts N and/or E in a line's inputs, with the events that fixed them."""
+        for name in names:
+            day, version = (self.notice, self.notice_version) if name == "N" else (self.exit_on, self.exit_version)
+            inputs[name] = day.isoformat()
+            if version is not None:
+                versions[name] = version
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How one function's (or asset's) money is shared among the remaining parties: each one's
+    fraction, the recorded shares it came from, and the rule used."""
+
+    fractions: Mapping[str, Fraction]
+    shares: Mapping[str, tuple[str, int | None]]  # party -> (its share as text, the event)
+    rule: str
+
+
+def _split(
+    remaining: Sequence[str], held: Mapping[str, Share], version: int | None, host: str | None = None
+) -> _Split:
+    """The remaining parties' fractions of something they hold in ``held`` shares: in
+    proportion to those shares; where they hold none of it, all to the host if it remains, else
+    equally."""
+    shares = {party: held.get(party, Share(ZERO)) for party in remaining}
+    recorded = {party: (str(share), version) for party, share in shares.items()}
+    total = sum((Fraction(share.value) for share in shares.values()), Fraction(0))
+    if total > 0:
+        fractions = {party: Fraction(share.value) / total for party, share in shares.items() if share.value}
+        return _Split(fractions, recorded, "in proportion to the remaining parties' shares")
+    if host is not None and host in remaining:
+        return _Split({host: Fraction(1)}, recorded, "to the host force: the remaining parties hold no share")
+    if remaining:
+        return _Split(
+            {party: Fraction(1, len(remaining)) for party in remaining},
+            recorded,
+            "equally: the remaining parties hold no share",
+        )
+    return _Split({}, recorded, "nobody remains")
+
+
+def _function_split(
+    collaboration: Collaboration, function: Function, remaining: Sequence[str], on: date
+) -> _Split:
+    apportionment = collaboration.shares_in_effect(function.id, on)
+    held = apportionment.shares if apportionment is not None else {}
+    return _split(remaining, held, apportionment.version if apportionment else None, function.host_force)
 
 
 def _ratio(collaboration: Collaboration, function: Function, force: str, on: date) -> tuple[Share, int]:
@@ -278,69 +488,116 @@ def _ratio(collaboration: Collaboration, function: Function, force: str, on: dat
     return apportionment.shares.get(force, Share(ZERO)), apportionment.version
 
 
+class _Weighing:
+    """Builds an ``Allotment``: adds each item's money (exact) to the payees' weights by a
+    split, and records the shares each weight came from."""
+
+    def __init__(self) -> None:
+        self.weights: dict[str, Fraction] = {}
+        self.inputs: dict[str, dict[str, str]] = {}
+        self.versions: dict[str, dict[str, int]] = {}
+        self.rules: set[str] = set()
+
+    def add(self, money: Decimal, split: _Split, label: str, share_name: str) -> None:
+        for party, fraction in split.fractions.items():
+            self.weights[party] = self.weights.get(party, Fraction(0)) + Fraction(money) * fraction
+        for party in split.fractions:
+            inputs, versions = self.inputs.setdefault(party, {}), self.versions.setdefault(party, {})
+            share, version = split.shares.get(party, ("0", None))
+            key = f"{share_name}({party}, {label})"
+            inputs[key] = share
+            if version is not None:
+                versions[key] = version
+            inputs[f"s({party}, {label})"] = fraction_text(split.fractions[party])
+        self.rules.add(split.rule)
+
+    def allotment(self, formula: str) -> Allotment:
+        if not self.weights and not self.rules - {"nobody remains"}:
+            return NOBODY
+        rules = "; ".join(sorted(self.rules))
+        return Allotment(dict(self.weights), f"{formula} ({rules})", self.inputs, self.versions)
+
+
 def _function_inputs(
     functions: Iterable[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
+    splits: Mapping[str, _Split],
     force: str,
     inputs: dict[str, str],
     versions: dict[str, int],
-) -> Decimal:
-    """Records B(f) and r(W,f) for each function and returns Σ_f B(f)·r(W,f), exactly."""
+) -> tuple[Decimal, _Weighing]:
+    """Records B(f) and r(W,f) for each function; returns Σ_f B(f)·r(W,f), exactly, and how it
+    is shared among the remaining parties (by each function's own ratio)."""
     weighted = ZERO
+    weighing = _Weighing()
     for function in functions:
         budget, budget_version = budgets[function.id]
         share, share_version = ratios[function.id]
         b_key, r_key = f"B({function.name})", f"r({force}, {function.name})"
         inputs[b_key], versions[b_key] = str(budget), budget_version
         inputs[r_key], versions[r_key] = str(share), share_version
-        weighted += budget.amount * share.value
-    return weighted
+        part = budget.amount * share.value
+        weighted += part
+        weighing.add(part, splits[function.id], function.name, "r")
+    return weighted, weighing
+
+
+FUNCTION_PAYEE_FORMULA = (
+    "line·w(p)/Σ_q w(q), w(p) = Σ_f B(f)·r(W,f)·s(p,f), s(p,f) = r(p,f)/Σ_(remaining q) r(q,f); "
+    "to the penny by largest remainder"
+)
 
 
 def _notice_shortfall(
     functions: Sequence[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
+    splits: Mapping[str, _Split],
     force: str,
     terms: ExitTerms,
-    notice: date,
-    exit_on: date,
-    notice_end: date,
-) -> QuoteLine:
-    inputs: dict[str, str] = {"N": notice.isoformat(), "E": exit_on.isoformat()}
+    dates: _Dates,
+) -> tuple[QuoteLine, Allotment]:
+    inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
+    dates.record(inputs, versions, "N", "E")
     inputs["notice_period_months"] = str(terms.notice_period_months)
     versions["notice_period_months"] = terms.version
-    inputs["notice_end"] = notice_end.isoformat()
-    weighted = _function_inputs(functions, ratios, budgets, force, inputs, versions)
-    days = max(0, days_between(exit_on, notice_end))
+    inputs["notice_end"] = dates.notice_end.isoformat()
+    weighted, weighing = _function_inputs(functions, ratios, budgets, splits, force, inputs, versions)
+    days = max(0, days_between(dates.exit_on, dates.notice_end))
     inputs["days(E, notice_end)"] = str(days)
-    if exit_on < notice_end:
+    derived = {"notice_end": ("N", "notice_period_months"), "days(E, notice_end)": ("E", "notice_end")}
+    if dates.exit_on < dates.notice_end:
         formula = "Σ_f B(f)·r(W,f)·days(E, notice_end)/365, notice_end = N + notice_period_months"
         amount = weighted * days / DAYS_IN_YEAR
     else:
         formula = "0: E is on or after notice_end = N + notice_period_months"
         amount = ZERO
-    return QuoteLine("H1", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H1"])
+    line = QuoteLine(
+        "H1", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H1"], derived=derived
+    )
+    return line, weighing.allotment(FUNCTION_PAYEE_FORMULA)
 
 
 def _stranded_costs(
     functions: Sequence[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
+    splits: Mapping[str, _Split],
     force: str,
     terms: ExitTerms,
-) -> QuoteLine:
+) -> tuple[QuoteLine, Allotment]:
     inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
-    weighted = _function_inputs(functions, ratios, budgets, force, inputs, versions)
+    weighted, weighing = _function_inputs(functions, ratios, budgets, splits, force, inputs, versions)
     rate, months = terms.stranded_cost_rate, terms.stranded_cost_months
     inputs["stranded_cost_rate"], versions["stranded_cost_rate"] = str(rate), terms.version
     inputs["stranded_cost_months"], versions["stranded_cost_months"] = str(months), terms.version
     amount = weighted * rate.value * months / MONTHS_IN_YEAR
     formula = "Σ_f B(f)·r(W,f)·stranded_cost_rate·stranded_cost_months/12"
-    return QuoteLine("H4", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H4"])
+    line = QuoteLine("H4", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H4"])
+    return line, weighing.allotment(FUNCTION_PAYEE_FORMULA)
 
 
 def _labels(items: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -352,25 +609,34 @@ def _labels(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {ident: name if counts[name] == 1 else f"{name} [{ident}]" for ident, name in pairs}
 
 
+def committed_contracts(collaboration: Collaboration, function_ids: Collection[str], on: date) -> list[Contract]:
+    """The contracts of these functions still committed on ``on`` (effective_on <= on < ends_on),
+    in the order they were committed."""
+    return sorted(
+        (
+            contract
+            for contract in collaboration.contracts.values()
+            if contract.function_id in function_ids and contract.effective_on <= on < contract.ends_on
+        ),
+        key=lambda c: (c.effective_on, c.version),
+    )
+
+
 def _contract_break(
     collaboration: Collaboration,
     counted: set[str],
     ratios: Mapping[str, tuple[Share, int]],
+    splits: Mapping[str, _Split],
     force: str,
-    exit_on: date,
-) -> QuoteLine:
-    inputs: dict[str, str] = {"E": exit_on.isoformat()}
+    dates: _Dates,
+) -> tuple[QuoteLine, Allotment]:
+    inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
-    contracts = sorted(
-        (
-            contract
-            for contract in collaboration.contracts.values()
-            if contract.function_id in counted and contract.effective_on <= exit_on < contract.ends_on
-        ),
-        key=lambda c: (c.effective_on, c.version),
-    )
+    dates.record(inputs, versions, "E")
+    contracts = committed_contracts(collaboration, counted, dates.exit_on)
     labels = _labels((c.id, c.supplier) for c in contracts)
     amount = ZERO
+    weighing = _Weighing()
     for contract in contracts:
         label = labels[contract.id]
         function = collaboration.functions[contract.function_id]
@@ -379,85 +645,226 @@ def _contract_break(
         inputs[keys[0]], versions[keys[0]] = str(contract.break_cost), contract.version
         inputs[keys[1]], versions[keys[1]] = contract.ends_on.isoformat(), contract.version
         inputs[keys[2]], versions[keys[2]] = str(share), share_version
-        amount += contract.break_cost.amount * share.value
+        part = contract.break_cost.amount * share.value
+        amount += part
+        weighing.add(part, splits[contract.function_id], function.name, "r")
     formula = "Σ_c break_cost(c)·r(W, function of c), contracts committed on E (effective_on <= E < ends_on)"
-    return QuoteLine("H5", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H5"])
+    line = QuoteLine("H5", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H5"])
+    payee_formula = (
+        "line·w(p)/Σ_q w(q), w(p) = Σ_c break_cost(c)·r(W, f_c)·s(p, f_c), s(p,f) = r(p,f)/Σ_(remaining q) r(q,f); "
+        "to the penny by largest remainder"
+    )
+    return line, weighing.allotment(payee_formula)
 
 
-def _asset_split(collaboration: Collaboration, force: str, exit_on: date) -> QuoteLine:
-    inputs: dict[str, str] = {"E": exit_on.isoformat()}
-    versions: dict[str, int] = {}
-    assets = sorted(
-        (asset for asset in collaboration.assets.values() if asset.acquired_on <= exit_on),
+def assets_held(collaboration: Collaboration, function_ids: Collection[str] | None, on: date) -> list[JointAsset]:
+    """The jointly funded assets held on ``on`` (acquired by then), in the order acquired; with
+    ``function_ids``, only those of the agreement as a whole or of one of these functions."""
+    return sorted(
+        (
+            asset
+            for asset in collaboration.assets.values()
+            if asset.acquired_on <= on and (function_ids is None or asset.function_id in (None, *function_ids))
+        ),
         key=lambda a: (a.acquired_on, a.version),
     )
+
+
+def net_book_value(asset: JointAsset, on: date) -> tuple[int, Decimal]:
+    """Whole months used by ``on`` and the exact NBV: cost·max(0, 1 - used/useful_life)."""
+    used = whole_months(asset.acquired_on, on)
+    remaining = max(0, asset.useful_life_months - used)
+    return used, asset.cost.amount * remaining / asset.useful_life_months
+
+
+def asset_inputs(asset: JointAsset, label: str, used: int, nbv: Decimal) -> tuple[dict[str, str], dict[str, int]]:
+    """An asset's recorded facts (sourced from the event that registered it) and its workings."""
+    inputs = {
+        f"cost({label})": str(asset.cost),
+        f"acquired_on({label})": asset.acquired_on.isoformat(),
+        f"useful_life_months({label})": str(asset.useful_life_months),
+    }
+    versions = dict.fromkeys(inputs, asset.version)
+    inputs[f"whole_months({label})"] = str(used)
+    inputs[f"NBV({label})"] = str(round_pence(nbv))
+    return inputs, versions
+
+
+def _asset_split(
+    collaboration: Collaboration, counted: set[str], remaining: Sequence[str], force: str, dates: _Dates
+) -> tuple[QuoteLine, Allotment]:
+    inputs: dict[str, str] = {}
+    versions: dict[str, int] = {}
+    derived: dict[str, tuple[str, ...]] = {}
+    dates.record(inputs, versions, "E")
+    assets = assets_held(collaboration, counted, dates.exit_on)
     labels = _labels((a.id, a.name) for a in assets)
     amount = ZERO
+    weighing = _Weighing()
     for asset in assets:
         label = labels[asset.id]
-        used = whole_months(asset.acquired_on, exit_on)
-        remaining = max(0, asset.useful_life_months - used)
-        nbv = asset.cost.amount * remaining / asset.useful_life_months
+        used, nbv = net_book_value(asset, dates.exit_on)
         share = asset.funded_shares.get(force, Share(ZERO))
-        for key, value in (
-            (f"cost({label})", str(asset.cost)),
-            (f"acquired_on({label})", asset.acquired_on.isoformat()),
-            (f"useful_life_months({label})", str(asset.useful_life_months)),
-            (f"funded_share({force}, {label})", str(share)),
-        ):
-            inputs[key], versions[key] = value, asset.version
-        inputs[f"whole_months({label})"] = str(used)
-        inputs[f"NBV({label})"] = str(round_pence(nbv))
-        amount -= nbv * share.value
+        asset_facts, asset_versions = asset_inputs(asset, label, used, nbv)
+        inputs.update(asset_facts)
+        versions.update(asset_versions)
+        share_key = f"funded_share({force}, {label})"
+        inputs[share_key], versions[share_key] = str(share), asset.version
+        derived[f"whole_months({label})"] = (f"acquired_on({label})", "E")
+        derived[f"NBV({label})"] = (f"cost({label})", f"whole_months({label})", f"useful_life_months({label})")
+        part = nbv * share.value
+        amount -= part
+        weighing.add(part, _split(remaining, asset.funded_shares, asset.version), label, "funded_share")
     formula = "-Σ_a NBV_a(E)·funded_share(W), NBV(E) = cost·max(0, 1 - whole_months(acquired_on, E)/useful_life)"
-    return QuoteLine("H7", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H7"])
+    line = QuoteLine("H7", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H7"], derived=derived)
+    payee_formula = (
+        "line·w(p)/Σ_q w(q), w(p) = Σ_a NBV_a(E)·funded_share(W, a)·s(p, a), "
+        "s(p,a) = funded_share(p,a)/Σ_(remaining q) funded_share(q,a): the remaining parties keep the asset and "
+        "each pays W its part of W's equity; to the penny by largest remainder"
+    )
+    return line, weighing.allotment(payee_formula)
 
 
-def _checked_claim(claim: Claim, index: int) -> QuoteLine:
+def checked_claim_amount(claim: Claim, index: int) -> Money:
     where = f"claims.{index}"
     if claim.head not in CLAIMED_HEADS:
         raise InvalidClaim(f"{where}: a claimed line is on {', '.join(CLAIMED_HEADS)}, not {claim.head!r}", field=where)
-    amount = Money.of(claim.amount, f"{where}.amount")
-    inputs = {"amount": str(amount), "description": claim.description}
+    return Money.of(claim.amount, f"{where}.amount")
+
+
+def claim_inputs(claim: Claim, amount: Money) -> tuple[dict[str, str], dict[str, int]]:
+    """A claimed line's facts, each from the event that lodged the claim."""
+    inputs = {"amount": str(amount), "claimant": claim.claimant, "respondent": claim.respondent}
+    inputs["description"] = claim.description
     if claim.evidence:
         inputs["evidence"] = claim.evidence
-    formula = "claimed amount (a mitigation, negative)" if amount.amount < 0 else "claimed amount"
-    return QuoteLine(
-        claim.head, amount, formula, inputs, dict(claim.source_versions), claim.description, claim.source_id
+    versions = dict.fromkeys(inputs, claim.version) if claim.version is not None else {}
+    return inputs, versions
+
+
+def _claimed_line(claim: Claim, index: int, force: str) -> tuple[QuoteLine, Allotment] | None:
+    """A claim as a line of ``force``'s quote: against it, money it pays the claimant; by it,
+    money the respondent pays it (the line is the claim negated); else None (not its money)."""
+    amount = checked_claim_amount(claim, index)
+    if force not in (claim.claimant, claim.respondent):
+        return None
+    inputs, versions = claim_inputs(claim, amount)
+    if claim.respondent == force:
+        counterparty, line_amount = claim.claimant, amount
+        formula = "claimed amount (a mitigation, negative)" if amount.amount < 0 else "claimed amount"
+        payee_formula = "all to the claimant"
+    else:
+        counterparty, line_amount = claim.respondent, Money(-amount.amount)
+        formula = "-claimed amount: claimed by W from the respondent, so owed to W (a credit)"
+        payee_formula = "all from the respondent, who owes it to W"
+    line = QuoteLine(claim.head, line_amount, formula, inputs, versions, claim.description, claim.source_id)
+    keys = ("claimant", "respondent")
+    allotment = Allotment.to(
+        counterparty,
+        payee_formula,
+        {key: inputs[key] for key in keys},
+        {key: versions[key] for key in keys if key in versions},
+        claim.source_id,
     )
+    return line, allotment
 
 
-def _apply_caps(lines: list[QuoteLine], caps: Mapping[str, Money], terms_version: int) -> list[QuoteLine]:
+def _apply_caps(
+    lines: list[tuple[QuoteLine, Allotment]], caps: Mapping[str, Money], terms_version: int
+) -> list[tuple[QuoteLine, Allotment]]:
     """Caps per head, after rounding: a single line is capped in place; a head of several
-    lines gets one adjustment line bringing its total down to the cap."""
-    result: list[QuoteLine] = []
-    for line in lines:
+    lines gets one adjustment line bringing its total down to the cap, shared among the payees
+    in proportion to what the head's positive lines pay them."""
+    result: list[tuple[QuoteLine, Allotment]] = []
+    for line, allotment in lines:
         cap = caps.get(line.head)
-        on_head = [other for other in lines if other.head == line.head]
+        on_head = [other for other, _ in lines if other.head == line.head]
         if cap is not None and len(on_head) == 1 and line.amount > cap:
             inputs = {**line.inputs, "uncapped": str(line.amount), "cap": str(cap)}
             versions = {**line.source_versions, "cap": terms_version}
             formula = f"min({line.formula}; cap on {line.head})"
             streams = {**line.input_streams, "cap": None} if line.source_id is not None else dict(line.input_streams)
-            line = QuoteLine(
-                line.head, cap, formula, inputs, versions, f"{line.description} (capped)", line.source_id, streams
+            line = replace(
+                line,
+                amount=cap,
+                formula=formula,
+                inputs=inputs,
+                source_versions=versions,
+                description=f"{line.description} (capped)",
+                input_streams=streams,
+                derived={**line.derived, "uncapped": tuple(line.inputs)},
             )
-        result.append(line)
+        result.append((line, allotment))
     for head, cap in caps.items():
-        on_head = [line for line in result if line.head == head]
+        on_head = [(line, allotment) for line, allotment in result if line.head == head]
         if len(on_head) < 2:
             continue
-        head_total = sum((line.amount.amount for line in on_head), ZERO)
+        head_total = sum((line.amount.amount for line, _ in on_head), ZERO)
         if head_total > cap.amount:
-            result.append(
-                QuoteLine(
-                    head,
-                    Money(cap.amount - head_total),
-                    f"cap adjustment: cap on {head} - Σ lines on {head}",
-                    {"uncapped": str(Money(head_total)), "cap": str(cap)},
-                    {"cap": terms_version},
-                    f"{HEAD_NAMES[head]} (cap adjustment)",
-                )
+            adjustment = QuoteLine(
+                head,
+                Money(cap.amount - head_total),
+                f"cap adjustment: cap on {head} - Σ lines on {head}",
+                {"uncapped": str(Money(head_total)), "cap": str(cap)},
+                {"cap": terms_version},
+                f"{HEAD_NAMES[head]} (cap adjustment)",
+                derived={"uncapped": (f"the lines on {head}",)},
             )
+            result.append((adjustment, _adjustment_allotment(on_head)))
     order = {head: position for position, head in enumerate(sorted(HEAD_NAMES))}
-    return sorted(result, key=lambda line: order[line.head])  # stable: claims keep their order
+    return sorted(result, key=lambda pair: order[pair[0].head])  # stable: claims keep their order
+
+
+def _adjustment_allotment(on_head: Sequence[tuple[QuoteLine, Allotment]]) -> Allotment:
+    weights: dict[str, Fraction] = {}
+    for line, allotment in on_head:
+        total = sum(allotment.weights.values(), Fraction(0))
+        if line.amount.amount <= 0 or total == 0:
+            continue
+        for party, weight in allotment.weights.items():
+            weights[party] = weights.get(party, Fraction(0)) + Fraction(line.amount.amount) * weight / total
+    if not weights:
+        return NOBODY
+    return Allotment(weights, "in proportion to what the head's positive lines pay each party, before the cap")
+
+
+def _with_payees(line: QuoteLine, allotment: Allotment, order: Sequence[str]) -> QuoteLine:
+    """The line with its amount shared among its payees, to the penny, summing exactly."""
+    weights = {party: allotment.weights[party] for party in _ordered(allotment.weights, order)}
+    if not any(weights.values()):
+        return line
+    parts = split_pence(line.amount.amount, weights)
+    payees = tuple(
+        PayeeShare(
+            force=party,
+            amount=Money(parts[party]),
+            formula=allotment.formula,
+            inputs=dict(allotment.inputs.get(party, {})),
+            source_versions=dict(allotment.versions.get(party, {})),
+            source_id=allotment.source_id,
+        )
+        for party in weights
+    )
+    return replace(line, payees=payees)
+
+
+def _ordered(parties: Iterable[str], order: Sequence[str]) -> list[str]:
+    """Parties in the agreement's order (the order they became parties), any others after."""
+    rank = {party: index for index, party in enumerate(order)}
+    return sorted(parties, key=lambda party: (rank.get(party, len(rank)), party))
+
+
+def _payee_totals(lines: Sequence[QuoteLine], order: Sequence[str]) -> tuple[PayeeTotal, ...]:
+    totals: dict[str, dict[str, Decimal]] = {}
+    for line in lines:
+        for payee in line.payees:
+            by_head = totals.setdefault(payee.force, {})
+            by_head[line.head] = by_head.get(line.head, ZERO) + payee.amount.amount
+    return tuple(
+        PayeeTotal(
+            force=party,
+            amount=Money(round_pence(sum(totals[party].values(), ZERO))),
+            by_head={head: Money(amount) for head, amount in sorted(totals[party].items())},
+        )
+        for party in _ordered(totals, order)
+    )

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -48,6 +48,7 @@ from service.errors import (
     NotYetInEffect,
     VersionMismatch,
 )
+from service.exit_documents import EventSources, quote_document
 from service.persistence import (
     EventTime,
     IdempotentRequest,
@@ -820,38 +821,20 @@ class CollaborationRecords(Application[UUID]):
         as_of: date | None = None,
         known_at: datetime | None = None,
     ) -> dict[str, Any]:
-        """The exit-cost quote of ``force`` withdrawing on ``exit_on`` (DOMAIN.md's method).
+        """The exit-cost quote of ``force`` withdrawing on ``exit_on``, and who is paid what.
 
-        The notice date N is the force's live notice's date, else the quote date: ``as_of`` if
-        given, else today. The exit date defaults to the live notice's exit date (as moved by
-        any direction), else to the earliest exit had notice been served on N. The claimed
-        heads come from the force's withdrawal exit case. Each line's ``source_events`` maps
-        each input to the event that supplied it."""
+        N and E are as ``domain.exit_costs.exit_basis`` says (the quote date is ``as_of`` if
+        given, else today). The claimed heads come from the force's withdrawal exit case, by who
+        each claim is between. Each line's ``source_events`` maps each input to the event that
+        supplied it."""
         collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
         collaboration.check_is_party(force, "force")
         quoted_on = as_of or today or date.today()
         case = self._withdrawal_case(collaboration_id, force, as_of=as_of, known_at=known_at)
-        claims = [replace(claim, source_id=str(case.id)) for claim in case.claimed_lines(CLAIMED_HEADS)] if case else []
+        claims = case.claimed_lines(CLAIMED_HEADS) if case else []
         quote = quote_for_force(collaboration, force=force, on=quoted_on, exit_on=exit_on, claims=claims)
         notice = collaboration.live_notice(force)
-        wanted: dict[str | None, set[int]] = {}
-        for line in quote.lines:
-            for name, version in line.source_versions.items():
-                wanted.setdefault(line.stream_of(name), set()).add(version)
-        # Each source event once (a long quote cites a few hundred events many times over).
-        sources: dict[tuple[str | None, int], dict[str, Any]] = {}
-        for stream, versions in wanted.items():
-            stream_id = stream or str(collaboration.id)
-            chain = self.side_tables.stream_chain(UUID(stream_id), versions=versions)
-            for version in versions:
-                position, digest = chain.get(version, (None, None))
-                sources[stream, version] = {
-                    "event_id": f"{stream_id}:{version}",
-                    "version": version,
-                    "position": position,
-                    "hash": digest,
-                }
-
+        sources = EventSources(self.side_tables, str(collaboration.id))
         return {
             "collaboration_id": str(collaboration.id),
             "version": collaboration.version,
@@ -859,25 +842,8 @@ class CollaborationRecords(Application[UUID]):
             "as_of": as_of.isoformat() if as_of else None,
             "known_at": recorded_at_text(known_at) if known_at else None,
             "notice_served": notice is not None,
-            "notice_on": quote.notice_on.isoformat(),
-            "notice_end": quote.notice_end.isoformat(),
-            "exit_on": quote.exit_on.isoformat(),
-            "quoted_on": quote.quoted_on.isoformat(),
             "exit_case_id": str(case.id) if case else None,
-            "lines": [
-                {
-                    "head": line.head,
-                    "description": line.description,
-                    "amount": str(line.amount),
-                    "formula": line.formula,
-                    "inputs": dict(line.inputs),
-                    "source_events": {
-                        name: sources[line.stream_of(name), version] for name, version in line.source_versions.items()
-                    },
-                }
-                for line in quote.lines
-            ],
-            "total": str(quote.total),
+            **quote_document(quote, sources),
         }
 
     def _withdrawal_case(

@@ -81,6 +81,8 @@ EXACT_COLUMNS = frozenset(
         "collaboration_version",
         "case_version",
         "exit_case_id",
+        "line_amount",
+        "payee",
         *HEADS,
         *(f"claimed_{head}" for head in HEADS),
         "total_before",
@@ -160,6 +162,18 @@ QUOTE_COLUMNS = (
     "quoted_on",
     "head",
     "description",
+    "amount",
+    "formula",
+    "inputs",
+    "source_events",
+)
+
+QUOTE_PAYEE_COLUMNS = (
+    *QUOTE_COLUMNS[:9],
+    "head",
+    "description",
+    "line_amount",
+    "payee",
     "amount",
     "formula",
     "inputs",
@@ -262,6 +276,12 @@ def refuse_paging(*names: str) -> None:
         web.fail(422, detail, errors={name: [detail] for name in given})
 
 
+def refuse_view_for_json(name: str) -> None:
+    """A parameter that shapes only the CSV is refused with JSON rather than silently ignored."""
+    detail = f"{name} shapes the CSV answer only (the JSON carries everything): ask with ?format=csv, or leave it out"
+    web.fail(422, detail, errors={name: [detail]})
+
+
 def negotiated(response: Response) -> Response:
     response.vary.add("Accept")
     return response
@@ -346,6 +366,31 @@ def quote_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for line in quote["lines"]:
         yield {**basis, **line}
     yield {**basis, "head": "total", "description": "sum of the rounded lines", "amount": quote["total"]}
+
+
+def quote_payee_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Who is paid what under a quote: one row per line and party it is shared with (``amount``
+    the party's part, ``line_amount`` the whole line's), then a ``total`` row per party."""
+    basis = {column: quote.get(column) for column in QUOTE_COLUMNS[:9]}
+    for line in quote["lines"]:
+        for payee in line["payees"]:
+            yield {
+                **basis,
+                "head": line["head"],
+                "description": line["description"],
+                "line_amount": line["amount"],
+                "payee": payee["force"],
+                **{key: payee[key] for key in ("amount", "formula", "inputs", "source_events")},
+            }
+    for payee in quote["payees"]:
+        yield {
+            **basis,
+            "head": "total",
+            "description": "what the force pays this party in all (negative: is paid by it)",
+            "payee": payee["force"],
+            "amount": payee["amount"],
+            "inputs": payee["by_head"],
+        }
 
 
 def exit_cost_history_rows(items: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -527,7 +527,8 @@ def collaboration_page(collaboration_id: str) -> Any:
                 {"name": name, "version": source["version"], "href": _source_href(source, collaboration_id)}
                 for name, source in line["source_events"].items()
             ]
-        quotes.append({"force": force, "quote": quote, "chart": chart})
+        heads = sorted({head for payee in quote["payees"] for head in payee["by_head"]})
+        quotes.append({"force": force, "quote": quote, "chart": chart, "payee_heads": heads})
 
     cases = []
     subjects = [("withdrawal", p["force"]) for p in document["parties"]]

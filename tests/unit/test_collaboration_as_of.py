@@ -329,17 +329,31 @@ def test_directions_move_the_exit_date_from_the_day_they_take_effect():
     assert collaboration.notices[0].exit_on == date(2020, 1, 9)  # the aggregate is unchanged
 
 
-def test_a_back_dated_direction_counts_from_its_effective_date():
+def test_a_back_dated_direction_does_not_override_a_later_effective_one():
+    """The direction in effect is the latest effective (ties: the latest recorded), as for
+    apportionments and exit terms; a direction back-dated before an earlier-recorded one
+    counts only until that one takes effect."""
     collaboration, _ = alliance()
     collaboration.serve_withdrawal_notice(force=A, provenance=at(NOTICE))
     collaboration.give_direction(new_exit_on=date(2020, 4, 9), summary="later", provenance=at(date(2019, 11, 1)))
     late = collaboration.version
     collaboration.give_direction(new_exit_on=date(2020, 1, 9), summary="earlier", provenance=at(date(2019, 10, 1)))
     early = collaboration.version
-    assert collaboration.notices[0].exit_on_version == early  # the later-recorded wins today
+    assert (collaboration.notices[0].exit_on, collaboration.notices[0].exit_on_version) == (date(2020, 4, 9), late)
+    assert collaboration.as_of(date(2019, 9, 30)).live_notice(A).exit_on_version == collaboration.notices[0].version
     assert collaboration.as_of(date(2019, 10, 15)).live_notice(A).exit_on_version == early
-    assert collaboration.as_of(date(2019, 12, 1)).live_notice(A).exit_on_version == early
-    assert late in [d.version for d in collaboration.as_of(date(2019, 12, 1)).live_notice(A).directions]
+    assert collaboration.as_of(date(2019, 10, 15)).live_notice(A).exit_on == date(2020, 1, 9)
+    assert collaboration.as_of(date(2019, 12, 1)).live_notice(A).exit_on_version == late
+    assert early in [d.version for d in collaboration.as_of(date(2019, 12, 1)).live_notice(A).directions]
+
+
+def test_directions_effective_on_the_same_day_the_later_recorded_wins():
+    collaboration, _ = alliance()
+    collaboration.serve_withdrawal_notice(force=A, provenance=at(NOTICE))
+    collaboration.give_direction(new_exit_on=date(2020, 4, 9), summary="first", provenance=at(date(2019, 10, 1)))
+    collaboration.give_direction(new_exit_on=date(2020, 1, 9), summary="second", provenance=at(date(2019, 10, 1)))
+    assert collaboration.notices[0].exit_on == date(2020, 1, 9)
+    assert collaboration.as_of(date(2019, 10, 1)).live_notice(A).exit_on == date(2020, 1, 9)
 
 
 def test_a_direction_does_not_move_a_notice_served_after_it():

@@ -316,6 +316,8 @@ def test_every_command_is_refused_once_the_agreement_is_terminated():
         "exit_terms_in_effect",
         "current_parties",
         "spent_notice",
+        "parties_after",
+        "remaining_parties",
         "establish",
     }
     assert {command.__name__ for command, _ in commands} == public - queries  # a new command joins this test

@@ -664,10 +664,11 @@ def test_claimed_lines_feed_the_calculator_with_the_lodging_version():
         lines=[{"head": "H8", "amount": "-10.00", "description": "mitigation"}],
         provenance=on(date(2019, 9, 2)),
     )
+    wm, wk, case_id = "west-mercia", "warwickshire", str(case.id)
     assert case.claimed_lines() == [
-        Claim("H1", Decimal("100.00"), "notice shortfall as claimed", None, {"amount": 3}),
-        Claim("H3", Decimal("2600000.00"), "redundancy, revised", "HR-7", {"amount": 3}),
-        Claim("H8", Decimal("-10.00"), "mitigation", None, {"amount": 4}),
+        Claim("H1", Decimal("100.00"), "notice shortfall as claimed", wm, wk, None, 3, case_id),
+        Claim("H3", Decimal("2600000.00"), "redundancy, revised", wm, wk, "HR-7", 3, case_id),
+        Claim("H8", Decimal("-10.00"), "mitigation", wk, wm, None, 4, case_id),
     ]
     assert [claim.head for claim in case.claimed_lines(CLAIMED_HEADS)] == ["H3", "H8"]
 

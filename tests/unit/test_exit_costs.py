@@ -333,9 +333,9 @@ def test_caps_apply_per_head_after_rounding_and_say_so():
 def test_a_cap_on_a_claimed_head_of_several_lines_adds_one_adjustment_line():
     collaboration, _ = worked_example(caps={"H3": "100000"})
     claims = [
-        Claim("H3", "80000.00", "redundancy"),
-        Claim("H3", "50000.00", "pension strain"),
-        Claim("H3", "-10000.00", "redeployment (mitigation)"),
+        Claim("H3", "80000.00", "redundancy", B, A),
+        Claim("H3", "50000.00", "pension strain", B, A),
+        Claim("H3", "-10000.00", "redeployment (mitigation)", B, A),
     ]
     quote = quote_withdrawal(collaboration, force=A, exit_on=EXIT, notice_on=NOTICE, quoted_on=EXIT, claims=claims)
     h3 = [line for line in quote.lines if line.head == "H3"]
@@ -347,22 +347,22 @@ def test_a_cap_on_a_claimed_head_of_several_lines_adds_one_adjustment_line():
 def test_claimed_lines_and_mitigations_are_included_in_head_order():
     collaboration, _ = worked_example()
     claims = [
-        Claim("H8", "120000.00", "legal advice", evidence="invoice 17", source_versions={"amount": 4}),
-        Claim("H2", "500000.00", "re-establishing control room"),
-        Claim("H6", "-25000.50", "transition services charged back"),
+        Claim("H8", "120000.00", "legal advice", B, A, evidence="invoice 17", version=4),
+        Claim("H2", "500000.00", "re-establishing control room", B, A),
+        Claim("H6", "-25000.50", "transition services charged back", B, A),
     ]
     quote = quote_withdrawal(collaboration, force=A, exit_on=EXIT, notice_on=NOTICE, quoted_on=EXIT, claims=claims)
     assert [line.head for line in quote.lines] == ["H1", "H2", "H4", "H5", "H6", "H7", "H8"]
     h8 = quote.lines[-1]
     assert h8.inputs["evidence"] == "invoice 17"
-    assert h8.source_versions == {"amount": 4}
+    assert h8.source_versions == dict.fromkeys(("amount", "claimant", "respondent", "description", "evidence"), 4)
     assert "mitigation" in quote.lines[4].formula
     assert quote.total == Money(Decimal("4815821.92") + Decimal("594999.50"))
 
 
 def test_claims_must_be_on_a_claimed_head():
     collaboration, _ = worked_example()
-    claim = Claim("H1", "10", "not a claimed head")
+    claim = Claim("H1", "10", "not a claimed head", B, A)
     with pytest.raises(InvalidClaim) as raised:
         quote_withdrawal(collaboration, force=A, exit_on=EXIT, notice_on=NOTICE, quoted_on=EXIT, claims=[claim])
     assert raised.value.field == "claims.0"
@@ -370,7 +370,7 @@ def test_claims_must_be_on_a_claimed_head():
 
 def test_claims_must_be_money_to_the_penny():
     collaboration, _ = worked_example()
-    claim = Claim("H2", "1.005", "too precise")
+    claim = Claim("H2", "1.005", "too precise", B, A)
     with pytest.raises(InvalidMoney):
         quote_withdrawal(collaboration, force=A, exit_on=EXIT, notice_on=NOTICE, quoted_on=EXIT, claims=[claim])
 
@@ -504,7 +504,7 @@ def test_total_equals_the_sum_of_the_rounded_lines(
         exit_on=exit_on,
         notice_on=NOTICE,
         quoted_on=NOTICE,
-        claims=[Claim(head, Decimal(p) / 100, "claim") for head, p in claims],
+        claims=[Claim(head, Decimal(p) / 100, "claim", B, A) for head, p in claims],
     )
     assert quote.total.amount == sum((line.amount.amount for line in quote.lines), Decimal(0))
     for line in quote.lines:

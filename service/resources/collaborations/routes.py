@@ -301,14 +301,37 @@ def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
     422. With `as_of` the quote is made on that date from what was in effect then; with
     `known_at`, from what had been recorded by then.
 
+    **Who is paid.** Each line's `payees` share it among the parties: what the force pays each
+    (negative: what that party pays the force), traced like the line. The remaining parties are
+    the others still in the agreement after E; H1 and H4 are shared by each function's ratio on N,
+    H5 by the ratio of the contract's function, H7 by the asset's funding shares (each among the
+    remaining parties only; where they hold none, to the host force if it remains, else equally),
+    a claimed line goes to (or, the force's own claim, comes from) the other party to the claim.
+    Parts are rounded to the penny by the largest remainder, so they add up to the line exactly;
+    `payees` gives each party's total by head. Claims enter by who they are between: a claim
+    against the force is money it pays, a claim by it is a credit, a claim between two other
+    parties is not in its quote. `basis` says where N and E came from, with their events.
+
+    Once the agreement has ended, a force is quoted on the notice it was leaving on and the date it
+    left (or the agreement ended); a force that was not leaving on notice gets 422
+    `agreement-has-ended`: nothing is jointly run any more, so no fresh notice is supposed.
+
     A shareable quote: `?format=csv` (or `Accept: text/csv`) answers the lines as CSV, one row
-    per line and a last `total` row, each carrying the quote's force, dates and basis.
+    per line and a last `total` row, each carrying the quote's force, dates and basis;
+    `&view=payees` answers one row per line and party, then one total row per party.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
+    view = args.pop("view", None)
+    if view is not None and not as_csv:
+        exports.refuse_view_for_json("view")
     document = web.records().exit_costs(str(collaboration_id), **args)
     if as_csv:
-        filename = f"exit-costs-{collaboration_id}-{document['force']}-{document['exit_on']}.csv"
-        response = exports.csv_response(exports.quote_rows(document), exports.QUOTE_COLUMNS, filename)
+        name = f"exit-costs-{collaboration_id}-{document['force']}-{document['exit_on']}"
+        if view == "payees":
+            rows, columns, name = exports.quote_payee_rows(document), exports.QUOTE_PAYEE_COLUMNS, f"{name}-payees"
+        else:
+            rows, columns = exports.quote_rows(document), exports.QUOTE_COLUMNS
+        response = exports.csv_response(rows, columns, f"{name}.csv")
     else:
         response = exports.negotiated(jsonify(document))
     response.set_etag(str(document["version"]))

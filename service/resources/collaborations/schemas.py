@@ -34,6 +34,7 @@ from service.fields import (
 from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
 from service.resources.exit_cases.schemas import ExitCaseHistoryRowDocument as ExitCostHistoryRowDocument
 
+QUOTE_CSV_VIEWS = ("lines", "payees")
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 MAX_PAGE = 1_000_000
 MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
@@ -176,8 +177,16 @@ class ExitCostsQuerySchema(TemporalQuerySchema, ExportFormatSchema):
     exit_on = Date(
         metadata={
             "description": "The exit date E. Defaults to the exit date of the force's live notice (as moved by "
-            "any s23G direction); with no notice, to the earliest exit had notice been served on N"
+            "the s23G direction in effect); with no notice, to the earliest exit had notice been served on N"
         }
+    )
+    view = Code(
+        validate=ma.validate.OneOf(QUOTE_CSV_VIEWS),
+        metadata={
+            "enum": list(QUOTE_CSV_VIEWS),
+            "description": "The CSV's rows: `lines` (the default: one per line, then the total) or `payees` (one per "
+            "line and party it is shared with, then one total per party). Only with CSV: the JSON carries both.",
+        },
     )
 
 
@@ -399,7 +408,26 @@ class SourceEventDocument(Schema):
     )
 
 
-class QuoteLineDocument(Schema):
+def traced_events() -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(SourceEventDocument),
+        required=True,
+        metadata={"description": "For each input recorded by an event, that event"},
+    )
+
+
+class PartShareDocument(Schema):
+    """One party's part of a line, traced like the line."""
+
+    force = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True, metadata={"description": "Money to the penny", "example": "-256680.00"})
+    formula = ma.fields.String(required=True, metadata={"description": "How the party's part was worked out"})
+    inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    source_events = traced_events()
+
+
+class TracedLineDocument(Schema):
     head = ma.fields.String(required=True, metadata={"enum": list(EXIT_COST_HEADS)})
     description = ma.fields.String(required=True)
     amount = ma.fields.String(
@@ -407,12 +435,48 @@ class QuoteLineDocument(Schema):
     )
     formula = ma.fields.String(required=True)
     inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
-    source_events = ma.fields.Dict(
+    source_events = traced_events()
+    derived = ma.fields.Dict(
         keys=ma.fields.String(),
-        values=ma.fields.Nested(SourceEventDocument),
+        values=ma.fields.List(ma.fields.String()),
         required=True,
-        metadata={"description": "For each input, the event that supplied it"},
+        metadata={"description": "Inputs worked out from other inputs (not recorded by one event): the inputs used"},
     )
+
+
+class QuoteLineDocument(TracedLineDocument):
+    payees = ma.fields.List(
+        ma.fields.Nested(PartShareDocument),
+        required=True,
+        metadata={
+            "description": "Who receives the line: what the withdrawing force pays each party on it (negative: the "
+            "party pays the withdrawing force). The parts add up to the line's amount exactly."
+        },
+    )
+
+
+class BasisDateDocument(Schema):
+    on = ma.fields.Date(required=True)
+    why = ma.fields.String(required=True, allow_none=True, metadata={"description": "Where the date came from"})
+    event = ma.fields.Nested(
+        SourceEventDocument,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The event that fixed the date; null for the quote date or an exit date asked for"},
+    )
+
+
+class QuoteBasisDocument(Schema):
+    N = ma.fields.Nested(BasisDateDocument, required=True, metadata={"description": "The notice date"})
+    E = ma.fields.Nested(BasisDateDocument, required=True, metadata={"description": "The exit date"})
+
+
+class PayeeTotalDocument(Schema):
+    force = ma.fields.String(required=True)
+    amount = ma.fields.String(
+        required=True, metadata={"description": "What the withdrawing force pays this party in all (negative: is paid)"}
+    )
+    by_head = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
 
 
 class ExitCostsDocument(Schema):
@@ -426,11 +490,14 @@ class ExitCostsDocument(Schema):
     )
     notice_on = ma.fields.Date(
         required=True,
-        metadata={"description": "N: the live notice's date, else the quote date (as_of if given, else today)"},
+        metadata={"description": "N: the force's notice's date, else the quote date (as_of if given, else today)"},
     )
     notice_end = ma.fields.Date(required=True, metadata={"description": "N plus the notice period"})
     exit_on = ma.fields.Date(required=True)
     quoted_on = ma.fields.Date(required=True)
+    basis = ma.fields.Nested(
+        QuoteBasisDocument, required=True, metadata={"description": "Where N and E came from, with their events"}
+    )
     exit_case_id = ma.fields.String(
         allow_none=True,
         metadata={"description": "The force's withdrawal exit case, whose claims supply the claimed heads"},
@@ -439,6 +506,20 @@ class ExitCostsDocument(Schema):
     total = ma.fields.String(
         required=True,
         metadata={"description": "The sum of the rounded lines: positive the force pays, negative it is owed"},
+    )
+    remaining_parties = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "The other parties still in the agreement after the exit date"},
+    )
+    payees = ma.fields.List(
+        ma.fields.Nested(PayeeTotalDocument),
+        required=True,
+        metadata={"description": "What the force pays each party in all, by head; they add up to total - unallocated"},
+    )
+    unallocated = ma.fields.String(
+        required=True,
+        metadata={"description": "Money of lines with nobody to receive it (no remaining party): normally 0.00"},
     )
 
 
