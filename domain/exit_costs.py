@@ -288,9 +288,7 @@ def quote_withdrawal(
     terms = collaboration.exit_terms_in_effect(notice)
     if terms is None:
         raise NoExitTerms(f"no exit terms were in effect on the notice date {notice}", field="notice_on")
-    claimed = [
-        pair for index, claim in enumerate(claims) if (pair := _claimed_line(claim, index, force)) is not None
-    ]
+    claimed = [pair for index, claim in enumerate(claims) if (pair := _claimed_line(claim, index, force)) is not None]
     decoupled = dict(decoupled_on or {})
 
     functions = [
@@ -365,16 +363,28 @@ def exit_basis(collaboration: Collaboration, force: str, on: date, exit_on: date
         ended = collaboration.terminated_on
         if ended is not None:
             ended_text = f"the date the agreement ended, with {force}'s notice still running"
-            return ExitBasis(notice.served_on, ended, notice.version, collaboration.terminated_version, {
-                "N": served,
-                "E": ended_text,
-            })
+            return ExitBasis(
+                notice.served_on,
+                ended,
+                notice.version,
+                collaboration.terminated_version,
+                {
+                    "N": served,
+                    "E": ended_text,
+                },
+            )
         if notice.exit_on_version != notice.version:
             moved = f"the exit date set by the s23G direction in effect ({notice.exit_on})"
-            return ExitBasis(notice.served_on, notice.exit_on, notice.version, notice.exit_on_version, {
-                "N": served,
-                "E": moved,
-            })
+            return ExitBasis(
+                notice.served_on,
+                notice.exit_on,
+                notice.version,
+                notice.exit_on_version,
+                {
+                    "N": served,
+                    "E": moved,
+                },
+            )
         earliest = "the notice's earliest exit date (its date plus the notice period)"
         return ExitBasis(notice.served_on, notice.exit_on, notice.version, notice.version, {"N": served, "E": earliest})
     if collaboration.terminated_on is not None:
@@ -390,10 +400,16 @@ def exit_basis(collaboration: Collaboration, force: str, on: date, exit_on: date
     if terms is None:
         raise NoExitTerms(f"no exit terms were in effect on {on}, so there is no notice period", field="on")
     earliest = "the earliest exit had notice been served on N (N plus the notice period)"
-    return ExitBasis(None, add_months(on, terms.notice_period_months), None, terms.version, {
-        "N": quote_date,
-        "E": earliest,
-    })
+    return ExitBasis(
+        None,
+        add_months(on, terms.notice_period_months),
+        None,
+        terms.version,
+        {
+            "N": quote_date,
+            "E": earliest,
+        },
+    )
 
 
 def quote_for_force(
@@ -450,9 +466,7 @@ class _Split:
     rule: str
 
 
-def _split(
-    remaining: Sequence[str], held: Mapping[str, Share], version: int | None, host: str | None = None
-) -> _Split:
+def _split(remaining: Sequence[str], held: Mapping[str, Share], version: int | None, host: str | None = None) -> _Split:
     """The remaining parties' fractions of something they hold in ``held`` shares: in
     proportion to those shares; where they hold none of it, all to the host if it remains, else
     equally."""
@@ -473,9 +487,7 @@ def _split(
     return _Split({}, recorded, "nobody remains")
 
 
-def _function_split(
-    collaboration: Collaboration, function: Function, remaining: Sequence[str], on: date
-) -> _Split:
+def _function_split(collaboration: Collaboration, function: Function, remaining: Sequence[str], on: date) -> _Split:
     apportionment = collaboration.shares_in_effect(function.id, on)
     held = apportionment.shares if apportionment is not None else {}
     return _split(remaining, held, apportionment.version if apportionment else None, function.host_force)
@@ -574,9 +586,7 @@ def _notice_shortfall(
     else:
         formula = "0: E is on or after notice_end = N + notice_period_months"
         amount = ZERO
-    line = QuoteLine(
-        "H1", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H1"], derived=derived
-    )
+    line = QuoteLine("H1", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H1"], derived=derived)
     return line, weighing.allotment(FUNCTION_PAYEE_FORMULA)
 
 
