@@ -80,6 +80,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import (
     BenefitFinal,
+    FactBeforeBenefit,
     InvalidBaselineOrTarget,
     InvalidBenefitCategory,
     InvalidBenefitDirection,
@@ -401,7 +402,16 @@ class Benefit(Aggregate):
         approval_ref: str | None
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.check_dated_after_identification(kwargs["effective_on"])
         super().trigger_event(event_class, collaboration_id=self.collaboration_id, **kwargs)
+
+    def check_dated_after_identification(self, day: date) -> None:
+        """Every fact of the benefit takes effect on or after the day it was identified."""
+        if day < self.identified_on:
+            raise FactBeforeBenefit(
+                f"effective_on {day} is before the benefit was identified on {self.identified_on}",
+                field="effective_on",
+            )
 
     class Identified(Aggregate.Created):
         collaboration_id: str

@@ -21,6 +21,9 @@ from domain.errors import (
     DomainError,
     DuplicateFunction,
     DuplicateParty,
+    FactBeforeAgreement,
+    FactBeforeFunction,
+    FactBeforeParty,
     FunctionAlreadyDecoupled,
     InvalidApportionmentBasis,
     InvalidAsset,
@@ -373,7 +376,7 @@ class Collaboration(Aggregate):
             collaboration.joined_on[self.force] = self.effective_on
 
     def join(self, force: str, provenance: Provenance) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         check_force_code(force, field="force")
         self.check_not_withdrawn(force, "force")
         self.check_no_duplicate_parties([*self.parties, force])
@@ -400,13 +403,13 @@ class Collaboration(Aggregate):
     def add_function(
         self, *, name: str, kind: str, host_force: str, annual_budget: object, provenance: Provenance
     ) -> str:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         name = required_text(name, "name", max_length=NAME_LENGTH)
         if any(function.name.casefold() == name.casefold() for function in self.functions.values()):
             raise DuplicateFunction(f"a function named {name!r} already exists", field="name")
         if kind not in FUNCTION_KINDS:
             raise InvalidFunctionKind(f"kind must be one of {', '.join(FUNCTION_KINDS)}", field="kind")
-        self.check_current_party(host_force, "host_force")
+        self.check_current_party(host_force, "host_force", on=provenance.effective_on)
         budget = Money.non_negative(annual_budget, "annual_budget")
         function_id = str(uuid4())
         self.trigger_event(
@@ -439,8 +442,8 @@ class Collaboration(Aggregate):
     def set_function_budget(
         self, *, function_id: str, financial_year: str, annual_budget: object, provenance: Provenance
     ) -> None:
-        self.check_not_ended()
-        self.check_function_exists(function_id)
+        self.check_can_record(provenance)
+        self.check_function_exists(function_id, on=provenance.effective_on)
         year = FinancialYear.parse(financial_year)
         budget = Money.non_negative(annual_budget, "annual_budget")
         self.trigger_event(
@@ -470,13 +473,13 @@ class Collaboration(Aggregate):
     def agree_apportionment(
         self, *, function_id: str | None, basis: str, shares: dict[str, object], provenance: Provenance
     ) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         if function_id is not None:
-            self.check_function_exists(function_id)
+            self.check_function_exists(function_id, on=provenance.effective_on)
         if basis not in APPORTIONMENT_BASES:
             raise InvalidApportionmentBasis(f"basis must be one of {', '.join(APPORTIONMENT_BASES)}", field="basis")
         for force in shares:
-            self.check_current_party(force, "shares")
+            self.check_current_party(force, "shares", on=provenance.effective_on)
         parsed = shares_summing_to_one(shares)
         self.trigger_event(
             self.ApportionmentAgreed,
@@ -513,7 +516,7 @@ class Collaboration(Aggregate):
         caps: dict[str, object] | None,
         provenance: Provenance,
     ) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         notice = whole_months(notice_period_months, "notice_period_months", EXIT_TERMS_MONTHS, InvalidExitTerms)
         months = whole_months(stranded_cost_months, "stranded_cost_months", EXIT_TERMS_MONTHS, InvalidExitTerms)
         try:
@@ -577,14 +580,14 @@ class Collaboration(Aggregate):
     ) -> str:
         """Registers a jointly funded asset, of the agreement as a whole or (``function_id``) of
         one function: a function's assets are split when it is decoupled."""
-        self.check_not_ended()
+        self.check_can_record(provenance)
         name = required_text(name, "name", max_length=NAME_LENGTH)
         if function_id is not None:
-            self.check_function_exists(function_id)
+            self.check_function_exists(function_id, on=provenance.effective_on)
         money = Money.non_negative(cost, "cost")
         whole_months(useful_life_months, "useful_life_months", USEFUL_LIFE_MONTHS, InvalidAsset)
         for force in funded_shares:
-            self.check_current_party(force, "funded_shares")
+            self.check_current_party(force, "funded_shares", on=provenance.effective_on)
         parsed = shares_summing_to_one(funded_shares, "funded_shares")
         asset_id = str(uuid4())
         self.trigger_event(
@@ -630,9 +633,9 @@ class Collaboration(Aggregate):
         break_cost: object,
         provenance: Provenance,
     ) -> str:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         supplier = required_text(supplier, "supplier", max_length=NAME_LENGTH)
-        self.check_function_exists(function_id)
+        self.check_function_exists(function_id, on=provenance.effective_on)
         value = Money.non_negative(annual_value, "annual_value")
         cost = Money.non_negative(break_cost, "break_cost")
         contract_id = str(uuid4())
@@ -655,7 +658,7 @@ class Collaboration(Aggregate):
             collaboration.reviews.append(Review(self.outcome, self.effective_on, self.originator_version))
 
     def hold_review(self, *, outcome: str, provenance: Provenance) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         outcome = required_text(outcome, "outcome", max_length=TEXT_LENGTH)
         self.trigger_event(self.ReviewHeld, outcome=outcome, **provenance.as_event_fields())
 
@@ -669,7 +672,7 @@ class Collaboration(Aggregate):
             )
 
     def agree_variation(self, *, clause: str, summary: str, provenance: Provenance) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
         clause = required_text(clause, "clause", max_length=REFERENCE_LENGTH)
         summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
         self.trigger_event(self.VariationAgreed, clause=clause, summary=summary, **provenance.as_event_fields())
@@ -696,8 +699,8 @@ class Collaboration(Aggregate):
     def serve_withdrawal_notice(self, *, force: str, provenance: Provenance) -> date:
         """A party gives notice to withdraw; answers its earliest exit date: the notice date
         plus the notice period of the exit terms in effect on that date."""
-        self.check_not_ended()
-        self.check_current_party(force, "force")
+        self.check_can_record(provenance)
+        self.check_current_party(force, "force", on=provenance.effective_on)
         if self.live_notice(force) is not None:
             raise NoticeAlreadyServed(f"{force} already has a live withdrawal notice", field="force")
         terms = self.exit_terms_in_effect(provenance.effective_on)
@@ -727,8 +730,8 @@ class Collaboration(Aggregate):
             collaboration.status = self.status
 
     def withdraw_notice(self, *, force: str, provenance: Provenance) -> None:
-        self.check_not_ended()
-        self.check_current_party(force, "force")
+        self.check_can_record(provenance)
+        self.check_current_party(force, "force", on=provenance.effective_on)
         notice = self.live_notice(force)
         if notice is None:
             raise NoLiveNotice(f"{force} has no live withdrawal notice to withdraw", field="force")
@@ -768,8 +771,9 @@ class Collaboration(Aggregate):
     ) -> None:
         """A function leaves the joint structure and returns to a single force on
         ``provenance.effective_on``."""
-        self.check_not_ended()
-        self.check_function_exists(function_id)
+        self.check_can_record(provenance)
+        provenance.check_approved("a decoupling")
+        self.check_function_exists(function_id, on=provenance.effective_on)
         if self.functions[function_id].decoupling is not None:
             raise FunctionAlreadyDecoupled(
                 f"function {self.functions[function_id].name!r} was already decoupled on "
@@ -804,7 +808,8 @@ class Collaboration(Aggregate):
                 notice.recompute_exit_on()
 
     def give_direction(self, *, new_exit_on: date, summary: str, provenance: Provenance) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
+        provenance.check_approved("an s23G direction")
         summary = required_text(summary, "summary", max_length=TEXT_LENGTH)
         notices = self.live_notices()
         if not notices:
@@ -842,8 +847,8 @@ class Collaboration(Aggregate):
         """A party leaves the agreement on ``provenance.effective_on``, on or after the date of
         its live notice, which is then spent. It stays a party of the record (its exit costs
         can still be quoted) but is no longer a current party."""
-        self.check_not_ended()
-        self.check_current_party(force, "force")
+        self.check_can_record(provenance)
+        self.check_current_party(force, "force", on=provenance.effective_on)
         notice = self.live_notice(force)
         if notice is None:
             raise NoLiveNotice(f"{force} has no live withdrawal notice; a party leaves only on notice", field="force")
@@ -865,17 +870,33 @@ class Collaboration(Aggregate):
             collaboration.terminated_version = self.originator_version
 
     def terminate(self, *, provenance: Provenance) -> None:
-        self.check_not_ended()
+        self.check_can_record(provenance)
+        provenance.check_approved("the end of the agreement")
         self.trigger_event(self.AgreementTerminated, **provenance.as_event_fields())
 
     # ------------------------------------------------------------------- checks
+    def check_can_record(self, provenance: Provenance) -> None:
+        """The guard at the top of every command: a terminated agreement records nothing more,
+        and nothing takes effect before the agreement was established."""
+        self.check_not_ended()
+        self.check_dated_in_term(provenance.effective_on)
+
     def check_not_ended(self) -> None:
-        """The guard at the top of every command: a terminated agreement records nothing more.
-        An ``as_of`` view is read-only (a programming error, not a domain rule)."""
+        """A terminated agreement records nothing more. An ``as_of`` view is read-only (a
+        programming error, not a domain rule)."""
         if self.viewed_as_of is not None:
             raise RuntimeError(f"a view of the agreement as of {self.viewed_as_of} is read-only")
         if self.terminated_on is not None:
             raise AgreementEnded(f"the agreement was terminated on {self.terminated_on}; nothing more can be recorded")
+
+    def check_dated_in_term(self, day: date, field_name: str = "effective_on") -> None:
+        """A fact of the agreement, or of its exit cases and benefits, takes effect on or after
+        the day the agreement was established."""
+        if day < self.established_on:
+            raise FactBeforeAgreement(
+                f"{field_name} {day} is before the agreement was established on {self.established_on}",
+                field=field_name,
+            )
 
     @staticmethod
     def check_no_duplicate_parties(parties: list[str]) -> None:
@@ -894,14 +915,26 @@ class Collaboration(Aggregate):
         if (entry := self.withdrawn.get(force)) is not None:
             raise PartyHasWithdrawn(f"{force!r} left this collaboration on {entry.effective_on}", field=field_name)
 
-    def check_current_party(self, force: str, field_name: str) -> None:
-        """A party that has not left: the only kind a new fact may name."""
+    def check_current_party(self, force: str, field_name: str, *, on: date | None = None) -> None:
+        """A party that has not left: the only kind a new fact may name; and, with ``on``, one
+        that had joined by that day."""
         self.check_is_party(force, field_name)
         self.check_not_withdrawn(force, field_name)
+        if on is not None and on < self.joined_on[force]:
+            raise FactBeforeParty(
+                f"{force} joined the agreement on {self.joined_on[force]}, after {on}", field=field_name
+            )
 
-    def check_function_exists(self, function_id: str | None) -> None:
+    def check_function_exists(self, function_id: str | None, *, on: date | None = None) -> None:
+        """The function is one of the agreement's; with ``on``, added by that day."""
         if function_id not in self.functions:
             raise UnknownFunction(f"no function {function_id!r} in this collaboration", field="function_id")
+        added_on = self.functions[function_id].added_on
+        if on is not None and on < added_on:
+            raise FactBeforeFunction(
+                f"function {self.functions[function_id].name!r} was added on {added_on}, after {on}",
+                field="effective_on",
+            )
 
     # ------------------------------------------------------------------ queries
     def shares_in_effect(self, function_id: str, on: date) -> Apportionment | None:

@@ -63,6 +63,35 @@ class AgreementEnded(DomainError):
     """A terminated agreement records nothing more: every command is refused."""
 
 
+# Dates: nothing takes effect before the thing it is about existed
+class FactBeforeItsSubject(DomainError):
+    """A fact takes effect on or after the day what it is about came to exist."""
+
+
+class FactBeforeAgreement(FactBeforeItsSubject):
+    """A fact of an agreement, its exit cases or benefits takes effect on or after the agreement was established."""
+
+
+class FactBeforeFunction(FactBeforeItsSubject):
+    """A fact about a function takes effect on or after the day the function was added."""
+
+
+class FactBeforeParty(FactBeforeItsSubject):
+    """A fact naming a party takes effect on or after the day it joined the agreement."""
+
+
+class FactBeforeCase(FactBeforeItsSubject):
+    """A fact of an exit case takes effect on or after the day the case was opened."""
+
+
+class FactBeforeBenefit(FactBeforeItsSubject):
+    """A fact of a benefit takes effect on or after the day the benefit was identified."""
+
+
+class ApprovalRequired(DomainError):
+    """Acts no one party owns (directions, decouplings, the end, settlements) are recorded on an approval_ref."""
+
+
 # Parties
 class TooFewParties(DomainError):
     """A collaboration agreement is between two or more forces."""

@@ -55,6 +55,7 @@ from domain.errors import (
     ClaimPartiesDiffer,
     ClosedBeforeSettled,
     DuplicateParty,
+    FactBeforeCase,
     InstalmentsDoNotSumToAmount,
     InvalidAssessment,
     InvalidClaimLine,
@@ -280,7 +281,15 @@ class ExitCase(Aggregate):
         approval_ref: str | None
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.check_dated_after_opening(kwargs["effective_on"])
         super().trigger_event(event_class, collaboration_id=self.collaboration_id, **kwargs)
+
+    def check_dated_after_opening(self, day: date) -> None:
+        """Every fact of the case takes effect on or after the day the case was opened."""
+        if day < self.opened_on:
+            raise FactBeforeCase(
+                f"effective_on {day} is before the case was opened on {self.opened_on}", field="effective_on"
+            )
 
     class Opened(Aggregate.Created):
         collaboration_id: str
@@ -545,8 +554,10 @@ class ExitCase(Aggregate):
         provenance: Provenance,
     ) -> None:
         """Records the agreed settlement: ``payer`` pays ``payee`` ``amount`` by the instalment
-        plan, and ``write_offs`` are forgone."""
+        plan, and ``write_offs`` are forgone. Both sides agreed it, so it is recorded on the
+        evidence of that approval (``approval_ref``)."""
         self.check_not_closed()
+        provenance.check_approved("a settlement")
         self.check_not_settled("a further settlement")
         self.check_is_party(payer, "payer")
         self.check_is_party(payee, "payee")

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain.errors import (
     AmountTooLarge,
+    ApprovalRequired,
     InvalidFinancialYear,
     InvalidMoney,
     InvalidShare,
@@ -295,6 +296,14 @@ class Provenance:
         }
         for name, value in tidy.items():
             object.__setattr__(self, name, value)
+
+    def check_approved(self, what: str) -> None:
+        """An act that is no one party's own is recorded on evidence of its approval."""
+        if self.approval_ref is None:
+            raise ApprovalRequired(
+                f"{what} is recorded on evidence: give approval_ref (the direction, minute or agreement approving it)",
+                field="approval_ref",
+            )
 
     def as_event_fields(self) -> dict[str, object]:
         return {

@@ -376,9 +376,11 @@ class CollaborationRecords(Application[UUID]):
             collaboration_id, lambda c, p: c.record_withdrawal(force=force, provenance=p), caller=caller, **common
         )
 
-    def terminate_agreement(self, collaboration_id: str, **common: Any) -> Written:
-        """The whole agreement ends; afterwards every change to it is refused."""
-        return self._change(collaboration_id, lambda c, p: c.terminate(provenance=p), **common)
+    def terminate_agreement(self, collaboration_id: str, *, caller: Caller, **common: Any) -> Written:
+        """The whole agreement ends; afterwards every change to it is refused. It is every
+        party's act, so an administrator records it on the evidence of its approval."""
+        self._check_administrator(caller, "record the end of the agreement")
+        return self._change(collaboration_id, lambda c, p: c.terminate(provenance=p), caller=caller, **common)
 
     def decouple_function(
         self,
@@ -388,8 +390,12 @@ class CollaborationRecords(Application[UUID]):
         decided_by: str,
         rationale: str,
         business_case_ref: str | None = None,
+        caller: Caller,
         **common: Any,
     ) -> Written:
+        """A function returns to single-force structures: a mutual decision, so an administrator
+        records it on the evidence of its approval (the deciding body's minute)."""
+        self._check_administrator(caller, "record a decoupling")
         return self._change(
             collaboration_id,
             lambda c, p: c.decouple_function(
@@ -399,13 +405,20 @@ class CollaborationRecords(Application[UUID]):
                 business_case_ref=business_case_ref,
                 provenance=p,
             ),
+            caller=caller,
             **common,
         )
 
-    def give_direction(self, collaboration_id: str, *, new_exit_on: date, summary: str, **common: Any) -> Written:
+    def give_direction(
+        self, collaboration_id: str, *, new_exit_on: date, summary: str, caller: Caller, **common: Any
+    ) -> Written:
+        """An s23G direction: the Home Secretary's act, not a party's, so an administrator records
+        it on the evidence of the direction itself."""
+        self._check_administrator(caller, "record an s23G direction")
         return self._change(
             collaboration_id,
             lambda c, p: c.give_direction(new_exit_on=new_exit_on, summary=summary, provenance=p),
+            caller=caller,
             **common,
         )
 
@@ -432,6 +445,7 @@ class CollaborationRecords(Application[UUID]):
         collaboration = self.collaboration(collaboration_id)
         if caller.force is not None and caller.force not in collaboration.parties:
             raise NotPermitted(f"{caller.force} is not a party to this collaboration")
+        collaboration.check_dated_in_term(effective_on)
         function_name = None
         if trigger == "withdrawal" and force is not None:
             collaboration.check_is_party(force, "force")
@@ -605,8 +619,9 @@ class CollaborationRecords(Application[UUID]):
         parties = collaboration.current_parties()
         if caller.force is not None and caller.force not in parties:
             raise NotPermitted(f"{caller.force} is not a current party to this collaboration")
+        collaboration.check_dated_in_term(effective_on)
         if function_id is not None:
-            collaboration.check_function_exists(function_id)
+            collaboration.check_function_exists(function_id, on=effective_on)
         for force in attribution or {}:
             collaboration.check_is_party(force, f"attribution.{force}")
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)

@@ -339,6 +339,7 @@ def _west_mercia_warwickshire(loader: _Loader) -> None:
             "Local policing separated in April 2019. "
             + assumed("the day (1 April 2019), the deciding body and that no business case reference is public.")
         ),
+        approval_ref="West Mercia and Warwickshire chief officers and PCCs: local policing separated (2019)",
         evidence=BRIEF,
     )
     step(
@@ -360,6 +361,7 @@ def _west_mercia_warwickshire(loader: _Loader) -> None:
                 "the day the alliance ended."
             )
         ),
+        approval_ref="The Home Secretary's s23G direction of October 2019",
         evidence=f"{WMW_NEWS}; {BRIEF}",
     )
     exit_case = step(
@@ -441,6 +443,7 @@ def _west_mercia_warwickshire(loader: _Loader) -> None:
             "West Mercia agreed to pay Warwickshire £10.5 million, with £270k written off, in three instalments "
             "over about 15 months. " + assumed("the instalments' split (three of 3,500,000.00) and due dates.")
         ),
+        approval_ref="Settlement agreed by both Police and Crime Commissioners, 30 March 2020",
         evidence=f"{WMW_NEWS}; {BRIEF}",
     )
     step(
@@ -460,6 +463,7 @@ def _west_mercia_warwickshire(loader: _Loader) -> None:
         cid,
         effective_on=d("2020-03-31"),
         reason="The strategic alliance was finally ended in March 2020 (31 March 2020).",
+        approval_ref="The end of the Strategic Alliance agreed by both forces, 31 March 2020",
         evidence=f"{WMW_NEWS}; {BRIEF}",
     )
     for number, instalment in enumerate(WMW_INSTALMENTS, start=1):
@@ -769,6 +773,7 @@ def _dorset_devon_cornwall(loader: _Loader) -> None:
             "In 2019 the decision was taken to decouple the single Prevention Department across both forces. "
             + assumed("the day (1 April 2019) and that no business case reference is public.")
         ),
+        approval_ref="Working Together Board: decision to decouple the Prevention Department (2019)",
         evidence=DORSET_PANEL,
     )
     step(
@@ -790,6 +795,7 @@ def _dorset_devon_cornwall(loader: _Loader) -> None:
             "In 2020 the decision was taken to return the Intelligence Department to a single force structure. "
             + assumed("the day (1 October 2020); the business case's reference is not public.")
         ),
+        approval_ref="Working Together Board: decision to return the Intelligence Department to single-force (2020)",
         evidence=DORSET_PANEL,
     )
     step(

@@ -61,6 +61,17 @@ class WriteSchema(Schema):
     )
 
 
+class ApprovedWriteSchema(WriteSchema):
+    """A write of an act that is no one party's own (an s23G direction, a decoupling, the end of the
+    agreement, a settlement): recorded by an administrator, on the evidence of its approval."""
+
+    approval_ref = Text(
+        required=True,
+        max_length=REFERENCE_LENGTH,
+        metadata={"description": "Required here: the direction, minute or agreement approving the act"},
+    )
+
+
 class ExportFormatSchema(Schema):
     """For resources that also answer as CSV (``service/exports.py``)."""
 

@@ -16,7 +16,7 @@ SHARES = {WM: "0.69", WK: "0.31"}
 
 
 def at(day: str, **body: Any) -> dict[str, Any]:
-    return {"effective_on": day, "reason": "Recorded for the exit", **body}
+    return {"effective_on": day, "reason": "Recorded for the exit", "approval_ref": "Approved for the exit", **body}
 
 
 def posted(http: Http, path: str, body: dict[str, Any], token: str | None = "admin", **headers: str) -> dict[str, Any]:

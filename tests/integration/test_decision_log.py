@@ -63,7 +63,7 @@ def open_log(open_projection: Callable[..., DecisionLog]) -> Callable[..., Decis
 
 # ----------------------------------------------------------------------------- helpers
 def when(day: date, reason: str = "agreed by the joint board", **extra: Any) -> dict[str, Any]:
-    return {"caller": ADMIN, "effective_on": day, "reason": reason, **extra}
+    return {"caller": ADMIN, "effective_on": day, "reason": reason, "approval_ref": "JB-1", **extra}
 
 
 def establish(records: CollaborationRecords, name: str, parties: list[str], day: date = START, **extra: Any) -> str:
@@ -86,9 +86,13 @@ def write_history(records: CollaborationRecords, *, collaborations: int, changes
     for step in range(changes):
         collaboration_id = rng.choice(ids)
         collaboration = records.collaboration(collaboration_id)
-        common = when(START + timedelta(days=rng.randint(0, 3000)), f"step {step}", evidence=rng.choice([None, "doc"]))
-        first, second = collaboration.parties[:2]
+        first, second = collaboration.parties[:2]  # the founders: parties from the first day
         functions = sorted(collaboration.functions)
+        function = rng.choice(functions) if functions else None
+        day = max(START + timedelta(days=rng.randint(0, 3000)), collaboration.established_on)
+        if function is not None:  # nothing about a function takes effect before it was added
+            day = max(day, collaboration.functions[function].added_on)
+        common = when(day, f"step {step}", evidence=rng.choice([None, "doc"]))
         match rng.choice(
             ["join", "function", "budget", "apportionment", "exit", "asset", "contract", "review", "variation"]
         ):
@@ -100,14 +104,14 @@ def write_history(records: CollaborationRecords, *, collaborations: int, changes
                     collaboration_id,
                     name=f"Function {step}",
                     kind=rng.choice(["operational", "enabling"]),
-                    host_force=rng.choice(collaboration.parties),
+                    host_force=rng.choice([first, second]),
                     annual_budget="1000000.00",
                     **common,
                 )
-            case "budget" if functions:
+            case "budget" if function:
                 records.set_function_budget(
                     collaboration_id,
-                    function_id=rng.choice(functions),
+                    function_id=function,
                     financial_year="2019/20",
                     annual_budget="1200000.50",
                     **common,
@@ -115,7 +119,7 @@ def write_history(records: CollaborationRecords, *, collaborations: int, changes
             case "apportionment":
                 records.agree_apportionment(
                     collaboration_id,
-                    function_id=rng.choice([None, *functions]),
+                    function_id=rng.choice([None, function]),
                     basis="fixed_ratio",
                     shares={first: "0.69", second: "0.31"},
                     **common,
@@ -138,11 +142,11 @@ def write_history(records: CollaborationRecords, *, collaborations: int, changes
                     funded_shares={first: "0.69", second: "0.31"},
                     **common,
                 )
-            case "contract" if functions:
+            case "contract" if function:
                 records.commit_contract(
                     collaboration_id,
                     supplier=f"Supplier {step}",
-                    function_id=rng.choice(functions),
+                    function_id=function,
                     annual_value="250000.00",
                     ends_on=date(2021, 3, 31),
                     break_cost="400000.00",
@@ -349,7 +353,7 @@ def decisions(records: CollaborationRecords, open_log) -> dict[str, Any]:
     procurement = establish(records, "7F Procurement", ["suffolk", "norfolk", "essex"], date(2019, 1, 15))
     records.hold_review(south_west, outcome="declined merger", **when(date(2018, 7, 1)))
     records.agree_variation(
-        south_west, clause="3", summary="Working Together Board", **when(date(2013, 1, 1))
+        south_west, clause="3", summary="Working Together Board", **when(date(2015, 12, 1))
     )  # back-dated
     log = open_log()
     log.catch_up()
@@ -366,10 +370,10 @@ def listed(log: DecisionLog, **filters: Any) -> list[tuple[str, str, str]]:
 def test_the_log_is_chronological_by_effective_date_then_recording_order(decisions):
     assert listed(decisions["log"]) == [
         ("Strategic Alliance", "Established", "2012-04-01"),
-        ("Dorset Devon Cornwall Alliance", "VariationAgreed", "2013-01-01"),  # recorded last, effective early
         ("Strategic Alliance", "ReviewHeld", "2013-04-01"),
         ("Strategic Alliance", "VariationAgreed", "2014-06-01"),
         ("Dorset Devon Cornwall Alliance", "Established", "2015-03-01"),
+        ("Dorset Devon Cornwall Alliance", "VariationAgreed", "2015-12-01"),  # recorded last, effective earlier
         ("Strategic Alliance", "PartyJoined", "2016-01-01"),
         ("Strategic Alliance", "ReviewHeld", "2016-04-01"),
         ("Dorset Devon Cornwall Alliance", "ReviewHeld", "2018-07-01"),
@@ -392,8 +396,8 @@ def test_same_day_decisions_keep_the_order_they_were_recorded_in(records, open_l
 def test_filters_by_force_collaboration_type_and_dates(decisions):
     log: DecisionLog = decisions["log"]
     assert listed(log, force="dorset") == [
-        ("Dorset Devon Cornwall Alliance", "VariationAgreed", "2013-01-01"),
         ("Dorset Devon Cornwall Alliance", "Established", "2015-03-01"),
+        ("Dorset Devon Cornwall Alliance", "VariationAgreed", "2015-12-01"),
         ("Strategic Alliance", "PartyJoined", "2016-01-01"),  # the joiner is concerned by its joining
         ("Strategic Alliance", "ReviewHeld", "2016-04-01"),
         ("Dorset Devon Cornwall Alliance", "ReviewHeld", "2018-07-01"),
@@ -422,6 +426,7 @@ def test_filters_by_force_collaboration_type_and_dates(decisions):
     assert [row[2] for row in listed(log, effective_from=date(2014, 6, 1), effective_to=date(2016, 4, 1))] == [
         "2014-06-01",
         "2015-03-01",
+        "2015-12-01",
         "2016-01-01",
         "2016-04-01",
     ]  # both ends inclusive

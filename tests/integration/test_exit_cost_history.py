@@ -41,7 +41,7 @@ def open_history(open_projection: Callable[..., ExitCostHistory]) -> Callable[..
 
 
 def when(day: date, reason: str = "agreed by the joint board") -> dict[str, Any]:
-    return {"caller": ADMIN, "effective_on": day, "reason": reason}
+    return {"caller": ADMIN, "effective_on": day, "reason": reason, "approval_ref": "JB-1"}
 
 
 # ---------------------------------------------------------------------- the worked example

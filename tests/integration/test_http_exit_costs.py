@@ -19,7 +19,7 @@ A, B = "west-mercia", "warwickshire"
 
 
 def at(day: str, **body: Any) -> dict[str, Any]:
-    return {"effective_on": day, "reason": "Recorded for the exit", **body}
+    return {"effective_on": day, "reason": "Recorded for the exit", "approval_ref": "Approved for the exit", **body}
 
 
 def posted(http: Http, path: str, body: dict[str, Any], token: str | None = "admin") -> dict[str, Any]:

@@ -24,6 +24,7 @@ from domain.benefit import (
 from domain.errors import (
     BenefitFinal,
     DomainError,
+    FactBeforeBenefit,
     InvalidBaselineOrTarget,
     InvalidBenefitCategory,
     InvalidBenefitDirection,
@@ -929,3 +930,27 @@ def test_a_stage_move_dated_before_the_move_in_effect_is_refused():
     assert benefit.version == version
     benefit.change_stage(stage=4, status="realising", provenance=on(date(2020, 6, 1)))  # the same day is fine
     assert (benefit.stage, benefit.status) == (4, "realising")
+
+
+def test_no_fact_of_a_benefit_is_dated_before_it_was_identified():
+    benefit = identified()  # identified 2020-01-01
+    for command, kwargs in (
+        (
+            benefit.record_measurement,
+            {
+                "period_start": date(2019, 10, 1),
+                "period_end": date(2019, 12, 31),
+                "value": "70",
+                "source": "survey",
+                "measurer": "analyst",
+            },
+        ),
+        (benefit.revise_target, {"value": "90", "on": date(2021, 1, 1)}),
+        (benefit.define, {"owner": "Head of HR"}),
+    ):
+        with pytest.raises(FactBeforeBenefit) as raised:
+            command(**kwargs, provenance=on(date(2019, 12, 31)))
+        assert raised.value.field == "effective_on" and "2020-01-01" in raised.value.detail
+    assert benefit.collect_events() == []
+    benefit.change_stage(stage=3, provenance=on(date(2020, 1, 1)))
+    assert len(benefit.collect_events()) == 1

@@ -11,6 +11,7 @@ import pytest
 
 import domain.collaboration
 from domain.collaboration import ACTIVE, NOTICE_SERVED, TERMINATED, Collaboration
+from domain.errors import FactBeforeFunction
 from domain.exit_costs import quote_withdrawal
 from domain.values import Money, Provenance, Share
 
@@ -20,7 +21,7 @@ NOTICE = date(2018, 10, 9)
 
 
 def at(day: date) -> Provenance:
-    return Provenance(day, "tester (admin)", "agreed at the board", None, None)
+    return Provenance(day, "tester (admin)", "agreed at the board", None, "BOARD-1")
 
 
 def before(day: date) -> date:
@@ -187,13 +188,19 @@ def test_a_back_dated_apportionment_recorded_later_changes_the_past():
     ]
 
 
-def test_a_function_added_later_takes_its_own_apportionments_and_contracts_out_of_earlier_views():
+def test_a_function_added_later_has_nothing_of_its_own_in_earlier_views():
+    """Nothing about a function takes effect before it was added (refused), so an earlier view
+    has neither the function nor anything of it."""
     collaboration, _ = alliance()
     dogs = collaboration.add_function(
         name="Dogs", kind="operational", host_force=B, annual_budget="1", provenance=at(date(2016, 1, 1))
     )
+    with pytest.raises(FactBeforeFunction):
+        collaboration.agree_apportionment(
+            function_id=dogs, basis="usage", shares={A: "0.5", B: "0.5"}, provenance=at(date(2015, 1, 1))
+        )
     collaboration.agree_apportionment(
-        function_id=dogs, basis="usage", shares={A: "0.5", B: "0.5"}, provenance=at(date(2015, 1, 1))
+        function_id=dogs, basis="usage", shares={A: "0.5", B: "0.5"}, provenance=at(date(2016, 1, 1))
     )
     collaboration.commit_contract(
         supplier="Kennels",
@@ -201,7 +208,7 @@ def test_a_function_added_later_takes_its_own_apportionments_and_contracts_out_o
         annual_value="1",
         ends_on=date(2030, 1, 1),
         break_cost="1",
-        provenance=at(date(2015, 6, 1)),
+        provenance=at(date(2016, 6, 1)),
     )
     view = collaboration.as_of(date(2015, 12, 31))
     assert dogs not in view.functions

@@ -1,14 +1,19 @@
 """A party leaving the agreement (PartyWithdrew) and the agreement ending (AgreementTerminated):
-each rule refused with its named error and nothing recorded, and the state afterwards."""
+each rule refused with its named error and nothing recorded, and the state afterwards; no fact
+dated before what it is about existed; acts no party owns only with an approval reference."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from domain.collaboration import ACTIVE, NOTICE_SERVED, TERMINATED, Collaboration
 from domain.errors import (
     AgreementEnded,
+    ApprovalRequired,
     DuplicateParty,
+    FactBeforeAgreement,
+    FactBeforeFunction,
+    FactBeforeParty,
     NoLiveNotice,
     PartyHasWithdrawn,
     PartyNotInCollaboration,
@@ -25,7 +30,7 @@ LEAVES = date(2019, 10, 9)
 
 
 def at(day: date) -> Provenance:
-    return Provenance(day, "tester (admin)", "agreed at the board", None, None)
+    return Provenance(day, "tester (admin)", "agreed at the board", None, "BOARD-1")
 
 
 def alliance(parties: tuple[str, ...] = (A, B)) -> tuple[Collaboration, str]:
@@ -233,9 +238,10 @@ def test_termination_with_a_live_notice_is_terminated_not_notice_served():
     assert collaboration.status == TERMINATED
 
 
-def every_command(collaboration: Collaboration, ict: str):
-    """Every command of the aggregate, each with arguments it would otherwise accept."""
-    later = at(date(2021, 1, 1))
+def every_command(collaboration: Collaboration, ict: str, later: Provenance | None = None):
+    """Every command of the aggregate, each with arguments it would otherwise accept (dated
+    ``later``, by default 2021-01-01)."""
+    later = later or at(date(2021, 1, 1))
     return [
         (collaboration.join, {"force": C, "provenance": later}),
         (
@@ -343,3 +349,121 @@ def test_a_view_as_of_a_day_records_nothing():
     with pytest.raises(RuntimeError):
         view.hold_review(outcome="fine", provenance=at(date(2015, 1, 1)))
     assert view.collect_events() == []
+
+
+# ------------------------------------------------------------------- dates and approvals
+def test_every_command_dated_before_the_agreement_was_established_is_refused():
+    """The issue's case: a review and a termination effective 2012-03-31 on an agreement
+    established 2012-04-01 would read "terminated before established"."""
+    collaboration, ict = alliance()
+    collaboration.serve_withdrawal_notice(force=A, provenance=at(NOTICE))
+    collaboration.collect_events()
+    for command, kwargs in every_command(collaboration, ict, at(START - timedelta(days=1))):
+        refused(collaboration, FactBeforeAgreement, command, **kwargs)
+    with pytest.raises(FactBeforeAgreement) as raised:
+        collaboration.terminate(provenance=at(date(2012, 3, 1)))
+    assert raised.value.field == "effective_on" and "2012-04-01" in raised.value.detail
+    assert collaboration.terminated_on is None
+
+
+def test_facts_about_a_function_are_not_dated_before_it_was_added():
+    collaboration, _ = alliance()
+    dogs = collaboration.add_function(
+        name="Dogs", kind="operational", host_force=B, annual_budget="1", provenance=at(date(2016, 1, 1))
+    )
+    collaboration.collect_events()
+    before = at(date(2015, 12, 31))
+    refused(
+        collaboration,
+        FactBeforeFunction,
+        collaboration.set_function_budget,
+        function_id=dogs,
+        financial_year="2015/16",
+        annual_budget="2",
+        provenance=before,
+    )
+    refused(
+        collaboration,
+        FactBeforeFunction,
+        collaboration.commit_contract,
+        supplier="Kennels",
+        function_id=dogs,
+        annual_value="1",
+        ends_on=date(2020, 1, 1),
+        break_cost="1",
+        provenance=before,
+    )
+    refused(
+        collaboration,
+        FactBeforeFunction,
+        collaboration.decouple_function,
+        function_id=dogs,
+        decided_by="Board",
+        rationale="why",
+        provenance=before,
+    )
+    refused(
+        collaboration,
+        FactBeforeFunction,
+        collaboration.register_asset,
+        name="Van",
+        cost="1",
+        acquired_on=date(2015, 1, 1),
+        useful_life_months=12,
+        funded_shares={A: "1"},
+        function_id=dogs,
+        provenance=before,
+    )
+    collaboration.set_function_budget(
+        function_id=dogs, financial_year="2016/17", annual_budget="2", provenance=at(date(2016, 1, 1))
+    )
+
+
+def test_facts_naming_a_party_are_not_dated_before_it_joined():
+    collaboration, _ = alliance()
+    collaboration.join(C, at(date(2016, 1, 1)))
+    collaboration.collect_events()
+    before = at(date(2015, 6, 1))
+    refused(collaboration, FactBeforeParty, collaboration.serve_withdrawal_notice, force=C, provenance=before)
+    refused(
+        collaboration,
+        FactBeforeParty,
+        collaboration.agree_apportionment,
+        function_id=None,
+        basis="usage",
+        shares={A: "0.5", B: "0.3", C: "0.2"},
+        provenance=before,
+    )
+    refused(
+        collaboration,
+        FactBeforeParty,
+        collaboration.add_function,
+        name="Dogs",
+        kind="operational",
+        host_force=C,
+        annual_budget="1",
+        provenance=before,
+    )
+    collaboration.serve_withdrawal_notice(force=C, provenance=at(date(2016, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda c, ict, p: c.give_direction(new_exit_on=date(2020, 1, 1), summary="longer", provenance=p),
+        lambda c, ict, p: c.decouple_function(function_id=ict, decided_by="Board", rationale="why", provenance=p),
+        lambda c, ict, p: c.terminate(provenance=p),
+    ],
+    ids=["direction", "decoupling", "termination"],
+)
+def test_acts_no_party_owns_are_recorded_only_with_an_approval_reference(command):
+    collaboration, ict = alliance()
+    collaboration.serve_withdrawal_notice(force=A, provenance=at(NOTICE))
+    collaboration.collect_events()
+    unapproved = Provenance(date(2019, 6, 1), "tester (admin)", "agreed", "minute 7", "  ")
+    with pytest.raises(ApprovalRequired) as raised:
+        command(collaboration, ict, unapproved)
+    assert raised.value.field == "approval_ref"
+    assert collaboration.collect_events() == []
+    command(collaboration, ict, at(date(2019, 6, 1)))
+    assert collaboration.collect_events()[0].approval_ref == "BOARD-1"

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from domain.errors import (
     AmountTooLarge,
+    ApprovalRequired,
     CaseClosed,
     CaseNotSettled,
     CaseSettled,
@@ -23,6 +24,7 @@ from domain.errors import (
     ClosedBeforeSettled,
     DomainError,
     DuplicateParty,
+    FactBeforeCase,
     InstalmentsDoNotSumToAmount,
     InvalidAssessment,
     InvalidClaimLine,
@@ -56,7 +58,7 @@ PARTIES = ["west-mercia", "warwickshire"]
 
 
 def on(day: date, reason: str = "recorded at the board") -> Provenance:
-    return Provenance(day, "treasurer (admin)", reason, "minute 20/3", None)
+    return Provenance(day, "treasurer (admin)", reason, "minute 20/3", "agreed 20/3")
 
 
 def m(text: str) -> Money:
@@ -1051,3 +1053,35 @@ def test_paid_plus_outstanding_is_always_the_agreed_amount(instalment_pence, pay
         assert sum(i.paid.amount for i in schedule) == figures.paid.amount
         assert sum(i.remaining.amount for i in schedule) == figures.outstanding.amount
         assert all(i.remaining.amount >= 0 for i in schedule)
+
+
+# ------------------------------------------------------------------- dates and approvals
+def test_no_fact_of_the_case_is_dated_before_the_case_was_opened():
+    case = withdrawal_case()  # opened 2018-10-09
+    with pytest.raises(FactBeforeCase) as raised:
+        case.lodge_claim(
+            claimant="west-mercia", respondent="warwickshire", lines=CLAIM_LINES, provenance=on(date(2018, 10, 8))
+        )
+    assert raised.value.field == "effective_on" and "2018-10-09" in raised.value.detail
+    with pytest.raises(FactBeforeCase):
+        case.raise_dispute(raised_by="warwickshire", forum="court", summary="s", provenance=on(date(2017, 1, 1)))
+    assert case.collect_events() == []
+    case.lodge_claim(
+        claimant="west-mercia", respondent="warwickshire", lines=CLAIM_LINES, provenance=on(date(2018, 10, 9))
+    )
+    assert len(case.collect_events()) == 1
+
+
+def test_a_settlement_is_recorded_only_with_its_approval_reference():
+    case = withdrawal_case()
+    unapproved = Provenance(date(2020, 3, 30), "treasurer (admin)", "agreed", "minute 20/3", None)
+    with pytest.raises(ApprovalRequired):
+        case.agree_settlement(
+            payer="warwickshire",
+            payee="west-mercia",
+            amount="10.00",
+            write_offs="0.00",
+            instalments=[{"due_on": date(2020, 4, 30), "amount": "10.00"}],
+            provenance=unapproved,
+        )
+    assert case.collect_events() == [] and case.settlement is None

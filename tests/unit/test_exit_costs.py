@@ -30,7 +30,7 @@ EXIT = date(2019, 4, 1)
 
 
 def at(day: date) -> Provenance:
-    return Provenance(day, "tester (admin)", "agreed at the board")
+    return Provenance(day, "tester (admin)", "agreed at the board", approval_ref="BOARD-1")
 
 
 def established(parties: tuple[str, ...] = (A, B)) -> Collaboration:

@@ -26,7 +26,7 @@ START = date(2012, 4, 1)
 
 
 def at(day: date) -> Provenance:
-    return Provenance(day, "tester (admin)", "agreed at the board", None, None)
+    return Provenance(day, "tester (admin)", "agreed at the board", None, "BOARD-1")
 
 
 def alliance(*, terms: bool = True, notice_months: int = 12) -> tuple[Collaboration, str]:

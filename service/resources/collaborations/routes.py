@@ -14,7 +14,7 @@ from service import exports, web
 from service.api import Blueprint
 from service.register_at import register_page_at
 from service.resources.collaborations import schemas as s
-from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, WriteSchema
+from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, ApprovedWriteSchema
 
 blp = Blueprint(
     "collaborations",
@@ -243,12 +243,14 @@ def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 
 @write_route(f"{ONE}/termination")
-@blp.arguments(WriteSchema)
+@blp.arguments(ApprovedWriteSchema)
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def terminate(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record that the agreement ended (an extension of API.md)
 
+    By an administrator only (403 for a force token), with `approval_ref` (the parties' agreement
+    or the decision ending it): the end is every party's act, never one side's alone.
     `effective_on` is the date it ended. The status becomes `terminated` and every later change
     to the agreement is refused (422). Its exit cases carry on: they are records of their own.
     """
@@ -262,9 +264,10 @@ def terminate(body: dict[str, Any], collaboration_id: UUID) -> Response:
 def decouple_function(body: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
     """Decouple a function: it returns to a single force
 
-    `effective_on` is the date the function leaves the joint structure; exit-cost quotes with an
-    exit date on or after it leave the function (and its contracts) out. A function is decoupled
-    once (422 after that).
+    A mutual decision: recorded by an administrator only (403 for a force token), with
+    `approval_ref` (the deciding body's minute). `effective_on` is the date the function leaves
+    the joint structure; exit-cost quotes with an exit date on or after it leave the function
+    (and its contracts and assets) out. A function is decoupled once (422 after that).
     """
     return web.record(web.records().decouple_function, str(collaboration_id), function_id=str(function_id), **body)
 
@@ -276,6 +279,10 @@ def decouple_function(body: dict[str, Any], collaboration_id: UUID, function_id:
 def give_direction(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record an s23G direction: moves the exit date of the live notice(s)
 
+    The Home Secretary's act, not a party's: recorded by an administrator only (403 for a force
+    token), with `approval_ref` (the direction's reference). The direction in effect on a date is
+    the one with the latest effective date (of those, the latest recorded), as for apportionments,
+    so a direction back-dated before another does not override it from the other's date on.
     Refused (422) when no notice is live or the new exit date is before a live notice's date.
     """
     return web.record(web.records().give_direction, str(collaboration_id), **body)

@@ -31,7 +31,13 @@ from service.fields import (
     Text,
     WholeNumber,
 )
-from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
+from service.resources.common import (
+    ApprovedWriteSchema,
+    ExportFormatSchema,
+    Schema,
+    TemporalQuerySchema,
+    WriteSchema,
+)
 from service.resources.exit_cases.schemas import ExitCaseHistoryRowDocument as ExitCostHistoryRowDocument
 
 QUOTE_CSV_VIEWS = ("lines", "payees")
@@ -159,7 +165,7 @@ class PartyWithdrawalSchema(WriteSchema):
     )
 
 
-class DecouplingSchema(WriteSchema):
+class DecouplingSchema(ApprovedWriteSchema):
     decided_by = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Alliance Governance Group"})
     rationale = Text(required=True, max_length=TEXT_LENGTH)
     business_case_ref = OptionalText(
@@ -167,7 +173,7 @@ class DecouplingSchema(WriteSchema):
     )
 
 
-class DirectionSchema(WriteSchema):
+class DirectionSchema(ApprovedWriteSchema):
     new_exit_on = Date(required=True, metadata={"description": "The exit date the direction sets (YYYY-MM-DD)"})
     summary = Text(required=True, max_length=TEXT_LENGTH)
 

@@ -177,8 +177,8 @@ def agree_settlement(body: dict[str, Any], exit_case_id: UUID) -> Response:
     The instalments' amounts sum to exactly `amount` and their due dates do not decrease (422
     otherwise). The case is then `settled`: further claims and settlements are refused until it
     is reopened. A revised settlement after reopening is at least what has been paid. Recorded
-    by an administrator only, on the evidence of both sides' approvals (`approval_ref`): one side
-    never records it alone (403 for a force token).
+    by an administrator only, on the evidence of both sides' approvals (`approval_ref`, required):
+    one side never records it alone (403 for a force token).
     """
     return web.record(web.records().agree_settlement, str(exit_case_id), **body)
 

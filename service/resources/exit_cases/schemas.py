@@ -17,7 +17,7 @@ from domain.exit_case import DISPUTE_FORUMS, EXIT_CASE_TRIGGERS, HEADS
 from domain.exit_costs import HEAD_NAMES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
 from service.fields import Code, Date, MoneyString, OptionalText, Text
-from service.resources.common import Schema, WriteSchema
+from service.resources.common import ApprovedWriteSchema, Schema, WriteSchema
 
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
@@ -122,7 +122,7 @@ class InstalmentSchema(Schema):
     amount = MoneyString(required=True, metadata={"description": "More than zero"})
 
 
-class SettlementSchema(WriteSchema):
+class SettlementSchema(ApprovedWriteSchema):
     payer = Code(required=True, metadata={**FORCE_CODE, "example": "warwickshire"})
     payee = Code(required=True, metadata=FORCE_CODE)
     amount = MoneyString(required=True, metadata={"description": "The agreed amount: more than zero"})
