@@ -10,11 +10,12 @@ lost and nothing is recorded twice.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -63,6 +64,9 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 STATE_MODULES = (domain.collaboration, domain.exit_case, domain.benefit)  # whose state dataclasses snapshots hold
 SNAPSHOT_INTERVAL = 500  # events between snapshots of one aggregate (see README: snapshots)
+READ_CHUNK = 500  # events read at a time when a history is streamed
+# The kinds of a collaboration's history: its own events, its exit cases', its benefits'.
+HISTORY_KINDS = {"collaboration": "Collaboration", "exit_case": "ExitCase", "benefit": "Benefit"}
 
 
 EARLIEST_TEXT = "0000-01-01T00:00:00.000000Z"  # before any time a datetime can hold
@@ -952,15 +956,75 @@ class CollaborationRecords(Application[UUID]):
             self.collaboration(collaboration_id, version=version, as_of=as_of, known_at=known_at)
         )
 
-    def history(self, collaboration_id: str, *, upto_version: int | None = None) -> list[dict[str, Any]]:
-        self.collaboration(collaboration_id)  # 404 for an unknown id
-        events = self.events.get(_uuid(collaboration_id), lte=upto_version)
-        chain = self.side_tables.stream_chain(_uuid(collaboration_id))
-        documents = []
-        for event in events:
-            position, digest = chain.get(event.originator_version, (None, None))
-            documents.append({**event_document(event), "position": position, "hash": digest})
-        return documents
+    def history(
+        self,
+        collaboration_id: str,
+        *,
+        upto_version: int | None = None,
+        kind: str | None = None,
+        benefit_ids: Collection[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Every event of the collaboration and its children, in log order (``history_items``)."""
+        _, items = self.history_items(collaboration_id, upto_version=upto_version, kind=kind, benefit_ids=benefit_ids)
+        return list(items)
+
+    def history_items(
+        self,
+        collaboration_id: str,
+        *,
+        upto_version: int | None = None,
+        kind: str | None = None,
+        benefit_ids: Collection[str] = (),
+    ) -> tuple[int, Iterator[dict[str, Any]]]:
+        """The collaboration's version (now, or ``upto_version``), and every event of it and of
+        its children (its exit cases, and the benefits ``benefit_ids``: its benefits, which the
+        realisation projection lists) in log order, each with its ``aggregate_type``, log
+        ``position`` and chain ``hash``: only those of one ``kind`` (``HISTORY_KINDS``) if given;
+        with ``upto_version``, only those recorded up to that version of the collaboration.
+        Streams are read a chunk at a time and merged by position, so an export of a long
+        history stays in bounded memory."""
+        collaboration = self.collaboration(collaboration_id)  # 404 for an unknown id
+        version = collaboration.version if upto_version is None else min(upto_version, collaboration.version)
+        streams = [(collaboration.id, "Collaboration")]
+        for case_id in self._exit_case_ids(collaboration):
+            streams.append((case_id, "ExitCase"))
+        for benefit_id in benefit_ids:
+            streams.append((_uuid(str(benefit_id), BenefitNotFound, "benefit"), "Benefit"))
+        if kind is not None:
+            streams = [(stream, aggregate) for stream, aggregate in streams if aggregate == HISTORY_KINDS[kind]]
+        last_position = None
+        if upto_version is not None:
+            last_position = self.side_tables.stream_chain(collaboration.id, versions=[version]).get(version, (None,))[0]
+        lte = {collaboration.id: version}
+
+        def stream_items(stream: UUID, aggregate: str) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
+            chain = self.side_tables.stream_chain(stream)  # version -> (position, hash): small
+            after = 0
+            while True:
+                events = list(self.events.get(stream, gt=after, lte=lte.get(stream), limit=READ_CHUNK))
+                for event in events:
+                    position, digest = chain.get(event.originator_version, (None, None))
+                    if last_position is not None and (position is None or position > last_position):
+                        return
+                    item = {**event_document(event), "aggregate_type": aggregate, "position": position, "hash": digest}
+                    yield (position if position is not None else 0, event.originator_version), item
+                if len(events) < READ_CHUNK:
+                    return
+                after = events[-1].originator_version
+
+        merged = heapq.merge(
+            *(stream_items(stream, aggregate) for stream, aggregate in streams), key=lambda pair: pair[0]
+        )
+        return version, (item for _, item in merged)
+
+    def _exit_case_ids(self, collaboration: Collaboration) -> list[UUID]:
+        """The collaboration's exit cases that exist: one per party's withdrawal and per function's
+        decoupling (their ids are derived from them)."""
+        candidates = [exit_case_id(collaboration.id, "withdrawal", party) for party in collaboration.parties]
+        candidates += [
+            exit_case_id(collaboration.id, "decoupling", function_id) for function_id in collaboration.functions
+        ]
+        return [case_id for case_id in candidates if self._exists(case_id)]
 
     def feed(self, *, after: int, limit: int) -> list[dict[str, Any]]:
         notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)

@@ -36,7 +36,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
-from uuid import UUID
 
 from flask import request
 from flask.wrappers import Response
@@ -44,8 +43,6 @@ from flask.wrappers import Response
 from projections.benefits_realisation import ROW_FIELDS as BENEFIT_ROW_FIELDS
 from service import web
 from service.application import CollaborationRecords
-from service.documents import event_document
-from service.errors import CollaborationNotFound
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -58,6 +55,7 @@ EXACT_COLUMNS = frozenset(
     {
         "position",
         "stream_id",
+        "aggregate_type",
         "version",
         "collaboration_id",
         "type",
@@ -121,6 +119,21 @@ EXACT_COLUMNS = frozenset(
 EVENT_COLUMNS = (
     "position",
     "stream_id",
+    "version",
+    "type",
+    "effective_on",
+    "recorded_at",
+    "actor",
+    "reason",
+    "evidence",
+    "approval_ref",
+    "hash",
+    "data",
+)
+HISTORY_COLUMNS = (
+    "position",
+    "stream_id",
+    "aggregate_type",
     "version",
     "type",
     "effective_on",
@@ -330,35 +343,6 @@ def neutralised(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------ sources
-def history_items(
-    records: CollaborationRecords, collaboration_id: str, *, upto_version: int | None = None
-) -> tuple[int, Iterator[dict[str, Any]]]:
-    """The collaboration's version now (capped at ``upto_version``), and its events up to that
-    version as the JSON history's items, read ``READ_CHUNK`` events at a time.
-    CollaborationNotFound at once for an id with no events."""
-    stream = UUID(collaboration_id)
-    latest = list(records.events.get(stream, desc=True, limit=1))
-    if not latest:
-        raise CollaborationNotFound(f"no collaboration {collaboration_id}")
-    last = latest[0].originator_version
-    if upto_version is not None:
-        last = min(last, upto_version)
-
-    def items() -> Iterator[dict[str, Any]]:
-        chain = records.side_tables.stream_chain(stream)  # version -> (position, hash): small
-        version = 0
-        while version < last:
-            events = list(records.events.get(stream, gt=version, lte=last, limit=READ_CHUNK))
-            if not events:
-                return
-            for event in events:
-                position, digest = chain.get(event.originator_version, (None, None))
-                yield {**event_document(event), "position": position, "hash": digest}
-            version = events[-1].originator_version
-
-    return last, items()
-
-
 def quote_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """An exit-cost quote as rows: one per line, then a ``total`` row; each repeats the quote's
     basis (force, notice and exit dates), so any row read alone says what it is."""

@@ -503,7 +503,7 @@ def collaboration_page(collaboration_id: str) -> Any:
         raise PageError(404, str(error)) from None
     except NotYetInEffect as error:
         raise PageError(404, str(error)) from None
-    events = _known_events(records.history(collaboration_id), known_at)
+    events = _known_events(records.history(collaboration_id, kind="collaboration"), known_at)
 
     figures_history = current_app.extensions["exit_cost_history"]
     figures_history.catch_up()

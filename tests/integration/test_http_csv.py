@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.values import Provenance
-from service import exports
+from service import application, exports
 from service.application import CollaborationRecords
 from tests.integration import http_support
 from tests.integration.http_support import PROBLEM_JSON, WHEN, Http, assert_problem
@@ -23,7 +23,7 @@ http_any = http_support.http_any
 
 INTEGER_COLUMNS = {"position", "version"}
 JSON_COLUMNS = {"data", "forces"}
-HISTORY_COLUMNS = [
+EVENT_COLUMNS = [
     "position",
     "stream_id",
     "version",
@@ -37,6 +37,7 @@ HISTORY_COLUMNS = [
     "hash",
     "data",
 ]
+HISTORY_COLUMNS = [*EVENT_COLUMNS[:2], "aggregate_type", *EVENT_COLUMNS[2:]]
 DECISION_COLUMNS = [
     "position",
     "stream_id",
@@ -140,11 +141,11 @@ def test_the_feed_as_csv_is_every_event_after_a_position(http_any: Http, recorde
     items = json_of(http_any, "/api/v1/events?limit=1000")["items"]
     assert len(items) == 8
     header, rows = csv_of(http_any, "/api/v1/events?format=csv")
-    assert header == HISTORY_COLUMNS
+    assert header == EVENT_COLUMNS
     assert set(header) == set(items[0])
     assert rows == items
     assert csv_of(http_any, "/api/v1/events?after=5", Accept="text/csv")[1] == items[5:]
-    assert csv_of(http_any, "/api/v1/events?after=8&format=csv") == (HISTORY_COLUMNS, [])
+    assert csv_of(http_any, "/api/v1/events?after=8&format=csv") == (EVENT_COLUMNS, [])
 
 
 def test_the_decision_log_as_csv_parses_back_to_its_json_pages(http_any: Http, recorded: dict[str, Any]):
@@ -301,7 +302,7 @@ def test_a_long_history_is_streamed_in_chunks_and_read_in_pages(http: Http, long
         return original_get(*args, **kwargs)
 
     monkeypatch.setattr(records.events, "get", counting_get)
-    monkeypatch.setattr(exports, "READ_CHUNK", 50)
+    monkeypatch.setattr(application, "READ_CHUNK", 50)
     path = f"/api/v1/collaborations/{long_history}/history"
 
     json_response = dispatched(http, path)
@@ -310,9 +311,10 @@ def test_a_long_history_is_streamed_in_chunks_and_read_in_pages(http: Http, long
 
     response = dispatched(http, f"{path}?format=csv")
     assert response.is_streamed
-    assert reads == [1, 50]  # the version, then the first page: read before the response starts
+    assert reads.count(50) == 1  # the first page, read before the response starts
     chunks = list(response.response)
-    assert reads == [1, 50, 50, 50, 50, 50, 50, 50]  # 301 events in pages of 50
+    assert reads.count(50) == 7  # 301 events in pages of 50
+    assert all(limit == 50 for limit in reads[reads.index(50) :])
     assert len(chunks) >= 2 and all(isinstance(chunk, bytes) for chunk in chunks)
     _header, rows = parsed_csv(b"".join(chunks).decode())
     assert [row["version"] for row in rows] == list(range(1, 302))

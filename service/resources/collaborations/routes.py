@@ -13,6 +13,7 @@ from flask.wrappers import Response
 from service import exports, web
 from service.api import Blueprint
 from service.register_at import register_page_at
+from service.resources.benefits.routes import benefit_ids_of
 from service.resources.collaborations import schemas as s
 from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, ApprovedWriteSchema
 
@@ -91,24 +92,29 @@ def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def history(args: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Every event of the collaboration, in order
+    """Every event of the collaboration and its children, in log order
+
+    The collaboration's own events, its exit cases' and its benefits' (the events quote lines
+    cite as sources), ordered by their `position` in the global log; each names its `stream_id`
+    and `aggregate_type` (`Collaboration`, `ExitCase` or `Benefit`), and its `version` is in that
+    stream. `kind` keeps one kind only (`collaboration`, `exit_case` or `benefit`); `upto_version`
+    keeps the events recorded up to that version of the collaboration. The ETag is the
+    collaboration's version.
 
     Answers JSON, or CSV with `?format=csv` or `Accept: text/csv` (`format` wins): a streamed
-    download with the columns `position`, `stream_id`, `version`, `type`, `effective_on`,
-    `recorded_at`, `actor`, `reason`, `evidence`, `approval_ref`, `hash` and `data` (JSON). A
-    client that accepts neither gets 406.
+    download with the columns `position`, `stream_id`, `aggregate_type`, `version`, `type`,
+    `effective_on`, `recorded_at`, `actor`, `reason`, `evidence`, `approval_ref`, `hash` and
+    `data` (JSON). A client that accepts neither gets 406.
     """
-    if exports.wants_csv(args.pop("format", None)):
-        version, items = exports.history_items(web.records(), str(collaboration_id), **args)
-        filename = f"collaboration-{collaboration_id}-history.csv"
-        response = exports.csv_response(items, exports.EVENT_COLUMNS, filename)
-        response.set_etag(str(version))
-        return response
-    items = web.records().history(str(collaboration_id), **args)
-    response = jsonify({"collaboration_id": str(collaboration_id), "items": items})
-    if items:
-        response.set_etag(str(items[-1]["version"]))
-    return exports.negotiated(response)
+    as_csv = exports.wants_csv(args.pop("format", None))
+    one = str(collaboration_id)
+    version, items = web.records().history_items(one, benefit_ids=benefit_ids_of(one), **args)
+    if as_csv:
+        response = exports.csv_response(items, exports.HISTORY_COLUMNS, f"collaboration-{collaboration_id}-history.csv")
+    else:
+        response = exports.negotiated(jsonify({"collaboration_id": one, "items": list(items)}))
+    response.set_etag(str(version))
+    return response
 
 
 @write_route(f"{ONE}/parties")

@@ -20,6 +20,7 @@ from domain.collaboration import (
 )
 from domain.forces import FORCES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
+from service.application import HISTORY_KINDS
 from service.fields import (
     Code,
     Date,
@@ -224,7 +225,14 @@ class CollaborationQuerySchema(TemporalQuerySchema):
 class HistoryQuerySchema(ExportFormatSchema):
     upto_version = QueryInteger(
         validate=ma.validate.Range(min=1, max=MAX_POSITION),
-        metadata={"description": "Only events up to and including version N"},
+        metadata={"description": "Only events recorded up to and including version N of the collaboration"},
+    )
+    kind = Code(
+        validate=ma.validate.OneOf(HISTORY_KINDS),
+        metadata={
+            "enum": list(HISTORY_KINDS),
+            "description": "Only the events of one kind: the collaboration's own, its exit cases' or its benefits'",
+        },
     )
 
 
@@ -582,9 +590,19 @@ class EventDocument(Schema):
     )
 
 
+class HistoryEventDocument(EventDocument):
+    stream_id = ma.fields.String(
+        required=True, metadata={"description": "The collaboration's, exit case's or benefit's id"}
+    )
+    aggregate_type = ma.fields.String(
+        required=True, metadata={"enum": sorted(HISTORY_KINDS.values()), "description": "What the stream is"}
+    )
+    version = ma.fields.Integer(required=True, metadata={"description": "The event's version in its stream"})
+
+
 class HistorySchema(Schema):
     collaboration_id = ma.fields.String(required=True)
-    items = ma.fields.List(ma.fields.Nested(EventDocument), required=True)
+    items = ma.fields.List(ma.fields.Nested(HistoryEventDocument), required=True)
 
 
 class ExitCostHistoryQuerySchema(ExportFormatSchema):
