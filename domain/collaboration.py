@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import uuid4
 
@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import (
     AgreementEnded,
+    DecidedAfterEffect,
     DomainError,
     DuplicateFunction,
     DuplicateParty,
@@ -135,13 +136,14 @@ class Function(MutableEntry):
 
 @dataclass(frozen=True)
 class Decoupling(Immutable):
-    """A function returned to a single force: who decided, why, and from when."""
+    """A function returned to single-force structures: who decided, when, why, and from when."""
 
     decided_by: str
     rationale: str
     business_case_ref: str | None
     effective_on: date
     version: int
+    decided_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -746,10 +748,19 @@ class Collaboration(Aggregate):
         self.trigger_event(self.NoticeWithdrawn, force=force, status=status, **provenance.as_event_fields())
 
     class FunctionDecoupled(Event):
+        """Version 2 adds ``decided_on``: the day the deciding body decided (None: not recorded)."""
+
+        class_version = 2
+
         function_id: str
         decided_by: str
         rationale: str
         business_case_ref: str | None
+        decided_on: date | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["decided_on"] = None
 
         def apply(self, collaboration: Collaboration) -> None:
             collaboration.functions[self.function_id].decoupling = Decoupling(
@@ -758,6 +769,7 @@ class Collaboration(Aggregate):
                 business_case_ref=self.business_case_ref,
                 effective_on=self.effective_on,
                 version=self.originator_version,
+                decided_on=self.decided_on,
             )
 
     def decouple_function(
@@ -767,13 +779,18 @@ class Collaboration(Aggregate):
         decided_by: str,
         rationale: str,
         business_case_ref: str | None = None,
+        decided_on: date | None = None,
         provenance: Provenance,
     ) -> None:
-        """A function leaves the joint structure and returns to a single force on
-        ``provenance.effective_on``."""
+        """A function leaves the joint structure and returns to single-force structures on
+        ``provenance.effective_on``, as the parties decided on ``decided_on`` (if recorded: the
+        day its ratios and budget are taken from for the decoupling's costs)."""
         self.check_can_record(provenance)
         provenance.check_approved("a decoupling")
         self.check_function_exists(function_id, on=provenance.effective_on)
+        if decided_on is not None:
+            self.check_decision_date(decided_on, provenance.effective_on)
+            self.check_function_exists(function_id, on=decided_on)
         if self.functions[function_id].decoupling is not None:
             raise FunctionAlreadyDecoupled(
                 f"function {self.functions[function_id].name!r} was already decoupled on "
@@ -789,8 +806,19 @@ class Collaboration(Aggregate):
             decided_by=decided_by,
             rationale=rationale,
             business_case_ref=business_case_ref,
+            decided_on=decided_on,
             **provenance.as_event_fields(),
         )
+
+    def check_decision_date(self, decided_on: object, effective_on: date) -> None:
+        """A decision is a date within the agreement's term, on or before it takes effect."""
+        if not isinstance(decided_on, date) or isinstance(decided_on, datetime):
+            raise DecidedAfterEffect("decided_on must be a date", field="decided_on")
+        self.check_dated_in_term(decided_on, "decided_on")
+        if decided_on > effective_on:
+            raise DecidedAfterEffect(
+                f"decided_on {decided_on} is after the decoupling takes effect on {effective_on}", field="decided_on"
+            )
 
     class DirectionGiven(Event):
         """An s23G direction by the Home Secretary: moves the exit date of the live notice(s)."""
@@ -959,6 +987,16 @@ class Collaboration(Aggregate):
             for party in self.parties
             if self.joined_on[party] <= day
             and not (party in self.withdrawn and self.withdrawn[party].effective_on <= day)
+        ]
+
+    def parties_on(self, day: date) -> list[str]:
+        """The parties in the agreement on ``day``: joined on or before it and not left before
+        it (one leaving that day is still in), in the order they became parties."""
+        return [
+            party
+            for party in self.parties
+            if self.joined_on[party] <= day
+            and not (party in self.withdrawn and self.withdrawn[party].effective_on < day)
         ]
 
     def remaining_parties(self, leaving: str, exit_on: date) -> list[str]:

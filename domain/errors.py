@@ -160,6 +160,10 @@ class FunctionAlreadyDecoupled(DomainError):
     """A function is decoupled (returned to a single force) once."""
 
 
+class DecidedAfterEffect(DomainError):
+    """A decoupling is decided on or before the day it takes effect, within the agreement's term."""
+
+
 class InvalidDirection(DomainError):
     """An s23G direction moves the exit date to a date on or after the notice was served."""
 

@@ -255,6 +255,7 @@ class Allotment:
         return Allotment({force: Fraction(1)}, formula, {force: inputs}, {force: versions}, source_id)
 
 
+NOBODY_REMAINS = "nobody remains"
 NOBODY = Allotment({}, "no remaining party")
 
 
@@ -302,7 +303,7 @@ def quote_withdrawal(
     splits = {function.id: _function_split(collaboration, function, remaining, notice) for function in functions}
     budgets = {function.id: function.budget_in_effect(notice) for function in functions}
     notice_end = add_months(notice, terms.notice_period_months)
-    dates = _Dates(notice, exit_on, notice_end, notice_version, exit_version)
+    dates = ExitDates(notice, exit_on, notice_end, notice_version, exit_version)
 
     with localcontext() as context:
         context.prec = _PRECISION
@@ -313,8 +314,8 @@ def quote_withdrawal(
             _asset_split(collaboration, counted, remaining, force, dates),
         ]
         worked.extend(claimed)
-        worked = _apply_caps(worked, terms.caps, terms.version)
-        lines = [_with_payees(line, allotment, collaboration.parties) for line, allotment in worked]
+        worked = apply_caps(worked, terms.caps, terms.version)
+        lines = [with_payees(line, allotment, collaboration.parties) for line, allotment in worked]
         total = sum((line.amount.amount for line in lines), ZERO)
     return ExitQuote(
         collaboration_id=str(collaboration.id),
@@ -440,7 +441,7 @@ def quote_for_force(
 
 # ------------------------------------------------------------------------------ the heads
 @dataclass(frozen=True)
-class _Dates:
+class ExitDates:
     notice: date
     exit_on: date
     notice_end: date
@@ -457,7 +458,7 @@ class _Dates:
 
 
 @dataclass(frozen=True)
-class _Split:
+class Split:
     """How one function's (or asset's) money is shared among the remaining parties: each one's
     fraction, the recorded shares it came from, and the rule used."""
 
@@ -466,31 +467,32 @@ class _Split:
     rule: str
 
 
-def _split(remaining: Sequence[str], held: Mapping[str, Share], version: int | None, host: str | None = None) -> _Split:
-    """The remaining parties' fractions of something they hold in ``held`` shares: in
-    proportion to those shares; where they hold none of it, all to the host if it remains, else
-    equally."""
-    shares = {party: held.get(party, Share(ZERO)) for party in remaining}
+def split_among(
+    parties: Sequence[str],
+    held: Mapping[str, Share],
+    version: int | None,
+    host: str | None = None,
+    who: str = "the remaining parties",
+) -> Split:
+    """The parties' fractions of something they hold in ``held`` shares: in proportion to those
+    shares; where they hold none of it, all to the host if it is among them, else equally."""
+    shares = {party: held.get(party, Share(ZERO)) for party in parties}
     recorded = {party: (str(share), version) for party, share in shares.items()}
     total = sum((Fraction(share.value) for share in shares.values()), Fraction(0))
     if total > 0:
         fractions = {party: Fraction(share.value) / total for party, share in shares.items() if share.value}
-        return _Split(fractions, recorded, "in proportion to the remaining parties' shares")
-    if host is not None and host in remaining:
-        return _Split({host: Fraction(1)}, recorded, "to the host force: the remaining parties hold no share")
-    if remaining:
-        return _Split(
-            {party: Fraction(1, len(remaining)) for party in remaining},
-            recorded,
-            "equally: the remaining parties hold no share",
-        )
-    return _Split({}, recorded, "nobody remains")
+        return Split(fractions, recorded, f"in proportion to the shares of {who}")
+    if host is not None and host in parties:
+        return Split({host: Fraction(1)}, recorded, f"to the host force: {who} hold no share")
+    if parties:
+        return Split({party: Fraction(1, len(parties)) for party in parties}, recorded, f"equally: {who} hold no share")
+    return Split({}, recorded, NOBODY_REMAINS)
 
 
-def _function_split(collaboration: Collaboration, function: Function, remaining: Sequence[str], on: date) -> _Split:
+def _function_split(collaboration: Collaboration, function: Function, remaining: Sequence[str], on: date) -> Split:
     apportionment = collaboration.shares_in_effect(function.id, on)
     held = apportionment.shares if apportionment is not None else {}
-    return _split(remaining, held, apportionment.version if apportionment else None, function.host_force)
+    return split_among(remaining, held, apportionment.version if apportionment else None, function.host_force)
 
 
 def _ratio(collaboration: Collaboration, function: Function, force: str, on: date) -> tuple[Share, int]:
@@ -500,7 +502,7 @@ def _ratio(collaboration: Collaboration, function: Function, force: str, on: dat
     return apportionment.shares.get(force, Share(ZERO)), apportionment.version
 
 
-class _Weighing:
+class Weighing:
     """Builds an ``Allotment``: adds each item's money (exact) to the payees' weights by a
     split, and records the shares each weight came from."""
 
@@ -510,7 +512,7 @@ class _Weighing:
         self.versions: dict[str, dict[str, int]] = {}
         self.rules: set[str] = set()
 
-    def add(self, money: Decimal, split: _Split, label: str, share_name: str) -> None:
+    def add(self, money: Decimal, split: Split, label: str, share_name: str) -> None:
         for party, fraction in split.fractions.items():
             self.weights[party] = self.weights.get(party, Fraction(0)) + Fraction(money) * fraction
         for party in split.fractions:
@@ -524,7 +526,7 @@ class _Weighing:
         self.rules.add(split.rule)
 
     def allotment(self, formula: str) -> Allotment:
-        if not self.weights and not self.rules - {"nobody remains"}:
+        if not self.weights and not self.rules - {NOBODY_REMAINS}:
             return NOBODY
         rules = "; ".join(sorted(self.rules))
         return Allotment(dict(self.weights), f"{formula} ({rules})", self.inputs, self.versions)
@@ -534,15 +536,15 @@ def _function_inputs(
     functions: Iterable[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
-    splits: Mapping[str, _Split],
+    splits: Mapping[str, Split],
     force: str,
     inputs: dict[str, str],
     versions: dict[str, int],
-) -> tuple[Decimal, _Weighing]:
+) -> tuple[Decimal, Weighing]:
     """Records B(f) and r(W,f) for each function; returns Σ_f B(f)·r(W,f), exactly, and how it
     is shared among the remaining parties (by each function's own ratio)."""
     weighted = ZERO
-    weighing = _Weighing()
+    weighing = Weighing()
     for function in functions:
         budget, budget_version = budgets[function.id]
         share, share_version = ratios[function.id]
@@ -565,10 +567,10 @@ def _notice_shortfall(
     functions: Sequence[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
-    splits: Mapping[str, _Split],
+    splits: Mapping[str, Split],
     force: str,
     terms: ExitTerms,
-    dates: _Dates,
+    dates: ExitDates,
 ) -> tuple[QuoteLine, Allotment]:
     inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
@@ -594,7 +596,7 @@ def _stranded_costs(
     functions: Sequence[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
-    splits: Mapping[str, _Split],
+    splits: Mapping[str, Split],
     force: str,
     terms: ExitTerms,
 ) -> tuple[QuoteLine, Allotment]:
@@ -610,7 +612,7 @@ def _stranded_costs(
     return line, weighing.allotment(FUNCTION_PAYEE_FORMULA)
 
 
-def _labels(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+def labels_of(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     """A readable label per (id, name): the name, or "name [id]" where names repeat."""
     pairs = list(items)
     counts: dict[str, int] = {}
@@ -636,17 +638,17 @@ def _contract_break(
     collaboration: Collaboration,
     counted: set[str],
     ratios: Mapping[str, tuple[Share, int]],
-    splits: Mapping[str, _Split],
+    splits: Mapping[str, Split],
     force: str,
-    dates: _Dates,
+    dates: ExitDates,
 ) -> tuple[QuoteLine, Allotment]:
     inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
     dates.record(inputs, versions, "E")
     contracts = committed_contracts(collaboration, counted, dates.exit_on)
-    labels = _labels((c.id, c.supplier) for c in contracts)
+    labels = labels_of((c.id, c.supplier) for c in contracts)
     amount = ZERO
-    weighing = _Weighing()
+    weighing = Weighing()
     for contract in contracts:
         label = labels[contract.id]
         function = collaboration.functions[contract.function_id]
@@ -701,16 +703,16 @@ def asset_inputs(asset: JointAsset, label: str, used: int, nbv: Decimal) -> tupl
 
 
 def _asset_split(
-    collaboration: Collaboration, counted: set[str], remaining: Sequence[str], force: str, dates: _Dates
+    collaboration: Collaboration, counted: set[str], remaining: Sequence[str], force: str, dates: ExitDates
 ) -> tuple[QuoteLine, Allotment]:
     inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
     derived: dict[str, tuple[str, ...]] = {}
     dates.record(inputs, versions, "E")
     assets = assets_held(collaboration, counted, dates.exit_on)
-    labels = _labels((a.id, a.name) for a in assets)
+    labels = labels_of((a.id, a.name) for a in assets)
     amount = ZERO
-    weighing = _Weighing()
+    weighing = Weighing()
     for asset in assets:
         label = labels[asset.id]
         used, nbv = net_book_value(asset, dates.exit_on)
@@ -724,7 +726,7 @@ def _asset_split(
         derived[f"NBV({label})"] = (f"cost({label})", f"whole_months({label})", f"useful_life_months({label})")
         part = nbv * share.value
         amount -= part
-        weighing.add(part, _split(remaining, asset.funded_shares, asset.version), label, "funded_share")
+        weighing.add(part, split_among(remaining, asset.funded_shares, asset.version), label, "funded_share")
     formula = "-Σ_a NBV_a(E)·funded_share(W), NBV(E) = cost·max(0, 1 - whole_months(acquired_on, E)/useful_life)"
     line = QuoteLine("H7", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H7"], derived=derived)
     payee_formula = (
@@ -779,7 +781,7 @@ def _claimed_line(claim: Claim, index: int, force: str) -> tuple[QuoteLine, Allo
     return line, allotment
 
 
-def _apply_caps(
+def apply_caps(
     lines: list[tuple[QuoteLine, Allotment]], caps: Mapping[str, Money], terms_version: int
 ) -> list[tuple[QuoteLine, Allotment]]:
     """Caps per head, after rounding: a single line is capped in place; a head of several
@@ -838,9 +840,9 @@ def _adjustment_allotment(on_head: Sequence[tuple[QuoteLine, Allotment]]) -> All
     return Allotment(weights, "in proportion to what the head's positive lines pay each party, before the cap")
 
 
-def _with_payees(line: QuoteLine, allotment: Allotment, order: Sequence[str]) -> QuoteLine:
+def with_payees(line: QuoteLine, allotment: Allotment, order: Sequence[str]) -> QuoteLine:
     """The line with its amount shared among its payees, to the penny, summing exactly."""
-    weights = {party: allotment.weights[party] for party in _ordered(allotment.weights, order)}
+    weights = {party: allotment.weights[party] for party in in_party_order(allotment.weights, order)}
     if not any(weights.values()):
         return line
     parts = split_pence(line.amount.amount, weights)
@@ -858,7 +860,7 @@ def _with_payees(line: QuoteLine, allotment: Allotment, order: Sequence[str]) ->
     return replace(line, payees=payees)
 
 
-def _ordered(parties: Iterable[str], order: Sequence[str]) -> list[str]:
+def in_party_order(parties: Iterable[str], order: Sequence[str]) -> list[str]:
     """Parties in the agreement's order (the order they became parties), any others after."""
     rank = {party: index for index, party in enumerate(order)}
     return sorted(parties, key=lambda party: (rank.get(party, len(rank)), party))
@@ -876,5 +878,5 @@ def _payee_totals(lines: Sequence[QuoteLine], order: Sequence[str]) -> tuple[Pay
             amount=Money(round_pence(sum(totals[party].values(), ZERO))),
             by_head={head: Money(amount) for head, amount in sorted(totals[party].items())},
         )
-        for party in _ordered(totals, order)
+        for party in in_party_order(totals, order)
     )

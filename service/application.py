@@ -31,6 +31,7 @@ import domain.collaboration
 import domain.exit_case
 from domain.benefit import Benefit
 from domain.collaboration import Collaboration
+from domain.decoupling_costs import decoupling_costs
 from domain.errors import DomainError
 from domain.exit_case import ExitCase, exit_case_id
 from domain.exit_costs import CLAIMED_HEADS, quote_for_force
@@ -49,7 +50,7 @@ from service.errors import (
     NotYetInEffect,
     VersionMismatch,
 )
-from service.exit_documents import EventSources, quote_document
+from service.exit_documents import EventSources, decoupling_document, quote_document
 from service.persistence import (
     EventTime,
     IdempotentRequest,
@@ -305,6 +306,7 @@ class CollaborationRecords(Application[UUID]):
         acquired_on: date,
         useful_life_months: int,
         funded_shares: dict[str, Any],
+        function_id: str | None = None,
         **common: Any,
     ) -> Written:
         return self._change(
@@ -316,6 +318,7 @@ class CollaborationRecords(Application[UUID]):
                     acquired_on=acquired_on,
                     useful_life_months=useful_life_months,
                     funded_shares=funded_shares,
+                    function_id=function_id,
                     provenance=p,
                 )
             },
@@ -394,6 +397,7 @@ class CollaborationRecords(Application[UUID]):
         decided_by: str,
         rationale: str,
         business_case_ref: str | None = None,
+        decided_on: date | None = None,
         caller: Caller,
         **common: Any,
     ) -> Written:
@@ -407,6 +411,7 @@ class CollaborationRecords(Application[UUID]):
                 decided_by=decided_by,
                 rationale=rationale,
                 business_case_ref=business_case_ref,
+                decided_on=decided_on,
                 provenance=p,
             ),
             caller=caller,
@@ -865,11 +870,49 @@ class CollaborationRecords(Application[UUID]):
             **quote_document(quote, sources),
         }
 
+    def decoupling_costs(
+        self,
+        collaboration_id: str,
+        *,
+        function_id: str,
+        exit_on: date | None = None,
+        today: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """What decoupling a function costs, head by head, and each party's share and net position
+        (``domain.decoupling_costs``): of its recorded decoupling, or of one proposed to take
+        effect on ``exit_on``, quoted on ``as_of`` (else today); the claims are the current ones of
+        the decoupling's exit case."""
+        collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+        quoted_on = as_of or today or date.today()
+        case = self._exit_case_of(collaboration_id, "decoupling", function_id, as_of=as_of, known_at=known_at)
+        claims = case.claimed_lines(CLAIMED_HEADS) if case else []
+        statement = decoupling_costs(
+            collaboration, function_id=function_id, on=quoted_on, exit_on=exit_on, claims=claims
+        )
+        sources = EventSources(self.side_tables, str(collaboration.id))
+        return {
+            "collaboration_id": str(collaboration.id),
+            "version": collaboration.version,
+            "as_of": as_of.isoformat() if as_of else None,
+            "known_at": recorded_at_text(known_at) if known_at else None,
+            "exit_case_id": str(case.id) if case else None,
+            **decoupling_document(statement, sources),
+        }
+
     def _withdrawal_case(
         self, collaboration_id: str, force: str, *, as_of: date | None, known_at: datetime | None
     ) -> ExitCase | None:
         """The force's withdrawal exit case, if it has one (as it stood, if asked)."""
-        case_id = exit_case_id(collaboration_id, "withdrawal", force)
+        return self._exit_case_of(collaboration_id, "withdrawal", force, as_of=as_of, known_at=known_at)
+
+    def _exit_case_of(
+        self, collaboration_id: str, trigger: str, subject: str, *, as_of: date | None, known_at: datetime | None
+    ) -> ExitCase | None:
+        """The exit case of a withdrawal (``subject`` the force) or a decoupling (the function),
+        if there is one (as it stood, if asked)."""
+        case_id = exit_case_id(collaboration_id, trigger, subject)
         if not self._exists(case_id):  # most quotes have no case: one indexed read, not a load
             return None
         try:

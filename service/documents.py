@@ -114,6 +114,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
                         "rationale": function.decoupling.rationale,
                         "business_case_ref": function.decoupling.business_case_ref,
                         "effective_on": function.decoupling.effective_on.isoformat(),
+                        "decided_on": jsonable(function.decoupling.decided_on),
                         "source_version": function.decoupling.version,
                     }
                     if function.decoupling
@@ -158,6 +159,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
                 "acquired_on": asset.acquired_on.isoformat(),
                 "useful_life_months": asset.useful_life_months,
                 "funded_shares": jsonable(asset.funded_shares),
+                "function_id": asset.function_id,
                 "source_version": asset.version,
             }
             for asset in by_version(collaboration.assets.values())

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.decoupling_costs import DecouplingStatement
 from domain.exit_costs import ExitQuote, PayeeShare, QuoteLine
 
 
@@ -126,4 +127,68 @@ def quote_document(quote: ExitQuote, sources: EventSources) -> dict[str, Any]:
             for payee in quote.payees
         ],
         "unallocated": str(quote.unallocated),
+    }
+
+
+def decoupling_document(statement: DecouplingStatement, sources: EventSources) -> dict[str, Any]:
+    """The calculated part of a decoupling statement: its dates and where they came from, its
+    lines with each party's share (``shares``, summing exactly to the line), the claims between
+    the parties, each party's position, and the total (the sum of the computed lines, which the
+    net positions add up to)."""
+    for line in statement.lines:
+        sources.want_line(line)
+    for transfer in statement.transfers:
+        for name, version in transfer.source_versions.items():
+            sources.want(transfer.stream_of(name), [version])
+    sources.want(None, [v for v in (statement.notice_version, statement.exit_version) if v is not None])
+    sources.resolve()
+
+    def basis(name: str, day: Any, version: int | None) -> dict[str, Any]:
+        return {
+            "on": day.isoformat(),
+            "why": statement.basis.get(name),
+            "event": sources.event(None, version) if version is not None else None,
+        }
+
+    return {
+        "function_id": statement.function_id,
+        "function_name": statement.function_name,
+        "status": "decoupled" if statement.decoupled else "proposed",
+        "notice_on": statement.notice_on.isoformat(),
+        "notice_end": statement.notice_end.isoformat(),
+        "exit_on": statement.exit_on.isoformat(),
+        "quoted_on": statement.quoted_on.isoformat(),
+        "basis": {
+            "N": basis("N", statement.notice_on, statement.notice_version),
+            "E": basis("E", statement.exit_on, statement.exit_version),
+        },
+        "parties": list(statement.parties),
+        "lines": [line_document(line, sources, "shares") for line in statement.lines],
+        "claims": [
+            {
+                "head": transfer.head,
+                "description": transfer.description,
+                "amount": str(transfer.amount),
+                "payer": transfer.payer,
+                "payee": transfer.payee,
+                "formula": transfer.formula,
+                "inputs": dict(transfer.inputs),
+                "source_events": {
+                    name: sources.event(transfer.stream_of(name), version)
+                    for name, version in transfer.source_versions.items()
+                },
+            }
+            for transfer in statement.transfers
+        ],
+        "positions": [
+            {
+                "force": position.force,
+                "by_head": {head: str(amount) for head, amount in position.by_head.items()},
+                "claims_paid": str(position.claims_paid),
+                "claims_received": str(position.claims_received),
+                "net": str(position.net),
+            }
+            for position in statement.positions
+        ],
+        "total": str(statement.total),
     }

@@ -81,6 +81,9 @@ EXACT_COLUMNS = frozenset(
         "exit_case_id",
         "line_amount",
         "payee",
+        "party",
+        "counterparty",
+        "status",
         *HEADS,
         *(f"claimed_{head}" for head in HEADS),
         "total_before",
@@ -188,6 +191,28 @@ QUOTE_PAYEE_COLUMNS = (
     "line_amount",
     "payee",
     "amount",
+    "formula",
+    "inputs",
+    "source_events",
+)
+
+DECOUPLING_COLUMNS = (
+    "collaboration_id",
+    "version",
+    "function_id",
+    "function_name",
+    "status",
+    "as_of",
+    "known_at",
+    "notice_on",
+    "exit_on",
+    "quoted_on",
+    "head",
+    "description",
+    "party",
+    "counterparty",
+    "amount",
+    "line_amount",
     "formula",
     "inputs",
     "source_events",
@@ -374,6 +399,38 @@ def quote_payee_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "payee": payee["force"],
             "amount": payee["amount"],
             "inputs": payee["by_head"],
+        }
+
+
+def decoupling_rows(statement: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """A decoupling statement as rows: one per line and party (``amount`` the party's share,
+    ``line_amount`` the line's), one per claim (``party`` pays ``counterparty``), then a ``net``
+    row per party (``inputs`` its share by head)."""
+    basis = {column: statement.get(column) for column in DECOUPLING_COLUMNS[:10]}
+    for line in statement["lines"]:
+        for share in line["shares"]:
+            yield {
+                **basis,
+                "head": line["head"],
+                "description": line["description"],
+                "party": share["force"],
+                "line_amount": line["amount"],
+                **{key: share[key] for key in ("amount", "formula", "inputs", "source_events")},
+            }
+    for claim in statement["claims"]:
+        yield {**basis, **claim, "party": claim["payer"], "counterparty": claim["payee"]}
+    for position in statement["positions"]:
+        yield {
+            **basis,
+            "head": "net",
+            "description": "the party's share of every head, plus the claims it pays, less those it receives",
+            "party": position["force"],
+            "amount": position["net"],
+            "inputs": {
+                **position["by_head"],
+                "claims_paid": position["claims_paid"],
+                "claims_received": position["claims_received"],
+            },
         }
 
 

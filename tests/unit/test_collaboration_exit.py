@@ -323,6 +323,7 @@ def test_every_command_is_refused_once_the_agreement_is_terminated():
         "current_parties",
         "spent_notice",
         "parties_after",
+        "parties_on",
         "remaining_parties",
         "establish",
     }

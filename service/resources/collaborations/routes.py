@@ -351,6 +351,44 @@ def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
     return response
 
 
+@blp.route(f"{ONE}/functions/<uuid:function_id>/decoupling-costs", methods=["GET"])
+@blp.arguments(s.DecouplingCostsQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.DecouplingCostsDocument, headers=ETAG_HEADER)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
+def decoupling_costs(args: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
+    """What decoupling a function costs each party (an extension of API.md)
+
+    A mutual decoupling: nobody withdraws, so each head is worked out for the function as a whole
+    and shared among the parties by the function's ratio. E is the day the function leaves the
+    joint structure (the recorded decoupling's date; for a function not yet decoupled, a proposal:
+    `exit_on`, else the earliest exit had notice been given on the quote date). N is the recorded
+    decision date (`decided_on` of the decoupling), or the quote date for a proposal; ratios,
+    budget and exit terms are those in effect on N (on E where no decision date was recorded).
+
+    Lines: H1 `B(f)·days(E, notice_end)/365` when E is before a notice period from N has run (0
+    without a decision date), H4 `B(f)·stranded_cost_rate·stranded_cost_months/12`, H5 the break
+    costs of the function's contracts committed on E, H7 minus the net book value on E of the
+    function's assets. Each line's `shares` are the parties' parts (by the function's ratio; H7 by
+    the assets' funding shares), rounded to the penny by the largest remainder so they add up to
+    the line exactly. `claims` are the decoupling case's claims (H2, H3, H6, H8): money the
+    respondent (`payer`) pays the claimant (`payee`). Each party's `positions` entry is its share
+    of each head, the claims it pays and receives, and its `net`; the nets add up to `total`.
+    Every input names its event. With `as_of`/`known_at`, as it stood.
+
+    `?format=csv` answers one row per line and party, one per claim, then one `net` row per party.
+    """
+    as_csv = exports.wants_csv(args.pop("format", None))
+    document = web.records().decoupling_costs(str(collaboration_id), function_id=str(function_id), **args)
+    if as_csv:
+        filename = f"decoupling-costs-{collaboration_id}-{function_id}-{document['exit_on']}.csv"
+        response = exports.csv_response(exports.decoupling_rows(document), exports.DECOUPLING_COLUMNS, filename)
+    else:
+        response = exports.negotiated(jsonify(document))
+    response.set_etag(str(document["version"]))
+    return response
+
+
 @blp.route(f"{ONE}/exit-cost-history", methods=["GET"])
 @blp.arguments(s.ExitCostHistoryQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.ExitCostHistoryDocument)

@@ -133,6 +133,13 @@ class AssetSchema(WriteSchema):
     acquired_on = Date(required=True)
     useful_life_months = WholeNumber(within=USEFUL_LIFE_MONTHS, required=True, metadata={"example": 60})
     funded_shares = force_shares("Who funded the asset; the shares sum to exactly 1")
+    function_id = Code(
+        allow_none=True,
+        metadata={
+            "description": "The function the asset serves (null or absent: the agreement as a whole). A function's "
+            "assets are split when it is decoupled and leave withdrawal quotes with it"
+        },
+    )
 
 
 class ContractSchema(WriteSchema):
@@ -168,6 +175,13 @@ class PartyWithdrawalSchema(WriteSchema):
 
 class DecouplingSchema(ApprovedWriteSchema):
     decided_by = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Alliance Governance Group"})
+    decided_on = Date(
+        allow_none=True,
+        metadata={
+            "description": "The day the deciding body decided, on or before effective_on: ratios, budget and exit "
+            "terms for the decoupling's costs are taken on it (optional)"
+        },
+    )
     rationale = Text(required=True, max_length=TEXT_LENGTH)
     business_case_ref = OptionalText(
         max_length=REFERENCE_LENGTH, metadata={"description": "The business case; blank is recorded as null"}
@@ -194,6 +208,15 @@ class ExitCostsQuerySchema(TemporalQuerySchema, ExportFormatSchema):
             "description": "The CSV's rows: `lines` (the default: one per line, then the total) or `payees` (one per "
             "line and party it is shared with, then one total per party). Only with CSV: the JSON carries both.",
         },
+    )
+
+
+class DecouplingCostsQuerySchema(TemporalQuerySchema, ExportFormatSchema):
+    exit_on = Date(
+        metadata={
+            "description": "E. Defaults to the day the function's decoupling took effect; for a function not yet "
+            "decoupled (a proposal), to the earliest exit had notice been given on the quote date"
+        }
     )
 
 
@@ -286,6 +309,9 @@ class DecouplingDocument(SourcedSchema):
     rationale = ma.fields.String(required=True)
     business_case_ref = ma.fields.String(required=True, allow_none=True)
     effective_on = ma.fields.Date(required=True)
+    decided_on = ma.fields.Date(
+        required=True, allow_none=True, metadata={"description": "When the deciding body decided; null: not recorded"}
+    )
 
 
 class NoticeDocument(SourcedSchema):
@@ -337,6 +363,9 @@ class AssetDocument(SourcedSchema):
     acquired_on = ma.fields.Date(required=True)
     useful_life_months = ma.fields.Integer(required=True)
     funded_shares = ma.fields.Dict(keys=ma.fields.String(), values=ShareString(), required=True)
+    function_id = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "The function it serves; null: the whole agreement"}
+    )
 
 
 class ContractDocument(SourcedSchema):
@@ -534,6 +563,72 @@ class ExitCostsDocument(Schema):
     unallocated = ma.fields.String(
         required=True,
         metadata={"description": "Money of lines with nobody to receive it (no remaining party): normally 0.00"},
+    )
+
+
+class DecouplingClaimDocument(Schema):
+    head = ma.fields.String(required=True, metadata={"enum": list(EXIT_COST_HEADS)})
+    description = ma.fields.String(required=True)
+    amount = ma.fields.String(required=True, metadata={"description": "What the payer pays the payee (negative: less)"})
+    payer = ma.fields.String(required=True, metadata={"description": "The respondent of the claim"})
+    payee = ma.fields.String(required=True, metadata={"description": "The claimant"})
+    formula = ma.fields.String(required=True)
+    inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    source_events = traced_events()
+
+
+class PartyPositionDocument(Schema):
+    force = ma.fields.String(required=True)
+    by_head = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        required=True,
+        metadata={"description": "The party's share of each computed head"},
+    )
+    claims_paid = ma.fields.String(required=True, metadata={"description": "What it pays under claims"})
+    claims_received = ma.fields.String(required=True, metadata={"description": "What it receives under claims"})
+    net = ma.fields.String(
+        required=True, metadata={"description": "Σ by_head + claims_paid - claims_received: what it bears"}
+    )
+
+
+class DecouplingLineDocument(TracedLineDocument):
+    shares = ma.fields.List(
+        ma.fields.Nested(PartShareDocument),
+        required=True,
+        metadata={"description": "Each party's share of the line; they add up to its amount exactly"},
+    )
+
+
+class DecouplingCostsDocument(Schema):
+    collaboration_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "The collaboration version quoted"})
+    function_id = ma.fields.String(required=True)
+    function_name = ma.fields.String(required=True)
+    status = ma.fields.String(
+        required=True,
+        metadata={"enum": ["decoupled", "proposed"], "description": "A recorded decoupling, or a proposed one"},
+    )
+    as_of = ma.fields.Date(allow_none=True)
+    known_at = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
+    exit_case_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The decoupling's exit case, whose claims are the claims here"}
+    )
+    notice_on = ma.fields.Date(
+        required=True, metadata={"description": "N: the decision date (else E), or the quote date for a proposal"}
+    )
+    notice_end = ma.fields.Date(required=True, metadata={"description": "N plus the notice period"})
+    exit_on = ma.fields.Date(
+        required=True, metadata={"description": "E: the day the function leaves the joint structure"}
+    )
+    quoted_on = ma.fields.Date(required=True)
+    basis = ma.fields.Nested(QuoteBasisDocument, required=True)
+    parties = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "The parties on E"})
+    lines = ma.fields.List(ma.fields.Nested(DecouplingLineDocument), required=True)
+    claims = ma.fields.List(ma.fields.Nested(DecouplingClaimDocument), required=True)
+    positions = ma.fields.List(ma.fields.Nested(PartyPositionDocument), required=True)
+    total = ma.fields.String(
+        required=True, metadata={"description": "The sum of the computed lines; the net positions add up to it"}
     )
 
 
