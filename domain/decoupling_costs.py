@@ -174,10 +174,13 @@ def decoupling_costs(
         context.prec = 50
         facts = ({f"B({function.name})": str(budget)}, {f"B({function.name})": budget_version})
         worked = [
-            _notice_shortfall(function, budget.amount, facts, split, terms, dates, basis.decided),
-            _stranded_costs(function, budget.amount, facts, split, terms),
-            _contract_break(collaboration, function, split, dates),
-            _asset_split(collaboration, function, parties, dates),
+            (line, allotment.including(parties))
+            for line, allotment in (
+                _notice_shortfall(function, budget.amount, facts, split, terms, dates, basis.decided),
+                _stranded_costs(function, budget.amount, facts, split, terms),
+                _contract_break(collaboration, function, split, dates),
+                _asset_split(collaboration, function, parties, dates),
+            )
         ]
         worked = apply_caps(worked, terms.caps, terms.version)
         lines = [with_payees(line, allotment, collaboration.parties) for line, allotment in worked]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -176,6 +176,7 @@ class Settlement(Immutable):
     instalments: list[PlannedInstalment]
     effective_on: date
     version: int
+    lines: list[CaseLine] = field(default_factory=list)  # the amount by head, if the parties agreed one
 
 
 @dataclass(frozen=True)
@@ -520,11 +521,20 @@ class ExitCase(Aggregate):
         return dispute_id
 
     class SettlementAgreed(Event):
+        """Version 2 adds ``lines``: the agreed amount by head (empty: no breakdown agreed)."""
+
+        class_version = 2
+
         payer: str
         payee: str
         amount: Decimal
         write_offs: Decimal
         instalments: list[dict]
+        lines: list[dict]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["lines"] = []
 
         def apply(self, case: ExitCase) -> None:
             case.settlements.append(
@@ -539,6 +549,7 @@ class ExitCase(Aggregate):
                     ],
                     effective_on=self.effective_on,
                     version=self.originator_version,
+                    lines=_case_lines(self.lines),
                 )
             )
             case._derive()
@@ -552,10 +563,12 @@ class ExitCase(Aggregate):
         write_offs: object,
         instalments: Sequence[dict],
         provenance: Provenance,
+        lines: Sequence[dict] = (),
     ) -> None:
         """Records the agreed settlement: ``payer`` pays ``payee`` ``amount`` by the instalment
-        plan, and ``write_offs`` are forgone. Both sides agreed it, so it is recorded on the
-        evidence of that approval (``approval_ref``)."""
+        plan, and ``write_offs`` are forgone; ``lines``, if given, break the amount down by head
+        (summing to it exactly). Both sides agreed it, so it is recorded on the evidence of that
+        approval (``approval_ref``)."""
         self.check_not_closed()
         provenance.check_approved("a settlement")
         self.check_not_settled("a further settlement")
@@ -570,6 +583,13 @@ class ExitCase(Aggregate):
         if total != agreed.amount:
             raise InstalmentsDoNotSumToAmount(
                 f"the instalments sum to {Money(total)}, not the agreed {agreed}", field="instalments"
+            )
+        breakdown = self.parsed_lines(lines, "lines", required=False)
+        if breakdown and sum((line.amount.amount for line in breakdown), ZERO) != agreed.amount:
+            raise InvalidSettlement(
+                f"the breakdown sums to {_money(sum((line.amount.amount for line in breakdown), ZERO))}, not the "
+                f"agreed {agreed}",
+                field="lines",
             )
         paid = self.paid()
         if agreed.amount < paid.amount:
@@ -587,6 +607,7 @@ class ExitCase(Aggregate):
             amount=agreed.amount,
             write_offs=forgone.amount,
             instalments=[{"due_on": i.due_on, "amount": i.amount.amount} for i in plan],
+            lines=[_line_fields(line) for line in breakdown],
             **provenance.as_event_fields(),
         )
 

@@ -254,6 +254,13 @@ class Allotment:
     def to(force: str, formula: str, inputs: Mapping[str, str], versions: Mapping[str, int], source_id: str | None):
         return Allotment({force: Fraction(1)}, formula, {force: inputs}, {force: versions}, source_id)
 
+    def including(self, parties: Iterable[str]) -> Allotment:
+        """The same, listing these parties too (with nothing) where they are not listed, so that
+        a computed line shows every party's part, 0.00 included."""
+        weights = {**dict.fromkeys(parties, Fraction(0)), **self.weights}
+        formula = self.formula if self.weights else "nothing to share"
+        return replace(self, weights=weights, formula=formula)
+
 
 NOBODY_REMAINS = "nobody remains"
 NOBODY = Allotment({}, "no remaining party")
@@ -308,10 +315,13 @@ def quote_withdrawal(
     with localcontext() as context:
         context.prec = _PRECISION
         worked = [
-            _notice_shortfall(functions, ratios, budgets, splits, force, terms, dates),
-            _stranded_costs(functions, ratios, budgets, splits, force, terms),
-            _contract_break(collaboration, counted, ratios, splits, force, dates),
-            _asset_split(collaboration, counted, remaining, force, dates),
+            (line, allotment.including(remaining))
+            for line, allotment in (
+                _notice_shortfall(functions, ratios, budgets, splits, force, terms, dates),
+                _stranded_costs(functions, ratios, budgets, splits, force, terms),
+                _contract_break(collaboration, counted, ratios, splits, force, dates),
+                _asset_split(collaboration, counted, remaining, force, dates),
+            )
         ]
         worked.extend(claimed)
         worked = apply_caps(worked, terms.caps, terms.version)
@@ -844,8 +854,11 @@ def with_payees(line: QuoteLine, allotment: Allotment, order: Sequence[str]) -> 
     """The line with its amount shared among its payees, to the penny, summing exactly."""
     weights = {party: allotment.weights[party] for party in in_party_order(allotment.weights, order)}
     if not any(weights.values()):
-        return line
-    parts = split_pence(line.amount.amount, weights)
+        if line.amount.amount:  # money with nobody to share it: unallocated
+            return line
+        parts = dict.fromkeys(weights, Decimal("0.00"))
+    else:
+        parts = split_pence(line.amount.amount, weights)
     payees = tuple(
         PayeeShare(
             force=party,

@@ -36,7 +36,8 @@ from domain.errors import DomainError
 from domain.exit_case import ExitCase, exit_case_id
 from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from domain.forces import FORCES
-from domain.values import Provenance
+from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
+from domain.values import Money, Provenance
 from service.documents import benefit_document, collaboration_document, event_document, exit_case_document
 from service.errors import (
     BenefitNotFound,
@@ -50,7 +51,7 @@ from service.errors import (
     NotYetInEffect,
     VersionMismatch,
 )
-from service.exit_documents import EventSources, decoupling_document, quote_document
+from service.exit_documents import EventSources, decoupling_document, quote_document, reconciliation_document
 from service.persistence import (
     EventTime,
     IdempotentRequest,
@@ -556,6 +557,7 @@ class CollaborationRecords(Application[UUID]):
         amount: Any,
         write_offs: Any,
         instalments: list[dict[str, Any]],
+        lines: list[dict[str, Any]] | None = None,
         caller: Caller,
         **common: Any,
     ) -> Written:
@@ -565,7 +567,13 @@ class CollaborationRecords(Application[UUID]):
         return self._change_case(
             case_id,
             lambda c, p: c.agree_settlement(
-                payer=payer, payee=payee, amount=amount, write_offs=write_offs, instalments=instalments, provenance=p
+                payer=payer,
+                payee=payee,
+                amount=amount,
+                write_offs=write_offs,
+                instalments=instalments,
+                lines=lines or [],
+                provenance=p,
             ),
             caller=caller,
             **common,
@@ -899,6 +907,52 @@ class CollaborationRecords(Application[UUID]):
             "known_at": recorded_at_text(known_at) if known_at else None,
             "exit_case_id": str(case.id) if case else None,
             **decoupling_document(statement, sources),
+        }
+
+    def reconciliation(
+        self,
+        case_id: str,
+        *,
+        force: str | None = None,
+        today: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Where the case's settlement departed from the formula (``domain.reconciliation``), from
+        ``force``'s side (by default the withdrawing force, or a decoupling's settlement payer):
+        per head and in total, computed (the exit-cost method on the case's dates, quoted on
+        ``as_of`` else today), claimed, assessed and agreed, with the differences."""
+        case = self.exit_case(case_id, as_of=as_of, known_at=known_at)
+        force = force or default_perspective(case)
+        case.check_is_party(force, "force")
+        collaboration = self.collaboration(case.collaboration_id, as_of=as_of, known_at=known_at)
+        quoted_on = as_of or today or date.today()
+        claims = case.claimed_lines(CLAIMED_HEADS)
+        computed: tuple[dict[str, Money] | None, Money | None] = (None, None)
+        basis: dict[str, str] | None = None
+        note = None
+        try:
+            if case.trigger == "withdrawal" and case.force is not None:
+                quote = quote_for_force(collaboration, force=case.force, on=quoted_on, claims=claims)
+                computed = withdrawal_computed(quote, force)
+                basis = {"notice_on": quote.notice_on.isoformat(), "exit_on": quote.exit_on.isoformat()}
+            elif case.function_id is not None:
+                statement = decoupling_costs(collaboration, function_id=case.function_id, on=quoted_on, claims=claims)
+                computed = decoupling_computed(statement, force)
+                basis = {"notice_on": statement.notice_on.isoformat(), "exit_on": statement.exit_on.isoformat()}
+        except DomainError as error:  # the record does not allow a computation (no terms, say)
+            note = f"nothing can be computed: {error.detail}"
+        return {
+            "exit_case_id": str(case.id),
+            "collaboration_id": case.collaboration_id,
+            "version": case.version,
+            "trigger": case.trigger,
+            "force": force,
+            "as_of": as_of.isoformat() if as_of else None,
+            "known_at": recorded_at_text(known_at) if known_at else None,
+            "computed_on": basis,
+            "note": note,
+            **reconciliation_document(reconcile(case, force, *computed)),
         }
 
     def _withdrawal_case(

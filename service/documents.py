@@ -302,6 +302,7 @@ def exit_case_document(case: ExitCase) -> dict[str, Any]:
                 "payee": settlement.payee,
                 "amount": str(settlement.amount),
                 "write_offs": str(settlement.write_offs),
+                "lines": [line(entry) for entry in settlement.lines],
                 "instalments": [
                     {
                         "due_on": instalment.due_on.isoformat(),

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from domain.decoupling_costs import DecouplingStatement
 from domain.exit_costs import ExitQuote, PayeeShare, QuoteLine
+from domain.reconciliation import Reconciliation, ReconciliationRow
+from domain.values import Money
 
 
 class ChainLookup(Protocol):
@@ -191,4 +193,25 @@ def decoupling_document(statement: DecouplingStatement, sources: EventSources) -
             for position in statement.positions
         ],
         "total": str(statement.total),
+    }
+
+
+def reconciliation_document(reconciliation: Reconciliation) -> dict[str, Any]:
+    """A reconciliation's rows: per head, then the total, each with its four figures and their
+    differences (null where not known)."""
+
+    def text(money: Money | None) -> str | None:
+        return None if money is None else str(money)
+
+    def row(entry: ReconciliationRow) -> dict[str, Any]:
+        return {
+            "head": entry.head,
+            **{name: text(value) for name, value in entry.figures.items()},
+            **{name: text(value) for name, value in entry.differences.items()},
+        }
+
+    return {
+        "heads": [row(entry) for entry in reconciliation.rows],
+        "total": row(reconciliation.total),
+        "written_off": text(reconciliation.written_off),
     }

@@ -84,6 +84,11 @@ EXACT_COLUMNS = frozenset(
         "party",
         "counterparty",
         "status",
+        "computed",
+        "claimed_less_computed",
+        "assessed_less_claimed",
+        "agreed_less_assessed",
+        "agreed_less_computed",
         *HEADS,
         *(f"claimed_{head}" for head in HEADS),
         "total_before",
@@ -216,6 +221,23 @@ DECOUPLING_COLUMNS = (
     "formula",
     "inputs",
     "source_events",
+)
+
+RECONCILIATION_COLUMNS = (
+    "exit_case_id",
+    "version",
+    "force",
+    "as_of",
+    "known_at",
+    "head",
+    "computed",
+    "claimed",
+    "assessed",
+    "agreed",
+    "claimed_less_computed",
+    "assessed_less_claimed",
+    "agreed_less_assessed",
+    "agreed_less_computed",
 )
 
 EXIT_COST_HISTORY_COLUMNS = (
@@ -432,6 +454,13 @@ def decoupling_rows(statement: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                 "claims_received": position["claims_received"],
             },
         }
+
+
+def reconciliation_rows(reconciliation: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """A reconciliation as rows: one per head, then the total."""
+    basis = {column: reconciliation.get(column) for column in RECONCILIATION_COLUMNS[:5]}
+    for row in [*reconciliation["heads"], reconciliation["total"]]:
+        yield {**basis, **row}
 
 
 def exit_cost_history_rows(items: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from domain.forces import FORCES
 from domain.values import SHARE_PLACES, text_fault
 
 DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
@@ -213,3 +214,9 @@ class KeyedBy(fields.Dict):
                     for key, entry in messages.items()
                 }
             raise ValidationError(messages) from None
+
+
+def known_force(code: str) -> None:
+    """A validator: one of the 43 forces' codes."""
+    if code not in FORCES:
+        raise ValidationError(f"unknown force code {code!r}; GET /api/v1/forces lists them")

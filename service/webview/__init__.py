@@ -582,8 +582,14 @@ def exit_case_page(case_id: str) -> Any:
     figures_history = current_app.extensions["exit_cost_history"]
     figures_history.catch_up()
     figure_rows = _rows_as_they_stood(figures_history.case_history(case_id), as_of, known_at)
+    try:
+        reconciliation, reconciliation_error = records.reconciliation(case_id, as_of=as_of, known_at=known_at), None
+    except DomainError as error:  # a decoupling case without a settlement has no default side
+        reconciliation, reconciliation_error = None, str(error)
     return _page(
         "exit_case.html",
+        reconciliation=reconciliation,
+        reconciliation_error=reconciliation_error,
         figure_sources=_figure_sources(figure_rows),
         title=f"Exit case: {case['trigger']} of {case['force'] or case['function_name']}",
         case=case,

@@ -18,7 +18,6 @@ from domain.collaboration import (
     REVIEW_CYCLE_MONTHS,
     USEFUL_LIFE_MONTHS,
 )
-from domain.forces import FORCES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
 from service.application import HISTORY_KINDS
 from service.fields import (
@@ -31,6 +30,7 @@ from service.fields import (
     ShareString,
     Text,
     WholeNumber,
+    known_force,
 )
 from service.resources.common import (
     ApprovedWriteSchema,
@@ -47,11 +47,6 @@ MAX_PAGE = 1_000_000
 MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
 SEARCH_LENGTH = 200
 SEARCH_TERMS = 20
-
-
-def known_force(code: str) -> None:
-    if code not in FORCES:
-        raise ma.ValidationError(f"unknown force code {code!r}; GET /api/v1/forces lists them")
 
 
 def few_terms(text: str) -> None:

@@ -93,6 +93,45 @@ def show(args: dict[str, Any], exit_case_id: UUID) -> Response:
     return web.about_collaboration(web.records().exit_case_document(str(exit_case_id), **args))
 
 
+@blp.route(f"{ONE}/reconciliation", methods=["GET"])
+@blp.arguments(s.ReconciliationQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ReconciliationDocument, headers=ETAG_HEADER)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
+def reconciliation(args: dict[str, Any], exit_case_id: UUID) -> Response:
+    """Where the settlement departed from the formula (an extension of API.md)
+
+    Per head and in total, read from one party's side (`force`; positive is money it pays): the
+    figure the exit-cost method computes on the case's dates (`computed`: for a withdrawal case the
+    withdrawing force's quote, from a remaining party's side minus what that quote pays it; for a
+    decoupling case the party's share of each head and the claims it pays less those it
+    receives), what was `claimed` (claims against the party count positive, by it negative,
+    between others not at all), what the latest assessment recommended (`assessed`) and what the
+    latest settlement agreed (`agreed`, with `written_off`), and the differences
+    `claimed_less_computed`, `assessed_less_claimed`, `agreed_less_assessed` and
+    `agreed_less_computed`. The assessment and the settlement count positive for the settlement's
+    payer and negative for its payee (null for another party); before a settlement, the assessment
+    counts positive for a party the claims are against. Head by head they are known only where a
+    breakdown was recorded (the assessment's or the settlement's `lines`); otherwise null, and
+    the `total` row has them. A case the method cannot compute (no exit terms, say) has null
+    `computed` figures and a `note`. `as_of` and `known_at` answer as it stood.
+
+    `force` defaults to the withdrawing force, or in a decoupling case to the settlement's payer
+    (422 `perspective-required` without one). `?format=csv` answers one row per head, then the
+    total.
+    """
+    as_csv = exports.wants_csv(args.pop("format", None))
+    document = web.records().reconciliation(str(exit_case_id), **args)
+    if as_csv:
+        rows = exports.reconciliation_rows(document)
+        filename = f"reconciliation-{exit_case_id}-{document['force']}.csv"
+        response = exports.csv_response(rows, exports.RECONCILIATION_COLUMNS, filename)
+    else:
+        response = exports.negotiated(jsonify(document))
+    response.set_etag(str(document["version"]))
+    return response
+
+
 @blp.route(f"{ONE}/history", methods=["GET"])
 @blp.arguments(ExportFormatSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.ExitCaseHistoryDocument)

@@ -16,8 +16,8 @@ import marshmallow as ma
 from domain.exit_case import DISPUTE_FORUMS, EXIT_CASE_TRIGGERS, HEADS
 from domain.exit_costs import HEAD_NAMES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
-from service.fields import Code, Date, MoneyString, OptionalText, Text
-from service.resources.common import ApprovedWriteSchema, Schema, WriteSchema
+from service.fields import Code, Date, MoneyString, OptionalText, Text, known_force
+from service.resources.common import ApprovedWriteSchema, ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
 
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
@@ -134,6 +134,15 @@ class SettlementSchema(ApprovedWriteSchema):
         required=True,
         metadata={"description": "At least one; due dates not decreasing; the amounts sum to exactly `amount`"},
     )
+    lines = ma.fields.List(
+        ma.fields.Nested(CaseLineSchema),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "An optional breakdown of the amount by head; when given it sums to exactly `amount` "
+            "(the reconciliation then compares the agreed figure head by head)"
+        },
+    )
 
 
 class PaymentSchema(WriteSchema):
@@ -218,6 +227,9 @@ class SettlementDocument(SourcedSchema):
     amount = ma.fields.String(required=True)
     write_offs = ma.fields.String(required=True)
     instalments = ma.fields.List(ma.fields.Nested(InstalmentDocument), required=True)
+    lines = ma.fields.List(
+        ma.fields.Nested(CaseLineDocument), required=True, metadata={"description": "The breakdown by head, if any"}
+    )
     effective_on = ma.fields.Date(required=True)
 
 
@@ -323,3 +335,50 @@ class ExitCaseHistoryRowDocument(Schema):
 class ExitCaseHistoryDocument(Schema):
     exit_case_id = ma.fields.String(required=True)
     items = ma.fields.List(ma.fields.Nested(ExitCaseHistoryRowDocument), required=True)
+
+
+class ReconciliationQuerySchema(TemporalQuerySchema, ExportFormatSchema):
+    force = Code(
+        validate=known_force,
+        metadata={
+            **FORCE_CODE,
+            "description": "Whose side to read the figures from (positive: it pays). Defaults to the withdrawing "
+            "force, or for a decoupling case to the settlement's payer",
+        },
+    )
+
+
+class ReconciliationRowDocument(Schema):
+    head = ma.fields.String(required=True, metadata={"description": "H1..H8, or total"})
+    computed = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "The exit-cost method on the case's dates"}
+    )
+    claimed = ma.fields.String(required=True, allow_none=True)
+    assessed = ma.fields.String(required=True, allow_none=True, metadata={"description": "Null: no breakdown"})
+    agreed = ma.fields.String(required=True, allow_none=True, metadata={"description": "Null: no breakdown"})
+    claimed_less_computed = ma.fields.String(required=True, allow_none=True)
+    assessed_less_claimed = ma.fields.String(required=True, allow_none=True)
+    agreed_less_assessed = ma.fields.String(required=True, allow_none=True)
+    agreed_less_computed = ma.fields.String(required=True, allow_none=True)
+
+
+class ComputedOnDocument(Schema):
+    notice_on = ma.fields.Date(required=True)
+    exit_on = ma.fields.Date(required=True)
+
+
+class ReconciliationDocument(Schema):
+    exit_case_id = ma.fields.String(required=True)
+    collaboration_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "The case version reconciled"})
+    trigger = ma.fields.String(required=True)
+    force = ma.fields.String(required=True, metadata={"description": "Whose side the figures are read from"})
+    as_of = ma.fields.Date(allow_none=True)
+    known_at = ma.fields.String(allow_none=True, metadata={"format": "date-time"})
+    computed_on = ma.fields.Nested(
+        ComputedOnDocument, required=True, allow_none=True, metadata={"description": "N and E of the computation"}
+    )
+    note = ma.fields.String(required=True, allow_none=True, metadata={"description": "Why nothing was computed"})
+    heads = ma.fields.List(ma.fields.Nested(ReconciliationRowDocument), required=True)
+    total = ma.fields.Nested(ReconciliationRowDocument, required=True)
+    written_off = ma.fields.String(required=True, allow_none=True)
