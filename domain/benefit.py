@@ -1,5 +1,5 @@
 """The Benefit aggregate: one benefit of a collaboration, tracked from identification to
-realisation (DOMAIN.md, "Benefits": the 7F framework, the Green Book stages, the three pillars).
+realisation (the 7F framework, the Green Book stages, the three pillars).
 
 A benefit is identified with its category and sub-category (1a-3c, checked against each other),
 pillar, direction, measure and unit, baseline and target, owner, optional function and per-force
@@ -135,7 +135,7 @@ DIRECTIONS = ("increase", "decrease", "maintain")
 UNITS = ("GBP", "hours", "percent", "count", "score")
 MONEY_UNIT = "GBP"  # the only unit summed as £
 SAVINGS = "1"  # the category whose increases are counted cumulatively
-# DOMAIN.md: 1a is measured in £ of revenue budget, 1b in operational hours, 1c in £ avoided.
+# The 7F framework: 1a is measured in £ of revenue budget, 1b in operational hours, 1c in £ avoided.
 SAVINGS_UNITS = {"1a": MONEY_UNIT, "1b": "hours", "1c": MONEY_UNIT}
 STAGES = {0: "Strategic Assessment", 1: "SOC", 2: "OBC", 3: "FBC", 4: "Implementation", 5: "Evaluation"}
 STATUSES = ("identified", "planned", "validated", "realising", "handed_to_bau", "realised", "lapsed")

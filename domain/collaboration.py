@@ -122,7 +122,7 @@ class Function(MutableEntry):
 
     def budget_in_effect(self, on: date) -> tuple[Money, int]:
         """The budget for the financial year containing ``on``, else the latest earlier one,
-        else the initial budget (API.md)."""
+        else the initial budget."""
         year = FinancialYear.containing(on)
         earlier = [
             (FinancialYear.parse(text), entry)
@@ -1028,7 +1028,7 @@ class Collaboration(Aggregate):
     # -------------------------------------------------------------------- views
     def as_of(self, day: date) -> Collaboration:
         """The agreement as it stood on ``day``, as known now: a read-only copy holding only the
-        facts in effect on or before ``day`` (DOMAIN.md "Time"). A fact recorded later but
+        facts in effect on or before ``day`` (bitemporal reads). A fact recorded later but
         back-dated to ``day`` or before counts; one effective after ``day`` does not, so a notice
         withdrawn, or spent by its force leaving, after ``day`` is still live, and its exit date
         is recomputed from the directions in effect by ``day``. The status is recomputed; the

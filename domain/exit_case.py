@@ -2,7 +2,7 @@
 
 A case holds separate facts: claims (line items by cost head, with evidence), independent
 assessments, disputes, settlements (payer, payee, amount, write-offs, instalment plan) and
-payments; and its closing and reopening. None is derived from another (DOMAIN.md, "Exit case").
+payments; and its closing and reopening. None is derived from another.
 
 As in ``domain.collaboration``, each command checks every rule first (small ``check_*``
 methods raising named domain errors) and only then triggers an event, so a refused command

@@ -1,5 +1,5 @@
-"""The benefits realisation: how each benefit is doing, and what they add up to (DOMAIN.md,
-"Benefits"; issue 5).
+"""The benefits realisation: how each benefit is doing, and what they add up to (the 7F
+framework, the Green Book stages, the three pillars).
 
 A tracked projection (``projections/tracked.py``: one locked transaction per batch, rows and
 tracking position committed together, so exactly once, resumable and rebuildable) of the

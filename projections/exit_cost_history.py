@@ -1,5 +1,4 @@
-"""The exit-cost history: how the exit figures changed, event by event (DOMAIN.md, "Exit-cost
-history (what auditors replay)").
+"""The exit-cost history: how the exit figures changed, event by event (what auditors replay).
 
 A tracked projection (``projections/tracked.py``: one locked transaction per batch, rows and
 tracking position committed together, so exactly once, resumable and rebuildable) of the

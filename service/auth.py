@@ -3,7 +3,7 @@
 A token is ``crs_`` followed by 32 random bytes (URL-safe base64). Only its SHA-256 hash is
 stored, in the ``api_tokens`` side table; the token itself is shown once, when created.
 
-Roles (API.md):
+Roles (docs/who-records-what.md):
 
 - ``admin`` may do everything;
 - ``force`` is bound to one force code and writes only as that force, only on collaborations

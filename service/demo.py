@@ -1,7 +1,7 @@
 """Demo data from the public record: ``flask --app wsgi demo load``.
 
-Records the three cases of ``../shared/DOMAIN.md`` ("Acceptance scenarios from the seeds") and
-``../shared/seeds/`` through the application service, never by writing to the store directly:
+Records three real cases from public documents (``docs/demo-data.md`` lists them) through the
+application service, never by writing to the store directly:
 
 - West Mercia and Warwickshire's Strategic Alliance (2012-2020): 69/31, West Mercia's notice of
   9 October 2018, local policing separated in April 2019, the s23G extension of October 2019,
@@ -49,29 +49,27 @@ DORSET, DC = "dorset", "devon-cornwall"
 SEVEN_FORCES = ["essex", "kent", "norfolk", "suffolk", "hertfordshire", "bedfordshire", "cambridgeshire"]
 
 # --------------------------------------------------------------------------- the source documents
-# Each names the seed document (its title as published) and the file it is kept in.
+# Each names a public document by its title as published (docs/demo-data.md lists them).
 WMW_NEWS = (
     "News report 'Too many police collaborations failing due to focus on finance - report' (2020), "
-    "on HMICFRS's The Hard Yards and the West Mercia / Warwickshire separation "
-    "[seeds/west-mercia-warwickshire-news.txt]"
+    "on HMICFRS's The Hard Yards and the West Mercia / Warwickshire separation"
 )
 HARD_YARDS = (
     "HMICFRS, 'Police to Police Collaboration: \"The Hard Yards\"' (PEEL spotlight report, published "
-    "21 July 2020; N8 2021 Innovation Forum slides) [seeds/hmicfrs-hard-yards-slides.txt]"
+    "21 July 2020; N8 2021 Innovation Forum slides)"
 )
-BRIEF = "Domain brief, 'Acceptance scenarios from the seeds' (DOMAIN.md)"
+BRIEF = "Summary of the public record of the three cases (docs/demo-data.md)"
 DORSET_PANEL = (
-    "Police and Crime Panel, 30 June 2022: 'The Strategic Alliance' (report of the Dorset OPCC Chief "
-    "Executive) [seeds/dorset-devon-cornwall-alliance-panel-2022.txt]"
+    "Police and Crime Panel, 30 June 2022: 'The Strategic Alliance' (report of the Dorset OPCC Chief Executive)"
 )
 DC_RESPONSE = (
-    "Devon & Cornwall Police and PCC, response to HMICFRS 'The Hard Yards - Police to police "
-    "collaboration' (2020) [seeds/devon-cornwall-response-hard-yards.txt]"
+    "Devon & Cornwall Police and PCC, response to HMICFRS 'The Hard Yards - Police to police collaboration' (2020)"
 )
 SEVEN_F_RESPONSE = (
     "'HMICFRS The Hard Yards Review 7F Response', with the letter of Tim Passmore PCC to the Home "
-    "Secretary, 15 September 2020 [seeds/7f-response-hard-yards.txt]"
+    "Secretary, 15 September 2020"
 )
+SOURCES = (WMW_NEWS, HARD_YARDS, BRIEF, DORSET_PANEL, DC_RESPONSE, SEVEN_F_RESPONSE)
 
 
 def assumed(text: str) -> str:
@@ -166,7 +164,7 @@ def load_demo_if_empty(records: CollaborationRecords) -> DemoLoad | None:
 # ------------------------------------------------------------- West Mercia and Warwickshire (WMW)
 WMW_START = d("2012-04-01")
 WMW_SHARES = {WM: "0.69", WK: "0.31"}
-# Function, kind, host, annual budget: the functions are named in DOMAIN.md's scenario (transition
+# Function, kind, host, annual budget: the functions are named in the public record's account (transition
 # services for IT, forensics, HR/payroll; local policing separated); their budgets are not public.
 WMW_FUNCTIONS = [
     ("Alliance ICT", "enabling", WM, "10000000.00"),
@@ -1019,7 +1017,7 @@ def _seven_forces(loader: _Loader) -> None:
 
 
 # --------------------------------------------------------------------------------------- the CLI
-demo_cli = AppGroup("demo", help="Demo data from the public record (three cases of DOMAIN.md).")
+demo_cli = AppGroup("demo", help="Demo data from the public record (three real cases).")
 DEMO_AUDITOR = "Demo auditor (demo load)"
 AUDITOR_TOKEN_LABEL = "Auditor token for the web view (shown once): "  # noqa: S105  (a label, not a secret)
 

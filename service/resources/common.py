@@ -85,7 +85,7 @@ class ExportFormatSchema(Schema):
 
 
 class TemporalQuerySchema(Schema):
-    """The bitemporal reads of DOMAIN.md: combine them to see exactly what a board saw on the
+    """The bitemporal reads (``as_of`` and ``known_at``): combine them to see exactly what a board saw on the
     day it decided."""
 
     as_of = Date(

@@ -21,6 +21,7 @@ from service.demo import (
     SAVINGS_TARGET,
     SEVEN_F_QUARTERS,
     SEVEN_FORCES,
+    SOURCES,
     UNPLANNED,
     DemoLoad,
     DemoStepRefused,
@@ -72,7 +73,7 @@ def test_every_event_is_the_demo_callers_and_names_its_source(records: Collabora
     for event in events:
         assert event["actor"] == CALLER.actor
         assert event["reason"].strip()
-        assert event["evidence"] and ("seeds/" in event["evidence"] or "DOMAIN.md" in event["evidence"])
+        assert any(source in event["evidence"] for source in SOURCES), event["evidence"]
         assert event["effective_on"] < "2023-01-01"  # all from the public record, none on the day of loading
 
 

@@ -236,7 +236,7 @@ def withdraw_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Record that a party left the agreement (an extension of API.md)
+    """Record that a party left the agreement (an extension of the v1 contract)
 
     `effective_on` is the date it left: on or after its notice date (422 otherwise). It needs
     the force's live notice (422 without), which is then `completed`. The force is no longer a
@@ -253,7 +253,7 @@ def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def terminate(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Record that the agreement ended (an extension of API.md)
+    """Record that the agreement ended (an extension of the v1 contract)
 
     By an administrator only (403 for a force token), with `approval_ref` (the parties' agreement
     or the decision ending it): the end is every party's act, never one side's alone.
@@ -300,7 +300,7 @@ def give_direction(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
-    """What a force owes (or is owed) on withdrawing, by DOMAIN.md's exit-cost method
+    """What a force owes (or is owed) on withdrawing, by the exit-cost method (docs/exit-cost-method.md)
 
     N (the notice date) is the force's live notice's date, else the quote date (`as_of` if given,
     else today). `exit_on` defaults to the live notice's exit date after any s23G directions, else
@@ -357,7 +357,7 @@ def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def decoupling_costs(args: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
-    """What decoupling a function costs each party (an extension of API.md)
+    """What decoupling a function costs each party (an extension of the v1 contract)
 
     A mutual decoupling: nobody withdraws, so each head is worked out for the function as a whole
     and shared among the parties by the function's ratio. E is the day the function leaves the

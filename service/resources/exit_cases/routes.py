@@ -99,7 +99,7 @@ def show(args: dict[str, Any], exit_case_id: UUID) -> Response:
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def reconciliation(args: dict[str, Any], exit_case_id: UUID) -> Response:
-    """Where the settlement departed from the formula (an extension of API.md)
+    """Where the settlement departed from the formula (an extension of the v1 contract)
 
     Per head and in total, read from one party's side (`force`; positive is money it pays): the
     figure the exit-cost method computes on the case's dates (`computed`: for a withdrawal case the
