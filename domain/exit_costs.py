@@ -51,6 +51,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from domain.allocation import fraction_text, split_pence
@@ -476,6 +477,11 @@ class Split:
     shares: Mapping[str, tuple[str, int | None]]  # party -> (its share as text, the event)
     rule: str
 
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        """Each fraction written exactly."""
+        return {party: fraction_text(fraction) for party, fraction in self.fractions.items()}
+
 
 def split_among(
     parties: Sequence[str],
@@ -486,6 +492,16 @@ def split_among(
 ) -> Split:
     """The parties' fractions of something they hold in ``held`` shares: in proportion to those
     shares; where they hold none of it, all to the host if it is among them, else equally."""
+    return _split_among(tuple(parties), tuple(held.items()), version, host, who)
+
+
+@lru_cache(maxsize=4096)
+def _split_among(
+    parties: tuple[str, ...], held_items: tuple[tuple[str, Share], ...], version: int | None, host: str | None, who: str
+) -> Split:
+    """``split_among`` of hashable arguments, remembered: a quote splits many items held in the
+    same shares (every asset funded 69/31, every function at the all-functions ratio)."""
+    held = dict(held_items)
     shares = {party: held.get(party, Share(ZERO)) for party in parties}
     recorded = {party: (str(share), version) for party, share in shares.items()}
     total = sum((Fraction(share.value) for share in shares.values()), Fraction(0))
@@ -523,16 +539,16 @@ class Weighing:
         self.rules: set[str] = set()
 
     def add(self, money: Decimal, split: Split, label: str, share_name: str) -> None:
+        exact = Fraction(money)
         for party, fraction in split.fractions.items():
-            self.weights[party] = self.weights.get(party, Fraction(0)) + Fraction(money) * fraction
-        for party in split.fractions:
+            self.weights[party] = self.weights.get(party, Fraction(0)) + exact * fraction
             inputs, versions = self.inputs.setdefault(party, {}), self.versions.setdefault(party, {})
             share, version = split.shares.get(party, ("0", None))
             key = f"{share_name}({party}, {label})"
             inputs[key] = share
             if version is not None:
                 versions[key] = version
-            inputs[f"s({party}, {label})"] = fraction_text(split.fractions[party])
+            inputs[f"s({party}, {label})"] = split.texts[party]
         self.rules.add(split.rule)
 
     def allotment(self, formula: str) -> Allotment:
