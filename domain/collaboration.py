@@ -18,10 +18,12 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import (
     AgreementEnded,
+    CaseBeforeItsTrigger,
     DecidedAfterEffect,
     DomainError,
     DuplicateFunction,
     DuplicateParty,
+    EndedBeforeLastFact,
     FactBeforeAgreement,
     FactBeforeFunction,
     FactBeforeParty,
@@ -36,6 +38,7 @@ from domain.errors import (
     LeadForceNotAParty,
     NoExitTerms,
     NoLiveNotice,
+    NothingToExit,
     NoticeAlreadyServed,
     NoticeWithdrawnBeforeServed,
     PartyHasWithdrawn,
@@ -180,6 +183,12 @@ class Notice(MutableEntry):
     @property
     def live(self) -> bool:
         return self.withdrawn_on is None and self.completed_on is None
+
+    def direction_in_effect(self, on: date) -> Direction | None:
+        """Of the directions moving this notice, the one in effect on ``on``: the latest
+        effective by then (of those, the latest recorded); None before any takes effect."""
+        effective = [direction for direction in self.directions if direction.effective_on <= on]
+        return max(effective, key=lambda direction: (direction.effective_on, direction.version), default=None)
 
     def recompute_exit_on(self) -> None:
         """``exit_on`` from the earliest exit and the direction in effect: the one with the
@@ -790,7 +799,7 @@ class Collaboration(Aggregate):
         self.check_function_exists(function_id, on=provenance.effective_on)
         if decided_on is not None:
             self.check_decision_date(decided_on, provenance.effective_on)
-            self.check_function_exists(function_id, on=decided_on)
+            self.check_function_exists(function_id, on=decided_on, field_name="decided_on")
         if self.functions[function_id].decoupling is not None:
             raise FunctionAlreadyDecoupled(
                 f"function {self.functions[function_id].name!r} was already decoupled on "
@@ -843,6 +852,12 @@ class Collaboration(Aggregate):
         if not notices:
             raise NoLiveNotice("a direction moves the exit date of a live notice; none is live", field="new_exit_on")
         for notice in notices:
+            if provenance.effective_on < notice.served_on:
+                raise InvalidDirection(
+                    f"a direction takes effect on or after the notice it moves: {notice.force}'s was served on "
+                    f"{notice.served_on}, after {provenance.effective_on}",
+                    field="effective_on",
+                )
             if new_exit_on < notice.served_on:
                 raise InvalidDirection(
                     f"the new exit date {new_exit_on} is before {notice.force}'s notice of {notice.served_on}",
@@ -900,6 +915,12 @@ class Collaboration(Aggregate):
     def terminate(self, *, provenance: Provenance) -> None:
         self.check_can_record(provenance)
         provenance.check_approved("the end of the agreement")
+        latest = self.latest_fact_on()
+        if provenance.effective_on < latest:
+            raise EndedBeforeLastFact(
+                f"the agreement cannot end on {provenance.effective_on}: a fact of it takes effect on {latest}",
+                field="effective_on",
+            )
         self.trigger_event(self.AgreementTerminated, **provenance.as_event_fields())
 
     # ------------------------------------------------------------------- checks
@@ -948,21 +969,63 @@ class Collaboration(Aggregate):
         that had joined by that day."""
         self.check_is_party(force, field_name)
         self.check_not_withdrawn(force, field_name)
-        if on is not None and on < self.joined_on[force]:
+        if on is not None:
+            self.check_joined_by(force, on, field_name)
+
+    def check_joined_by(self, force: str, day: date, field_name: str) -> None:
+        """A fact naming a party takes effect on or after the day it joined."""
+        if day < self.joined_on[force]:
             raise FactBeforeParty(
-                f"{force} joined the agreement on {self.joined_on[force]}, after {on}", field=field_name
+                f"{force} joined the agreement on {self.joined_on[force]}, after {day}", field=field_name
             )
 
-    def check_function_exists(self, function_id: str | None, *, on: date | None = None) -> None:
-        """The function is one of the agreement's; with ``on``, added by that day."""
+    def check_function_exists(
+        self, function_id: str | None, *, on: date | None = None, field_name: str = "effective_on"
+    ) -> None:
+        """The function is one of the agreement's; with ``on`` (the date in ``field_name``), added
+        by that day."""
         if function_id not in self.functions:
             raise UnknownFunction(f"no function {function_id!r} in this collaboration", field="function_id")
         added_on = self.functions[function_id].added_on
         if on is not None and on < added_on:
             raise FactBeforeFunction(
                 f"function {self.functions[function_id].name!r} was added on {added_on}, after {on}",
-                field="effective_on",
+                field=field_name,
             )
+
+    def exit_case_opening(
+        self, *, trigger: str, force: str | None, function_id: str | None, day: date
+    ) -> tuple[list[str], str | None]:
+        """Checks there is something to exit on ``day`` and answers who an exit case opened then is
+        between (the parties that had joined by then) and, for a decoupling, the function's name.
+        A withdrawal needs ``force``'s notice that stands (not withdrawn), served on or before
+        ``day``; a decoupling needs the function's recorded decoupling, decided (else effective) on
+        or before ``day``. Whether ``trigger`` names a force or a function is ``ExitCase.open``'s."""
+        self.check_dated_in_term(day)
+        function_name = None
+        if trigger == "withdrawal" and force is not None:
+            self.check_is_party(force, "force")
+            self.check_joined_by(force, day, "force")
+            notice = next((n for n in reversed(self.notices) if n.force == force and n.withdrawn_on is None), None)
+            if notice is None:
+                raise NothingToExit(f"{force} has served no withdrawal notice that stands", field="force")
+            if day < notice.served_on:
+                raise CaseBeforeItsTrigger(
+                    f"{force}'s notice was served on {notice.served_on}, after {day}", field="effective_on"
+                )
+        elif trigger == "decoupling" and function_id is not None:
+            self.check_function_exists(function_id, on=day)
+            function = self.functions[function_id]
+            if function.decoupling is None:
+                raise NothingToExit(f"function {function.name!r} has not been decoupled", field="function_id")
+            decided = function.decoupling.decided_on or function.decoupling.effective_on
+            if day < decided:
+                raise CaseBeforeItsTrigger(
+                    f"the decoupling of {function.name!r} was decided (or took effect) on {decided}, after {day}",
+                    field="effective_on",
+                )
+            function_name = function.name
+        return [party for party in self.parties if self.joined_on[party] <= day], function_name
 
     # ------------------------------------------------------------------ queries
     def shares_in_effect(self, function_id: str, on: date) -> Apportionment | None:
@@ -978,6 +1041,23 @@ class Collaboration(Aggregate):
     def current_parties(self) -> list[str]:
         """The parties that have not left the agreement, in the order they became parties."""
         return [party for party in self.parties if party not in self.withdrawn]
+
+    def latest_fact_on(self) -> date:
+        """The latest effective date of anything recorded of the agreement."""
+        days = [self.established_on, *self.joined_on.values()]
+        for function in self.functions.values():
+            days.append(function.added_on)
+            days.extend(entry.effective_on for entry in function.budget_entries)
+            if function.decoupling is not None:
+                days.append(function.decoupling.effective_on)
+        days.extend(entry.effective_on for entry in (*self.apportionments, *self.exit_terms, *self.variations))
+        days.extend(entry.effective_on for entry in (*self.assets.values(), *self.contracts.values()))
+        days.extend(review.held_on for review in self.reviews)
+        days.extend(direction.effective_on for direction in self.directions)
+        days.extend(entry.effective_on for entry in self.withdrawn.values())
+        for notice in self.notices:
+            days.extend(day for day in (notice.served_on, notice.withdrawn_on, notice.completed_on) if day)
+        return max(days)
 
     def parties_after(self, day: date) -> list[str]:
         """The parties still in the agreement at the end of ``day``: joined on or before it and

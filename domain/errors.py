@@ -63,6 +63,10 @@ class AgreementEnded(DomainError):
     """A terminated agreement records nothing more: every command is refused."""
 
 
+class EndedBeforeLastFact(DomainError):
+    """The end of an agreement is dated on or after every fact recorded of it."""
+
+
 # Dates: nothing takes effect before the thing it is about existed
 class FactBeforeItsSubject(DomainError):
     """A fact takes effect on or after the day what it is about came to exist."""
@@ -82,6 +86,10 @@ class FactBeforeParty(FactBeforeItsSubject):
 
 class FactBeforeCase(FactBeforeItsSubject):
     """A fact of an exit case takes effect on or after the day the case was opened."""
+
+
+class CaseBeforeItsTrigger(FactBeforeItsSubject):
+    """An exit case is opened on or after the notice it follows, or the decoupling's decision."""
 
 
 class FactBeforeBenefit(FactBeforeItsSubject):
@@ -177,6 +185,10 @@ class NoticeWithdrawnBeforeServed(DomainError):
 
 
 # Exit cases
+class NothingToExit(DomainError):
+    """An exit case follows a recorded withdrawal notice or decoupling; there is none."""
+
+
 class InvalidTrigger(DomainError):
     """An exit case is opened for a withdrawal (naming the withdrawing force, not a function) or a
     decoupling (naming the function, not a force)."""

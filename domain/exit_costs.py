@@ -23,7 +23,9 @@ Choices made here, beyond the letter of the method (each is in the method's docu
   rounded (and capped) lines.
 - Caps apply per head after rounding. A head with one line is capped in place (its formula
   and inputs say so); a claimed head whose lines together exceed the cap gets one extra
-  "cap adjustment" line for that head bringing its total down to the cap.
+  "cap adjustment" line for that head bringing its total down to the cap. A cap limits what one
+  party pays on a head: W on the computed heads and on claims against it, and each respondent
+  of W's own claims on what it pays W; one direction never raises the cap on the other.
 - Functions counted are those added on or before E and not decoupled on or before E.
   Contracts and assets of a function left out are left out too (the function has left the
   joint structure, and its contracts and assets with it); assets of the agreement as a whole
@@ -147,6 +149,7 @@ class PayeeShare:
     inputs: Mapping[str, str]
     source_versions: Mapping[str, int]
     source_id: str | None = None  # the aggregate whose versions these are; None: the collaboration
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # inputs worked out from others
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,7 @@ class Allotment:
     inputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     versions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     source_id: str | None = None
+    derived: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @staticmethod
     def to(force: str, formula: str, inputs: Mapping[str, str], versions: Mapping[str, int], source_id: str | None):
@@ -325,7 +329,7 @@ def quote_withdrawal(
             )
         ]
         worked.extend(claimed)
-        worked = apply_caps(worked, terms.caps, terms.version)
+        worked = apply_caps(worked, terms.caps, terms.version, force)
         lines = [with_payees(line, allotment, collaboration.parties) for line, allotment in worked]
         total = sum((line.amount.amount for line in lines), ZERO)
     return ExitQuote(
@@ -351,7 +355,8 @@ def exit_basis(collaboration: Collaboration, force: str, on: date, exit_on: date
     """N and E of ``force``'s standing exit figure on the date ``on``, and the events behind them.
 
     - With a live notice, N is its date and E is ``exit_on`` or else the notice's exit date (as
-      moved by the s23G direction in effect), or, once the agreement has ended, the date it ended.
+      moved by the s23G direction in effect on ``on``), or, once the agreement has ended, the date
+      it ended.
     - A force that has left is quoted on the notice it left on, and E is the date it left.
     - Once the agreement has ended, a force that was not leaving on notice has no exit to quote
       (``AgreementHasEnded``): nothing is jointly run any more, so no fresh notice is supposed.
@@ -385,20 +390,13 @@ def exit_basis(collaboration: Collaboration, force: str, on: date, exit_on: date
                     "E": ended_text,
                 },
             )
-        if notice.exit_on_version != notice.version:
-            moved = f"the exit date set by the s23G direction in effect ({notice.exit_on})"
-            return ExitBasis(
-                notice.served_on,
-                notice.exit_on,
-                notice.version,
-                notice.exit_on_version,
-                {
-                    "N": served,
-                    "E": moved,
-                },
-            )
-        earliest = "the notice's earliest exit date (its date plus the notice period)"
-        return ExitBasis(notice.served_on, notice.exit_on, notice.version, notice.version, {"N": served, "E": earliest})
+        direction = notice.direction_in_effect(on)
+        if direction is not None:
+            moved = f"the exit date set by the s23G direction in effect on {on} (effective {direction.effective_on})"
+            why = {"N": served, "E": moved}
+            return ExitBasis(notice.served_on, direction.new_exit_on, notice.version, direction.version, why)
+        earliest = {"N": served, "E": "the notice's earliest exit date (its date plus the notice period)"}
+        return ExitBasis(notice.served_on, notice.earliest_exit_on, notice.version, notice.version, earliest)
     if collaboration.terminated_on is not None:
         raise AgreementHasEnded(
             f"the agreement ended on {collaboration.terminated_on} and {force} was not leaving it on notice: "
@@ -476,6 +474,7 @@ class Split:
     fractions: Mapping[str, Fraction]
     shares: Mapping[str, tuple[str, int | None]]  # party -> (its share as text, the event)
     rule: str
+    total: str | None = None  # the sum of the parties' shares, where the fractions are in proportion to them
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -507,7 +506,7 @@ def _split_among(
     total = sum((Fraction(share.value) for share in shares.values()), Fraction(0))
     if total > 0:
         fractions = {party: Fraction(share.value) / total for party, share in shares.items() if share.value}
-        return Split(fractions, recorded, f"in proportion to the shares of {who}")
+        return Split(fractions, recorded, f"in proportion to the shares of {who}", fraction_text(total))
     if host is not None and host in parties:
         return Split({host: Fraction(1)}, recorded, f"to the host force: {who} hold no share")
     if parties:
@@ -536,26 +535,35 @@ class Weighing:
         self.weights: dict[str, Fraction] = {}
         self.inputs: dict[str, dict[str, str]] = {}
         self.versions: dict[str, dict[str, int]] = {}
+        self.derived: dict[str, dict[str, tuple[str, ...]]] = {}
         self.rules: set[str] = set()
 
     def add(self, money: Decimal, split: Split, label: str, share_name: str) -> None:
         exact = Fraction(money)
+        total_key = f"Σ {share_name}(·, {label})"
         for party, fraction in split.fractions.items():
             self.weights[party] = self.weights.get(party, Fraction(0)) + exact * fraction
             inputs, versions = self.inputs.setdefault(party, {}), self.versions.setdefault(party, {})
             share, version = split.shares.get(party, ("0", None))
-            key = f"{share_name}({party}, {label})"
+            key, fraction_key = f"{share_name}({party}, {label})", f"s({party}, {label})"
             inputs[key] = share
             if version is not None:
                 versions[key] = version
-            inputs[f"s({party}, {label})"] = split.texts[party]
+            inputs[fraction_key] = split.texts[party]
+            if split.total is not None:  # s = the party's share over the sum of the parties' shares
+                inputs[total_key] = split.total
+                if version is not None:
+                    versions[total_key] = version
+                self.derived.setdefault(party, {})[fraction_key] = (key, total_key)
+            else:
+                self.derived.setdefault(party, {})[fraction_key] = (split.rule,)
         self.rules.add(split.rule)
 
     def allotment(self, formula: str) -> Allotment:
         if not self.weights and not self.rules - {NOBODY_REMAINS}:
             return NOBODY
         rules = "; ".join(sorted(self.rules))
-        return Allotment(dict(self.weights), f"{formula} ({rules})", self.inputs, self.versions)
+        return Allotment(dict(self.weights), f"{formula} ({rules})", self.inputs, self.versions, None, self.derived)
 
 
 def _function_inputs(
@@ -808,49 +816,77 @@ def _claimed_line(claim: Claim, index: int, force: str) -> tuple[QuoteLine, Allo
 
 
 def apply_caps(
-    lines: list[tuple[QuoteLine, Allotment]], caps: Mapping[str, Money], terms_version: int
+    lines: list[tuple[QuoteLine, Allotment]],
+    caps: Mapping[str, Money],
+    terms_version: int,
+    force: str | None = None,
 ) -> list[tuple[QuoteLine, Allotment]]:
-    """Caps per head, after rounding: a single line is capped in place; a head of several
-    lines gets one adjustment line bringing its total down to the cap, shared among the payees
-    in proportion to what the head's positive lines pay them."""
-    result: list[tuple[QuoteLine, Allotment]] = []
-    for line, allotment in lines:
-        cap = caps.get(line.head)
-        on_head = [other for other, _ in lines if other.head == line.head]
-        if cap is not None and len(on_head) == 1 and line.amount > cap:
-            inputs = {**line.inputs, "uncapped": str(line.amount), "cap": str(cap)}
-            versions = {**line.source_versions, "cap": terms_version}
-            formula = f"min({line.formula}; cap on {line.head})"
-            streams = {**line.input_streams, "cap": None} if line.source_id is not None else dict(line.input_streams)
-            line = replace(
-                line,
-                amount=cap,
-                formula=formula,
-                inputs=inputs,
-                source_versions=versions,
-                description=f"{line.description} (capped)",
-                input_streams=streams,
-                derived={**line.derived, "uncapped": tuple(line.inputs)},
-            )
-        result.append((line, allotment))
-    for head, cap in caps.items():
-        on_head = [(line, allotment) for line, allotment in result if line.head == head]
-        if len(on_head) < 2:
+    """Caps per head, after rounding, on what one party pays on the head: the withdrawing force
+    ``force`` on the computed heads and on claims against it, and each respondent of the
+    force's own claims on what it pays the force (a credit). Where one line makes up what a
+    party pays on a head, it is capped in place; where several do, one adjustment line brings
+    their total down to the cap, shared among the claimants in proportion to their claims (or,
+    on a credit, wholly from the respondent). Paying in one direction never raises the cap on the
+    other."""
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for index, (line, _) in enumerate(lines):
+        groups.setdefault((line.head, _payer(line, force)), []).append(index)
+    result = list(lines)
+    adjustments: list[tuple[QuoteLine, Allotment]] = []
+    for (head, payer), indexes in groups.items():
+        cap = caps.get(head)
+        if cap is None:
             continue
-        head_total = sum((line.amount.amount for line, _ in on_head), ZERO)
-        if head_total > cap.amount:
-            adjustment = QuoteLine(
-                head,
-                Money(cap.amount - head_total),
-                f"cap adjustment: cap on {head} - Σ lines on {head}",
-                {"uncapped": str(Money(head_total)), "cap": str(cap)},
-                {"cap": terms_version},
-                f"{HEAD_NAMES[head]} (cap adjustment)",
-                derived={"uncapped": (f"the lines on {head}",)},
-            )
-            result.append((adjustment, _adjustment_allotment(on_head)))
+        sign = 1 if payer == force else -1  # a credit: the line is minus what the payer pays
+        paid = sum((sign * lines[index][0].amount.amount for index in indexes), ZERO)
+        if paid <= cap.amount:
+            continue
+        if len(indexes) == 1:
+            line, allotment = lines[indexes[0]]
+            result[indexes[0]] = (_capped(line, Money(sign * cap.amount), cap, terms_version), allotment)
+            continue
+        who = "W" if sign == 1 else payer
+        adjustment = QuoteLine(
+            head,
+            Money(sign * (cap.amount - paid)),
+            f"cap adjustment: cap on {head} - Σ lines on {head} that {who} pays",
+            {"uncapped": str(Money(paid)), "cap": str(cap)},
+            {"cap": terms_version},
+            f"{HEAD_NAMES[head]} (cap adjustment)",
+            derived={"uncapped": (f"the lines on {head} that {who} pays",)},
+        )
+        on_head = [lines[index] for index in indexes]
+        adjustments.append((adjustment, _adjustment_allotment(on_head) if sign == 1 else _from(payer, cap)))
     order = {head: position for position, head in enumerate(sorted(HEAD_NAMES))}
-    return sorted(result, key=lambda pair: order[pair[0].head])  # stable: claims keep their order
+    return sorted(result + adjustments, key=lambda pair: order[pair[0].head])  # stable: claims keep their order
+
+
+def _payer(line: QuoteLine, force: str | None) -> str | None:
+    """Who pays a line's money: a claim's respondent; the withdrawing force for the rest."""
+    return line.inputs.get("respondent", force) if line.head in CLAIMED_HEADS else force
+
+
+def _capped(line: QuoteLine, amount: Money, cap: Money, terms_version: int) -> QuoteLine:
+    inputs = {**line.inputs, "uncapped": str(line.amount), "cap": str(cap)}
+    versions = {**line.source_versions, "cap": terms_version}
+    formula = f"min({line.formula}; cap on {line.head})" if amount.amount >= 0 else f"-min(-({line.formula}); cap)"
+    streams = {**line.input_streams, "cap": None} if line.source_id is not None else dict(line.input_streams)
+    return replace(
+        line,
+        amount=amount,
+        formula=formula,
+        inputs=inputs,
+        source_versions=versions,
+        description=f"{line.description} (capped)",
+        input_streams=streams,
+        derived={**line.derived, "uncapped": tuple(line.inputs)},
+    )
+
+
+def _from(payer: str | None, cap: Money) -> Allotment:
+    if payer is None:
+        return NOBODY
+    return Allotment.to(payer, "all from the respondent, whose payment is capped", {"cap": str(cap)}, {}, None)
 
 
 def _adjustment_allotment(on_head: Sequence[tuple[QuoteLine, Allotment]]) -> Allotment:
@@ -883,6 +919,7 @@ def with_payees(line: QuoteLine, allotment: Allotment, order: Sequence[str]) -> 
             inputs=dict(allotment.inputs.get(party, {})),
             source_versions=dict(allotment.versions.get(party, {})),
             source_id=allotment.source_id,
+            derived=dict(allotment.derived.get(party, {})),
         )
         for party in weights
     )

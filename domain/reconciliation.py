@@ -11,7 +11,9 @@ read from the party's side: positive is money it pays, negative money it receive
   the party's share of each computed head (what it bears of the function's unwinding) and, on
   the claimed heads, the claims it pays less those it receives.
 - Claimed. The case's current claims: a claim against the party counts positive, a claim by
-  it negative, a claim between two other parties not at all.
+  it negative, a claim between two other parties not at all. In a withdrawal case, from a
+  remaining party's side, only its claims with the withdrawing force count (no computed figure
+  could include the others).
 - Assessed and agreed. An assessment and a settlement are amounts the settlement's payer pays
   its payee: positive for the payer, negative for the payee, not the party's money (null) for
   anyone else. Before any settlement, the assessment is read as money the respondents of the
@@ -107,7 +109,10 @@ def reconcile(
     where none can be computed)."""
     case.check_is_party(force, "force")
     claimed: dict[str, Decimal] = {}
+    withdrawing = case.force if case.trigger == "withdrawal" else None
     for claim in case.current_claims():
+        if withdrawing not in (None, force) and withdrawing not in (claim.claimant, claim.respondent):
+            continue  # from a remaining party's side, only its claims with the withdrawing force
         sign = 1 if claim.respondent == force else -1 if claim.claimant == force else 0
         for line in claim.lines:
             if sign:

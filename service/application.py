@@ -46,7 +46,6 @@ from service.errors import (
     ExitCaseExists,
     ExitCaseNotFound,
     IdempotencyKeyReused,
-    NothingToExit,
     NotPermitted,
     NotYetInEffect,
     VersionMismatch,
@@ -455,18 +454,9 @@ class CollaborationRecords(Application[UUID]):
         collaboration = self.collaboration(collaboration_id)
         if caller.force is not None and caller.force not in collaboration.parties:
             raise NotPermitted(f"{caller.force} is not a party to this collaboration")
-        collaboration.check_dated_in_term(effective_on)
-        function_name = None
-        if trigger == "withdrawal" and force is not None:
-            collaboration.check_is_party(force, "force")
-            if not any(notice.force == force and notice.withdrawn_on is None for notice in collaboration.notices):
-                raise NothingToExit(f"{force} has served no withdrawal notice that stands", field="force")
-        elif trigger == "decoupling" and function_id is not None:
-            collaboration.check_function_exists(function_id)
-            function = collaboration.functions[function_id]
-            if function.decoupling is None:
-                raise NothingToExit(f"function {function.name!r} has not been decoupled", field="function_id")
-            function_name = function.name
+        parties, function_name = collaboration.exit_case_opening(
+            trigger=trigger, force=force, function_id=function_id, day=effective_on
+        )
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         case = ExitCase.open(
             collaboration_id=str(collaboration.id),
@@ -474,7 +464,7 @@ class CollaborationRecords(Application[UUID]):
             force=force,
             function_id=function_id,
             function_name=function_name,
-            parties=list(collaboration.parties),
+            parties=parties,
             provenance=provenance,
         )
         if self._exists(case.id):
@@ -641,6 +631,7 @@ class CollaborationRecords(Application[UUID]):
             collaboration.check_function_exists(function_id, on=effective_on)
         for force in attribution or {}:
             collaboration.check_is_party(force, f"attribution.{force}")
+            collaboration.check_joined_by(force, effective_on, f"attribution.{force}")
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         benefit = Benefit.identify(
             collaboration_id=str(collaboration.id),

@@ -1,6 +1,8 @@
 """Errors of the application service (as opposed to the domain's rule errors)."""
 
-from domain.errors import DomainError
+from domain.errors import DomainError, NothingToExit
+
+__all__ = ["NothingToExit"]  # a domain rule now; kept importable from here
 
 
 class CollaborationNotFound(DomainError):
@@ -34,10 +36,6 @@ class ExitCaseNotFound(DomainError):
 class ExitCaseExists(DomainError):
     """There is one exit case per withdrawal (collaboration and force) and per decoupling
     (collaboration and function); it already exists."""
-
-
-class NothingToExit(DomainError):
-    """An exit case follows a recorded withdrawal notice or decoupling; there is none."""
 
 
 class NotYetInEffect(DomainError):

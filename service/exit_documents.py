@@ -90,6 +90,7 @@ def payee_document(payee: PayeeShare, sources: EventSources) -> dict[str, Any]:
         "formula": payee.formula,
         "inputs": dict(payee.inputs),
         "source_events": sources.events(payee.source_versions, payee.source_id),
+        "derived": {name: list(parts) for name, parts in payee.derived.items()},
     }
 
 

@@ -142,3 +142,44 @@ def test_the_openapi_document_says_approval_ref_is_required_where_it_is(http: Ht
         assert "approval_ref" in schemas[name]["required"], name
     assert "approval_ref" not in schemas["Review"].get("required", [])
     assert ALLIANCE["approval_ref"]  # the shared writes carry one, so the tables above pass for the right reason
+
+
+def test_an_exit_case_is_not_opened_before_what_it_follows(http: Http) -> None:
+    wmw = alliance(http)  # notice 2018-10-09; local policing decoupled 2019-04-01 (no decision date)
+    log_size = http.log_size()
+    before_notice = at("2018-10-08", collaboration_id=wmw.id, trigger="withdrawal", force=WM)
+    assert_problem(http.post(CASES, before_notice), 422, "case-before-its-trigger")
+    before_decoupling = at("2019-03-31", collaboration_id=wmw.id, trigger="decoupling", function_id=wmw.local_policing)
+    assert_problem(http.post(CASES, before_decoupling), 422, "case-before-its-trigger")
+    assert http.log_size() == log_size
+    assert posted(http, CASES, {**before_decoupling, "effective_on": "2019-04-01"})["trigger"] == "decoupling"
+
+
+def test_a_case_is_between_the_parties_of_its_day_and_names_none_before_it_joined(http: Http) -> None:
+    wmw = alliance(http)
+    posted(http, f"{wmw.one}/parties", at("2019-01-01", force="dorset"))
+    case = open_case(http, wmw.id, effective_on="2018-12-01")  # before dorset joined
+    assert case["parties"] == [WM, WK]
+    claim = at(
+        "2019-02-01", claimant="dorset", respondent=WM, lines=[{"head": "H2", "amount": "1.00", "description": "d"}]
+    )
+    assert_problem(http.post(f"{CASES}/{case['id']}/claims", claim), 422, "party-not-in-case")
+
+
+def test_a_party_s_notice_case_and_attribution_are_not_dated_before_it_joined(http: Http) -> None:
+    wmw = alliance(http)
+    posted(http, f"{wmw.one}/parties", at("2019-01-01", force="dorset"))
+    opening = at("2018-12-31", collaboration_id=wmw.id, trigger="withdrawal", force="dorset")
+    assert_problem(http.post(CASES, opening), 422, "fact-before-party")
+    attributed = {**WHEN, **BENEFIT, "effective_on": "2018-12-31", "attribution": {"dorset": "1"}}
+    problem = assert_problem(http.post(f"{wmw.one}/benefits", attributed), 422, "fact-before-party")
+    assert "attribution.dorset" in problem["errors"]
+
+
+def test_the_end_and_a_direction_are_not_dated_before_what_they_follow(http: Http) -> None:
+    wmw = alliance(http)  # notice 2018-10-09, direction 2019-10-01
+    assert_problem(http.post(f"{wmw.one}/termination", at("2015-01-01")), 422, "ended-before-last-fact")
+    direction = at("2018-06-01", new_exit_on="2020-06-01", summary="before the notice")
+    assert_problem(http.post(f"{wmw.one}/directions", direction), 422, "invalid-direction")
+    quote = http.get(f"{wmw.one}/exit-costs?force={WM}").get_json()
+    assert quote["exit_on"] == "2020-04-09"  # still the direction of 2019-10-01

@@ -11,9 +11,11 @@ from domain.errors import (
     AgreementEnded,
     ApprovalRequired,
     DuplicateParty,
+    EndedBeforeLastFact,
     FactBeforeAgreement,
     FactBeforeFunction,
     FactBeforeParty,
+    InvalidDirection,
     NoLiveNotice,
     PartyHasWithdrawn,
     PartyNotInCollaboration,
@@ -324,6 +326,8 @@ def test_every_command_is_refused_once_the_agreement_is_terminated():
         "spent_notice",
         "parties_after",
         "parties_on",
+        "latest_fact_on",
+        "exit_case_opening",
         "remaining_parties",
         "establish",
     }
@@ -468,3 +472,26 @@ def test_acts_no_party_owns_are_recorded_only_with_an_approval_reference(command
     assert collaboration.collect_events() == []
     command(collaboration, ict, at(date(2019, 6, 1)))
     assert collaboration.collect_events()[0].approval_ref == "BOARD-1"
+
+
+def test_the_end_of_the_agreement_is_not_dated_before_any_fact_of_it():
+    collaboration, _ = alliance()
+    collaboration.serve_withdrawal_notice(force=A, provenance=at(NOTICE))
+    collaboration.collect_events()
+    refused(collaboration, EndedBeforeLastFact, collaboration.terminate, provenance=at(date(2015, 1, 1)))
+    collaboration.terminate(provenance=at(NOTICE))  # the same day as the latest fact is fine
+    assert collaboration.terminated_on == NOTICE
+
+
+def test_a_direction_does_not_take_effect_before_the_notice_it_moves():
+    collaboration, _ = alliance()
+    collaboration.serve_withdrawal_notice(force=A, provenance=at(NOTICE))
+    collaboration.collect_events()
+    refused(
+        collaboration,
+        InvalidDirection,
+        collaboration.give_direction,
+        new_exit_on=date(2020, 1, 1),
+        summary="before the notice",
+        provenance=at(date(2018, 6, 1)),
+    )

@@ -183,8 +183,13 @@ def test_the_worked_example_is_all_paid_to_the_one_remaining_party():
     assert [(payee.force, str(payee.amount)) for payee in quote.payees] == [(B, "4815821.92")]
     assert all(payees_of(line) == {B: str(line.amount)} for line in quote.lines)
     h7 = line_on(quote, "H7")
+    asset_version = collaboration.assets[next(iter(collaboration.assets))].version
     assert h7.payees[0].source_versions == {
-        f"funded_share({B}, HQ data centre)": collaboration.assets[next(iter(collaboration.assets))].version
+        f"funded_share({B}, HQ data centre)": asset_version,
+        "Σ funded_share(·, HQ data centre)": asset_version,
+    }
+    assert h7.payees[0].derived == {
+        f"s({B}, HQ data centre)": (f"funded_share({B}, HQ data centre)", "Σ funded_share(·, HQ data centre)")
     }
 
 
@@ -200,7 +205,9 @@ def test_h1_and_h4_are_shared_by_each_function_s_own_ratio_among_the_remaining_p
     kent = h4.payees[0]
     assert kent.inputs["r(kent, ICT)"] == "0.3" and kent.inputs["s(kent, ICT)"] == "0.6"
     assert kent.inputs["r(kent, Dogs)"] == "0.2" and kent.inputs["s(kent, Dogs)"] == "0.25"
-    assert set(kent.source_versions) == {"r(kent, ICT)", "r(kent, Dogs)"}
+    assert set(kent.source_versions) == {"r(kent, ICT)", "r(kent, Dogs)", "Σ r(·, ICT)", "Σ r(·, Dogs)"}
+    assert kent.inputs["Σ r(·, ICT)"] == "0.5" and kent.inputs["Σ r(·, Dogs)"] == "0.8"
+    assert kent.derived["s(kent, ICT)"] == ("r(kent, ICT)", "Σ r(·, ICT)")
 
 
 def test_h5_follows_the_contract_s_function_and_h7_the_asset_s_funding():
@@ -336,3 +343,46 @@ def test_the_payees_add_up_exactly_to_every_line_and_to_the_total(data):
     allocated = sum((payee.amount.amount for payee in quote.payees), Decimal(0))
     assert allocated + quote.unallocated.amount == quote.total.amount
     assert quote.unallocated.amount == 0  # every party remains here
+
+
+# ------------------------------------------------------------------------ caps, by direction
+def test_a_cap_limits_what_each_party_pays_on_a_head_one_direction_never_raises_the_other():
+    """With a cap of 5,000 on H3: what essex pays kent is capped at 5,000, and what sussex pays
+    essex under essex's own claim is capped at 5,000 too; neither lifts the other."""
+    collaboration, _ = three_forces()
+    collaboration.agree_exit_terms(
+        notice_period_months=12,
+        stranded_cost_rate="0.25",
+        stranded_cost_months=6,
+        caps={"H3": "5000"},
+        provenance=at(START),
+    )
+    exit_on = date(2020, 1, 10)
+
+    def h3(*claims: Claim) -> list[tuple[str, dict[str, str]]]:
+        quote = quote_withdrawal(collaboration, force=ESSEX, exit_on=exit_on, quoted_on=NOTICE, claims=claims)
+        return [(str(line.amount), payees_of(line)) for line in quote.lines if line.head == "H3"]
+
+    against = Claim("H3", "10000.00", "redundancy", KENT, ESSEX)
+    by_essex = Claim("H3", "7000.00", "redundancy", ESSEX, SUSSEX)
+    assert h3(against) == [("5000.00", {KENT: "5000.00"})]
+    assert h3(against, by_essex) == [("5000.00", {KENT: "5000.00"}), ("-5000.00", {SUSSEX: "-5000.00"})]
+    assert h3(Claim("H3", "20000.00", "redundancy", ESSEX, SUSSEX)) == [("-5000.00", {SUSSEX: "-5000.00"})]
+    two_against = h3(against, Claim("H3", "2000.00", "strain", SUSSEX, ESSEX), by_essex)
+    assert two_against[:2] == [("10000.00", {KENT: "10000.00"}), ("2000.00", {SUSSEX: "2000.00"})]
+    assert two_against[2] == ("-5000.00", {SUSSEX: "-5000.00"})  # essex's credit, capped in place
+    assert two_against[3] == ("-7000.00", {KENT: "-5833.33", SUSSEX: "-1166.67"})  # 12,000 down to 5,000, 10:2
+
+
+# --------------------------------------------------------------- the direction on the quote date
+def test_a_direction_not_yet_in_effect_on_the_quote_date_does_not_move_e():
+    collaboration, _ = three_forces()
+    collaboration.serve_withdrawal_notice(force=ESSEX, provenance=at(NOTICE))
+    notice = collaboration.version
+    collaboration.give_direction(new_exit_on=date(2020, 7, 10), summary="longer", provenance=at(date(2019, 10, 1)))
+    collaboration.give_direction(new_exit_on=date(2019, 6, 1), summary="earlier", provenance=at(date(2019, 3, 1)))
+    earlier = collaboration.version
+    assert sources(quote_for_force(collaboration, force=ESSEX, on=date(2019, 2, 1))) == (notice, notice)
+    in_march = quote_for_force(collaboration, force=ESSEX, on=date(2019, 5, 1))
+    assert (in_march.exit_on, in_march.exit_version) == (date(2019, 6, 1), earlier)
+    assert quote_for_force(collaboration, force=ESSEX, on=date(2019, 11, 1)).exit_on == date(2020, 7, 10)

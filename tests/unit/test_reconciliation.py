@@ -141,3 +141,25 @@ def test_whose_side_by_default_and_only_a_party_s():
     no_computation = rows_of(reconcile(case, A, None, None))
     assert no_computation["H2"]["computed"] is None and no_computation["H2"]["claimed_less_computed"] is None
     assert no_computation["H2"]["claimed"] == "500000.00"
+
+
+def test_from_a_remaining_party_s_side_only_its_claims_with_the_withdrawing_force_count():
+    from tests.unit.test_exit_cost_parties import ESSEX, KENT, SUSSEX, three_forces
+
+    collaboration, _ = three_forces()
+    collaboration.serve_withdrawal_notice(force=ESSEX, provenance=on(date(2019, 1, 10)))
+    case = ExitCase.open(
+        collaboration_id=collaboration.id,
+        trigger="withdrawal",
+        force=ESSEX,
+        parties=[ESSEX, KENT, SUSSEX],
+        provenance=on(date(2019, 1, 10)),
+    )
+    for claimant, respondent, head, amount in ((KENT, ESSEX, "H2", "10000.00"), (KENT, SUSSEX, "H6", "4000.00")):
+        line = {"head": head, "amount": amount, "description": "claimed"}
+        case.lodge_claim(claimant=claimant, respondent=respondent, lines=[line], provenance=on(date(2019, 2, 1)))
+    quote = quote_for_force(collaboration, force=ESSEX, on=date(2019, 3, 1), claims=case.claimed_lines(CLAIMED_HEADS))
+    kent = rows_of(reconcile(case, KENT, *withdrawal_computed(quote, KENT)))
+    assert kent["H2"]["claimed"] == kent["H2"]["computed"] == "-10000.00"
+    assert "H6" not in kent  # kent's claim on sussex is not essex's money: nothing to compare it with
+    assert kent["total"]["claimed"] == "-10000.00"

@@ -463,6 +463,12 @@ class PartShareDocument(Schema):
     formula = ma.fields.String(required=True, metadata={"description": "How the party's part was worked out"})
     inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     source_events = traced_events()
+    derived = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": "Inputs worked out from others (the party's fraction s): what each came from"},
+    )
 
 
 class TracedLineDocument(Schema):
