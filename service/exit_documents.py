@@ -94,6 +94,19 @@ def payee_document(payee: PayeeShare, sources: EventSources) -> dict[str, Any]:
     }
 
 
+def basis_document(answer: ExitQuote | DecouplingStatement, sources: EventSources) -> dict[str, Any]:
+    """Where N and E came from: each date, why, and the event that fixed it (resolved already)."""
+
+    def date_basis(name: str, day: Any, version: int | None) -> dict[str, Any]:
+        event = sources.event(None, version) if version is not None else None
+        return {"on": day.isoformat(), "why": answer.basis.get(name), "event": event}
+
+    return {
+        "N": date_basis("N", answer.notice_on, answer.notice_version),
+        "E": date_basis("E", answer.exit_on, answer.exit_version),
+    }
+
+
 def quote_document(quote: ExitQuote, sources: EventSources) -> dict[str, Any]:
     """The calculated part of a withdrawal quote: its dates and where they came from, its lines,
     its total, and who is paid what (``payees``, summing exactly to the total)."""
@@ -101,23 +114,12 @@ def quote_document(quote: ExitQuote, sources: EventSources) -> dict[str, Any]:
         sources.want_line(line)
     sources.want(None, [v for v in (quote.notice_version, quote.exit_version) if v is not None])
     sources.resolve()
-
-    def basis(name: str, day: Any, version: int | None) -> dict[str, Any]:
-        return {
-            "on": day.isoformat(),
-            "why": quote.basis.get(name),
-            "event": sources.event(None, version) if version is not None else None,
-        }
-
     return {
         "notice_on": quote.notice_on.isoformat(),
         "notice_end": quote.notice_end.isoformat(),
         "exit_on": quote.exit_on.isoformat(),
         "quoted_on": quote.quoted_on.isoformat(),
-        "basis": {
-            "N": basis("N", quote.notice_on, quote.notice_version),
-            "E": basis("E", quote.exit_on, quote.exit_version),
-        },
+        "basis": basis_document(quote, sources),
         "lines": [line_document(line, sources) for line in quote.lines],
         "total": str(quote.total),
         "remaining_parties": list(quote.remaining),
@@ -145,14 +147,6 @@ def decoupling_document(statement: DecouplingStatement, sources: EventSources) -
             sources.want(transfer.stream_of(name), [version])
     sources.want(None, [v for v in (statement.notice_version, statement.exit_version) if v is not None])
     sources.resolve()
-
-    def basis(name: str, day: Any, version: int | None) -> dict[str, Any]:
-        return {
-            "on": day.isoformat(),
-            "why": statement.basis.get(name),
-            "event": sources.event(None, version) if version is not None else None,
-        }
-
     return {
         "function_id": statement.function_id,
         "function_name": statement.function_name,
@@ -161,10 +155,7 @@ def decoupling_document(statement: DecouplingStatement, sources: EventSources) -
         "notice_end": statement.notice_end.isoformat(),
         "exit_on": statement.exit_on.isoformat(),
         "quoted_on": statement.quoted_on.isoformat(),
-        "basis": {
-            "N": basis("N", statement.notice_on, statement.notice_version),
-            "E": basis("E", statement.exit_on, statement.exit_version),
-        },
+        "basis": basis_document(statement, sources),
         "parties": list(statement.parties),
         "lines": [line_document(line, sources, "shares") for line in statement.lines],
         "claims": [

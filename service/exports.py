@@ -138,21 +138,7 @@ EVENT_COLUMNS = (
     "hash",
     "data",
 )
-HISTORY_COLUMNS = (
-    "position",
-    "stream_id",
-    "aggregate_type",
-    "version",
-    "type",
-    "effective_on",
-    "recorded_at",
-    "actor",
-    "reason",
-    "evidence",
-    "approval_ref",
-    "hash",
-    "data",
-)
+HISTORY_COLUMNS = (*EVENT_COLUMNS[:2], "aggregate_type", *EVENT_COLUMNS[2:])  # a collaboration and its children
 DECISION_COLUMNS = (
     "position",
     "stream_id",
@@ -399,20 +385,28 @@ def quote_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     yield {**basis, "head": "total", "description": "sum of the rounded lines", "amount": quote["total"]}
 
 
-def quote_payee_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Who is paid what under a quote: one row per line and party it is shared with (``amount``
-    the party's part, ``line_amount`` the whole line's), then a ``total`` row per party."""
-    basis = {column: quote.get(column) for column in QUOTE_COLUMNS[:9]}
-    for line in quote["lines"]:
-        for payee in line["payees"]:
+def part_rows(
+    basis: Mapping[str, Any], lines: Iterable[Mapping[str, Any]], parts: str, party_column: str
+) -> Iterator[dict[str, Any]]:
+    """One row per line and party share of it (``amount`` the party's part, ``line_amount`` the
+    whole line's), the party in ``party_column``."""
+    for line in lines:
+        for part in line[parts]:
             yield {
                 **basis,
                 "head": line["head"],
                 "description": line["description"],
                 "line_amount": line["amount"],
-                "payee": payee["force"],
-                **{key: payee[key] for key in ("amount", "formula", "inputs", "source_events")},
+                party_column: part["force"],
+                **{key: part[key] for key in ("amount", "formula", "inputs", "source_events")},
             }
+
+
+def quote_payee_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Who is paid what under a quote: one row per line and party it is shared with, then a
+    ``total`` row per party."""
+    basis = {column: quote.get(column) for column in QUOTE_COLUMNS[:9]}
+    yield from part_rows(basis, quote["lines"], "payees", "payee")
     for payee in quote["payees"]:
         yield {
             **basis,
@@ -425,20 +419,10 @@ def quote_payee_rows(quote: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def decoupling_rows(statement: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """A decoupling statement as rows: one per line and party (``amount`` the party's share,
-    ``line_amount`` the line's), one per claim (``party`` pays ``counterparty``), then a ``net``
-    row per party (``inputs`` its share by head)."""
+    """A decoupling statement as rows: one per line and party, one per claim (``party`` pays
+    ``counterparty``), then a ``net`` row per party (``inputs`` its share by head)."""
     basis = {column: statement.get(column) for column in DECOUPLING_COLUMNS[:10]}
-    for line in statement["lines"]:
-        for share in line["shares"]:
-            yield {
-                **basis,
-                "head": line["head"],
-                "description": line["description"],
-                "party": share["force"],
-                "line_amount": line["amount"],
-                **{key: share[key] for key in ("amount", "formula", "inputs", "source_events")},
-            }
+    yield from part_rows(basis, statement["lines"], "shares", "party")
     for claim in statement["claims"]:
         yield {**basis, **claim, "party": claim["payer"], "counterparty": claim["payee"]}
     for position in statement["positions"]:

@@ -13,6 +13,7 @@ from domain.decoupling_costs import decoupling_costs
 from domain.errors import DecidedAfterEffect, FactBeforeAgreement, UnknownFunction
 from domain.exit_costs import AgreementHasEnded, Claim, ExitBeforeNotice
 from domain.values import Money, Provenance
+from tests.unit.test_exit_cost_parties import shares
 
 DORSET, DC = "dorset", "devon-cornwall"
 START = date(2015, 3, 1)
@@ -194,13 +195,6 @@ def test_a_decision_date_is_within_the_term_and_not_after_the_decoupling():
 
 
 FORCES = ("dorset", "devon-cornwall", "avon-somerset", "wiltshire", "gloucestershire")
-
-
-@st.composite
-def shares(draw, parties):
-    cuts = sorted(draw(st.lists(st.integers(0, 10**10), min_size=len(parties) - 1, max_size=len(parties) - 1)))
-    bounds = [0, *cuts, 10**10]
-    return {party: str(Decimal(bounds[i + 1] - bounds[i]) / 10**10) for i, party in enumerate(parties)}
 
 
 @settings(max_examples=60, deadline=None)

@@ -446,6 +446,15 @@ class SourceEventDocument(Schema):
     )
 
 
+def derived_inputs(description: str) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": description},
+    )
+
+
 def traced_events() -> ma.fields.Dict:
     return ma.fields.Dict(
         keys=ma.fields.String(),
@@ -463,12 +472,7 @@ class PartShareDocument(Schema):
     formula = ma.fields.String(required=True, metadata={"description": "How the party's part was worked out"})
     inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     source_events = traced_events()
-    derived = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.List(ma.fields.String()),
-        required=True,
-        metadata={"description": "Inputs worked out from others (the party's fraction s): what each came from"},
-    )
+    derived = derived_inputs("Inputs worked out from others (the party's fraction s): what each came from")
 
 
 class TracedLineDocument(Schema):
@@ -480,12 +484,7 @@ class TracedLineDocument(Schema):
     formula = ma.fields.String(required=True)
     inputs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     source_events = traced_events()
-    derived = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.List(ma.fields.String()),
-        required=True,
-        metadata={"description": "Inputs worked out from other inputs (not recorded by one event): the inputs used"},
-    )
+    derived = derived_inputs("Inputs worked out from other inputs (not recorded by one event): the inputs used")
 
 
 class QuoteLineDocument(TracedLineDocument):
