@@ -533,16 +533,20 @@ class Weighing:
 
     def __init__(self) -> None:
         self.weights: dict[str, Fraction] = {}
+        self.whole: dict[str, Decimal] = {}  # money going wholly to one party: exact as it is, summed apart
         self.inputs: dict[str, dict[str, str]] = {}
         self.versions: dict[str, dict[str, int]] = {}
         self.derived: dict[str, dict[str, tuple[str, ...]]] = {}
         self.rules: set[str] = set()
 
     def add(self, money: Decimal, split: Split, label: str, share_name: str) -> None:
-        exact = Fraction(money)
+        exact = Fraction(money) if len(split.fractions) > 1 else None
         total_key = f"Σ {share_name}(·, {label})"
         for party, fraction in split.fractions.items():
-            self.weights[party] = self.weights.get(party, Fraction(0)) + exact * fraction
+            if exact is None:  # one party: the fraction is 1
+                self.whole[party] = self.whole.get(party, ZERO) + money
+            else:
+                self.weights[party] = self.weights.get(party, Fraction(0)) + exact * fraction
             inputs, versions = self.inputs.setdefault(party, {}), self.versions.setdefault(party, {})
             share, version = split.shares.get(party, ("0", None))
             key, fraction_key = f"{share_name}({party}, {label})", f"s({party}, {label})"
@@ -560,10 +564,13 @@ class Weighing:
         self.rules.add(split.rule)
 
     def allotment(self, formula: str) -> Allotment:
-        if not self.weights and not self.rules - {NOBODY_REMAINS}:
+        weights = dict(self.weights)
+        for party, money in self.whole.items():
+            weights[party] = weights.get(party, Fraction(0)) + Fraction(money)
+        if not weights and not self.rules - {NOBODY_REMAINS}:
             return NOBODY
         rules = "; ".join(sorted(self.rules))
-        return Allotment(dict(self.weights), f"{formula} ({rules})", self.inputs, self.versions, None, self.derived)
+        return Allotment(weights, f"{formula} ({rules})", self.inputs, self.versions, None, self.derived)
 
 
 def _function_inputs(
