@@ -135,3 +135,29 @@ def test_an_ended_agreement_quotes_only_the_force_that_was_leaving(http: Http) -
     history = {item["version"]: item["type"] for item in http.history(load.collaborations["wmw"])}
     assert history[left] == "Collaboration.PartyWithdrew"
     assert [payee["force"] for payee in west_mercia["payees"]] == [WK]
+
+
+def untraced(part: dict[str, Any]) -> set[str]:
+    """The inputs of a line (or a party's part) neither recorded by a named event nor derived."""
+    return set(part["inputs"]) - set(part["source_events"]) - set(part["derived"])
+
+
+def test_every_input_of_every_line_and_part_is_traced(http: Http) -> None:
+    """Each input names the event that recorded it, or is derived from named inputs."""
+    load = load_demo(http.app.extensions["records"])
+    quote_path = f"{BASE}/{load.collaborations['wmw']}"
+    document = quote(http, quote_path, f"force={WM}")
+    for line in document["lines"]:
+        assert untraced(line) == set(), line["head"]
+        for payee in line["payees"]:
+            assert untraced(payee) == set(), (line["head"], payee["force"])
+        for parts in line["derived"].values():
+            assert set(parts) <= set(line["inputs"]) | {f"the lines on {line['head']} that W pays"}
+    functions = http.get(quote_path).get_json()["functions"]
+    decoupled = next(function for function in functions if function["decoupling"])  # local policing, 2019
+    statement = http.get(f"{quote_path}/functions/{decoupled['id']}/decoupling-costs").get_json()
+    assert statement["status"] == "decoupled" and statement["lines"]
+    for line in statement["lines"]:
+        assert untraced(line) == set(), line["head"]
+        for share in line["shares"]:
+            assert untraced(share) == set(), (line["head"], share["force"])
