@@ -23,6 +23,7 @@ The side tables are:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -40,7 +41,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
-from service.audit.chain import GENESIS, LinkRow, StoredLink, event_hash, stream_text
+from service.audit.chain import GENESIS, LinkRow, StoredLink, canonical_bytes, stream_text
+from service.audit.merkle import leaf_hash, node_hash
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 SCHEMA_LOCK_KEY = 0x636F6C6C6162  # "collab": the advisory lock that serialises creating tables
@@ -85,6 +87,20 @@ SIDE_TABLES = [
     " position BIGINT NOT NULL UNIQUE,"
     " hash TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}audit_checkpoints ( size BIGINT PRIMARY KEY, checkpoint TEXT NOT NULL)",
+    # The Merkle tree over the chained log (service/audit/merkle.py): every perfect subtree, the
+    # hash of leaves [idx·2^level, (idx+1)·2^level), written once when its last leaf is chained.
+    "CREATE TABLE IF NOT EXISTS {schema}merkle_nodes ("
+    " level INTEGER NOT NULL,"
+    " idx BIGINT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " PRIMARY KEY (level, idx))",
+    # Its right edge (the perfect subtree of each set bit of its size: what the next leaves
+    # complete) in one row, rewritten with the nodes: on PostgreSQL a write reads it with the
+    # chain's head, in the same round trip (SQLite reads the edge's nodes, in process).
+    "CREATE TABLE IF NOT EXISTS {schema}merkle_edge ("
+    " id INTEGER PRIMARY KEY,"
+    " size BIGINT NOT NULL,"
+    " nodes TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}event_times ("
     " originator_id TEXT NOT NULL,"
     " originator_version BIGINT NOT NULL,"
@@ -120,6 +136,60 @@ INSERT_IDEMPOTENCY = (
 
 def _idempotency_params(request: IdempotentRequest) -> tuple[str, str, str, str]:
     return (request.principal, request.key, request.fingerprint, json.dumps(request.result, sort_keys=True))
+
+
+Edge = dict[int, bytes]  # level -> the perfect subtree at that level on the tree's right edge
+UPSERT_EDGE = (
+    "INSERT INTO {schema}merkle_edge (id, size, nodes) VALUES (1, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET size = excluded.size, nodes = excluded.nodes"
+)
+
+
+def edge_levels(size: int) -> list[int]:
+    """The levels of the perfect subtrees on the right edge of a tree of ``size`` leaves, lowest first."""
+    levels, level = [], 0
+    while size:
+        if size & 1:
+            levels.append(level)
+        size >>= 1
+        level += 1
+    return levels
+
+
+def tree_growth(
+    size: int, edge: Edge | None, leaves: Sequence[bytes]
+) -> tuple[list[tuple[int, int, str]], Edge] | None:
+    """The perfect subtrees that appending ``leaves`` to the tree of ``size`` leaves completes,
+    as rows (level, idx, hex hash), and the tree's right edge afterwards; given its right edge
+    now. None where the edge is not the whole edge of a tree of that size (the tree lags the
+    chain: a store whose chain is older than its tree is brought in by ``audit tree``)."""
+    if edge is None or sorted(edge) != edge_levels(size):
+        return None
+    frontier = dict(edge)
+    nodes = []
+    for index, leaf in enumerate(leaves, start=size):
+        level, digest = 0, leaf
+        nodes.append((level, index, digest.hex()))
+        while index & 1:  # a right child completes its parent
+            digest = node_hash(frontier[level], digest)
+            level, index = level + 1, index >> 1
+            nodes.append((level, index, digest.hex()))
+        frontier[level] = digest
+    new_size = size + len(leaves)
+    return nodes, {level: frontier[level] for level in edge_levels(new_size)}
+
+
+def edge_text(edge: Edge) -> str:
+    """The edge as its hashes in hex, lowest level first (the size says which levels they are)."""
+    return "".join(edge[level].hex() for level in sorted(edge))
+
+
+def edge_from_text(size: int, text: str) -> Edge | None:
+    """The edge of a tree of ``size`` leaves from ``edge_text`` (None if it does not fit the size)."""
+    levels = edge_levels(size)
+    if len(text) != 64 * len(levels):
+        return None
+    return {level: bytes.fromhex(text[64 * n : 64 * (n + 1)]) for n, level in enumerate(levels)}
 
 
 class SideTableAccess:
@@ -167,7 +237,7 @@ class SideTableAccess:
         and they are not read back."""
         if positions is not None and not positions:
             return 0
-        seq, head_position, previous = self._chain_head(cursor)
+        seq, head_position, previous, edge = self._chain_head_and_tree_edge(cursor)
         rows: Sequence[Any]
         if positions is not None and seq > 0 and inserted is not None:
             rows = [
@@ -195,6 +265,8 @@ class SideTableAccess:
             cursor.execute(self._events_after(limit), (head_position,))
             rows = cursor.fetchall()
         links = []
+        leaves = []
+        chained_before = seq
         for row in rows:
             if row["position"] <= head_position:
                 raise ChainBroken(
@@ -202,7 +274,7 @@ class SideTableAccess:
                     f"{head_position}: events were deleted from the end of the log; run audit verify"
                 )
             seq += 1
-            previous = event_hash(
+            document = canonical_bytes(
                 position=row["position"],
                 stream_id=stream_text(row["originator_id"]),
                 version=row["originator_version"],
@@ -210,12 +282,158 @@ class SideTableAccess:
                 state=bytes(row["state"]),
                 previous=previous,
             )
+            previous = hashlib.sha256(document).hexdigest()
             links.append((seq, row["position"], previous))
+            leaves.append(leaf_hash(document))
         if links:
             cursor.executemany(
                 self.side_sql("INSERT INTO {schema}event_chain (seq, position, hash) VALUES (?, ?, ?)"), links
             )
+            self._write_growth(cursor, tree_growth(chained_before, edge, leaves))
         return len(links)
+
+    def _chain_head_and_tree_edge(self, cursor: Any) -> tuple[int, int, str, Edge | None]:
+        """The chain's head (seq, position, hash) and the Merkle tree's right edge at that size
+        (None where the tree lags the chain)."""
+        seq, position, digest = self._chain_head(cursor)
+        return seq, position, digest, self._stored_edge(cursor, seq)
+
+    def _stored_edge(self, cursor: Any, size: int) -> Edge | None:
+        """The right edge of the tree of ``size`` leaves read from its nodes (None: incomplete)."""
+        stored = self._frontier(cursor, size)
+        return {level: digest for (level, _), digest in stored.items()} if len(stored) == size.bit_count() else None
+
+    def _write_growth(self, cursor: Any, growth: tuple[list[tuple[int, int, str]], Edge] | None) -> None:
+        if growth is None:
+            return
+        nodes, _ = growth
+        cursor.executemany(self.side_sql("INSERT INTO {schema}merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
+
+    @staticmethod
+    def _grown_size(nodes: Sequence[tuple[int, int, str]]) -> int:
+        """The tree's size after the growth: one past the last leaf written."""
+        return max(idx for level, idx, _ in nodes if level == 0) + 1
+
+    # ------------------------------------------------------------------ the Merkle tree
+    def _tree_size(self, cursor: Any) -> int:
+        cursor.execute(self.side_sql("SELECT MAX(idx) AS last FROM {schema}merkle_nodes WHERE level = 0"))
+        row = cursor.fetchone()
+        return 0 if row is None or row["last"] is None else row["last"] + 1
+
+    def _extend_tree(self, cursor: Any, size: int, leaves: Sequence[bytes]) -> int:
+        """Appends leaf hashes to the tree of the chain's first ``size`` events, inside the
+        caller's transaction (which holds the store's write lock); returns how many it appended
+        (none where the tree lags the chain)."""
+        growth = tree_growth(size, self._stored_edge(cursor, size), leaves) if leaves else None
+        self._write_growth(cursor, growth)
+        return len(leaves) if growth else 0
+
+    def _frontier(self, cursor: Any, size: int) -> dict[tuple[int, int], bytes]:
+        """The perfect subtrees along the right edge of the tree of ``size`` leaves (one per set
+        bit of the size): the left siblings the next leaves complete."""
+        keys = [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+        return self._select_tree_nodes(cursor, keys)
+
+    def _select_tree_nodes(self, cursor: Any, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        condition = " OR ".join("(level = ? AND idx = ?)" for _ in keys)
+        cursor.execute(
+            self.side_sql(f"SELECT level, idx, hash FROM {{schema}}merkle_nodes WHERE {condition}"),
+            tuple(value for key in keys for value in key),
+        )
+        return {(row["level"], row["idx"]): bytes.fromhex(row["hash"]) for row in cursor.fetchall()}
+
+    def tree_size(self) -> int:
+        """How many leaves the Merkle tree has (the chain's length once the tree has caught up)."""
+        with self._read_cursor() as cursor:
+            return self._tree_size(cursor)
+
+    def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The perfect subtrees asked for, (level, idx) -> hash, in one query."""
+        with self._read_cursor() as cursor:
+            return self._select_tree_nodes(cursor, keys)
+
+    def _read_cursor(self) -> Any:
+        raise NotImplementedError
+
+    def chained_document(self, *, position: int | None = None, seq: int | None = None) -> tuple[int, int, bytes] | None:
+        """The chained event at log ``position`` (or numbered ``seq`` in the chain): its seq, its
+        position and its canonical document, the leaf the tree holds for it (None: no such
+        chained event)."""
+        where, value = ("c.position = ?", position) if position is not None else ("c.seq = ?", seq)
+        rows = self.execute(
+            f"SELECT c.seq, c.position, e.originator_id, e.originator_version, e.topic, e.state, p.hash AS previous"
+            f" FROM {{schema}}event_chain c JOIN {self.events_table_sql} e ON e.{self.position_column} = c.position"
+            f" LEFT JOIN {{schema}}event_chain p ON p.seq = c.seq - 1 WHERE {where}",
+            (value,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        document = canonical_bytes(
+            position=row["position"],
+            stream_id=stream_text(row["originator_id"]),
+            version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+            previous=row["previous"] or GENESIS,
+        )
+        return row["seq"], row["position"], document
+
+    def _tree_backlog(self, cursor: Any, size: int, limit: int) -> list[bytes]:
+        """The leaf hashes of the chained events after the tree's ``size`` leaves (up to
+        ``limit``), rebuilt from the events and checked against the chain: the tree never
+        takes in an event whose chain entry does not match it."""
+        cursor.execute(
+            self.side_sql(
+                f"SELECT c.seq, c.hash, e.{self.position_column} AS position, e.originator_id,"
+                f" e.originator_version, e.topic, e.state FROM {{schema}}event_chain c"
+                f" JOIN {self.events_table_sql} e ON e.{self.position_column} = c.position"
+                f" WHERE c.seq > ? ORDER BY c.seq LIMIT {int(limit)}"
+            ),
+            (size,),
+        )
+        rows = cursor.fetchall()
+        previous = GENESIS
+        if size:
+            cursor.execute(self.side_sql("SELECT hash FROM {schema}event_chain WHERE seq = ?"), (size,))
+            previous = cursor.fetchone()["hash"]
+        leaves = []
+        for expected_seq, row in enumerate(rows, start=size + 1):
+            if row["seq"] != expected_seq:
+                raise ChainBroken(f"chain entry {expected_seq} has no event: run audit verify before audit tree")
+            document = canonical_bytes(
+                position=row["position"],
+                stream_id=stream_text(row["originator_id"]),
+                version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+                previous=previous,
+            )
+            previous = hashlib.sha256(document).hexdigest()
+            if previous != row["hash"]:
+                raise ChainBroken(
+                    f"the event at position {row['position']} does not match its chain entry {row['seq']}: "
+                    "run audit verify before audit tree"
+                )
+            leaves.append(leaf_hash(document))
+        return leaves
+
+    def catch_up_tree(self, batch_size: int = 5000) -> int:
+        """Brings the Merkle tree up to the chain (a store whose events were chained before the
+        tree existed), in batches under the store's write lock; returns how many leaves it added."""
+        added = 0
+        while True:
+            with self._write_lock() as cursor:
+                size = self._tree_size(cursor)
+                batch = self._extend_tree(cursor, size, self._tree_backlog(cursor, size, batch_size))
+            added += batch
+            if batch < batch_size:
+                return added
+
+    def _write_lock(self) -> Any:
+        raise NotImplementedError
 
     def _check_migration_allowed(self, cursor: Any, force: bool) -> None:
         """``audit chain`` is for events stored before the chain existed. Once the chain has
@@ -400,6 +618,24 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         self._extend_chain(c, positions=notification_ids, inserted=stored_events)
         return notification_ids
 
+    @contextmanager
+    def _read_cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[Any]:
+        connection = self.datastore.get_connection(commit=True)
+        with connection as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")  # the store's write lock, as writers take it
+            try:
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
     def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
         chained = 0
         first = True
@@ -503,6 +739,56 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             chained += added
             if added < batch_size:
                 return chained
+
+    @contextmanager
+    def _read_cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as cursor:
+            self._lock_table(cursor)  # the library's write lock on the events table
+            yield cursor
+
+    def _chain_head_and_tree_edge(self, cursor: Any) -> tuple[int, int, str, Edge | None]:
+        """One round trip: the chain's head and the tree's right edge row (read from the nodes
+        only when that row is not for the chain's size)."""
+        cursor.execute(
+            self.side_sql(
+                "SELECT h.seq, h.position, h.hash, e.size AS edge_size, e.nodes AS edge"
+                " FROM (SELECT seq, position, hash FROM {schema}event_chain ORDER BY seq DESC LIMIT 1) h"
+                " LEFT JOIN {schema}merkle_edge e ON e.id = 1"
+            )
+        )
+        head = cursor.fetchone()
+        if head is None:
+            return 0, 0, GENESIS, {}
+        seq = head["seq"]
+        edge = edge_from_text(seq, head["edge"]) if head["edge_size"] == seq else None
+        if edge is None:
+            edge = self._stored_edge(cursor, seq)
+        return seq, head["position"], head["hash"], edge
+
+    def _write_growth(self, cursor: Any, growth: tuple[list[tuple[int, int, str]], Edge] | None) -> None:
+        """The new nodes, and the edge row the next write reads with the chain's head."""
+        super()._write_growth(cursor, growth)
+        if growth is not None:
+            nodes, edge = growth
+            cursor.execute(self.side_sql(UPSERT_EDGE), (self._grown_size(nodes), edge_text(edge)))
+
+    def _select_tree_nodes(self, cursor: Any, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        levels, indexes = zip(*keys, strict=True)
+        cursor.execute(
+            self.side_sql(
+                "SELECT n.level, n.idx, n.hash FROM unnest(?::integer[], ?::bigint[]) AS k(level, idx)"
+                " JOIN {schema}merkle_nodes n ON n.level = k.level AND n.idx = k.idx"
+            ),
+            (list(levels), list(indexes)),
+        )
+        return {(row["level"], row["idx"]): bytes.fromhex(row["hash"]) for row in cursor.fetchall()}
 
     def stream_chain(self, originator_id: UUID, versions: Collection[int] | None = None) -> dict[int, tuple[int, str]]:
         if not versions:

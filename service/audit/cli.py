@@ -30,9 +30,13 @@ from service.audit.checkpoints import (
 )
 from service.audit.configuration import EMBEDDED, audit_trail, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
+from service.audit.tree import LogTree, TreeIncomplete
 from service.persistence import ChainBroken
 
-audit_cli = AppGroup("audit", help="Verify the hash-chained event log; make and check signed checkpoints.")
+audit_cli = AppGroup(
+    "audit",
+    help="Verify the hash-chained event log; make and check signed checkpoints; Merkle tree heads and proofs.",
+)
 
 NOT_OK = 1
 CHECKPOINT_REJECTED = 2
@@ -222,3 +226,81 @@ def chain(force: bool) -> None:
     size, head_hash, _ = trail.head()
     click.echo(f"Chained {chained} events that had no chain entry; the chain now covers {size} events.")
     click.echo(f"Head hash: {head_hash}. Run `flask --app wsgi audit verify` to check the whole log.")
+
+
+# ------------------------------------------------------------------------- the Merkle tree
+@audit_cli.command("tree")
+def tree() -> None:
+    """Bring the Merkle tree up to the chain, then print its head (JSON, last line).
+
+    A one-off for a store whose events were chained before the tree existed; afterwards every
+    write extends the tree in its own transaction and this only prints the head. It refuses to
+    take in an event that does not match its chain entry (run `audit verify`)."""
+    store = audit_trail().store
+    try:
+        added = store.catch_up_tree()
+    except ChainBroken as error:
+        raise click.ClickException(str(error)) from None
+    log_tree = LogTree(store)
+    size = log_tree.size()
+    _note(f"Added {added} leaves; the tree covers {size} events.")
+    click.echo(_json({"size": size, "root_hash": log_tree.root(size).hex()}))
+
+
+@audit_cli.command("inclusion")
+@click.option("--position", type=int, required=True, help="The event's position in the global log.")
+@click.option("--size", type=int, default=None, help="The tree size to prove it in (default: the whole tree).")
+def inclusion(position: int, size: int | None) -> None:
+    """Print the RFC 9162 inclusion proof of the event at a position (JSON, last line)."""
+    store = audit_trail().store
+    chained = store.chained_document(position=position)
+    if chained is None:
+        raise click.ClickException(f"no chained event at position {position}")
+    seq, _, leaf = chained
+    log_tree = LogTree(store)
+    size = log_tree.size() if size is None else size
+    if seq > size:
+        raise click.ClickException(f"the event at position {position} is leaf {seq - 1}, not in a tree of {size}")
+    try:
+        proof = log_tree.inclusion(seq - 1, size)
+    except TreeIncomplete as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        _json(
+            {
+                "position": position,
+                "leaf_index": proof.leaf_index,
+                "tree_size": proof.tree_size,
+                "leaf": leaf.decode(),
+                "leaf_hash": proof.leaf_hash.hex(),
+                "audit_path": [node.hex() for node in proof.path],
+                "root_hash": proof.root.hex(),
+            }
+        )
+    )
+
+
+@audit_cli.command("consistency")
+@click.option("--old-size", type=int, required=True, help="The size of the tree you hold the root of.")
+@click.option("--new-size", type=int, default=None, help="The later size (default: the whole tree).")
+def consistency(old_size: int, new_size: int | None) -> None:
+    """Print the RFC 9162 proof that the tree only grew from a size (JSON, last line)."""
+    log_tree = LogTree(audit_trail().store)
+    new_size = log_tree.size() if new_size is None else new_size
+    if not 1 <= old_size <= new_size:
+        raise click.ClickException(f"old size {old_size} must be from 1 to the new size {new_size}")
+    try:
+        proof = log_tree.consistency(old_size, new_size)
+    except TreeIncomplete as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        _json(
+            {
+                "old_size": old_size,
+                "new_size": new_size,
+                "old_root": proof.old_root.hex(),
+                "new_root": proof.new_root.hex(),
+                "proof": [node.hex() for node in proof.path],
+            }
+        )
+    )

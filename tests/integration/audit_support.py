@@ -48,8 +48,8 @@ def write_good_store(records: CollaborationRecords, collaborations: int = 3, rou
 @dataclass
 class RawDatabase:
     """Plain SQL on the service's tables, bypassing the service. Statements are written with
-    ``{events}``, ``{chain}``, ``{checkpoints}``, ``{pos}`` (the events' position column) and
-    ``?`` placeholders."""
+    ``{events}``, ``{chain}``, ``{checkpoints}``, ``{tree}``, ``{pos}`` (the events' position
+    column) and ``?`` placeholders."""
 
     url: str
 
@@ -64,11 +64,18 @@ class RawDatabase:
                 "events": f'"{schema}".collaborationrecords_events',
                 "chain": f'"{schema}".event_chain',
                 "checkpoints": f'"{schema}".audit_checkpoints',
+                "tree": f'"{schema}".merkle_nodes',
+                "edge": f'"{schema}".merkle_edge',
                 "pos": "notification_id",
             }
             return statement.format(**names).replace("?", "%s")
         return statement.format(
-            events="stored_events", chain="event_chain", checkpoints="audit_checkpoints", pos="rowid"
+            events="stored_events",
+            chain="event_chain",
+            checkpoints="audit_checkpoints",
+            tree="merkle_nodes",
+            edge="merkle_edge",
+            pos="rowid",
         )
 
     def run(self, *statements: tuple[str, Sequence[Any]] | str) -> list[tuple[Any, ...]]:

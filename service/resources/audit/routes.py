@@ -21,6 +21,7 @@ from service.api import Blueprint
 from service.audit.checkpoints import CheckpointInvalid, SigningKeyMissing
 from service.audit.configuration import audit_trail, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
+from service.audit.tree import LogTree, TreeIncomplete
 from service.auth import ADMIN
 from service.errors import NotPermitted
 from service.resources.audit import schemas as s
@@ -29,7 +30,8 @@ blp = Blueprint(
     "audit",
     __name__,
     url_prefix="/api/v1/audit",
-    description="Integrity of the whole record: the hash chain over the event log, and signed checkpoints of it.",
+    description="Integrity of the whole record: the hash chain over the event log, signed checkpoints of it, and "
+    "the RFC 9162 Merkle tree over it with inclusion and consistency proofs.",
 )
 
 CHECKPOINT_INVALID = "checkpoint-invalid"
@@ -182,3 +184,107 @@ def _readable(read: Any) -> Any:
         web.fail(
             409, f"a kept checkpoint was altered: {error}", problem_type=CHECKPOINT_INVALID, title="Checkpoint invalid"
         )
+
+
+# ------------------------------------------------------------------------- the Merkle tree
+TREE_INCOMPLETE = "tree-incomplete"
+
+
+def _tree() -> LogTree:
+    return LogTree(web.records().side_tables)
+
+
+def _size_or_whole(tree: LogTree, size: int | None) -> int:
+    return tree.size() if size is None else size
+
+
+def _tree_answer(answer: Any) -> Any:
+    try:
+        return answer()
+    except TreeIncomplete as error:
+        web.fail(422, str(error), problem_type=TREE_INCOMPLETE, title="Beyond the tree", errors={"size": [str(error)]})
+
+
+@blp.route("/tree", methods=["GET"])
+@blp.arguments(s.TreeQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.TreeHeadSchema)
+@blp.problems(422)
+def tree_head(args: dict[str, Any]) -> Response:
+    """The Merkle tree's head (an extension of the v1 contract)
+
+    The RFC 9162 Merkle tree over the chained log: one leaf per event, the event's canonical
+    document (what the hash chain hashes), hashed as SHA-256(0x00 || leaf); interior nodes
+    SHA-256(0x01 || left || right). The root of the tree of `size` leaves (default: all of
+    them). 422 (`tree-incomplete`) beyond the tree's size.
+    """
+    tree = _tree()
+    whole = tree.size()
+    size = _size_or_whole(tree, args.get("size"))
+    root = _tree_answer(lambda: tree.root(size))
+    return jsonify({"size": size, "root_hash": root.hex(), "tree_size": whole})
+
+
+@blp.route("/proofs/inclusion", methods=["GET"])
+@blp.arguments(s.InclusionQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.InclusionProofSchema)
+@blp.problems(404, 422)
+def inclusion_proof(args: dict[str, Any]) -> Response:
+    """Prove that an event is in the log (an extension of the v1 contract)
+
+    The RFC 9162 inclusion proof of the event at `position` in the tree of `size` leaves
+    (default: the whole tree): its leaf (the canonical document), leaf hash, audit path and the
+    root it leads to. Anyone can check it with the RFC's algorithm, and the root against a
+    checkpoint they hold. 404 when no chained event has that position; 422 (`tree-incomplete`)
+    when the event is not among the first `size` leaves or `size` is beyond the tree.
+    """
+    records = web.records()
+    chained = records.side_tables.chained_document(position=args["position"])
+    if chained is None:
+        web.fail(404, f"no chained event at position {args['position']}")
+    seq, position, leaf = chained
+    tree = _tree()
+    size = _size_or_whole(tree, args.get("size"))
+    if seq > size:
+        detail = f"the event at position {position} is leaf {seq - 1}, not in a tree of {size}"
+        web.fail(422, detail, problem_type=TREE_INCOMPLETE, title="Beyond the tree", errors={"size": [detail]})
+    proof = _tree_answer(lambda: tree.inclusion(seq - 1, size))
+    return jsonify(
+        {
+            "position": position,
+            "leaf_index": proof.leaf_index,
+            "tree_size": proof.tree_size,
+            "leaf": leaf.decode(),
+            "leaf_hash": proof.leaf_hash.hex(),
+            "audit_path": [node.hex() for node in proof.path],
+            "root_hash": proof.root.hex(),
+        }
+    )
+
+
+@blp.route("/proofs/consistency", methods=["GET"])
+@blp.arguments(s.ConsistencyQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ConsistencyProofSchema)
+@blp.problems(422)
+def consistency_proof(args: dict[str, Any]) -> Response:
+    """Prove that the log only grew (an extension of the v1 contract)
+
+    The RFC 9162 consistency proof that the tree of `new_size` leaves (default: the whole tree)
+    extends the tree of `old_size`: a party holding the old root checks, with the RFC's
+    algorithm, that nothing it saw was rewritten. 422 when `old_size` is above `new_size` or
+    either is beyond the tree.
+    """
+    tree = _tree()
+    new_size = _size_or_whole(tree, args.get("new_size"))
+    if args["old_size"] > new_size:
+        detail = f"old_size {args['old_size']} is above new_size {new_size}"
+        web.fail(422, detail, errors={"old_size": [detail]})
+    proof = _tree_answer(lambda: tree.consistency(args["old_size"], new_size))
+    return jsonify(
+        {
+            "old_size": proof.old_size,
+            "new_size": proof.new_size,
+            "old_root": proof.old_root.hex(),
+            "new_root": proof.new_root.hex(),
+            "proof": [node.hex() for node in proof.path],
+        }
+    )

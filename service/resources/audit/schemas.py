@@ -112,3 +112,64 @@ class VerificationSchema(Schema):
             "`given` (the `public_key` parameter) or `configured` (the service's signing key)"
         },
     )
+
+
+# ------------------------------------------------------------------------- the Merkle tree
+class TreeQuerySchema(Schema):
+    size = QueryInteger(
+        validate=ma.validate.Range(min=0, max=MAX_SIZE),
+        metadata={"description": "The tree's size (number of leaves); defaults to the whole tree"},
+    )
+
+
+class TreeHeadSchema(Schema):
+    size = ma.fields.Integer(required=True, metadata={"description": "The number of leaves (events) covered"})
+    root_hash = ma.fields.String(required=True, metadata={**HASH, "description": "The RFC 9162 Merkle tree hash"})
+    tree_size = ma.fields.Integer(required=True, metadata={"description": "The whole tree's size now"})
+
+
+class InclusionQuerySchema(Schema):
+    position = QueryInteger(
+        required=True,
+        validate=ma.validate.Range(min=1, max=MAX_SIZE),
+        metadata={"description": "The event's position in the global log (as the feed and every history give it)"},
+    )
+    size = QueryInteger(
+        validate=ma.validate.Range(min=1, max=MAX_SIZE),
+        metadata={
+            "description": "The tree size to prove inclusion in (e.g. a checkpoint's); defaults to the whole tree"
+        },
+    )
+
+
+class InclusionProofSchema(Schema):
+    position = ma.fields.Integer(required=True)
+    leaf_index = ma.fields.Integer(
+        required=True, metadata={"description": "The event's leaf: its seq in the chain - 1"}
+    )
+    tree_size = ma.fields.Integer(required=True)
+    leaf = ma.fields.String(
+        required=True,
+        metadata={"description": "The leaf: the event's canonical JSON document (what the chain hashes), as text"},
+    )
+    leaf_hash = ma.fields.String(required=True, metadata={**HASH, "description": "SHA-256(0x00 || leaf)"})
+    audit_path = ma.fields.List(
+        ma.fields.String(metadata=HASH), required=True, metadata={"description": "RFC 9162 2.1.3, leaf to root"}
+    )
+    root_hash = ma.fields.String(required=True, metadata=HASH)
+
+
+class ConsistencyQuerySchema(Schema):
+    old_size = QueryInteger(required=True, validate=ma.validate.Range(min=1, max=MAX_SIZE))
+    new_size = QueryInteger(
+        validate=ma.validate.Range(min=1, max=MAX_SIZE),
+        metadata={"description": "Defaults to the whole tree"},
+    )
+
+
+class ConsistencyProofSchema(Schema):
+    old_size = ma.fields.Integer(required=True)
+    new_size = ma.fields.Integer(required=True)
+    old_root = ma.fields.String(required=True, metadata=HASH)
+    new_root = ma.fields.String(required=True, metadata=HASH)
+    proof = ma.fields.List(ma.fields.String(metadata=HASH), required=True, metadata={"description": "RFC 9162 2.1.4"})
