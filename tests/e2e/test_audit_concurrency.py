@@ -7,6 +7,7 @@ once, and every checkpoint taken along the way still holds."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from service.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from tests.e2e.conftest import Service
 
 pytestmark = pytest.mark.e2e
@@ -117,3 +119,39 @@ def test_the_chain_verifies_under_concurrent_writes_from_three_workers(request: 
         after = page[-1]["position"]
     assert None not in feed_hashes and len(set(feed_hashes)) == size
     assert feed_hashes[-1] == report["head_hash"]
+
+    # The Merkle tree, extended by three workers racing, covers every event, each leaf the
+    # document its chain entry hashes, and only grew past every checkpoint.
+    head = requests.get(f"{base}/api/v1/audit/tree", headers=headers, timeout=30).json()
+    assert head["size"] == size
+    positions = []
+    after = 0
+    while page := requests.get(
+        f"{base}/api/v1/events", params={"after": after, "limit": 1000}, headers=headers, timeout=30
+    ).json()["items"]:
+        positions += [item["position"] for item in page]
+        after = page[-1]["position"]
+    for number in range(0, size, 7):
+        proof = requests.get(
+            f"{base}/api/v1/audit/proofs/inclusion", params={"position": positions[number]}, headers=headers, timeout=30
+        ).json()
+        assert proof["leaf_index"] == number and proof["root_hash"] == head["root_hash"]
+        assert hashlib.sha256(proof["leaf"].encode()).hexdigest() == feed_hashes[number]
+        leaf = leaf_hash(proof["leaf"].encode())
+        verify_inclusion(
+            number, size, leaf, [bytes.fromhex(n) for n in proof["audit_path"]], bytes.fromhex(head["root_hash"])
+        )
+    for checkpoint in checkpoints:
+        grew = requests.get(
+            f"{base}/api/v1/audit/proofs/consistency",
+            params={"old_size": checkpoint["size"]},
+            headers=headers,
+            timeout=30,
+        ).json()
+        verify_consistency(
+            checkpoint["size"],
+            size,
+            bytes.fromhex(grew["old_root"]),
+            bytes.fromhex(head["root_hash"]),
+            [bytes.fromhex(n) for n in grew["proof"]],
+        )
