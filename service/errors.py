@@ -1,8 +1,6 @@
 """Errors of the application service (as opposed to the domain's rule errors)."""
 
-from domain.errors import DomainError, NothingToExit
-
-__all__ = ["NothingToExit"]  # a domain rule now; kept importable from here
+from domain.errors import DomainError
 
 
 class CollaborationNotFound(DomainError):

@@ -138,6 +138,20 @@ def _idempotency_params(request: IdempotentRequest) -> tuple[str, str, str, str]
     return (request.principal, request.key, request.fingerprint, json.dumps(request.result, sort_keys=True))
 
 
+def row_document(row: Mapping[str, Any], previous: str) -> bytes:
+    """The canonical document of a stored event row (position, originator_id,
+    originator_version, topic, state) chained after ``previous``: what the chain hashes and the
+    tree's leaf."""
+    return canonical_bytes(
+        position=row["position"],
+        stream_id=stream_text(row["originator_id"]),
+        version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+        previous=previous,
+    )
+
+
 Edge = dict[int, bytes]  # level -> the perfect subtree at that level on the tree's right edge
 UPSERT_EDGE = (
     "INSERT INTO {schema}merkle_edge (id, size, nodes) VALUES (1, ?, ?)"
@@ -156,13 +170,20 @@ def edge_levels(size: int) -> list[int]:
     return levels
 
 
-def tree_growth(
-    size: int, edge: Edge | None, leaves: Sequence[bytes]
-) -> tuple[list[tuple[int, int, str]], Edge] | None:
-    """The perfect subtrees that appending ``leaves`` to the tree of ``size`` leaves completes,
-    as rows (level, idx, hex hash), and the tree's right edge afterwards; given its right edge
-    now. None where the edge is not the whole edge of a tree of that size (the tree lags the
-    chain: a store whose chain is older than its tree is brought in by ``audit tree``)."""
+@dataclass(frozen=True)
+class TreeGrowth:
+    """What appending leaves writes: the perfect subtrees they complete, as rows (level, idx,
+    hex hash), and the tree's size and right edge afterwards."""
+
+    nodes: list[tuple[int, int, str]]
+    size: int
+    edge: Edge
+
+
+def tree_growth(size: int, edge: Edge | None, leaves: Sequence[bytes]) -> TreeGrowth | None:
+    """What appending ``leaves`` to the tree of ``size`` leaves writes, given its right edge now.
+    None where the edge is not the whole edge of a tree of that size (the tree lags the chain: a
+    store whose chain is older than its tree is brought in by ``audit tree``)."""
     if edge is None or sorted(edge) != edge_levels(size):
         return None
     frontier = dict(edge)
@@ -176,7 +197,7 @@ def tree_growth(
             nodes.append((level, index, digest.hex()))
         frontier[level] = digest
     new_size = size + len(leaves)
-    return nodes, {level: frontier[level] for level in edge_levels(new_size)}
+    return TreeGrowth(nodes, new_size, {level: frontier[level] for level in edge_levels(new_size)})
 
 
 def edge_text(edge: Edge) -> str:
@@ -274,14 +295,7 @@ class SideTableAccess:
                     f"{head_position}: events were deleted from the end of the log; run audit verify"
                 )
             seq += 1
-            document = canonical_bytes(
-                position=row["position"],
-                stream_id=stream_text(row["originator_id"]),
-                version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-                previous=previous,
-            )
+            document = row_document(row, previous)
             previous = hashlib.sha256(document).hexdigest()
             links.append((seq, row["position"], previous))
             leaves.append(leaf_hash(document))
@@ -303,16 +317,11 @@ class SideTableAccess:
         stored = self._frontier(cursor, size)
         return {level: digest for (level, _), digest in stored.items()} if len(stored) == size.bit_count() else None
 
-    def _write_growth(self, cursor: Any, growth: tuple[list[tuple[int, int, str]], Edge] | None) -> None:
-        if growth is None:
-            return
-        nodes, _ = growth
-        cursor.executemany(self.side_sql("INSERT INTO {schema}merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes)
-
-    @staticmethod
-    def _grown_size(nodes: Sequence[tuple[int, int, str]]) -> int:
-        """The tree's size after the growth: one past the last leaf written."""
-        return max(idx for level, idx, _ in nodes if level == 0) + 1
+    def _write_growth(self, cursor: Any, growth: TreeGrowth | None) -> None:
+        if growth is not None:
+            cursor.executemany(
+                self.side_sql("INSERT INTO {schema}merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"), growth.nodes
+            )
 
     # ------------------------------------------------------------------ the Merkle tree
     def _tree_size(self, cursor: Any) -> int:
@@ -357,29 +366,18 @@ class SideTableAccess:
     def _read_cursor(self) -> Any:
         raise NotImplementedError
 
-    def chained_document(self, *, position: int | None = None, seq: int | None = None) -> tuple[int, int, bytes] | None:
-        """The chained event at log ``position`` (or numbered ``seq`` in the chain): its seq, its
-        position and its canonical document, the leaf the tree holds for it (None: no such
-        chained event)."""
-        where, value = ("c.position = ?", position) if position is not None else ("c.seq = ?", seq)
+    def chained_document(self, position: int) -> tuple[int, bytes] | None:
+        """The chained event at log ``position``: its seq and its canonical document, the leaf the
+        tree holds for it (None: no chained event there)."""
         rows = self.execute(
             f"SELECT c.seq, c.position, e.originator_id, e.originator_version, e.topic, e.state, p.hash AS previous"
             f" FROM {{schema}}event_chain c JOIN {self.events_table_sql} e ON e.{self.position_column} = c.position"
-            f" LEFT JOIN {{schema}}event_chain p ON p.seq = c.seq - 1 WHERE {where}",
-            (value,),
+            f" LEFT JOIN {{schema}}event_chain p ON p.seq = c.seq - 1 WHERE c.position = ?",
+            (position,),
         )
         if not rows:
             return None
-        row = rows[0]
-        document = canonical_bytes(
-            position=row["position"],
-            stream_id=stream_text(row["originator_id"]),
-            version=row["originator_version"],
-            topic=row["topic"],
-            state=bytes(row["state"]),
-            previous=row["previous"] or GENESIS,
-        )
-        return row["seq"], row["position"], document
+        return rows[0]["seq"], row_document(rows[0], rows[0]["previous"] or GENESIS)
 
     def _tree_backlog(self, cursor: Any, size: int, limit: int) -> list[bytes]:
         """The leaf hashes of the chained events after the tree's ``size`` leaves (up to
@@ -403,14 +401,7 @@ class SideTableAccess:
         for expected_seq, row in enumerate(rows, start=size + 1):
             if row["seq"] != expected_seq:
                 raise ChainBroken(f"chain entry {expected_seq} has no event: run audit verify before audit tree")
-            document = canonical_bytes(
-                position=row["position"],
-                stream_id=stream_text(row["originator_id"]),
-                version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-                previous=previous,
-            )
+            document = row_document(row, previous)
             previous = hashlib.sha256(document).hexdigest()
             if previous != row["hash"]:
                 raise ChainBroken(
@@ -770,12 +761,11 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             edge = self._stored_edge(cursor, seq)
         return seq, head["position"], head["hash"], edge
 
-    def _write_growth(self, cursor: Any, growth: tuple[list[tuple[int, int, str]], Edge] | None) -> None:
+    def _write_growth(self, cursor: Any, growth: TreeGrowth | None) -> None:
         """The new nodes, and the edge row the next write reads with the chain's head."""
         super()._write_growth(cursor, growth)
         if growth is not None:
-            nodes, edge = growth
-            cursor.execute(self.side_sql(UPSERT_EDGE), (self._grown_size(nodes), edge_text(edge)))
+            cursor.execute(self.side_sql(UPSERT_EDGE), (growth.size, edge_text(growth.edge)))
 
     def _select_tree_nodes(self, cursor: Any, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not keys:

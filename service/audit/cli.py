@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -30,7 +31,7 @@ from service.audit.checkpoints import (
 )
 from service.audit.configuration import EMBEDDED, audit_trail, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
-from service.audit.tree import LogTree, TreeIncomplete
+from service.audit.tree import EventNotChained, LogTree, SizesOutOfOrder, TreeIncomplete
 from service.persistence import ChainBroken
 
 audit_cli = AppGroup(
@@ -241,10 +242,9 @@ def tree() -> None:
         added = store.catch_up_tree()
     except ChainBroken as error:
         raise click.ClickException(str(error)) from None
-    log_tree = LogTree(store)
-    size = log_tree.size()
-    _note(f"Added {added} leaves; the tree covers {size} events.")
-    click.echo(_json({"size": size, "root_hash": log_tree.root(size).hex()}))
+    head = LogTree(store).head()
+    _note(f"Added {added} leaves; the tree covers {head['size']} events.")
+    click.echo(_json({"size": head["size"], "root_hash": head["root_hash"]}))
 
 
 @audit_cli.command("inclusion")
@@ -252,32 +252,7 @@ def tree() -> None:
 @click.option("--size", type=int, default=None, help="The tree size to prove it in (default: the whole tree).")
 def inclusion(position: int, size: int | None) -> None:
     """Print the RFC 9162 inclusion proof of the event at a position (JSON, last line)."""
-    store = audit_trail().store
-    chained = store.chained_document(position=position)
-    if chained is None:
-        raise click.ClickException(f"no chained event at position {position}")
-    seq, _, leaf = chained
-    log_tree = LogTree(store)
-    size = log_tree.size() if size is None else size
-    if seq > size:
-        raise click.ClickException(f"the event at position {position} is leaf {seq - 1}, not in a tree of {size}")
-    try:
-        proof = log_tree.inclusion(seq - 1, size)
-    except TreeIncomplete as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(
-        _json(
-            {
-                "position": position,
-                "leaf_index": proof.leaf_index,
-                "tree_size": proof.tree_size,
-                "leaf": leaf.decode(),
-                "leaf_hash": proof.leaf_hash.hex(),
-                "audit_path": [node.hex() for node in proof.path],
-                "root_hash": proof.root.hex(),
-            }
-        )
-    )
+    click.echo(_json(_tree_answer(lambda: LogTree(audit_trail().store).event_inclusion(position, size))))
 
 
 @audit_cli.command("consistency")
@@ -285,22 +260,11 @@ def inclusion(position: int, size: int | None) -> None:
 @click.option("--new-size", type=int, default=None, help="The later size (default: the whole tree).")
 def consistency(old_size: int, new_size: int | None) -> None:
     """Print the RFC 9162 proof that the tree only grew from a size (JSON, last line)."""
-    log_tree = LogTree(audit_trail().store)
-    new_size = log_tree.size() if new_size is None else new_size
-    if not 1 <= old_size <= new_size:
-        raise click.ClickException(f"old size {old_size} must be from 1 to the new size {new_size}")
+    click.echo(_json(_tree_answer(lambda: LogTree(audit_trail().store).growth(old_size, new_size))))
+
+
+def _tree_answer(answer: Callable[[], dict]) -> dict:
     try:
-        proof = log_tree.consistency(old_size, new_size)
-    except TreeIncomplete as error:
+        return answer()
+    except (EventNotChained, TreeIncomplete, SizesOutOfOrder) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(
-        _json(
-            {
-                "old_size": old_size,
-                "new_size": new_size,
-                "old_root": proof.old_root.hex(),
-                "new_root": proof.new_root.hex(),
-                "proof": [node.hex() for node in proof.path],
-            }
-        )
-    )

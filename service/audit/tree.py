@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from service.audit import merkle
 
@@ -23,9 +23,19 @@ class TreeStore(Protocol):
 
     def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]: ...
 
+    def chained_document(self, position: int) -> tuple[int, bytes] | None: ...
+
 
 class TreeIncomplete(LookupError):
     """The tree has fewer leaves than asked about (it has not caught up, or the size is ahead)."""
+
+
+class EventNotChained(LookupError):
+    """No chained event has that position."""
+
+
+class SizesOutOfOrder(ValueError):
+    """A consistency proof runs from a tree of at least one leaf to one at least as large."""
 
 
 @dataclass(frozen=True)
@@ -98,3 +108,45 @@ class LogTree:
             )
 
         return self._answer([old_size, new_size], compute)
+
+    # ------------------------------------------------------------ answers, JSON-ready
+    def head(self, size: int | None = None) -> dict[str, Any]:
+        """The root of the tree of ``size`` leaves (default: all), and the whole tree's size."""
+        whole = self.size()
+        size = whole if size is None else size
+        return {"size": size, "root_hash": self.root(size).hex(), "tree_size": whole}
+
+    def event_inclusion(self, position: int, size: int | None = None) -> dict[str, Any]:
+        """The inclusion proof of the event at log ``position`` in the tree of ``size`` leaves
+        (default: all), with its leaf: the canonical document, so anyone can rehash it."""
+        chained = self.store.chained_document(position)
+        if chained is None:
+            raise EventNotChained(f"no chained event at position {position}")
+        seq, leaf = chained
+        size = self.size() if size is None else size
+        if seq > size:
+            raise TreeIncomplete(f"the event at position {position} is leaf {seq - 1}, not in a tree of {size}")
+        proof = self.inclusion(seq - 1, size)
+        return {
+            "position": position,
+            "leaf_index": proof.leaf_index,
+            "tree_size": proof.tree_size,
+            "leaf": leaf.decode(),
+            "leaf_hash": proof.leaf_hash.hex(),
+            "audit_path": [node.hex() for node in proof.path],
+            "root_hash": proof.root.hex(),
+        }
+
+    def growth(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+        """The proof that the tree of ``new_size`` leaves (default: all) extends that of ``old_size``."""
+        new_size = self.size() if new_size is None else new_size
+        if not 1 <= old_size <= new_size:
+            raise SizesOutOfOrder(f"old_size {old_size} must be from 1 to new_size {new_size}")
+        proof = self.consistency(old_size, new_size)
+        return {
+            "old_size": proof.old_size,
+            "new_size": proof.new_size,
+            "old_root": proof.old_root.hex(),
+            "new_root": proof.new_root.hex(),
+            "proof": [node.hex() for node in proof.path],
+        }

@@ -21,7 +21,7 @@ from service.api import Blueprint
 from service.audit.checkpoints import CheckpointInvalid, SigningKeyMissing
 from service.audit.configuration import audit_trail, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
-from service.audit.tree import LogTree, TreeIncomplete
+from service.audit.tree import EventNotChained, LogTree, SizesOutOfOrder, TreeIncomplete
 from service.auth import ADMIN
 from service.errors import NotPermitted
 from service.resources.audit import schemas as s
@@ -194,15 +194,16 @@ def _tree() -> LogTree:
     return LogTree(web.records().side_tables)
 
 
-def _size_or_whole(tree: LogTree, size: int | None) -> int:
-    return tree.size() if size is None else size
-
-
 def _tree_answer(answer: Any) -> Any:
+    """A tree answer, or the problem saying why there is none."""
     try:
         return answer()
+    except EventNotChained as error:
+        web.fail(404, str(error))
     except TreeIncomplete as error:
         web.fail(422, str(error), problem_type=TREE_INCOMPLETE, title="Beyond the tree", errors={"size": [str(error)]})
+    except SizesOutOfOrder as error:
+        web.fail(422, str(error), errors={"old_size": [str(error)]})
 
 
 @blp.route("/tree", methods=["GET"])
@@ -217,11 +218,7 @@ def tree_head(args: dict[str, Any]) -> Response:
     SHA-256(0x01 || left || right). The root of the tree of `size` leaves (default: all of
     them). 422 (`tree-incomplete`) beyond the tree's size.
     """
-    tree = _tree()
-    whole = tree.size()
-    size = _size_or_whole(tree, args.get("size"))
-    root = _tree_answer(lambda: tree.root(size))
-    return jsonify({"size": size, "root_hash": root.hex(), "tree_size": whole})
+    return jsonify(_tree_answer(lambda: _tree().head(args.get("size"))))
 
 
 @blp.route("/proofs/inclusion", methods=["GET"])
@@ -237,28 +234,7 @@ def inclusion_proof(args: dict[str, Any]) -> Response:
     checkpoint they hold. 404 when no chained event has that position; 422 (`tree-incomplete`)
     when the event is not among the first `size` leaves or `size` is beyond the tree.
     """
-    records = web.records()
-    chained = records.side_tables.chained_document(position=args["position"])
-    if chained is None:
-        web.fail(404, f"no chained event at position {args['position']}")
-    seq, position, leaf = chained
-    tree = _tree()
-    size = _size_or_whole(tree, args.get("size"))
-    if seq > size:
-        detail = f"the event at position {position} is leaf {seq - 1}, not in a tree of {size}"
-        web.fail(422, detail, problem_type=TREE_INCOMPLETE, title="Beyond the tree", errors={"size": [detail]})
-    proof = _tree_answer(lambda: tree.inclusion(seq - 1, size))
-    return jsonify(
-        {
-            "position": position,
-            "leaf_index": proof.leaf_index,
-            "tree_size": proof.tree_size,
-            "leaf": leaf.decode(),
-            "leaf_hash": proof.leaf_hash.hex(),
-            "audit_path": [node.hex() for node in proof.path],
-            "root_hash": proof.root.hex(),
-        }
-    )
+    return jsonify(_tree_answer(lambda: _tree().event_inclusion(args["position"], args.get("size"))))
 
 
 @blp.route("/proofs/consistency", methods=["GET"])
@@ -273,18 +249,4 @@ def consistency_proof(args: dict[str, Any]) -> Response:
     algorithm, that nothing it saw was rewritten. 422 when `old_size` is above `new_size` or
     either is beyond the tree.
     """
-    tree = _tree()
-    new_size = _size_or_whole(tree, args.get("new_size"))
-    if args["old_size"] > new_size:
-        detail = f"old_size {args['old_size']} is above new_size {new_size}"
-        web.fail(422, detail, errors={"old_size": [detail]})
-    proof = _tree_answer(lambda: tree.consistency(args["old_size"], new_size))
-    return jsonify(
-        {
-            "old_size": proof.old_size,
-            "new_size": proof.new_size,
-            "old_root": proof.old_root.hex(),
-            "new_root": proof.new_root.hex(),
-            "proof": [node.hex() for node in proof.path],
-        }
-    )
+    return jsonify(_tree_answer(lambda: _tree().growth(args["old_size"], args.get("new_size"))))
