@@ -110,12 +110,13 @@ def test_the_chain_verifies_under_concurrent_writes_from_three_workers(request: 
     kept = requests.get(f"{base}/api/v1/audit/checkpoints", headers=headers, timeout=30).json()["items"]
     assert {item["size"] for item in kept} == {checkpoint["size"] for checkpoint in checkpoints}
 
-    feed_hashes = []
+    feed_hashes, positions = [], []
     after = 0
     while page := requests.get(
         f"{base}/api/v1/events", params={"after": after, "limit": 1000}, headers=headers, timeout=30
     ).json()["items"]:
         feed_hashes += [item["hash"] for item in page]
+        positions += [item["position"] for item in page]
         after = page[-1]["position"]
     assert None not in feed_hashes and len(set(feed_hashes)) == size
     assert feed_hashes[-1] == report["head_hash"]
@@ -124,13 +125,6 @@ def test_the_chain_verifies_under_concurrent_writes_from_three_workers(request: 
     # document its chain entry hashes, and only grew past every checkpoint.
     head = requests.get(f"{base}/api/v1/audit/tree", headers=headers, timeout=30).json()
     assert head["size"] == size
-    positions = []
-    after = 0
-    while page := requests.get(
-        f"{base}/api/v1/events", params={"after": after, "limit": 1000}, headers=headers, timeout=30
-    ).json()["items"]:
-        positions += [item["position"] for item in page]
-        after = page[-1]["position"]
     for number in range(0, size, 7):
         proof = requests.get(
             f"{base}/api/v1/audit/proofs/inclusion", params={"position": positions[number]}, headers=headers, timeout=30

@@ -6,19 +6,35 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+from flask import Flask
+
 from service.application import Caller, CollaborationRecords
 from service.audit.chain import event_hash, stream_text
+from service.audit.cli import audit_cli
 from service.persistence import persistence_environment
 
 ADMIN = Caller("Audit tester (admin)")
 ON = {"effective_on": date(2015, 3, 1), "reason": "agreed by the joint board"}
 GOOD_STORE_SIZE = 30
+
+
+@pytest.fixture
+def audit_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """A bare Flask app with the store and the ``audit`` commands, as ``flask --app wsgi`` has them."""
+    records = CollaborationRecords(env=persistence_environment(database_url))
+    flask_app = Flask(__name__, instance_path=str(tmp_path / "instance"))
+    flask_app.extensions["records"] = records
+    flask_app.cli.add_command(audit_cli)
+    yield flask_app
+    records.close()
 
 
 def write_good_store(records: CollaborationRecords, collaborations: int = 3, rounds: int = 9) -> list[str]:

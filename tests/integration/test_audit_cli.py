@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from service.audit.checkpoints import (
 from service.audit.cli import audit_cli
 from service.audit.trail import AuditTrail
 from service.persistence import ChainBroken, persistence_environment
-from tests.integration.audit_support import ADMIN, GOOD_STORE_SIZE, ON, RawDatabase, write_good_store
+from tests.integration.audit_support import ADMIN, GOOD_STORE_SIZE, ON, RawDatabase, audit_app, write_good_store
 
 
 @pytest.fixture(autouse=True)
@@ -35,14 +34,7 @@ def no_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
 
 
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    records = CollaborationRecords(env=persistence_environment(database_url))
-    flask_app = Flask(__name__, instance_path=str(tmp_path / "instance"))
-    flask_app.extensions["records"] = records
-    flask_app.cli.add_command(audit_cli)
-    yield flask_app
-    records.close()
+app = audit_app
 
 
 def audit(app: Flask, *arguments: str, key_file: Path | None = None) -> Result:

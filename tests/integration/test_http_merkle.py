@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from flask import Flask
 
-from service.application import CollaborationRecords
-from service.audit.cli import audit_cli
 from service.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
-from service.persistence import persistence_environment
 from tests.integration import http_support
-from tests.integration.audit_support import RawDatabase, write_good_store
+from tests.integration.audit_support import RawDatabase, audit_app, write_good_store
 from tests.integration.http_support import Http, assert_problem
 
 http_any = http_support.http_any
@@ -91,14 +85,7 @@ def test_a_rewritten_event_no_longer_matches_its_proof(http_any: Http, database_
 
 
 # ----------------------------------------------------------------------------- command line
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    records = CollaborationRecords(env=persistence_environment(database_url))
-    flask_app = Flask(__name__, instance_path=str(tmp_path / "instance"))
-    flask_app.extensions["records"] = records
-    flask_app.cli.add_command(audit_cli)
-    yield flask_app
-    records.close()
+app = audit_app
 
 
 def audit(app: Flask, *arguments: str) -> dict:
