@@ -4,11 +4,14 @@ Every command loads the aggregate, lets the domain check its rules, and saves th
 in one transaction, together with the result of the request when it carried an
 Idempotency-Key. A concurrent writer to the same aggregate makes the save fail on the event
 store's unique (id, version) key; the command is then retried on fresh state, so nothing is
-lost and nothing is recorded twice.
+lost and nothing is recorded twice. So does a save whose events were created before the log
+was closed past them (``RecordedOutOfOrder``: a later event, or a ``known_at`` read, got in
+first): recorded times follow the log's order, and what was known at a time never changes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import json
@@ -54,7 +57,9 @@ from service.exit_documents import EventSources, decoupling_document, quote_docu
 from service.persistence import (
     EventTime,
     IdempotentRequest,
+    RecordedOutOfOrder,
     SideTableAccess,
+    recorded_at_text,
     schema_lock,
     use_wal,
 )
@@ -70,19 +75,34 @@ READ_CHUNK = 500  # events read at a time when a history is streamed
 HISTORY_KINDS = {"collaboration": "Collaboration", "exit_case": "ExitCase", "benefit": "Benefit"}
 
 
-EARLIEST_TEXT = "0000-01-01T00:00:00.000000Z"  # before any time a datetime can hold
-LATEST_TEXT = "9999-12-31T23:59:59.999999Z"
+def recorded_in_log_order(command: Callable[..., Written]) -> Callable[..., Written]:
+    """Runs a creating command again from the start (its checks, its reads, new events with
+    fresh timestamps) while its save is refused as recorded out of order: a later event, or a
+    ``known_at`` read, closed the log past the events' recorded time first. Nothing was written
+    by a refused save, its idempotency key neither."""
+
+    @functools.wraps(command)
+    def run(self: CollaborationRecords, *args: Any, **kwargs: Any) -> Written:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return command(self, *args, **kwargs)
+            except RecordedOutOfOrder as refused:
+                wait_for_the_clock(refused.closed_at)
+        raise ConcurrentUpdate("the log kept moving past this request's events; try again")
+
+    return run
 
 
-def recorded_at_text(moment: datetime) -> str:
-    """RFC 3339 UTC, fixed width (four-digit year, microseconds always written), so text order
-    is time order. A time whose UTC form is outside the years 1 to 9999 (0001-01-01T00:00+01:00,
-    say) is written as the earliest or latest text, which orders the same way."""
-    try:
-        utc = moment.astimezone(UTC)
-    except OverflowError:
-        return EARLIEST_TEXT if moment.year < 5000 else LATEST_TEXT
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+def wait_for_the_clock(closed_at: str) -> None:
+    """Before a refused command runs again: if this process's clock is behind the time the log
+    was closed to (another host's clock ahead of it, or this one set back), waits until it has
+    passed it, a second at most, so that the next attempt's events are recorded after it. After
+    a ``known_at`` read or a later write of this host it is past already, and nothing waits."""
+    if not closed_at:
+        return
+    behind = (datetime.fromisoformat(closed_at) - datetime.now(UTC)).total_seconds()
+    if behind > 0:
+        time.sleep(min(behind + 0.000001, 1.0))
 
 
 class DateAsISO(Transcoding):
@@ -200,6 +220,7 @@ class CollaborationRecords(Application[UUID]):
         return self.recorder
 
     # ------------------------------------------------------------------ commands
+    @recorded_in_log_order
     def establish_collaboration(
         self,
         *,
@@ -233,6 +254,8 @@ class CollaborationRecords(Application[UUID]):
         result = collaboration_document(collaboration)
         try:
             return self._save(collaboration, result, idempotency)
+        except RecordedOutOfOrder:
+            raise  # run again from the start, with fresh events
         except IntegrityError:
             if (replay := self._replay(idempotency)) is not None:
                 return replay
@@ -432,6 +455,7 @@ class CollaborationRecords(Application[UUID]):
         )
 
     # ------------------------------------------------------------------ exit cases
+    @recorded_in_log_order
     def open_exit_case(
         self,
         *,
@@ -472,6 +496,8 @@ class CollaborationRecords(Application[UUID]):
         result = exit_case_document(case)
         try:
             return self._save(case, result, idempotency)
+        except RecordedOutOfOrder:
+            raise  # run again from the start, with fresh events
         except IntegrityError:
             if (replay := self._replay(idempotency)) is not None:
                 return replay
@@ -590,6 +616,7 @@ class CollaborationRecords(Application[UUID]):
         return self._change_case(case_id, lambda c, p: c.reopen(provenance=p), caller=caller, **common)
 
     # ------------------------------------------------------------------ benefits
+    @recorded_in_log_order
     def identify_benefit(
         self,
         collaboration_id: str,
@@ -656,6 +683,8 @@ class CollaborationRecords(Application[UUID]):
         result = benefit_document(benefit)
         try:
             return self._save(benefit, result, idempotency)
+        except RecordedOutOfOrder:
+            raise  # run again from the start, with fresh events
         except IntegrityError:
             if (replay := self._replay(idempotency)) is not None:
                 return replay
@@ -1010,10 +1039,19 @@ class CollaborationRecords(Application[UUID]):
             collaboration = collaboration.as_of(as_of)
         return collaboration
 
+    def close_log_through(self, known_at: datetime) -> None:
+        """Makes a read of what had been recorded by ``known_at`` repeatable: once this returns,
+        no event recorded by then can be added (``SideTableAccess.close_log_through``). Call it
+        before reading anything filtered by recorded time; the reads here that take a
+        ``known_at`` call it themselves. A time still to come is closed only up to now."""
+        self.side_tables.close_log_through(recorded_at_text(known_at))
+
     def _version_known_at(self, uuid: UUID, known_at: datetime, not_found: type[DomainError], what: str) -> int:
         """The last version of a stream recorded at or before ``known_at``, from ``event_times``
         (one indexed row, not a replay). A stream stored before that table existed has no rows
-        there; its own events' timestamps are read instead."""
+        there; its own events' timestamps are read instead. The log is closed through
+        ``known_at`` first, so the answer never changes afterwards."""
+        self.close_log_through(known_at)
         version = self.side_tables.version_known_at(uuid, recorded_at_text(known_at))
         if version is None:
             # Events stored before event_times existed have no rows there: read their times.
@@ -1192,7 +1230,8 @@ class CollaborationRecords(Application[UUID]):
         idempotency: IdempotencyKey | None = None,
     ) -> Written:
         """Loads the aggregate, applies ``mutate`` and saves, retrying on fresh state when
-        another writer took the version first. ``expected_version`` is the If-Match
+        another writer took the version first, or the log was closed past the new events'
+        recorded time (``RecordedOutOfOrder``). ``expected_version`` is the If-Match
         precondition: the version (or any of the versions) the caller based the change on. A
         force token writes only to aggregates its force is party to."""
         if (replay := self._replay(idempotency)) is not None:
@@ -1211,6 +1250,8 @@ class CollaborationRecords(Application[UUID]):
             result = {**document(aggregate), **extra}
             try:
                 return self._save(aggregate, result, idempotency)
+            except RecordedOutOfOrder as refused:  # the log was closed past these events' time
+                wait_for_the_clock(refused.closed_at)  # and again, with fresh events
             except IntegrityError:
                 if (replay := self._replay(idempotency)) is not None:
                     return replay

@@ -19,27 +19,43 @@ The side tables are:
   ``(originator_id, originator_version)``, inserted in the events' own transaction (as in the
   library's ``searchabletimestamps`` example). ``known_at`` reads use it to find the version of
   an aggregate that was known at a time without replaying the stream.
+- ``log_clock``: one row, ``closed_at`` (the same fixed-width UTC text as ``recorded_at``): the
+  log is closed up to that time, and no event recorded at or before it may be added any more.
+
+Recorded times follow the log's order, so that what was known at a time answers the same
+forever. An event's recorded time is its ``timestamp``, fixed (and hashed into the chain) when
+the writer creates it, before it commits. So a write, under the store's write lock, refuses
+(``RecordedOutOfOrder``: it rolls back, and the application runs the command again with fresh
+events) any event recorded at or before ``closed_at``, and moves ``closed_at`` to its latest
+event. A ``known_at`` read of a time ``T`` not yet closed first closes the log through the
+present (``close_log_through``, under the same lock): from then on nothing recorded by ``T``
+can be added, and the read is repeatable. A read of a time still in the future is repeatable
+only once that time has passed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.persistence import DatabaseError, StoredEvent
+from eventsourcing.persistence import DatabaseError, IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, retry
 
 from service.audit.chain import GENESIS, LinkRow, StoredLink, canonical_bytes, stream_text
 from service.audit.merkle import leaf_hash, node_hash
@@ -55,6 +71,32 @@ class ChainBroken(RuntimeError):
 
 class DatabaseUrlError(ValueError):
     """DATABASE_URL names no storage this service supports."""
+
+
+class RecordedOutOfOrder(IntegrityError):
+    """A write's events were recorded (created) at or before the time the log is closed to: a
+    later event, or a ``known_at`` read, got in first. Nothing was written; the command is run
+    again on fresh state, with fresh events. An ``IntegrityError``, as a conflict on a version is,
+    so whatever retries one retries the other. ``closed_at``: the time the log was closed to."""
+
+    def __init__(self, message: str, closed_at: str = "") -> None:
+        super().__init__(message)
+        self.closed_at = closed_at
+
+
+EARLIEST_TEXT = "0000-01-01T00:00:00.000000Z"  # before any time a datetime can hold
+LATEST_TEXT = "9999-12-31T23:59:59.999999Z"
+
+
+def recorded_at_text(moment: datetime) -> str:
+    """RFC 3339 UTC, fixed width (four-digit year, microseconds always written), so text order
+    is time order. A time whose UTC form is outside the years 1 to 9999 (0001-01-01T00:00+01:00,
+    say) is written as the earliest or latest text, which orders the same way."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        return EARLIEST_TEXT if moment.year < 5000 else LATEST_TEXT
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 @dataclass(frozen=True)
@@ -108,7 +150,23 @@ SIDE_TABLES = [
     " effective_on TEXT,"
     " PRIMARY KEY (originator_id, originator_version))",
     "CREATE INDEX IF NOT EXISTS event_times_recorded ON {schema}event_times (originator_id, recorded_at)",
+    # The log is closed up to closed_at: no event recorded at or before it may be added (one row, id 1).
+    "CREATE TABLE IF NOT EXISTS {schema}log_clock ( id INTEGER PRIMARY KEY, closed_at TEXT NOT NULL)",
 ]
+# A write moves the clock to its latest event only if its earliest is after the clock (the row
+# comes back); no row back: an event is out of order. One statement, under the write lock.
+ADVANCE_LOG_CLOCK = (
+    "INSERT INTO {schema}log_clock AS k (id, closed_at) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET closed_at = excluded.closed_at WHERE k.closed_at < ?"
+    " RETURNING closed_at"
+)
+# A known_at read closes the log through the present (never moving the clock back).
+CLOSE_LOG_CLOCK = (
+    "INSERT INTO {schema}log_clock AS k (id, closed_at) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET closed_at = CASE WHEN k.closed_at < excluded.closed_at"
+    " THEN excluded.closed_at ELSE k.closed_at END RETURNING closed_at"
+)
+SELECT_LOG_CLOCK = "SELECT closed_at FROM {schema}log_clock WHERE id = 1"
 INSERT_EVENT_TIMES = (
     "INSERT INTO {schema}event_times (originator_id, originator_version, recorded_at, effective_on) VALUES (?, ?, ?, ?)"
 )
@@ -531,6 +589,50 @@ class SideTableAccess:
                 [(t.originator_id, t.originator_version, t.recorded_at, t.effective_on) for t in event_times],
             )
 
+    def _advance_log_clock(self, cursor: Any, event_times: Sequence[EventTime] | None) -> None:
+        """Inside a write's transaction, under the store's write lock: refuses the write if any
+        of its events was recorded at or before the time the log is closed to
+        (``RecordedOutOfOrder``; the transaction rolls back), else closes the log to its latest
+        event. A write without times is not checked (none of this service's commands)."""
+        if not event_times:
+            return
+        recorded = [event_time.recorded_at for event_time in event_times]
+        earliest, latest = min(recorded), max(recorded)
+        cursor.execute(self.side_sql(ADVANCE_LOG_CLOCK), (latest, earliest))
+        if cursor.fetchone() is None:
+            cursor.execute(self.side_sql(SELECT_LOG_CLOCK))
+            closed_at = cursor.fetchone()["closed_at"]
+            raise RecordedOutOfOrder(
+                f"an event recorded at {earliest} would follow the log closed at {closed_at}: record it again",
+                closed_at,
+            )
+
+    _closed_through = ""  # the latest closed_at this process has seen committed (it never goes back)
+
+    def close_log_through(self, moment: str) -> None:
+        """Makes what had been recorded by ``moment`` (``recorded_at`` text) final: once this
+        returns, no event recorded at or before it can be added, so a read of what was known at
+        ``moment`` answers the same forever. Where the log is closed to ``moment`` or later
+        already (as this process last saw it, or as stored: one read), nothing is written.
+        Otherwise it takes the store's write lock briefly, waiting for a write under way, and
+        closes the log to now. A ``moment`` still to come is closed only up to now: a read of it
+        is repeatable once that time has passed (and closed by the next such read)."""
+        if moment <= self._closed_through:
+            return
+        rows = self.execute(SELECT_LOG_CLOCK)
+        if rows and moment <= rows[0]["closed_at"]:
+            self._closed_through = max(self._closed_through, rows[0]["closed_at"])
+            return
+        with self._in_turn(recorded_at_text(datetime.now(UTC))), self._write_lock() as cursor:
+            cursor.execute(self.side_sql(CLOSE_LOG_CLOCK), (recorded_at_text(datetime.now(UTC)),))
+            closed_at = cursor.fetchone()["closed_at"]
+        self._closed_through = max(self._closed_through, closed_at)
+
+    def _in_turn(self, recorded_at: str) -> AbstractContextManager[None]:
+        """Where the backend does not queue this process's writers itself: their turn, in the
+        order of their recorded times (``InRecordedOrder``)."""
+        return nullcontext()
+
     def version_known_at(self, originator_id: UUID, recorded_at: str) -> int | None:
         """The last version of a stream recorded at or before ``recorded_at`` (None: none was,
         or none of its events has a row here, being stored before this table existed)."""
@@ -586,10 +688,64 @@ def create_tables_despite_a_race(create: Callable[[], None]) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+class InRecordedOrder:
+    """Lets one of this process's writers at a time into the store, the earliest recorded first.
+
+    Python's locks, like SQLite's busy wait, let waiting writers in in no particular order, so
+    of several threads holding new events the one with the latest would often commit first,
+    and every other then be refused by the log clock and run again (with 16 threads, commands
+    failed after twelve tries). Queued by their earliest recorded time, they commit in order,
+    and only a writer that arrives after a later one got in is refused. (PostgreSQL queues
+    ``LOCK TABLE`` first come, first served, which is near enough.)"""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._waiting: list[tuple[str, int]] = []  # a heap: (recorded_at, arrival)
+        self._arrivals = itertools.count()
+        self._busy = False
+
+    @contextmanager
+    def turn(self, recorded_at: str) -> Iterator[None]:
+        entry = (recorded_at, next(self._arrivals))
+        with self._condition:
+            heapq.heappush(self._waiting, entry)
+            try:
+                while self._busy or self._waiting[0] != entry:
+                    self._condition.wait()
+            except BaseException:
+                self._waiting.remove(entry)
+                heapq.heapify(self._waiting)
+                self._condition.notify_all()
+                raise
+            heapq.heappop(self._waiting)
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._busy = False
+                self._condition.notify_all()
+
+
 class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writers = InRecordedOrder()
+
     @property
     def events_table_sql(self) -> str:  # type: ignore[override]
         return self.events_table_name
+
+    def _in_turn(self, recorded_at: str) -> AbstractContextManager[None]:
+        return self._writers.turn(recorded_at)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, in this process's writers' turn by recorded time."""
+        event_times: Sequence[EventTime] | None = kwargs.get("event_times")
+        if not event_times:
+            return super().insert_events(stored_events, **kwargs)
+        with self._in_turn(min(event_time.recorded_at for event_time in event_times)):
+            return super().insert_events(stored_events, **kwargs)
 
     def stored_stream_id(self, originator_id: UUID) -> object:
         return originator_id.hex
@@ -602,6 +758,9 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        # The insert took the store's write lock (SQLite's single writer): the clock read now is
+        # the last one committed, and no other write can move it until this one ends.
+        self._advance_log_clock(c, kwargs.get("event_times"))
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
             c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
@@ -715,6 +874,44 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         # Still inside the insert's transaction and its table lock.
         self._extend_chain(curs, positions=notification_ids or [])
+        return notification_ids
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's table lock, notification and insert, with the log clock checked and
+        moved under the lock before the insert: a refused write has inserted nothing and taken
+        no positions from the sequence. (The library then takes the lock again: a no-op.)"""
+        self._lock_table(curs)
+        self._advance_log_clock(curs, kwargs.get("event_times"))
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert (eventsourcing 9.5, less its database-function path, which
+        ``__init__`` refuses), with one change: an exception raised under the table lock (by
+        the log clock or the chain) rolls the transaction back. The library keeps such an
+        exception until its transaction block has exited, and that block then commits whatever
+        the server itself had not refused: the idempotency key and event times of a write
+        recorded out of order, or events without their chain entries."""
+        from psycopg import Rollback
+
+        failure: Exception | None = None
+        notification_ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                if stored_events:
+                    with conn.cursor() as curs:
+                        try:
+                            self._insert_stored_events(curs, stored_events, **kwargs)
+                            pipeline.sync()  # a duplicate version is refused here, not at the commit
+                            notification_ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                        except Exception as error:  # raised outside the pipeline, as the library does
+                            failure = error
+                if failure is not None:
+                    raise Rollback  # the transaction block rolls back, and swallows this
+            if failure is not None:
+                raise failure
         return notification_ids
 
     def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:

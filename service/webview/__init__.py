@@ -275,6 +275,10 @@ def _temporal() -> tuple[date | None, datetime | None]:
             errors.append(f"known_at: {' '.join(error.messages)}")
     if errors:
         raise PageError(400, " ".join(errors))
+    if known_at is not None:
+        # Before the page reads anything: its history rows are filtered by recorded time
+        # (``_known_events``), and no event recorded by known_at may arrive after that read.
+        current_app.extensions["records"].close_log_through(known_at)
     g.as_of_text, g.known_at_text = raw_as_of, raw_known_at
     return as_of, known_at
 
