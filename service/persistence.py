@@ -14,7 +14,9 @@ The side tables are:
   ``LOCK TABLE ... IN EXCLUSIVE MODE`` on PostgreSQL), so concurrent writers from several
   processes chain in commit order. Events stored before the chain existed are chained by the
   first write after it (or by ``flask --app wsgi audit chain``).
-- ``audit_checkpoints``: signed checkpoints of the chain.
+- ``audit_checkpoints``: signed checkpoints of the chain and the Merkle tree.
+- ``audit_witnesses`` and ``audit_cosignatures``: the forces' witness keys, and the
+  cosignatures of checkpoints their witnesses made (``service/audit/witnesses.py``).
 - ``event_times``: when each event was recorded and the date it takes effect, one row per
   ``(originator_id, originator_version)``, inserted in the events' own transaction (as in the
   library's ``searchabletimestamps`` example). ``known_at`` reads use it to find the version of
@@ -143,6 +145,20 @@ SIDE_TABLES = [
     " id INTEGER PRIMARY KEY,"
     " size BIGINT NOT NULL,"
     " nodes TEXT NOT NULL)",
+    # The parties' witness keys and their cosignatures of checkpoints (service/audit/witnesses.py).
+    "CREATE TABLE IF NOT EXISTS {schema}audit_witnesses ("
+    " name TEXT PRIMARY KEY,"
+    " force TEXT NOT NULL,"
+    " vkey TEXT NOT NULL,"
+    " approval_ref TEXT NOT NULL,"
+    " registered_by TEXT NOT NULL,"
+    " registered_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}audit_cosignatures ("
+    " size BIGINT NOT NULL,"
+    " witness TEXT NOT NULL,"
+    " line TEXT NOT NULL,"
+    " cosigned_at BIGINT NOT NULL,"
+    " PRIMARY KEY (size, witness))",
     "CREATE TABLE IF NOT EXISTS {schema}event_times ("
     " originator_id TEXT NOT NULL,"
     " originator_version BIGINT NOT NULL,"
@@ -524,6 +540,11 @@ class SideTableAccess:
         None reads from the very start."""
         raise NotImplementedError
 
+    def select_tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Plain SQL on the side tables (as ``execute``), its rows as plain tuples: for reads of
+        many rows, such as the tree's nodes under a page of the log."""
+        raise NotImplementedError
+
     def select_links(self, after_position: int | None, limit: int) -> list[StoredLink]:
         """A page of the log joined with its chain, one object per event."""
         return [
@@ -813,9 +834,12 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
             return [dict(row) for row in c.fetchall()]
 
     def select_link_rows(self, after_position: int | None, limit: int) -> list[LinkRow]:
+        return self.select_tuples(*self._links_query(after_position, limit))  # type: ignore[return-value]
+
+    def select_tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
             c.sqlite_cursor.row_factory = None  # tuples, not sqlite3.Row
-            c.execute(*self._links_query(after_position, limit))
+            c.execute(self.side_sql(statement), tuple(params))
             return c.fetchall()
 
 
@@ -1000,6 +1024,12 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             return [dict(row) for row in curs.fetchall()] if curs.description else []
 
     def select_link_rows(self, after_position: int | None, limit: int) -> list[LinkRow]:
+        return self._tuples(*self._links_query(after_position, limit), binary=True)  # type: ignore[return-value]
+
+    def select_tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._tuples(self.side_sql(statement), tuple(params))
+
+    def _tuples(self, statement: str, params: tuple[Any, ...], *, binary: bool = False) -> list[tuple[Any, ...]]:
         from psycopg.rows import tuple_row
 
         with (
@@ -1007,8 +1037,8 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             conn.transaction(force_rollback=True),
             conn.cursor(row_factory=tuple_row) as curs,
         ):
-            curs.execute(*self._links_query(after_position, limit), prepare=True, binary=True)
-            return curs.fetchall()  # type: ignore[return-value]
+            curs.execute(statement, params, prepare=True, binary=binary)
+            return curs.fetchall()
 
 
 def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None) -> dict[str, str]:

@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 GENESIS = "0" * 64
@@ -141,15 +142,27 @@ def _as_pages(links: Iterable[StoredLink], page_size: int = 1000) -> Iterator[li
         yield page
 
 
+class LeafSink(Protocol):
+    """Takes the leaf hash of each walked event, page by page (the Merkle tree's check)."""
+
+    def page(self, leaves: list[bytes], positions: list[int]) -> tuple[int, str] | None: ...
+
+
 def verify_pages(
     pages: Iterable[Sequence[LinkRow]],
     *,
     expected_head: ExpectedHead | None = None,
     progress: Callable[[int], None] | None = None,
+    start: tuple[int, str, int] | None = None,
+    tree: LeafSink | None = None,
 ) -> Verification:
     """``verify_links`` over pages of plain row tuples, as the stores select them: the same
     checks, in the same order, without building an object per event. ``progress`` is called
-    with the number of events checked after each page."""
+    with the number of events checked after each page.
+
+    ``start`` (size, head hash, head position) begins the walk after a verified head instead of
+    at the genesis (the pages then start after that position). ``tree`` is given each page's
+    leaf hashes, SHA-256(0x00 || document), and may stop the walk at a position."""
     result = Verification()
     expected_size, expected_hash, expected_position = _unpacked(expected_head)
     streams: dict[object, bytes] = {}
@@ -157,6 +170,11 @@ def verify_pages(
     sha256 = hashlib.sha256
     document = _DOCUMENT
     previous, previous_bytes, size, last_position = GENESIS, GENESIS.encode(), 0, _BEFORE_ANY_POSITION
+    if start is not None:
+        size, previous, last_position = start
+        previous_bytes = previous.encode()
+    leaves: list[bytes] = []
+    positions: list[int] = []
     for page in pages:
         for position, stream, version, topic, state, seq, digest in page:
             if position <= last_position:
@@ -184,9 +202,11 @@ def verify_pages(
                     if len(topics) >= _MEMO_LIMIT:
                         topics.clear()
                     topic_json = topics[topic] = json.dumps(topic, ensure_ascii=False).encode()
-                recomputed = sha256(
-                    document % (state, position, previous_bytes, stream_json, topic_json, version)
-                ).hexdigest()
+                canonical = document % (state, position, previous_bytes, stream_json, topic_json, version)
+                recomputed = sha256(canonical).hexdigest()
+                if tree is not None:
+                    leaves.append(sha256(b"\x00" + canonical).digest())
+                    positions.append(position)
             except (TypeError, ValueError, AttributeError) as error:
                 return _failed(result, size, previous, position, f"the event's stored fields are malformed: {error}")
             if recomputed != digest:
@@ -212,9 +232,14 @@ def verify_pages(
                     return _failed(result, size, previous, position, _position_problem(expected_head, position))
             size = seq
             previous, previous_bytes, last_position = digest, digest.encode(), position
+        if tree is not None:
+            mismatch = tree.page(leaves, positions)
+            leaves, positions = [], []
+            if mismatch is not None:
+                return _failed(result, size, previous, *mismatch)
         if progress is not None:
             progress(size)
-    result.size, result.head_hash, result.events_checked = size, previous, size
+    result.size, result.head_hash, result.events_checked = size, previous, size - (start[0] if start else 0)
     result.head_position = None if size == 0 else last_position
     if expected_head is not None and size < expected_size:
         return result.fail(

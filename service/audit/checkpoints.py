@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
@@ -20,6 +21,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from service.audit import notes
 
 KEY_FILE_VARIABLE = "AUDIT_SIGNING_KEY_FILE"
 KEY_VARIABLE = "AUDIT_SIGNING_KEY"
@@ -41,17 +44,24 @@ class Checkpoint:
     created_at: str
     public_key: str
     signature: str
+    # Since the Merkle tree: its root at ``size`` (hex), signed with the fields above, and the
+    # same tree head as a C2SP signed note (``service/audit/notes.py``) for tools outside Python.
+    root_hash: str | None = None
+    note: str | None = None
 
     def signed_fields(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "size": self.size,
             "head_hash": self.head_hash,
             "head_position": self.head_position,
             "created_at": self.created_at,
         }
+        if self.root_hash is not None:
+            fields["root_hash"] = self.root_hash
+        return fields
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {name: value for name, value in asdict(self).items() if value is not None or name not in _OPTIONAL}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Checkpoint:
@@ -75,10 +85,16 @@ class Checkpoint:
         for name in ("public_key", "signature"):
             if not _is_base64(fields[name]):
                 raise CheckpointInvalid(f"not a checkpoint: {name} {fields[name]!r} is not non-empty base64")
-        return cls(**fields)  # type: ignore[arg-type]
+        root_hash, note = data.get("root_hash"), data.get("note")
+        if root_hash is not None and (not isinstance(root_hash, str) or not _HASH.fullmatch(root_hash)):
+            raise CheckpointInvalid(f"not a checkpoint: root_hash {root_hash!r} is not 64 lower-case hex digits")
+        if note is not None and not isinstance(note, str):
+            raise CheckpointInvalid("not a checkpoint: note is not text")
+        return cls(**fields, root_hash=root_hash, note=note)  # type: ignore[arg-type]
 
 
 _FIELDS = ("size", "head_hash", "head_position", "created_at", "public_key", "signature")
+_OPTIONAL = ("root_hash", "note")
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -130,13 +146,53 @@ def public_key_text(key: Ed25519PublicKey) -> str:
     return base64.b64encode(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
 
 
-def sign(key: Ed25519PrivateKey, *, size: int, head_hash: str, head_position: int, created_at: str) -> Checkpoint:
-    fields = {"size": size, "head_hash": head_hash, "head_position": head_position, "created_at": created_at}
+def sign(
+    key: Ed25519PrivateKey,
+    *,
+    size: int,
+    head_hash: str,
+    head_position: int,
+    created_at: str,
+    root: bytes | None = None,
+    origin: str | None = None,
+) -> Checkpoint:
+    """A checkpoint of the log's head; with the tree's ``root`` and the log's ``origin``, also
+    of its tree head, as the JSON fields and as a C2SP checkpoint signed by the same key."""
+    fields: dict[str, object] = {
+        "size": size,
+        "head_hash": head_hash,
+        "head_position": head_position,
+        "created_at": created_at,
+    }
+    note = None
+    if root is not None:
+        fields["root_hash"] = root.hex()
+        if origin is None:
+            origin = default_origin(key.public_key())
+        text = notes.CheckpointBody(origin, size, root).text
+        note = str(notes.Note(text, (notes.sign_note(text, origin, key),)))
     return Checkpoint(
         **fields,  # type: ignore[arg-type]
         public_key=public_key_text(key.public_key()),
         signature=base64.b64encode(key.sign(signed_message(fields))).decode(),
+        note=note,
     )
+
+
+def default_origin(key: Ed25519PublicKey) -> str:
+    """The log's origin when none is configured: named after its signing key, so two
+    deployments never share one."""
+    raw = base64.b64decode(public_key_text(key))
+    return f"collaboration-records/{hashlib.sha256(raw).hexdigest()[:16]}"
+
+
+def log_verifier(checkpoint: Checkpoint) -> notes.Verifier | None:
+    """The verifier key (``vkey``) of the key that signed this checkpoint's note, by the name
+    its note gives. Informational only: a verifier trusts the vkey it was given."""
+    if checkpoint.note is None:
+        return None
+    origin = notes.parse_checkpoint(notes.parse_note(checkpoint.note).text).origin
+    return notes.Verifier.of(origin, base64.b64decode(checkpoint.public_key))
 
 
 def check_signature(checkpoint: Checkpoint, trusted_public_key: str | None = None) -> None:

@@ -20,16 +20,18 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from service.audit import notes
 from service.audit.checkpoints import (
     KEY_FILE_VARIABLE,
     Checkpoint,
     CheckpointInvalid,
     SigningKeyMissing,
+    default_origin,
     load_signing_key,
     public_key_text,
     write_key_file,
 )
-from service.audit.configuration import EMBEDDED, audit_trail, signing_key, trusted_public_key
+from service.audit.configuration import EMBEDDED, audit_trail, log_origin, signing_key, trusted_public_key
 from service.audit.trail import LogDoesNotVerify
 from service.audit.tree import EventNotChained, LogTree, SizesOutOfOrder, TreeIncomplete
 from service.persistence import ChainBroken
@@ -79,6 +81,20 @@ def keygen(out: Path | None) -> None:
     click.echo(f"  export {KEY_FILE_VARIABLE}={path}")
 
 
+@audit_cli.command("vkey")
+def vkey() -> None:
+    """Print the log's C2SP verifier key: the origin and the configured signing key's public key.
+
+    Give it to the forces' witnesses (`collab-witness --log-key`) and to auditors
+    (`collab-verify --log-key`), out of band."""
+    try:
+        key = signing_key()
+    except SigningKeyMissing as error:
+        raise click.ClickException(str(error)) from None
+    origin = log_origin() or default_origin(key.public_key())
+    click.echo(notes.Verifier.of(origin, key.public_key()).vkey)
+
+
 @audit_cli.command("checkpoint")
 @click.option(
     "--out",
@@ -97,7 +113,7 @@ def checkpoint(out: Path | None) -> None:
     except SigningKeyMissing as error:
         raise click.ClickException(str(error)) from None
     try:
-        made = audit_trail().make_checkpoint(key)
+        made = audit_trail().make_checkpoint(key, log_origin())
     except LogDoesNotVerify as error:
         raise click.ClickException(str(error)) from None
     text = _json(made.as_dict())
@@ -135,6 +151,14 @@ def _read_checkpoint(path: Path) -> Checkpoint:
     "the log still holds its head, i.e. only grew since.",
 )
 @click.option(
+    "--since",
+    "since_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A checkpoint file with a tree root: verify the consistency proof from it, then only the events "
+    "after it (a regular audit's cost grows with what is new). Its signature is checked as with --against.",
+)
+@click.option(
     "--public-key",
     "public_key",
     default=None,
@@ -150,14 +174,20 @@ def _read_checkpoint(path: Path) -> Checkpoint:
     "the key it names itself. That shows only that it was not altered, not who signed it: anyone who can "
     "write the database can re-sign.",
 )
-def verify(against_file: Path | None, public_key: str | None, trust_embedded_key: bool) -> None:
-    """Walk the whole log, recompute every hash, and print the report JSON as the last line.
+def verify(
+    against_file: Path | None, since_file: Path | None, public_key: str | None, trust_embedded_key: bool
+) -> None:
+    """Walk the whole log, recompute every hash and the Merkle tree over it, and print the
+    report JSON as the last line. With --since, only what followed the checkpoint.
 
     Exit status: 0 the log verifies; 1 it does not (the report names the first bad position
     and what is wrong); 2 the checkpoint is unreadable, its signature does not verify, or there
     is no key to trust it with. With --against the report says which key was trusted
     (``trusted_key``: given, configured or embedded)."""
-    against = _read_checkpoint(against_file) if against_file is not None else None
+    if against_file is not None and since_file is not None:
+        raise click.UsageError("give --against or --since, not both")
+    since = _read_checkpoint(since_file) if since_file is not None else None
+    against = _read_checkpoint(against_file) if against_file is not None else since
     trusted_key = None
     if against is not None:
         try:
@@ -180,16 +210,22 @@ def verify(against_file: Path | None, public_key: str | None, trust_embedded_key
             )
     trail = audit_trail()
     total = trail.log_count()
+    if since is not None:
+        total = max(0, total - since.size)
     with click.progressbar(length=total, label=f"Verifying {total} events", file=sys.stderr) as bar:
         shown = 0
 
         def progress(checked: int) -> None:
             nonlocal shown
+            checked -= since.size if since is not None else 0
             bar.update(checked - shown)
             shown = checked
 
         try:
-            result = trail.verify(against=against, trusted_public_key=public_key, progress=progress)
+            if since is not None:
+                result = trail.verify_since(since, trusted_public_key=public_key, progress=progress)
+            else:
+                result = trail.verify(against=against, trusted_public_key=public_key, progress=progress)
         except CheckpointInvalid as error:
             raise CheckpointRejected(f"the checkpoint is rejected: {error}") from None
     if result.ok:

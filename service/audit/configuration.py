@@ -21,6 +21,7 @@ from service.audit.checkpoints import (
     public_key_text,
 )
 from service.audit.trail import AuditTrail
+from service.audit.witnesses import WitnessRegistry
 
 
 def audit_trail() -> AuditTrail:
@@ -59,6 +60,19 @@ def service_public_key() -> str | None:
     if not signing_key_configured():
         return None
     return public_key_text(signing_key().public_key())
+
+
+ORIGIN_VARIABLE = "AUDIT_LOG_ORIGIN"
+
+
+def log_origin() -> str | None:
+    """The origin line of the log's C2SP checkpoints (``AUDIT_LOG_ORIGIN``, e.g.
+    ``records.example.police.uk/log``); None: named after the signing key."""
+    return current_app.config.get(ORIGIN_VARIABLE) or os.environ.get(ORIGIN_VARIABLE) or None
+
+
+def witness_registry() -> WitnessRegistry:
+    return WitnessRegistry(current_app.extensions["records"].side_tables)
 
 
 GIVEN, CONFIGURED, EMBEDDED = "given", "configured", "embedded"

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from service.audit import merkle
 from service.audit.chain import GENESIS, LinkRow, StoredLink, Verification, verify_pages
 from service.audit.checkpoints import Checkpoint, CheckpointInvalid, check_signature, sign
+from service.audit.tree import LogTree, TreeWalk
 from service.persistence import SideTableAccess
 
 PAGE_SIZE = 2000  # events per page: a few MB at most, and few round trips
@@ -38,10 +40,10 @@ class AuditTrail:
         self.store = store
 
     # ------------------------------------------------------------------ verification
-    def pages(self, page_size: int = PAGE_SIZE) -> Iterator[list[LinkRow]]:
-        """The whole log with its chain, page by page as plain rows. The first page has no
-        lower bound, so even an event planted at position 0 or below is walked."""
-        after = None
+    def pages(self, page_size: int = PAGE_SIZE, after: int | None = None) -> Iterator[list[LinkRow]]:
+        """The whole log with its chain (or what follows position ``after``), page by page as
+        plain rows. The first page of the whole log has no lower bound, so even an event
+        planted at position 0 or below is walked."""
         while True:
             page = self.store.select_link_rows(after, page_size)
             if page:
@@ -78,7 +80,9 @@ class AuditTrail:
         if against is not None:
             check_signature(against, trusted_public_key)
             expected_head = (against.size, against.head_hash, against.head_position)
-        result = verify_pages(self.pages(), expected_head=expected_head, progress=progress)
+        tree = TreeWalk(self.store, mark=against.size if against is not None else None)
+        result = verify_pages(self.pages(), expected_head=expected_head, progress=progress, tree=tree)
+        self._check_tree(result, tree, against)
         if result.ok or result.first_bad_position is None:
             orphan = self.store.first_orphan_link(result.size)
             if orphan is not None:
@@ -92,6 +96,74 @@ class AuditTrail:
             result.checkpoint = against.as_dict()
         return result
 
+    def verify_since(
+        self,
+        checkpoint: Checkpoint,
+        *,
+        trusted_public_key: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Verification:
+        """Verifies only what is new since a checkpoint: its signature (CheckpointInvalid), the
+        RFC 9162 consistency proof from its signed root to the stored tree now (so the first
+        ``size`` events are the ones it signed, without reading them), then the events after its
+        head: their chain from its head hash, and the tree's nodes over them rebuilt from them.
+        Its cost grows with what is new, not with the whole log."""
+        check_signature(checkpoint, trusted_public_key)
+        if checkpoint.root_hash is None:
+            raise CheckpointInvalid(
+                f"the checkpoint of size {checkpoint.size} predates the Merkle tree: verify against it in full"
+            )
+        result = Verification()
+        log_tree = LogTree(self.store)
+        size = log_tree.size()
+        if size < checkpoint.size:
+            return result.fail(None, f"the tree has {size} leaves but the checkpoint signed {checkpoint.size}")
+        try:
+            if checkpoint.size:
+                proof = log_tree.consistency(checkpoint.size, size)
+                merkle.verify_consistency(
+                    checkpoint.size, size, bytes.fromhex(checkpoint.root_hash), proof.new_root, proof.path
+                )
+            tree = TreeWalk(self.store, start=checkpoint.size)
+        except (ValueError, LookupError) as error:
+            return result.fail(
+                None,
+                f"the stored tree does not extend the checkpoint's tree of {checkpoint.size} events: {error}; "
+                "history before it was rewritten",
+            )
+        start = (checkpoint.size, checkpoint.head_hash, checkpoint.head_position)
+        result = verify_pages(
+            self.pages(after=checkpoint.head_position if checkpoint.size else None),
+            start=start,
+            progress=progress,
+            tree=tree,
+        )
+        self._check_tree(result, tree, None)
+        if result.ok:
+            orphan = self.store.first_orphan_link(result.size)
+            if orphan is not None:
+                result.fail(orphan[1], "the chain records an event the log no longer has: events were removed")
+        result.checkpoint = checkpoint.as_dict()
+        return result
+
+    def _check_tree(self, result: Verification, tree: TreeWalk, against: Checkpoint | None) -> None:
+        """After a walk that verified: the tree rebuilt from the events has the stored root, and
+        the root the checkpoint signs at its size."""
+        if not result.ok:
+            return
+        signed_root = against.root_hash if against is not None else None
+        if signed_root is not None and tree.marked_root is not None and tree.marked_root.hex() != signed_root:
+            result.fail(
+                None,
+                f"the Merkle tree rebuilt from the log's first {tree.mark} events has another root than "
+                "the checkpoint signs: history was rewritten after the checkpoint",
+            )
+            return
+        if tree.complete and tree.size and tree.size <= tree.stored_size:
+            stored = LogTree(self.store).root(tree.size)
+            if stored != tree.root():
+                result.fail(None, "the stored Merkle tree's root is not the root of the log's events")
+
     def log_count(self) -> int:
         """How many events the log holds (for progress; positions may have gaps)."""
         return self.store.execute(f"SELECT count(*) AS n FROM {self.store.events_table_sql}")[0]["n"]
@@ -104,20 +176,27 @@ class AuditTrail:
         return rows[0]["seq"], rows[0]["hash"], rows[0]["position"]
 
     # ------------------------------------------------------------------- checkpoints
-    def make_checkpoint(self, key: Ed25519PrivateKey) -> Checkpoint:
+    def make_checkpoint(self, key: Ed25519PrivateKey, origin: str | None = None) -> Checkpoint:
         """Signs the current head and keeps the checkpoint. The whole log is verified first: a
         checkpoint never vouches for a log that does not verify (LogDoesNotVerify), so an event
         without a chain entry blocks it. If a checkpoint of this size is already kept, that one
-        is the answer (one checkpoint per size)."""
+        is the answer (one checkpoint per size).
+
+        The checkpoint also signs the Merkle tree's root at its size (brought up to the chain
+        first), as ``root_hash`` and as a C2SP signed note named ``origin`` (default: after the
+        key), which the parties' witnesses cosign."""
         verification = self.verify()
         if not verification.ok:
             raise LogDoesNotVerify(verification)
+        self.store.catch_up_tree()
         checkpoint = sign(
             key,
             size=verification.size,
             head_hash=verification.head_hash,
             head_position=verification.head_position or 0,
             created_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            root=LogTree(self.store).root(verification.size),
+            origin=origin,
         )
         self.store.execute(
             "INSERT INTO {schema}audit_checkpoints (size, checkpoint) VALUES (?, ?) ON CONFLICT (size) DO NOTHING",

@@ -8,6 +8,7 @@ with those nodes, fetched in one query.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -150,3 +151,95 @@ class LogTree:
             "new_root": proof.new_root.hex(),
             "proof": [node.hex() for node in proof.path],
         }
+
+
+class TreeWalk:
+    """Rebuilds the tree from the leaves a verifier walks (the events' canonical documents, in
+    chain order) and compares every perfect subtree they complete with the one stored: a leaf
+    that is not its event's document, or an interior node that is not the hash of its children,
+    is found with the position of the event that completed it.
+
+    Memory stays bounded: only the right edge (one node per level) is kept. It may start part
+    way (``audit verify --since``): from the stored edge at ``start`` leaves, which a verified
+    consistency proof from a signed root vouches for."""
+
+    def __init__(self, store: Any, start: int = 0, mark: int | None = None):
+        self.store = store
+        self.size = start
+        self.mark = mark  # a size whose root to keep (a checkpoint's), as the walk passes it
+        self.marked_root: bytes | None = None
+        self.edge: dict[int, bytes] = {}
+        self.stored_size = store.tree_size()
+        if start:
+            keys = [(level, (start >> level) - 1) for level in range(start.bit_length()) if start >> level & 1]
+            nodes = store.tree_nodes(keys)
+            if len(nodes) != len(keys):
+                raise TreeIncomplete(f"the tree has no right edge at {start} leaves")
+            self.edge = {level: nodes[level, index] for level, index in keys}
+        self.complete = self.stored_size >= start  # False once the walk passes the stored tree
+
+    def page(self, leaves: list[bytes], positions: list[int]) -> tuple[int, str] | None:
+        """Feeds a page of leaf hashes (with their events' positions); the first mismatch as
+        (position, problem), else None."""
+        if not leaves:
+            return None
+        first, end = self.size, self.size + len(leaves)
+        if end > self.stored_size:
+            self.complete = False
+        stored = self._stored(first, min(end, self.stored_size))
+        edge, sha256, stored_size, mark = self.edge, hashlib.sha256, self.stored_size, self.mark
+        for offset, leaf in enumerate(leaves):
+            index = first + offset
+            checked = index < stored_size
+            if checked and stored.get((0, index)) != leaf.hex():
+                return positions[offset], self._problem(stored, 0, index)
+            level, node_index, digest = 0, index, leaf
+            while node_index & 1:
+                digest = sha256(b"\x01" + edge.pop(level) + digest).digest()
+                level, node_index = level + 1, node_index >> 1
+                if checked and stored.get((level, node_index)) != digest.hex():
+                    return positions[offset], self._problem(stored, level, node_index)
+            edge[level] = digest
+            if index + 1 == mark:
+                self.size = index + 1
+                self.marked_root = self.root()
+        self.size = end
+        return None
+
+    @staticmethod
+    def _problem(stored: dict[tuple[int, int], str], level: int, index: int) -> str:
+        if (level, index) not in stored:
+            return f"the Merkle tree has no node at level {level}, index {index} (it was deleted)"
+        if level == 0:
+            return "the Merkle tree's leaf for the event is not the hash of its document"
+        return (
+            f"the Merkle tree's node at level {level}, index {index} is not the hash of its children "
+            "(it was altered)"
+        )
+
+    def _stored(self, first: int, end: int) -> dict[tuple[int, int], str]:
+        """The stored perfect subtrees completed by leaves first..end-1 (one query: a range per level)."""
+        if end <= first:
+            return {}
+        ranges = [
+            (level, first >> level, end >> level)
+            for level in range(end.bit_length())
+            if (first >> level) < (end >> level) or level == 0
+        ]
+        # One indexed range per level (UNION ALL: an OR of ranges may not use the primary key).
+        query = " UNION ALL ".join(
+            "SELECT level, idx, hash FROM {schema}merkle_nodes WHERE level = ? AND idx >= ? AND idx < ?"
+            for _ in ranges
+        )
+        rows = self.store.select_tuples(query, tuple(value for bounds in ranges for value in bounds))
+        return {(level, index): digest for level, index, digest in rows}
+
+    def root(self) -> bytes:
+        """The root of the walked tree (its right edge folded, smallest subtree first)."""
+        if self.size == 0:
+            return merkle.tree_root(lambda level, index: PLACEHOLDER, 0)
+        digest = None
+        for level in sorted(self.edge):
+            digest = self.edge[level] if digest is None else merkle.node_hash(self.edge[level], digest)
+        assert digest is not None
+        return digest

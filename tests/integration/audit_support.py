@@ -4,6 +4,7 @@ could tamper with it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -17,8 +18,9 @@ import pytest
 from flask import Flask
 
 from service.application import Caller, CollaborationRecords
-from service.audit.chain import event_hash, stream_text
+from service.audit.chain import canonical_bytes, event_hash, stream_text
 from service.audit.cli import audit_cli
+from service.audit.merkle import MemoryTree, leaf_hash
 from service.persistence import persistence_environment
 
 ADMIN = Caller("Audit tester (admin)")
@@ -230,6 +232,31 @@ class RawDatabase:
             )
             statements.append(("UPDATE {chain} SET hash = ? WHERE position = ?", [previous, event_position]))
         self.run(*statements)
+
+    def rebuild_tree(self) -> None:
+        """Recomputes every Merkle tree node (and its right edge) from the events and their chain
+        entries as stored, as someone who knows the tree's format would after rewriting events."""
+        rows = self.run(
+            "SELECT e.{pos}, e.originator_id, e.originator_version, e.topic, e.state, c.seq FROM {events} e"
+            " JOIN {chain} c ON c.position = e.{pos} ORDER BY c.seq"
+        )
+        tree, previous = MemoryTree(), "0" * 64
+        for position, stream, version, topic, state, _ in rows:
+            document = canonical_bytes(
+                position=position,
+                stream_id=stream_text(stream),
+                version=version,
+                topic=topic,
+                state=bytes(state),
+                previous=previous,
+            )
+            previous = hashlib.sha256(document).hexdigest()
+            tree.append(leaf_hash(document))
+        inserts = [
+            ("INSERT INTO {tree} (level, idx, hash) VALUES (?, ?, ?)", [level, index, digest.hex()])
+            for (level, index), digest in sorted(tree.nodes.items())
+        ]
+        self.run("DELETE FROM {tree}", "DELETE FROM {edge}", *inserts)
 
     def delete_chain(self) -> None:
         self.run("DELETE FROM {chain}")

@@ -181,6 +181,7 @@ def test_verify_against_a_checkpoint_file(app: Flask, good, key_file: Path, tmp_
     positions = raw.positions()
     raw.edit_state(positions[3], reason="rewritten")
     raw.rehash_from(positions[3])
+    raw.rebuild_tree()
     assert audit(app, "verify").exit_code == 0  # self-consistent...
     result = audit(app, "verify", "--against", str(held), "--public-key", public_key)
     assert result.exit_code == 1  # ...but not what the auditor holds
@@ -398,3 +399,22 @@ def test_the_chain_command_refuses_a_stray_event_after_the_head_unless_forced(da
     finally:
         old.close()
         records.close()
+
+
+def test_verify_since_a_checkpoint_file(app: Flask, good, key_file: Path, tmp_path: Path, database_url: str):
+    held = saved_checkpoint(app, key_file, tmp_path)
+    assert json.loads(held.read_text())["note"].startswith("collaboration-records/")
+    write_good_store(good, collaborations=1, rounds=2)
+    result = audit(app, "verify", "--since", str(held), key_file=key_file)
+    assert result.exit_code == 0, result.output
+    report = last_json(result)
+    assert report["ok"] and report["size"] == good.log_size() and report["events_checked"] == good.log_size() - 30
+
+    raw = RawDatabase(database_url)
+    position = raw.positions()[2]
+    raw.edit_state(position, reason="rewritten")
+    raw.rehash_from(position)
+    raw.rebuild_tree()
+    result = audit(app, "verify", "--since", str(held), key_file=key_file)
+    assert result.exit_code == 1 and "does not extend" in last_json(result)["problem"]
+    assert audit(app, "verify", "--since", str(held), "--against", str(held), key_file=key_file).exit_code == 2

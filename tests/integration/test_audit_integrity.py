@@ -225,7 +225,9 @@ def test_a_rewritten_and_rehashed_tail_is_found_only_against_an_earlier_checkpoi
     for position in positions[index:]:
         raw.edit_state(position, reason="rewritten after the event")
     raw.rehash_from(positions[index])
-    assert trail.verify().ok  # self-consistent: no chain alone can tell...
+    assert "Merkle tree's leaf" in assert_bad_at(trail, positions[index])  # the tree was not rewritten...
+    raw.rebuild_tree()
+    assert trail.verify().ok  # ...now it is, self-consistent: neither chain nor tree alone can tell...
     problem = assert_bad_at(trail, positions[-1], against=checkpoint)  # ...but it is not what was signed
     assert "rewritten" in problem
     assert checkpoint.head_position == positions[-1]
@@ -237,6 +239,7 @@ def test_a_rewritten_tail_is_found_at_the_checkpoints_head_when_the_log_grew_sin
     all_positions = raw.positions()
     raw.edit_state(positions[25], reason="rewritten after the event")
     raw.rehash_from(positions[25])
+    raw.rebuild_tree()
     assert trail.verify().ok
     report = trail.verify(against=checkpoint)
     assert not report.ok and report.first_bad_position == positions[-1] == all_positions[GOOD_STORE_SIZE - 1]
@@ -314,6 +317,7 @@ def test_a_forged_checkpoint_for_a_rewritten_log_is_rejected_with_the_trusted_ke
     genuine = trail.make_checkpoint(key(0))
     raw.edit_state(positions[10], reason="rewritten")
     raw.rehash_from(positions[10])
+    raw.rebuild_tree()
     forged = sign(
         key(1),
         size=genuine.size,
@@ -425,3 +429,48 @@ def test_the_librarys_database_function_insert_path_is_refused(postgres_url: str
     env["POSTGRES_ENABLE_DB_FUNCTIONS"] = "y"
     with pytest.raises(DatabaseUrlError, match="hash chain"):
         CollaborationRecords(env=env)
+
+
+# ------------------------------------------------------------------------ the Merkle tree
+@pytest.mark.parametrize(("level", "index", "completed_by"), [(0, 0, 0), (0, 17, 17), (2, 1, 7), (4, 0, 15)])
+def test_a_tampered_tree_node_is_found_at_the_event_that_completed_it(
+    trail, raw, positions, level, index, completed_by
+):
+    raw.run(("UPDATE {tree} SET hash = ? WHERE level = ? AND idx = ?", ["ab" * 32, level, index]))
+    problem = assert_bad_at(trail, positions[completed_by])
+    assert ("leaf" if level == 0 else f"level {level}, index {index}") in problem
+
+
+def test_verify_since_a_checkpoint_reads_only_what_is_new(trail, raw, records, positions):
+    checkpoint = trail.make_checkpoint(key())
+    assert checkpoint.root_hash is not None and checkpoint.note is not None
+    write_good_store(records, collaborations=1, rounds=4)
+    new = len(raw.positions()) - GOOD_STORE_SIZE
+    result = trail.verify_since(checkpoint, trusted_public_key=checkpoint.public_key)
+    assert result.ok and result.events_checked == new and result.size == GOOD_STORE_SIZE + new
+
+    later = raw.positions()[GOOD_STORE_SIZE + 2]
+    raw.edit_state(later, reason="rewritten after the checkpoint")
+    result = trail.verify_since(checkpoint, trusted_public_key=checkpoint.public_key)
+    assert not result.ok and result.first_bad_position == later
+
+
+def test_verify_since_finds_history_rewritten_before_the_checkpoint(trail, raw, records, positions):
+    """Rewritten, rehashed and the tree rebuilt: every check of the store alone passes, but the
+    stored tree no longer extends the checkpoint's root."""
+    checkpoint = trail.make_checkpoint(key())
+    write_good_store(records, collaborations=1, rounds=2)
+    raw.edit_state(positions[4], reason="rewritten")
+    raw.rehash_from(positions[4])
+    raw.rebuild_tree()
+    assert trail.verify().ok
+    result = trail.verify_since(checkpoint, trusted_public_key=checkpoint.public_key)
+    assert not result.ok and "does not extend the checkpoint's tree" in result.problem
+    report = trail.verify(against=checkpoint, trusted_public_key=checkpoint.public_key)
+    assert not report.ok
+
+
+def test_verify_since_refuses_a_checkpoint_from_before_the_tree(trail, positions):
+    old = sign(key(), size=GOOD_STORE_SIZE, head_hash="0" * 64, head_position=positions[-1], created_at="x")
+    with pytest.raises(CheckpointInvalid, match="predates the Merkle tree"):
+        trail.verify_since(old, trusted_public_key=old.public_key)

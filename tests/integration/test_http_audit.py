@@ -122,7 +122,10 @@ def test_verify_against_a_kept_checkpoint(http: Http, raw: RawDatabase):
     positions = raw.positions()
     raw.edit_state(positions[5], reason="rewritten")
     raw.rehash_from(positions[5])
-    assert http.get(VERIFY).get_json()["ok"] is True  # the chain alone cannot tell
+    report = http.get(VERIFY).get_json()  # the chain alone cannot tell, but the tree can
+    assert report["first_bad_position"] == positions[5] and "Merkle tree's leaf" in report["problem"]
+    raw.rebuild_tree()
+    assert http.get(VERIFY).get_json()["ok"] is True  # rewritten with the tree: only a checkpoint can tell
     response = http.get(f"{VERIFY}?against_size={GOOD_STORE_SIZE}&public_key={quote(checkpoint['public_key'])}")
     report = response.get_json()
     assert response.status_code == 200 and report["ok"] is False

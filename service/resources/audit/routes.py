@@ -2,15 +2,18 @@
 
 Verification walks every event of the log: it reads the log in pages (bounded memory, a few
 MB; short read transactions that never hold up writers) and recomputes every hash, so a request
-costs time in proportion to the log: about 400,000 events a second on SQLite and 240,000 on
-PostgreSQL (bench/README.md), and it occupies one worker meanwhile. So does signing a checkpoint,
+costs time in proportion to the log: about 115,000 events a second on SQLite and 70,000 on
+PostgreSQL with the Merkle tree rebuilt too (bench/README.md), and it occupies one worker
+meanwhile; `?since_size=N` reads only what followed a checkpoint. So does signing a checkpoint,
 which verifies the log first. Beyond a few million events, use ``flask --app wsgi audit verify``
 and ``audit checkpoint`` instead, or raise the worker timeout (``GUNICORN_TIMEOUT``, 30 s).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from uuid import UUID
 
 import marshmallow as ma
 from flask import jsonify
@@ -18,13 +21,17 @@ from flask.wrappers import Response
 
 from service import web
 from service.api import Blueprint
+from service.audit import notes
+from service.audit.bundles import EvidenceBundles, NoCoveringCheckpoint, canonical, seal, stream_positions
 from service.audit.checkpoints import CheckpointInvalid, SigningKeyMissing
-from service.audit.configuration import audit_trail, signing_key, trusted_public_key
+from service.audit.configuration import audit_trail, log_origin, signing_key, trusted_public_key, witness_registry
 from service.audit.trail import LogDoesNotVerify
 from service.audit.tree import EventNotChained, LogTree, SizesOutOfOrder, TreeIncomplete
+from service.audit.witnesses import CosignatureRefused, UnknownWitness, WitnessKeyTaken
 from service.auth import ADMIN
 from service.errors import NotPermitted
 from service.resources.audit import schemas as s
+from service.resources.benefits.routes import benefit_ids_of
 
 blp = Blueprint(
     "audit",
@@ -38,6 +45,8 @@ CHECKPOINT_INVALID = "checkpoint-invalid"
 LOG_DOES_NOT_VERIFY = "log-does-not-verify"
 NO_CHECKPOINT = "no-checkpoint"
 SIGNING_KEY_MISSING = "signing-key-missing"
+NO_TREE_HEAD = "no-tree-head"
+WITNESS_KEY_TAKEN = "witness-key-taken"
 
 
 @blp.route("/verify", methods=["GET"])
@@ -61,24 +70,36 @@ def verify(args: dict[str, Any]) -> Response:
     its signature does not verify with that key; 422 when there is no key to check it with (pass
     `public_key`, or configure the service's signing key).
 
-    Cost: one pass over the whole log, in proportion to its length: about 400,000 events a second
-    on SQLite, 240,000 on PostgreSQL (bench/README.md).
+    It also rebuilds the Merkle tree from the events and compares every stored node: a leaf or
+    subtree that does not match is reported at the position of the event that completed it.
+
+    With `since_size` instead, only what is new since the kept checkpoint of that size: its
+    signature (as above), the RFC 9162 consistency proof from its signed root to the tree now,
+    then the events after its head. 409 when that checkpoint predates the tree.
+
+    Cost: one pass over the whole log, in proportion to its length: about 115,000 events a second
+    on SQLite, 70,000 on PostgreSQL (bench/README.md); with `since_size`, in proportion to what
+    is new.
     """
     trail = audit_trail()
     against = None
     public_key = trusted_key = None
-    if args.get("against_size") is not None:
-        against = _kept_checkpoint(args["against_size"])
+    checkpoint_size = args.get("against_size", args.get("since_size"))
+    if checkpoint_size is not None:
+        against = _kept_checkpoint(checkpoint_size)
         public_key, trusted_key = _trusted_public_key(args.get("public_key"))
     try:
-        result = trail.verify(against=against, trusted_public_key=public_key)
+        if args.get("since_size") is not None:
+            result = trail.verify_since(against, trusted_public_key=public_key)
+        else:
+            result = trail.verify(against=against, trusted_public_key=public_key)
     except CheckpointInvalid as error:
         web.fail(
             409, f"the checkpoint is rejected: {error}", problem_type=CHECKPOINT_INVALID, title="Checkpoint invalid"
         )
     report = result.as_report()
     if result.checkpoint is not None:
-        report["checkpoint"] = result.checkpoint
+        report["checkpoint"] = _served(against)
         report["trusted_key"] = trusted_key
     return jsonify(report)
 
@@ -102,7 +123,148 @@ def latest_checkpoint() -> Response:
             problem_type=NO_CHECKPOINT,
             title="No checkpoint",
         )
-    return jsonify(checkpoint.as_dict())
+    return jsonify(_served(checkpoint))
+
+
+@blp.route("/checkpoint/note", methods=["GET"])
+@blp.response(200, content_type="text/plain")
+@blp.problems(404)
+def latest_checkpoint_note() -> Response:
+    """The latest checkpoint as a C2SP signed note, with its cosignatures (an extension of the v1 contract)
+
+    The text tools outside Python read (`tlog-checkpoint`: origin, tree size, base64 root hash),
+    signed by the service's Ed25519 key and cosigned by the forces' witnesses. 404
+    (`no-checkpoint`) until a checkpoint with a tree root has been made.
+    """
+    latest = _readable(audit_trail().latest_checkpoint)
+    if latest is None or latest.note is None:
+        web.fail(404, "no checkpoint of the Merkle tree has been made yet", problem_type=NO_CHECKPOINT)
+    return _note_response(latest)
+
+
+@blp.route("/checkpoints/<int:size>", methods=["GET"])
+@blp.response(200, s.CheckpointSchema)
+@blp.problems(404)
+def checkpoint_of_size(size: int) -> Response:
+    """The kept checkpoint of a log size, with its cosignatures (an extension of the v1 contract)"""
+    return jsonify(_served(_kept_checkpoint(size)))
+
+
+@blp.route("/checkpoints/<int:size>/note", methods=["GET"])
+@blp.response(200, content_type="text/plain")
+@blp.problems(404)
+def checkpoint_note(size: int) -> Response:
+    """The kept checkpoint of a log size as a C2SP signed note, with its cosignatures (an extension of the v1 contract)
+
+    404 when none of that size is kept, or it predates the Merkle tree (it has no note).
+    """
+    return _note_response(_kept_checkpoint(size))
+
+
+@blp.route("/checkpoints/<int:size>/cosignatures", methods=["POST"])
+@blp.arguments(s.CosignatureRequestSchema)
+@blp.response(201, s.CheckpointSchema)
+@blp.alt_response(200, schema=s.CheckpointSchema, description="This witness had already cosigned it: as kept")
+@blp.problems(403, 404, 409, 422)
+def cosign_checkpoint(body: dict[str, Any], size: int) -> Response:
+    """A witness cosigns a checkpoint (an extension of the v1 contract)
+
+    The witness (`collab-witness`, run by the force) has checked the consistency proof from the
+    last checkpoint it cosigned, and sends one C2SP cosignature line over this checkpoint's note.
+    It is kept only if it verifies with the key registered for that witness name; the
+    checkpoint is answered with every cosignature kept. A force token may post only its own
+    witness's cosignature; an administrator may relay any. 404 when no checkpoint of that size
+    is kept; 409 when it predates the tree; 422 when the line is malformed, names no registered
+    witness, or does not verify.
+    """
+    checkpoint = _kept_checkpoint(size)
+    registry = witness_registry()
+    principal = web.current_principal()
+    try:
+        if principal.role != ADMIN:
+            named = _line_witness(body["cosignature"])
+            witness = registry.witness(named) if named else None
+            if witness is not None and witness.force != principal.force:
+                raise NotPermitted(f"a {principal.force} token may post only {principal.force}'s cosignatures")
+        _, created = registry.cosign(checkpoint, body["cosignature"])
+    except CosignatureRefused as error:
+        if checkpoint.note is None:
+            web.fail(409, str(error), problem_type=NO_TREE_HEAD, title="No tree head to cosign")
+        web.fail(422, str(error), errors={"cosignature": [str(error)]})
+    except UnknownWitness as error:
+        web.fail(422, str(error), errors={"cosignature": [str(error)]})
+    response = jsonify(_served(checkpoint))
+    response.status_code = 201 if created else 200
+    return response
+
+
+@blp.route("/witnesses", methods=["GET"])
+@blp.response(200, s.WitnessListSchema)
+def list_witnesses() -> Response:
+    """The forces' registered witness keys (an extension of the v1 contract)
+
+    Each as a C2SP verifier key (`vkey`). A verifier should hold the keys it trusts from the
+    forces themselves, not from this list: it shows which key each force registered here.
+    """
+    return jsonify({"items": [witness.as_dict() for witness in witness_registry().witnesses()]})
+
+
+@blp.route("/witnesses", methods=["POST"])
+@blp.arguments(s.WitnessRequestSchema)
+@blp.response(201, s.WitnessSchema)
+@blp.alt_response(200, schema=s.WitnessSchema, description="Already registered with this key: as kept")
+@blp.problems(403, 409)
+def register_witness(body: dict[str, Any]) -> Response:
+    """Register a force's witness key (administrators, with the approval; an extension of the v1 contract)
+
+    409 when the name is registered with another key or force, or the key under another name.
+    """
+    principal = web.current_principal()
+    if principal.role != ADMIN:
+        raise NotPermitted("only an administrator may register witness keys, on the force's approval")
+    try:
+        witness, created = witness_registry().register(
+            force=body["force"],
+            name=body["name"],
+            public_key=base64.b64decode(body["public_key"]),
+            approval_ref=body["approval_ref"],
+            registered_by=principal.actor,
+        )
+    except WitnessKeyTaken as error:
+        web.fail(409, str(error), problem_type=WITNESS_KEY_TAKEN, title="Witness key taken")
+    response = jsonify(witness.as_dict())
+    response.status_code = 201 if created else 200
+    return response
+
+
+def _line_witness(line: str) -> str | None:
+    """The witness a cosignature line names (None when it is not one)."""
+    text = line.strip()
+    if not text.startswith(notes.DASH.strip()):
+        return None
+    parts = text.split()
+    return parts[1] if len(parts) == 3 else None
+
+
+def _served(checkpoint: Any) -> dict[str, Any]:
+    """A kept checkpoint as served: its note carrying the witnesses' cosignatures, and the list."""
+    registry = witness_registry()
+    served = registry.cosigned(checkpoint).as_dict()
+    if checkpoint.note is not None:
+        served["cosignatures"] = registry.cosignatures(checkpoint.size)
+    return served
+
+
+def _note_response(checkpoint: Any) -> Response:
+    if checkpoint.note is None:
+        web.fail(
+            404,
+            f"the checkpoint of size {checkpoint.size} predates the Merkle tree and has no signed note",
+            problem_type=NO_TREE_HEAD,
+            title="No tree head",
+        )
+    note = witness_registry().cosigned(checkpoint).note
+    return Response(note, status=200, mimetype="text/plain", content_type="text/plain; charset=utf-8")
 
 
 @blp.route("/checkpoints", methods=["GET"])
@@ -113,7 +275,7 @@ def list_checkpoints() -> Response:
     Each is kept for good, so an auditor holding an old one can check that the log only grew:
     the event numbered with the old size must still carry the old head hash.
     """
-    return jsonify({"items": [checkpoint.as_dict() for checkpoint in _readable(audit_trail().checkpoints)]})
+    return jsonify({"items": [_served(checkpoint) for checkpoint in _readable(audit_trail().checkpoints)]})
 
 
 @blp.route("/checkpoints", methods=["POST"])
@@ -140,10 +302,10 @@ def make_checkpoint(body: dict[str, Any]) -> Response:
     trail = audit_trail()
     before = _readable(trail.latest_checkpoint)
     try:
-        made = trail.make_checkpoint(key)
+        made = trail.make_checkpoint(key, log_origin())
     except LogDoesNotVerify as error:
         web.fail(409, str(error), problem_type=LOG_DOES_NOT_VERIFY, title="The log does not verify")
-    response = jsonify(made.as_dict())
+    response = jsonify(_served(made))
     response.status_code = 200 if before is not None and before.size == made.size else 201
     return response
 
@@ -250,3 +412,93 @@ def consistency_proof(args: dict[str, Any]) -> Response:
     either is beyond the tree.
     """
     return jsonify(_tree_answer(lambda: _tree().growth(args["old_size"], args.get("new_size"))))
+
+
+# ------------------------------------------------------------------------- evidence bundles
+NO_COVERING_CHECKPOINT = "no-covering-checkpoint"
+
+
+def _bundle(kind: str, subject: dict[str, Any], figures: dict[str, Any], parties: list[str], **extra: Any) -> Any:
+    """The bundle, sealed with the service's key, in its one canonical byte form (download it as
+    it is: the verifier refuses it re-indented)."""
+    try:
+        key = signing_key()
+    except SigningKeyMissing as error:
+        web.fail(503, str(error), problem_type=SIGNING_KEY_MISSING, title="No signing key")
+    bundles = EvidenceBundles(audit_trail(), witness_registry())
+    try:
+        bundle = _readable(lambda: bundles.build(kind, subject, figures, parties, **extra))
+    except NoCoveringCheckpoint as error:
+        web.fail(409, str(error), problem_type=NO_COVERING_CHECKPOINT, title="No checkpoint covers these events")
+    return Response(canonical(seal(bundle, key)), status=200, mimetype="application/json")
+
+
+@blp.route("/evidence/exit-costs", methods=["GET"])
+@blp.arguments(s.QuoteEvidenceQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.EvidenceBundleSchema)
+@blp.problems(404, 409, 422, 503)
+def quote_evidence(args: dict[str, Any]) -> Response:
+    """An evidence bundle for an exit-cost quote (an extension of the v1 contract)
+
+    The quote exactly as `GET /api/v1/collaborations/{id}/exit-costs` answers it with the same
+    parameters, every event its lines, payees and basis cite, each with its inclusion proof in
+    the tree of the latest checkpoint, and that checkpoint cosigned by the witnesses.
+
+    Check it offline with `collab-verify` (docs/evidence.md). The bundle is sealed with the
+    service's key (`seal`) and sent in its canonical form (keys sorted, no whitespace): keep the
+    bytes as they are. 409 (`no-covering-checkpoint`) when no checkpoint with a tree head covers
+    the events yet: sign one and have the witnesses cosign it. 503 without a signing key.
+    """
+    collaboration_id = str(args.pop("collaboration_id"))
+    records = web.records()
+    figures = records.exit_costs(collaboration_id, **args)
+    parties = [party["force"] for party in records.collaboration_document(collaboration_id)["parties"]]
+    subject = {"collaboration_id": collaboration_id, **{k: str(v) for k, v in args.items()}}
+    return _bundle("exit-cost-quote", subject, figures, parties)
+
+
+
+@blp.route("/evidence/exit-cases/<uuid:case_id>", methods=["GET"])
+@blp.response(200, s.EvidenceBundleSchema)
+@blp.problems(404, 409, 503)
+def exit_case_evidence(case_id: UUID) -> Response:
+    """An evidence bundle for an exit case (an extension of the v1 contract)
+
+    The case as `GET /api/v1/exit-cases/{id}` answers it, every event of its stream and every
+    event it cites, each with its inclusion proof.
+
+    Check it offline with `collab-verify` (docs/evidence.md). The bundle is sealed with the
+    service's key (`seal`) and sent in its canonical form (keys sorted, no whitespace): keep the
+    bytes as they are. 409 (`no-covering-checkpoint`) when no checkpoint with a tree head covers
+    the events yet: sign one and have the witnesses cosign it. 503 without a signing key.
+    """
+    records = web.records()
+    figures = records.exit_case_document(str(case_id))
+    positions = stream_positions(records.side_tables, str(case_id))
+    return _bundle("exit-case", {"exit_case_id": str(case_id)}, figures, list(figures["parties"]), positions=positions)
+
+
+
+@blp.route("/evidence/collaborations/<uuid:collaboration_id>/history", methods=["GET"])
+@blp.response(200, s.EvidenceBundleSchema)
+@blp.problems(404, 409, 503)
+def history_evidence(collaboration_id: UUID) -> Response:
+    """An evidence bundle for a collaboration's history (an extension of the v1 contract)
+
+    Every event of the collaboration, its exit cases and its benefits, in log order, as
+    `GET /api/v1/collaborations/{id}/history` answers them, each with its inclusion proof.
+
+    Check it offline with `collab-verify` (docs/evidence.md). The bundle is sealed with the
+    service's key (`seal`) and sent in its canonical form (keys sorted, no whitespace): keep the
+    bytes as they are. 409 (`no-covering-checkpoint`) when no checkpoint with a tree head covers
+    the events yet: sign one and have the witnesses cosign it. 503 without a signing key.
+    """
+    one = str(collaboration_id)
+    records = web.records()
+    items = records.history(one, benefit_ids=benefit_ids_of(one))
+    parties = [party["force"] for party in records.collaboration_document(one)["parties"]]
+    figures = {"collaboration_id": one, "items": items}
+    return _bundle(
+        "collaboration-history", {"collaboration_id": one}, figures, parties, positions=[i["position"] for i in items]
+    )
+

@@ -8,8 +8,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from service.fields import QueryInteger, Text
-from service.resources.common import Schema
+from service.fields import Code, Date, QueryInteger, Text, known_force
+from service.resources.common import Schema, TemporalQuerySchema
 
 MAX_SIZE = 2**63 - 1
 HASH = {"description": "SHA-256, 64 lowercase hex digits", "pattern": "^[0-9a-f]{64}$"}
@@ -53,8 +53,21 @@ class CheckpointSchema(Schema):
         required=True,
         metadata={
             "description": "Ed25519 signature (base64) over the JSON object of size, head_hash, "
-            "head_position and created_at, keys sorted, no whitespace"
+            "head_position and created_at (and root_hash where present), keys sorted, no whitespace"
         },
+    )
+    root_hash = ma.fields.String(
+        metadata={**HASH, "description": "The Merkle tree's root at `size` (checkpoints made since the tree)"}
+    )
+    note = ma.fields.String(
+        metadata={
+            "description": "The same tree head as a C2SP tlog-checkpoint signed note (origin, size, base64 root; "
+            "the service's Ed25519 note signature, then each witness's cosignature line)"
+        }
+    )
+    cosignatures = ma.fields.List(
+        ma.fields.Nested(lambda: CosignatureSchema()),
+        metadata={"description": "The witnesses' cosignatures kept for this checkpoint (each verified on receipt)"},
     )
 
 
@@ -82,9 +95,19 @@ class VerifyQuerySchema(Schema):
         },
     )
 
+    since_size = QueryInteger(
+        validate=ma.validate.Range(min=0, max=MAX_SIZE),
+        metadata={
+            "description": "Verify only what is new since the kept checkpoint of this size: the consistency "
+            "proof from its signed tree root, then the events after it (not with against_size)"
+        },
+    )
+
     @ma.validates_schema
     def public_key_needs_a_checkpoint(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("public_key") is not None and data.get("against_size") is None:
+        if data.get("against_size") is not None and data.get("since_size") is not None:
+            raise ma.ValidationError("give against_size or since_size, not both", "since_size")
+        if data.get("public_key") is not None and data.get("against_size", data.get("since_size")) is None:
             raise ma.ValidationError("checks a checkpoint's signature: give against_size too", "public_key")
 
 
@@ -173,3 +196,97 @@ class ConsistencyProofSchema(Schema):
     old_root = ma.fields.String(required=True, metadata=HASH)
     new_root = ma.fields.String(required=True, metadata=HASH)
     proof = ma.fields.List(ma.fields.String(metadata=HASH), required=True, metadata={"description": "RFC 9162 2.1.4"})
+
+
+# ------------------------------------------------------------------------- witnesses
+class WitnessRequestSchema(Schema):
+    force = Code(required=True, validate=known_force, metadata={"description": "The force whose witness this is"})
+    name = Text(
+        required=True,
+        max_length=200,
+        validate=ma.validate.Regexp(r"^[^\s+]+$", error="a key name has no spaces and no '+'"),
+        metadata={"description": "The witness's key name, e.g. `west-mercia.police.uk/witness` (C2SP signed-note)"},
+    )
+    public_key = PublicKey(
+        required=True, metadata={"description": "The witness's Ed25519 public key, base64 (`collab-witness keygen`)"}
+    )
+    approval_ref = Text(
+        required=True,
+        max_length=200,
+        metadata={"description": "The approval of this key, e.g. the force's letter or a board minute"},
+    )
+
+
+class WitnessSchema(Schema):
+    name = ma.fields.String(required=True)
+    force = ma.fields.String(required=True)
+    vkey = ma.fields.String(
+        required=True,
+        metadata={"description": "The verifier key: name+key ID+base64(0x04 || key), as C2SP witnesses write it"},
+    )
+    approval_ref = ma.fields.String(required=True)
+    registered_by = ma.fields.String(required=True)
+    registered_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+
+
+class WitnessListSchema(Schema):
+    items = ma.fields.List(ma.fields.Nested(WitnessSchema), required=True)
+
+
+class CosignatureRequestSchema(Schema):
+    cosignature = Text(
+        required=True,
+        max_length=400,
+        metadata={
+            "description": "One C2SP tlog-cosignature line: an em dash, a space, the witness's name, a space, "
+            "base64(key ID || 8-byte time || Ed25519 signature)"
+        },
+    )
+
+
+class CosignatureSchema(Schema):
+    witness = ma.fields.String(required=True)
+    force = ma.fields.String(required=True, allow_none=True)
+    cosigned_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    line = ma.fields.String(required=True)
+
+
+# ------------------------------------------------------------------------- evidence bundles
+class QuoteEvidenceQuerySchema(TemporalQuerySchema):
+    collaboration_id = Code(required=True, metadata={"description": "The collaboration's id"})
+    force = Code(required=True, validate=known_force, metadata={"description": "The withdrawing party"})
+    exit_on = Date(metadata={"description": "The exit date E, as for the quote itself"})
+
+
+class EvidenceBundleSchema(Schema):
+    format = ma.fields.String(required=True, metadata={"description": "collaboration-records/evidence-bundle/v1"})
+    kind = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["exit-cost-quote", "exit-case", "collaboration-history"])
+    )
+    subject = ma.fields.Dict(
+        required=True, metadata={"description": "What the figures are of, and how they were asked"}
+    )
+    parties = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "Whose witnesses vouch"})
+    figures = ma.fields.Raw(required=True, metadata={"description": "The figures, exactly as the service answers them"})
+    events = ma.fields.List(
+        ma.fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Every event the figures cite: `position`, `leaf_index`, `document` (the canonical "
+            "document, the tree's leaf) and `audit_path` (its RFC 9162 inclusion proof in the checkpoint's tree)"
+        },
+    )
+    checkpoint = ma.fields.String(
+        required=True,
+        metadata={"description": "The checkpoint as a C2SP signed note, with the witnesses' cosignatures"},
+    )
+    witnesses = ma.fields.List(
+        ma.fields.Dict(), required=True, metadata={"description": "The parties' witness keys as registered here"}
+    )
+    seal = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The service's Ed25519 signature (base64) over the rest of the bundle in canonical "
+            "form, after the line `collaboration-records/evidence-bundle/v1 seal`"
+        },
+    )

@@ -1,0 +1,138 @@
+"""Evidence bundles: one file that lets a party prove, to an arbitrator and without the service,
+that a figure came from these events and that they are in the log the forces witnessed.
+
+A bundle holds the figures as the service answered them (an exit-cost quote, an exit case, a
+collaboration's history), the canonical document of every event they cite (the Merkle tree's
+leaf, which the chain also hashes), each event's RFC 9162 inclusion proof in the tree of the
+latest checkpoint that covers them all, and that checkpoint as a C2SP signed note carrying the
+witnesses' cosignatures. ``collab-verify`` (``service/audit/offline.py``) checks it offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from service.audit import notes
+from service.audit.checkpoints import Checkpoint, CheckpointInvalid
+from service.audit.trail import AuditTrail
+from service.audit.tree import LogTree
+from service.audit.witnesses import WitnessRegistry
+
+FORMAT = "collaboration-records/evidence-bundle/v1"
+KINDS = ("exit-cost-quote", "exit-case", "collaboration-history")
+
+
+SEAL_CONTEXT = b"collaboration-records/evidence-bundle/v1 seal\n"
+
+
+def canonical(bundle: dict[str, Any]) -> bytes:
+    """The one byte form of a bundle: keys sorted, no whitespace, UTF-8. The verifier refuses a
+    file in any other form, so no byte of it can change without changing what it says."""
+    return json.dumps(bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def seal(bundle: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The bundle with the log key's Ed25519 signature over the rest of it (``seal``): the host
+    vouches that these are its figures; the proofs and cosignatures show they rest on the
+    witnessed log."""
+    unsealed = {name: value for name, value in bundle.items() if name != "seal"}
+    return {**unsealed, "seal": base64.b64encode(key.sign(SEAL_CONTEXT + canonical(unsealed))).decode()}
+
+
+class NoCoveringCheckpoint(LookupError):
+    """No checkpoint with a tree head covers every event the figures cite (yet)."""
+
+
+def cited_events(figures: Any) -> Iterator[dict[str, Any]]:
+    """Every event reference in a figures document: an object with an ``event_id``, a
+    ``position`` and a ``hash`` (a source event, a basis, a history row)."""
+    if isinstance(figures, dict):
+        if isinstance(figures.get("position"), int) and "hash" in figures and "event_id" in figures:
+            yield figures
+        for value in figures.values():
+            yield from cited_events(value)
+    elif isinstance(figures, list):
+        for value in figures:
+            yield from cited_events(value)
+
+
+class EvidenceBundles:
+    def __init__(self, trail: AuditTrail, registry: WitnessRegistry):
+        self.trail = trail
+        self.store = trail.store
+        self.registry = registry
+
+    def build(
+        self,
+        kind: str,
+        subject: dict[str, Any],
+        figures: dict[str, Any],
+        parties: list[str],
+        positions: Iterable[int] = (),
+    ) -> dict[str, Any]:
+        """The bundle of ``figures``: the events they cite (and ``positions``), proven against
+        the latest checkpoint with a tree head that covers them all (NoCoveringCheckpoint when
+        none does: make a checkpoint, and have the witnesses cosign it)."""
+        wanted = sorted({ref["position"] for ref in cited_events(figures)} | set(positions))
+        documents: dict[int, tuple[int, bytes]] = {}
+        for position in wanted:
+            chained = self.store.chained_document(position)
+            if chained is None:
+                raise NoCoveringCheckpoint(f"the event at position {position} is not chained yet")
+            documents[position] = chained
+        needed = max((seq for seq, _ in documents.values()), default=0)
+        checkpoint = self._covering(needed)
+        size = checkpoint.size
+        tree = LogTree(self.store)
+        events = []
+        for position in wanted:
+            seq, document = documents[position]
+            proof = tree.inclusion(seq - 1, size)
+            events.append(
+                {
+                    "position": position,
+                    "leaf_index": seq - 1,
+                    "document": document.decode(),
+                    "audit_path": [node.hex() for node in proof.path],
+                }
+            )
+        cosigned = self.registry.cosigned(checkpoint)
+        return {
+            "format": FORMAT,
+            "kind": kind,
+            "subject": subject,
+            "parties": parties,
+            "figures": figures,
+            "events": events,
+            "checkpoint": cosigned.note,
+            "witnesses": [
+                {"force": w.force, "vkey": w.vkey} for w in self.registry.witnesses(parties)
+            ],  # as registered here; a verifier trusts the keys the forces gave it
+        }
+
+    def _covering(self, needed: int) -> Checkpoint:
+        """The latest checkpoint with a tree head, if it covers ``needed`` leaves."""
+        latest = self.trail.latest_checkpoint()
+        if latest is None or latest.note is None or latest.size < needed:
+            have = f"the latest covers {latest.size}" if latest and latest.note else "none has a tree head"
+            raise NoCoveringCheckpoint(
+                f"no checkpoint covers the {needed} events these figures need ({have}): sign one "
+                "(POST /api/v1/audit/checkpoints) and have the witnesses cosign it"
+            )
+        try:
+            notes.parse_checkpoint(notes.parse_note(latest.note).text)
+        except notes.NoteError as error:
+            raise CheckpointInvalid(f"the kept checkpoint's note was altered: {error}") from None
+        return latest
+
+
+def stream_positions(store: Any, stream_id: str) -> list[int]:
+    """The log positions of every chained event of one stream, in version order."""
+    chain = store.stream_chain(UUID(stream_id))
+    return [chain[version][0] for version in sorted(chain)]
