@@ -19,6 +19,7 @@ from flask import Flask
 
 from service.application import Caller, CollaborationRecords
 from service.audit.chain import canonical_bytes, event_hash, stream_text
+from service.audit.checkpoints import KEY_FILE_VARIABLE, KEY_VARIABLE
 from service.audit.cli import audit_cli
 from service.audit.merkle import MemoryTree, leaf_hash
 from service.persistence import persistence_environment
@@ -26,6 +27,14 @@ from service.persistence import persistence_environment
 ADMIN = Caller("Audit tester (admin)")
 ON = {"effective_on": date(2015, 3, 1), "reason": "agreed by the joint board"}
 GOOD_STORE_SIZE = 30
+
+
+@pytest.fixture(autouse=True)
+def no_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autouse in the modules that import it: no signing key leaks in from the environment;
+    each test configures the key it means."""
+    monkeypatch.delenv(KEY_FILE_VARIABLE, raising=False)
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
 
 
 @pytest.fixture

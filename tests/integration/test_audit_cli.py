@@ -25,14 +25,15 @@ from service.audit.checkpoints import (
 from service.audit.cli import audit_cli
 from service.audit.trail import AuditTrail
 from service.persistence import ChainBroken, persistence_environment
-from tests.integration.audit_support import ADMIN, GOOD_STORE_SIZE, ON, RawDatabase, audit_app, write_good_store
-
-
-@pytest.fixture(autouse=True)
-def no_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_FILE_VARIABLE, raising=False)
-    monkeypatch.delenv(KEY_VARIABLE, raising=False)
-
+from tests.integration.audit_support import (  # noqa: F401 (an autouse fixture)
+    ADMIN,
+    GOOD_STORE_SIZE,
+    ON,
+    RawDatabase,
+    audit_app,
+    no_key_from_the_environment,
+    write_good_store,
+)
 
 app = audit_app
 

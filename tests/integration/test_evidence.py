@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +19,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from service.audit import notes, offline, witness
-from service.audit.checkpoints import KEY_FILE_VARIABLE, KEY_VARIABLE, generate_key_pem, load_signing_key
+from service.audit.checkpoints import KEY_VARIABLE, Checkpoint, generate_key_pem, load_signing_key
+from service.audit.configuration import audit_trail
 from service.demo import load_demo
+from tests.integration.audit_support import (  # noqa: F401 (no_key_from_the_environment: an autouse fixture)
+    RawDatabase,
+    no_key_from_the_environment,
+)
+from tests.integration.exit_case_support import at, posted
 from tests.integration.http_support import Http, assert_problem, http_for
 
 AUDIT = "/api/v1/audit"
 HOST_KEY = generate_key_pem().decode()
 ORIGIN = "records.test.police.uk/log"
 FORCES = ("west-mercia", "warwickshire")
-
-
-@pytest.fixture(autouse=True)
-def no_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_FILE_VARIABLE, raising=False)
-    monkeypatch.delenv(KEY_VARIABLE, raising=False)
 
 
 @pytest.fixture
@@ -224,8 +225,6 @@ def test_an_edited_figure_fails_with_its_line_and_reason(demo_bundle, capsys) ->
 
 
 def money_plus_a_penny(text: str) -> str:
-    from decimal import Decimal
-
     return str(Decimal(text) + Decimal("0.01"))
 
 
@@ -271,8 +270,6 @@ def test_a_rewritten_log_re_signed_by_the_host_fails_against_the_witnessed_check
     """Someone with the database and the host's key rewrites an event, recomputes the chain and
     the tree, and signs a fresh checkpoint of the same size. Every check of the store alone
     passes; the witnessed checkpoint, the witnesses and the bundles' policy all refuse it."""
-    from service.audit.configuration import audit_trail
-    from tests.integration.audit_support import RawDatabase
 
     records = http.app.extensions["records"]
     loaded = load_demo(records)
@@ -293,8 +290,6 @@ def test_a_rewritten_log_re_signed_by_the_host_fails_against_the_witnessed_check
     assert http.get("/api/v1/audit/verify").get_json()["ok"] is True  # the store alone cannot tell
 
     with http.app.app_context():
-        from service.audit.checkpoints import Checkpoint
-
         held = Checkpoint.from_dict({k: v for k, v in witnessed.items() if k != "cosignatures"})
         result = audit_trail().verify_since(held, trusted_public_key=held.public_key)
     assert not result.ok and "does not extend" in result.problem
@@ -317,8 +312,6 @@ def test_every_kind_of_line_is_recomputed_offline(http: Http, log_key: notes.Ver
     """A three-party quote with a notice shortfall (H1), stranded costs (H4), a contract break
     (H5, capped), a jointly funded asset (H7) and claims both ways: every line's arithmetic and
     every sum over the remaining parties is re-done offline, and the bundle verifies."""
-    from tests.integration.exit_case_support import at, posted
-
     staffs = "staffordshire"
     collaboration = http.establish(effective_on="2012-04-01", parties=[*FORCES, staffs])
     one = f"/api/v1/collaborations/{collaboration['id']}"

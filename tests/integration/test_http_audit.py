@@ -20,19 +20,18 @@ from service.audit.checkpoints import (
 )
 from service.audit.trail import AuditTrail
 from service.resources.audit.schemas import CheckpointListSchema, CheckpointSchema, VerificationSchema
-from tests.integration.audit_support import GOOD_STORE_SIZE, RawDatabase, write_good_store
+from tests.integration.audit_support import (  # noqa: F401 (no_key_from_the_environment: an autouse fixture)
+    GOOD_STORE_SIZE,
+    RawDatabase,
+    no_key_from_the_environment,
+    write_good_store,
+)
 from tests.integration.http_support import Http, assert_problem, http_for
 
 VERIFY = "/api/v1/audit/verify"
 CHECKPOINT = "/api/v1/audit/checkpoint"
 CHECKPOINTS = "/api/v1/audit/checkpoints"
 KEYS = [generate_key_pem().decode(), generate_key_pem().decode()]
-
-
-@pytest.fixture(autouse=True)
-def no_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_FILE_VARIABLE, raising=False)
-    monkeypatch.delenv(KEY_VARIABLE, raising=False)
 
 
 @pytest.fixture
