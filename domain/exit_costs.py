@@ -698,6 +698,11 @@ def _contract_break(
         inputs[keys[0]], versions[keys[0]] = str(contract.break_cost), contract.version
         inputs[keys[1]], versions[keys[1]] = contract.ends_on.isoformat(), contract.version
         inputs[keys[2]], versions[keys[2]] = str(share), share_version
+        # Which function's ratio applies to the contract, traceable: the contract names its
+        # function's id, and the function's own event pairs the id with the name.
+        function_key, id_key = f"function({label})", f"id({function.name})"
+        inputs[function_key], versions[function_key] = contract.function_id, contract.version
+        inputs[id_key], versions[id_key] = function.id, function.version
         part = contract.break_cost.amount * share.value
         amount += part
         weighing.add(part, splits[contract.function_id], function.name, "r")

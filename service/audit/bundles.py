@@ -18,8 +18,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service.audit import notes
-from service.audit.checkpoints import Checkpoint, CheckpointInvalid
+from service.audit.checkpoints import Checkpoint
 from service.audit.trail import AuditTrail
 from service.audit.tree import LogTree
 from service.audit.witnesses import WitnessRegistry
@@ -87,7 +86,7 @@ class EvidenceBundles:
                 raise NoCoveringCheckpoint(f"the event at position {position} is not chained yet")
             documents[position] = chained
         needed = max((seq for seq, _ in documents.values()), default=0)
-        checkpoint = self._covering(needed)
+        checkpoint = self._covering(needed, parties)
         size = checkpoint.size
         tree = LogTree(self.store)
         events = []
@@ -116,20 +115,26 @@ class EvidenceBundles:
             ],  # as registered here; a verifier trusts the keys the forces gave it
         }
 
-    def _covering(self, needed: int) -> Checkpoint:
-        """The latest checkpoint with a tree head, if it covers ``needed`` leaves."""
-        latest = self.trail.latest_checkpoint()
-        if latest is None or latest.note is None or latest.size < needed:
-            have = f"the latest covers {latest.size}" if latest and latest.note else "none has a tree head"
-            raise NoCoveringCheckpoint(
-                f"no checkpoint covers the {needed} events these figures need ({have}): sign one "
-                "(POST /api/v1/audit/checkpoints) and have the witnesses cosign it"
-            )
-        try:
-            notes.parse_checkpoint(notes.parse_note(latest.note).text)
-        except notes.NoteError as error:
-            raise CheckpointInvalid(f"the kept checkpoint's note was altered: {error}") from None
-        return latest
+    def _covering(self, needed: int, parties: list[str]) -> Checkpoint:
+        """The checkpoint to prove against: of those with a tree head that cover ``needed``
+        leaves, the one the most of the parties' witnesses cosigned, the latest of those (so a
+        checkpoint signed since, not yet cosigned, does not displace one the parties vouched for)."""
+        witnesses = [witness.name for witness in self.registry.witnesses(parties)] or [""]
+        marks = ", ".join("?" for _ in witnesses)
+        rows = self.store.execute(
+            "SELECT c.size, COUNT(s.witness) AS vouched FROM {schema}audit_checkpoints c"
+            " LEFT JOIN {schema}audit_cosignatures s ON s.size = c.size AND s.witness IN (" + marks + ")"
+            " WHERE c.size >= ? GROUP BY c.size ORDER BY vouched DESC, c.size DESC LIMIT 50",
+            (*witnesses, needed),
+        )
+        for row in rows:
+            checkpoint = self.trail.checkpoint(row["size"])
+            if checkpoint is not None and checkpoint.note is not None:
+                return checkpoint
+        raise NoCoveringCheckpoint(
+            f"no checkpoint with a tree head covers the {needed} events these figures need: sign one "
+            "(POST /api/v1/audit/checkpoints) and have the witnesses cosign it"
+        )
 
 
 def stream_positions(store: Any, stream_id: str) -> list[int]:

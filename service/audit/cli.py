@@ -114,6 +114,8 @@ def checkpoint(out: Path | None) -> None:
         raise click.ClickException(str(error)) from None
     try:
         made = audit_trail().make_checkpoint(key, log_origin())
+    except notes.NoteError as error:
+        raise click.ClickException(f"AUDIT_LOG_ORIGIN is not a valid key name: {error}") from None
     except LogDoesNotVerify as error:
         raise click.ClickException(str(error)) from None
     text = _json(made.as_dict())

@@ -268,7 +268,8 @@ def check_policy(note: Note, log_key: Verifier, witnesses: list[Verifier], neede
     cosigned it. A signature line that claims a known key but does not verify raises NoteError:
     the note is forged, whatever else vouches for it."""
     log_signed = verify_signature(note, log_key)
-    vouched = tuple(w.name for w in witnesses if verify_signature(note, w))
-    needed = len(witnesses) if needed is None else needed
-    missing = tuple(w.name for w in witnesses if w.name not in vouched)
+    distinct = list({w.public_key: w for w in witnesses}.values())  # one key counts once, however named
+    vouched = tuple(w.name for w in distinct if verify_signature(note, w))
+    needed = len(distinct) if needed is None else needed
+    missing = tuple(w.name for w in distinct if w.name not in vouched)
     return PolicyResult(log_signed and len(vouched) >= needed, log_signed, vouched, missing, needed)

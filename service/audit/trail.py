@@ -104,10 +104,14 @@ class AuditTrail:
         progress: Callable[[int], None] | None = None,
     ) -> Verification:
         """Verifies only what is new since a checkpoint: its signature (CheckpointInvalid), the
-        RFC 9162 consistency proof from its signed root to the stored tree now (so the first
-        ``size`` events are the ones it signed, without reading them), then the events after its
-        head: their chain from its head hash, and the tree's nodes over them rebuilt from them.
-        Its cost grows with what is new, not with the whole log."""
+        RFC 9162 consistency proof from its signed root to the stored tree now (so every proof
+        the store serves for the first ``size`` events leads to the root the checkpoint signed),
+        that the log still holds exactly ``size`` events up to its head, then the events after
+        its head: their chain from its head hash, and the tree's nodes over them rebuilt from
+        them. Its cost grows with what is new, not with the whole log (the count is one indexed
+        query). An older event's row edited in place, the tree left alone, is not read here: a
+        full ``verify`` finds it, as does that event's inclusion proof (its leaf no longer
+        matches)."""
         check_signature(checkpoint, trusted_public_key)
         if checkpoint.root_hash is None:
             raise CheckpointInvalid(
@@ -130,6 +134,16 @@ class AuditTrail:
                 None,
                 f"the stored tree does not extend the checkpoint's tree of {checkpoint.size} events: {error}; "
                 "history before it was rewritten",
+            )
+        signed = self.store.execute(
+            f"SELECT COUNT(*) AS n FROM {self.store.events_table_sql} WHERE {self.store.position_column} <= ?",
+            (checkpoint.head_position,),
+        )[0]["n"]
+        if checkpoint.size and signed != checkpoint.size:
+            return result.fail(
+                None,
+                f"the log holds {signed} events up to the checkpoint's head, which signed {checkpoint.size}: "
+                "events were added or removed before it (run a full verify to find where)",
             )
         start = (checkpoint.size, checkpoint.head_hash, checkpoint.head_position)
         result = verify_pages(

@@ -1,7 +1,8 @@
 """``collab-witness``: a force's witness of the record's log, run by the force on its own machine.
 
-It needs only the standard library and ``cryptography``, the service's URL, a read token, the
-log's verifier key (from the host, out of band) and the force's own witness key. Each run:
+It needs only the standard library and ``cryptography``, the service's URL, a token of the
+force's own (posting a cosignature is a write), the log's verifier key (from the host, out of
+band) and the force's own witness key. Each run:
 
 1. fetches the latest checkpoint (``GET /api/v1/audit/checkpoint/note``) and checks the log's
    signature with the log's verifier key;
@@ -190,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--out", required=True, type=Path, help="where to write the private key (mode 600)")
     cosign = commands.add_parser("cosign", help="verify the latest checkpoint's growth and cosign it")
     cosign.add_argument("--url", required=True, help="the service, e.g. https://records.example")
-    cosign.add_argument("--token-file", type=Path, help="a file holding a read token (else $COLLAB_TOKEN)")
+    cosign.add_argument("--token-file", type=Path, help="a file holding the force's token (else $COLLAB_TOKEN)")
     cosign.add_argument("--key", required=True, type=Path, help="the witness's private key (PEM)")
     cosign.add_argument("--name", required=True, help="the witness's key name, as registered")
     cosign.add_argument("--log-key", required=True, help="the log's verifier key, as the host gave it out of band")

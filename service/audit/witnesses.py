@@ -11,13 +11,14 @@ named, and lets the service refuse cosignatures that would not verify.
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from service.audit import notes
-from service.audit.checkpoints import Checkpoint
+from service.audit.checkpoints import Checkpoint, CheckpointInvalid
 from service.persistence import SideTableAccess
 
 MAX_CLOCK_SKEW = 600  # seconds a cosignature's time may run ahead of the service's clock
@@ -108,7 +109,7 @@ class WitnessRegistry:
             raise CosignatureRefused(
                 f"the checkpoint of size {checkpoint.size} predates the Merkle tree; cosign a later one"
             )
-        text = notes.parse_note(checkpoint.note).text
+        text = _note(checkpoint).text
         line = line if line.endswith("\n") else line + "\n"
         try:
             [signature] = notes.parse_note(text + "\n" + line).signatures
@@ -166,11 +167,30 @@ class WitnessRegistry:
         """The checkpoint with its note carrying every kept cosignature after the log's own."""
         if checkpoint.note is None:
             return checkpoint
-        note = notes.parse_note(checkpoint.note)
-        lines = [
-            notes.parse_note(note.text + "\n" + row["line"]).signatures[0] for row in self.cosignatures(checkpoint.size)
-        ]
+        note = _note(checkpoint)
+        try:
+            lines = [
+                notes.parse_note(note.text + "\n" + row["line"]).signatures[0]
+                for row in self.cosignatures(checkpoint.size)
+            ]
+        except notes.NoteError as error:
+            raise CheckpointInvalid(f"a kept cosignature of size {checkpoint.size} was altered: {error}") from None
         return replace(checkpoint, note=str(note.with_signatures(*lines)))
+
+
+def _note(checkpoint: Checkpoint) -> notes.Note:
+    """A kept checkpoint's note, which must still be the tree head the checkpoint signs, signed
+    with its key (CheckpointInvalid: it was altered in the store)."""
+    try:
+        note = notes.parse_note(checkpoint.note or "")
+        body = notes.parse_checkpoint(note.text)
+        signer = notes.Verifier.of(body.origin, base64.b64decode(checkpoint.public_key))
+        signed = notes.verify_signature(note, signer)
+    except (notes.NoteError, ValueError) as error:
+        raise CheckpointInvalid(f"the kept checkpoint of size {checkpoint.size} has an altered note: {error}") from None
+    if not signed or body.size != checkpoint.size or body.root.hex() != checkpoint.root_hash:
+        raise CheckpointInvalid(f"the kept checkpoint of size {checkpoint.size} has a note that is not its tree head")
+    return note
 
 
 def _witness(row: dict[str, Any]) -> Witness:

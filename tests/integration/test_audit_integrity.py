@@ -474,3 +474,17 @@ def test_verify_since_refuses_a_checkpoint_from_before_the_tree(trail, positions
     old = sign(key(), size=GOOD_STORE_SIZE, head_hash="0" * 64, head_position=positions[-1], created_at="x")
     with pytest.raises(CheckpointInvalid, match="predates the Merkle tree"):
         trail.verify_since(old, trusted_public_key=old.public_key)
+
+
+@pytest.mark.parametrize("position", [0, "between"])
+def test_verify_since_finds_an_event_planted_before_the_checkpoints_head(trail, raw, records, positions, position):
+    checkpoint = trail.make_checkpoint(key())
+    write_good_store(records, collaborations=1, rounds=1)
+    if position == "between":
+        raw.make_room_after(positions[9], with_chain_entries=True)
+        raw.insert_event(positions[9] + 1, copy_of=positions[3])
+    else:
+        raw.insert_event(position, copy_of=positions[3])
+    result = trail.verify_since(checkpoint, trusted_public_key=checkpoint.public_key)
+    assert not result.ok
+    assert position != 0 or "events were added or removed before it" in result.problem

@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from service.audit import notes, offline, witness
+from service.audit.bundles import canonical, seal
 from service.audit.checkpoints import KEY_VARIABLE, Checkpoint, generate_key_pem, load_signing_key
 from service.audit.configuration import audit_trail
 from service.demo import load_demo
@@ -234,7 +235,7 @@ def test_an_input_not_in_its_event_fails_with_the_input(demo_bundle, capsys) -> 
     status, report = verify(arguments, capsys)
     assert status == 1
     assert any(
-        "input r(west-mercia, Alliance ICT)" in failure["where"] and "not in the event" in failure["reason"]
+        "input r(west-mercia, Alliance ICT)" in failure["where"] and "not recorded as r" in failure["reason"]
         for failure in report["failures"]
     ), report["failures"]
 
@@ -349,11 +350,20 @@ def test_every_kind_of_line_is_recomputed_offline(http: Http, log_key: notes.Ver
     assert report.ok, report.failures
     assert report.not_recomputed == []
     assert report.checked["lines recomputed"] == len(heads)
+    assert report.checked["splits re-done"] >= 4  # H1, H4, H5 and H7 shared between two remaining parties
     for number, line in enumerate(bundle["figures"]["lines"]):
         edited = json.loads(response.get_data())
         edited["figures"]["lines"][number]["amount"] = money_plus_a_penny(line["amount"])
         failures = offline.verify_bundle(edited, offline.Policy(log_key, {})).failures
         assert any(f"lines[{number}] ({line['head']})" == f["where"] for f in failures), (line["head"], failures)
+
+    # A penny moved from one payee to another keeps the line's sum, but not the split by the shares.
+    edited = json.loads(response.get_data())
+    h4 = next(line for line in edited["figures"]["lines"] if line["head"] == "H4")
+    first, second = h4["payees"][0], h4["payees"][1]
+    first["amount"], second["amount"] = money_plus_a_penny(first["amount"]), str(Decimal(second["amount"]) - PENNY)
+    failures = offline.verify_bundle(edited, offline.Policy(log_key, {})).failures
+    assert any("split by the shares" in failure["reason"] for failure in failures), failures
 
 
 def test_verify_since_a_kept_checkpoint_over_http(http: Http, log_key: notes.Verifier) -> None:
@@ -364,3 +374,116 @@ def test_verify_since_a_kept_checkpoint_over_http(http: Http, log_key: notes.Ver
     assert report["ok"] and report["events_checked"] == http.log_size() - size and report["trusted_key"] == "configured"
     assert_problem(http.get(f"{AUDIT}/verify?since_size={size}&against_size={size}"), 422)
     assert_problem(http.get(f"{AUDIT}/verify?since_size=999"), 404)
+
+PENNY = Decimal("0.01")
+
+
+def resealed(bundle: dict[str, Any]) -> bytes:
+    """The bundle sealed again with the host's own key, as a host rewriting its figures would."""
+    return canonical(seal(bundle, load_signing_key({KEY_VARIABLE: HOST_KEY})))
+
+
+def test_a_host_that_edits_and_reseals_a_bundle_is_still_caught(demo_bundle) -> None:
+    """The host holds the log key, so it can seal anything: the figures must still be the
+    events', and the checkpoint still the parties'."""
+    path, arguments = demo_bundle
+    policy = offline._read_policy(offline._parser().parse_args(arguments))
+    original = json.loads(path.read_bytes())
+
+    def failures(change) -> list[dict[str, str]]:
+        bundle = json.loads(json.dumps(original))
+        change(bundle)
+        report = offline.verify_file(resealed(bundle), policy)
+        assert not report.ok
+        return report.failures
+
+    def uncosigned(bundle: dict[str, Any]) -> None:  # the host's own signature only, and no parties named
+        note = notes.parse_note(bundle["checkpoint"])
+        bundle["checkpoint"] = str(notes.Note(note.text, note.signatures[:1]))
+        bundle["parties"] = []
+
+    assert any("missing" in f["reason"] for f in failures(uncosigned))
+
+    def lines(bundle: dict[str, Any], head: str) -> dict[str, Any]:
+        return next(line for line in bundle["figures"]["lines"] if line["head"] == head)
+
+    def uncited(bundle: dict[str, Any]) -> None:  # an input doubled and its citation dropped
+        h4 = lines(bundle, "H4")
+        h4["inputs"]["B(Alliance ICT)"] = "20000000.00"
+        del h4["source_events"]["B(Alliance ICT)"]
+
+    assert any("neither a source event nor a derivation" in f["reason"] for f in failures(uncited))
+
+    def unknown_formula(bundle: dict[str, Any]) -> None:
+        lines(bundle, "H2")["formula"] = "agreed"
+
+    assert any("not one this verifier can re-do" in f["reason"] for f in failures(unknown_formula))
+
+    def relabelled(bundle: dict[str, Any]) -> None:  # H4 passed off as a claim on the budget's event
+        h4 = lines(bundle, "H4")
+        ref = h4["source_events"]["B(Alliance ICT)"]
+        h4.update(formula="claimed amount", amount="10000000.00", inputs={"amount": "10000000.00"})
+        h4["source_events"] = {"amount": ref}
+
+    reasons = " ".join(f["reason"] for f in failures(relabelled))
+    assert "not a claimed head" in reasons and "not recorded as amount" in reasons
+
+
+def test_the_verifier_refuses_a_policy_that_proves_nothing(demo_bundle, capsys) -> None:
+    path, arguments = demo_bundle
+    log_key = arguments[arguments.index("--log-key") + 1]
+    assert offline.main([str(path), "--log-key", log_key]) == offline.UNREADABLE  # no witness keys
+    witnesses = arguments[arguments.index("--witnesses") + 1]
+    for extra in (["--quorum", "0"], ["--quorum", "3"], ["--all-parties", "--quorum", "1"], ["--party", "kent"]):
+        assert offline.main([str(path), "--log-key", log_key, "--witnesses", witnesses, *extra]) == offline.UNREADABLE
+    # a witness key given for a party the bundle does not need still has to vouch under --all-parties --party
+    status = offline.main([*arguments, "--party", "west-mercia", "--party", "kent"])
+    assert status == offline.NOT_OK
+    capsys.readouterr()
+
+
+def test_bad_requests_and_altered_notes_are_problems_not_crashes(
+    http: Http, witnesses, log_key: notes.Verifier, tmp_path: Path, database_url: str
+) -> None:
+    http.establish()
+    size = http.post(f"{AUDIT}/checkpoints", {}).get_json()["size"]
+    text = notes.parse_note(http.get(f"{AUDIT}/checkpoints/{size}/note").get_data(as_text=True)).text
+    key, name = witnesses["west-mercia"]
+    good = notes.cosign(text, name, key, 1_700_000_000).line
+    route = f"{AUDIT}/checkpoints/{size}/cosignatures"
+    sneaked = "x\n\n" + good  # another force's line after a blank line
+    assert_problem(http.post(route, {"cosignature": sneaked}, token=http.token("force", force="warwickshire")), 422)
+    assert_problem(http.get(f"{AUDIT}/checkpoints/{2**70}"), 404)
+    assert_problem(http.post(f"{AUDIT}/checkpoints/{2**70}/cosignatures", {"cosignature": good}), 404)
+    body = {"force": "kent", "name": "kent.test/w\n", "public_key": base64.b64encode(bytes(32)).decode()}
+    assert_problem(http.post(f"{AUDIT}/witnesses", {**body, "approval_ref": "x"}), 422)
+    http.app.config["AUDIT_LOG_ORIGIN"] = "has a space"
+    http.establish()
+    assert_problem(http.post(f"{AUDIT}/checkpoints", {}), 503)
+    http.app.config["AUDIT_LOG_ORIGIN"] = ORIGIN
+
+    # The note kept with the checkpoint is altered in the store: refused with 409, never served.
+    raw = RawDatabase(database_url)
+    [(kept,)] = raw.run(("SELECT checkpoint FROM {checkpoints} WHERE size = ?", [size]))
+    altered = json.loads(kept)
+    altered["note"] = altered["note"].replace(f"\n{size}\n", f"\n{size + 1}\n")
+    raw.run(("UPDATE {checkpoints} SET checkpoint = ? WHERE size = ?", [json.dumps(altered), size]))
+    for path in ("checkpoint", "checkpoints", f"checkpoints/{size}", "checkpoint/note", f"verify?since_size={size}"):
+        assert_problem(http.get(f"{AUDIT}/{path}"), 409, "checkpoint-invalid")
+    assert_problem(http.post(route, {"cosignature": good}), 409, "checkpoint-invalid")
+
+
+def test_a_bundle_rests_on_the_checkpoint_the_parties_cosigned(
+    http: Http, witnesses, log_key: notes.Verifier, tmp_path: Path
+) -> None:
+    """A checkpoint signed since, not yet cosigned, does not displace the one the parties vouched for."""
+    records = http.app.extensions["records"]
+    loaded = load_demo(records)
+    cosigned = http.post(f"{AUDIT}/checkpoints", {}).get_json()["size"]
+    for force, (key, name) in witnesses.items():
+        run_witness(http, force, key, name, tmp_path / f"{force}.json", log_key)
+    http.establish()
+    assert http.post(f"{AUDIT}/checkpoints", {}).get_json()["size"] > cosigned
+    query = f"collaboration_id={loaded.collaborations['wmw']}&force=west-mercia"
+    bundle = json.loads(http.get(f"{AUDIT}/evidence/exit-costs?{query}").get_data())
+    assert notes.parse_checkpoint(notes.parse_note(bundle["checkpoint"]).text).size == cosigned

@@ -186,7 +186,7 @@ def cosign_checkpoint(body: dict[str, Any], size: int) -> Response:
             witness = registry.witness(named) if named else None
             if witness is not None and witness.force != principal.force:
                 raise NotPermitted(f"a {principal.force} token may post only {principal.force}'s cosignatures")
-        _, created = registry.cosign(checkpoint, body["cosignature"])
+        _, created = _readable(lambda: registry.cosign(checkpoint, body["cosignature"]))
     except CosignatureRefused as error:
         if checkpoint.note is None:
             web.fail(409, str(error), problem_type=NO_TREE_HEAD, title="No tree head to cosign")
@@ -249,7 +249,7 @@ def _line_witness(line: str) -> str | None:
 def _served(checkpoint: Any) -> dict[str, Any]:
     """A kept checkpoint as served: its note carrying the witnesses' cosignatures, and the list."""
     registry = witness_registry()
-    served = registry.cosigned(checkpoint).as_dict()
+    served = _readable(lambda: registry.cosigned(checkpoint)).as_dict()
     if checkpoint.note is not None:
         served["cosignatures"] = registry.cosignatures(checkpoint.size)
     return served
@@ -263,7 +263,7 @@ def _note_response(checkpoint: Any) -> Response:
             problem_type=NO_TREE_HEAD,
             title="No tree head",
         )
-    note = witness_registry().cosigned(checkpoint).note
+    note = _readable(lambda: witness_registry().cosigned(checkpoint)).note
     return Response(note, status=200, mimetype="text/plain", content_type="text/plain; charset=utf-8")
 
 
@@ -303,6 +303,8 @@ def make_checkpoint(body: dict[str, Any]) -> Response:
     before = _readable(trail.latest_checkpoint)
     try:
         made = trail.make_checkpoint(key, log_origin())
+    except notes.NoteError as error:
+        web.fail(503, f"AUDIT_LOG_ORIGIN is not a valid key name: {error}", problem_type=SIGNING_KEY_MISSING)
     except LogDoesNotVerify as error:
         web.fail(409, str(error), problem_type=LOG_DOES_NOT_VERIFY, title="The log does not verify")
     response = jsonify(_served(made))
@@ -311,7 +313,7 @@ def make_checkpoint(body: dict[str, Any]) -> Response:
 
 
 def _kept_checkpoint(size: int) -> Any:
-    checkpoint = _readable(lambda: audit_trail().checkpoint(size))
+    checkpoint = _readable(lambda: audit_trail().checkpoint(size)) if size <= s.MAX_SIZE else None
     if checkpoint is None:
         web.fail(
             404,

@@ -204,7 +204,7 @@ class WitnessRequestSchema(Schema):
     name = Text(
         required=True,
         max_length=200,
-        validate=ma.validate.Regexp(r"^[^\s+]+$", error="a key name has no spaces and no '+'"),
+        validate=ma.validate.Regexp(r"^[^\s+]+\Z", error="a key name has no spaces and no '+'"),
         metadata={"description": "The witness's key name, e.g. `west-mercia.police.uk/witness` (C2SP signed-note)"},
     )
     public_key = PublicKey(
@@ -233,10 +233,16 @@ class WitnessListSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(WitnessSchema), required=True)
 
 
+def one_line(value: str) -> None:
+    if "\n" in value.rstrip("\n"):
+        raise ma.ValidationError("one cosignature line, with no other lines")
+
+
 class CosignatureRequestSchema(Schema):
     cosignature = Text(
         required=True,
         max_length=400,
+        validate=one_line,
         metadata={
             "description": "One C2SP tlog-cosignature line: an em dash, a space, the witness's name, a space, "
             "base64(key ID || 8-byte time || Ed25519 signature)"

@@ -48,9 +48,11 @@ def search_register(args: dict[str, Any]) -> Response:
     collaboration as known at `known_at` and in effect on `as_of` (those not yet recorded or
     not yet in effect are left out), filtered and ordered the same way.
     """
+    as_of, known_at = args.pop("as_of", None), args.pop("known_at", None)
+    if known_at is not None:  # before the register is read: nothing recorded by then may arrive after
+        web.records().close_log_through(known_at)
     register = web.register()
     register.catch_up()
-    as_of, known_at = args.pop("as_of", None), args.pop("known_at", None)
     if as_of is None and known_at is None:
         return jsonify(register.search(**args))
     ids = [row.id for row in register.view.all_rows()]
