@@ -23,7 +23,8 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from flask import current_app, g, request
 from flask.wrappers import Response
 from flask_smorest.utils import prepare_response
-from webargs.flaskparser import FlaskParser
+from marshmallow import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import DomainError
@@ -110,7 +111,10 @@ class Api(flask_smorest.Api):
             detail = "an unexpected error occurred; it has been logged"
             errors = None
         elif isinstance(getattr(error, "exc", None), ValueError) and status == 400:
+            cause = error.exc.__cause__  # type: ignore[attr-defined]
             detail, errors = "the request body is not valid JSON", None
+            if isinstance(cause, DuplicateKey):
+                detail = f"the request body is ambiguous: {cause}; send each field once"
         elif errors and status == 422:
             detail = validation_detail(errors)
         else:
@@ -138,17 +142,34 @@ class Api(flask_smorest.Api):
         return http_problem(503, f"the record cannot be extended until its integrity is restored: {error}").response()
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: which of its values was meant cannot be known."""
+
+
+def refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s object hook: an object, unless it names a key twice (DuplicateKey)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise DuplicateKey(f"the JSON object names {key!r} twice")
+        document[key] = value
+    return document
+
+
 class Parser(FlaskParser):
     """webargs' parser, except that JSON which is well formed but which Python will not turn into
-    values (nested too deeply, an integer of more than 4300 digits) is refused like any other
-    unreadable body, 400, rather than escaping as a 500."""
+    values (nested too deeply, an integer of more than 4300 digits) or which names a key twice in
+    one object is refused like any other unreadable body, 400, rather than escaping as a 500 or
+    being read as its last value."""
 
     def _raw_load_json(self, req: Any) -> Any:
         try:
-            return super()._raw_load_json(req)
+            if not is_json_request(req):
+                return missing
+            return json.loads(req.get_data(cache=True).decode(), object_pairs_hook=refuse_duplicate_keys)
         except json.JSONDecodeError:
             raise
-        except (ValueError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:  # also UnicodeDecodeError, DuplicateKey
             raise json.JSONDecodeError(f"the JSON cannot be read: {error}", doc="(body)", pos=0) from error
 
 

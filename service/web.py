@@ -163,12 +163,14 @@ def record(command: Callable[..., Written], *args: Any, creating: bool = False, 
     """Runs a write command as the caller and answers 201 with its result.
 
     The caller, If-Match and Idempotency-Key come from the request, never from the body.
-    After the write, the register is brought up to it so the caller reads its own write."""
+    After the write, the register is brought up to it so the caller reads its own write.
+    A malformed header is refused (400) before any precondition is judged (412)."""
+    idempotency = idempotency_key()
     if creating:
         refuse_if_match()
     else:
         fields["expected_version"] = if_match_versions()
-    written = command(*args, caller=current_principal().caller, idempotency=idempotency_key(), **fields)
+    written = command(*args, caller=current_principal().caller, idempotency=idempotency, **fields)
     if written.position is not None:
         catch_register_up_to(written.position)
     response = about_collaboration(written.result, status=201)

@@ -53,6 +53,7 @@ from service.documents import event_document
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
 from service.register_at import register_page_at
+from service.resources.collaborations.schemas import MAX_PAGE
 from service.webview.charts import Step, step_chart
 
 COOKIE = "crs_webview"
@@ -467,9 +468,11 @@ def register_page() -> Any:
     status = request.args.get("status", "").strip() or None
     q = request.args.get("q", "").strip() or None
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = int(request.args.get("page", "1"))
     except ValueError:
-        raise PageError(400, "page must be a whole number from 1") from None
+        page = 0
+    if not 1 <= page <= MAX_PAGE:
+        raise PageError(400, f"page must be a whole number from 1 to {MAX_PAGE:,}")
     register = current_app.extensions["register"]
     register.catch_up()
     filters = {"party": party, "status": status, "q": q, "page": page, "page_size": PAGE_SIZE}

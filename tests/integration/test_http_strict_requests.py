@@ -1,0 +1,68 @@
+"""Requests whose meaning is in doubt are refused before anything is judged or recorded: a JSON
+body that names a key twice (which value was meant?), a malformed header before any
+precondition, a page number beyond what a page can be."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.http_support import ALLIANCE, Http, assert_problem, http_any
+from tests.integration.test_webview import sign_in
+
+BASE = "/api/v1/collaborations"
+_ = http_any  # the fixture, over both backends
+
+
+def raw_post(http: Http, path: str, body: str, **headers: str):
+    return http.client.post(path, data=body, headers=http.headers(**headers, **{"Content-Type": "application/json"}))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"outcome":"first","outcome":"second","effective_on":"2020-01-01","reason":"agreed"}',
+        '{"outcome":"first","effective_on":"2020-01-01","reason":"agreed","reason":"again"}',
+    ],
+)
+def test_a_body_naming_a_key_twice_is_refused_and_records_nothing(http_any: Http, body: str) -> None:
+    collaboration = http_any.establish()
+    size = http_any.log_size()
+    problem = assert_problem(raw_post(http_any, f"{BASE}/{collaboration['id']}/reviews", body), 400)
+    assert "twice" in problem["detail"]
+    assert http_any.log_size() == size
+    # the same body with each key once is recorded
+    once = json.dumps({"outcome": "first", "effective_on": "2020-01-01", "reason": "agreed"})
+    assert raw_post(http_any, f"{BASE}/{collaboration['id']}/reviews", once).status_code == 201
+
+
+def test_a_key_named_twice_inside_a_map_is_refused(http_any: Http) -> None:
+    collaboration = http_any.establish()
+    body = (
+        '{"function_id":null,"basis":"fixed_ratio","shares":{"west-mercia":"0.69","west-mercia":"0.31",'
+        '"warwickshire":"0.31"},"effective_on":"2012-04-01","reason":"agreed"}'
+    )
+    assert_problem(raw_post(http_any, f"{BASE}/{collaboration['id']}/apportionments", body), 400)
+
+
+def test_a_malformed_idempotency_key_is_400_before_any_if_match_is_judged(http_any: Http) -> None:
+    collaboration = http_any.establish()
+    body = json.dumps({"outcome": "x", "effective_on": "2020-01-01", "reason": "agreed"})
+    headers = {"Idempotency-Key": "k" * 300, "If-Match": '"abc"'}
+    problem = assert_problem(raw_post(http_any, f"{BASE}/{collaboration['id']}/reviews", body, **headers), 400)
+    assert "Idempotency-Key" in problem["errors"]
+    # on a create too: a malformed key is 400, not the 412 an If-Match on a create gets
+    created = raw_post(http_any, BASE, json.dumps(ALLIANCE, default=str), **headers)
+    assert created.status_code == 400
+    # a well-formed key with the stale tag is the precondition's 412
+    headers = {"Idempotency-Key": "k" * 20, "If-Match": '"abc"'}
+    assert_problem(raw_post(http_any, f"{BASE}/{collaboration['id']}/reviews", body, **headers), 412)
+
+
+@pytest.mark.parametrize("number", ["461168601842738792", "1000001", "0", "-3", "x"])
+def test_a_page_number_beyond_any_page_is_400_in_the_web_view(http_any: Http, number: str) -> None:
+    sign_in(http_any)
+    response = http_any.client.get(f"/register?page={number}")
+    assert response.status_code == 400, response.get_data(as_text=True)[:500]
+    assert "page must be a whole number" in response.get_data(as_text=True)
