@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
 from service.api import Api, refuse_duplicate_keys
 from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
-from service.auth import TokenStore
+from service.auth import FailedSignIns, TokenStore
 from service.cli import tokens_cli
 from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
@@ -90,6 +90,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     records = CollaborationRecords(env=env)
     app.extensions["records"] = records
     app.extensions["tokens"] = TokenStore(records.side_tables)
+    def setting(name: str, default: str) -> str:
+        return str(app.config.get(name) or os.environ.get(name) or default)
+
+    app.extensions["failed_sign_ins"] = FailedSignIns(
+        limit=int(setting("AUTH_FAILURE_LIMIT", "20")), window=float(setting("AUTH_FAILURE_WINDOW_SECONDS", "60"))
+    )
+    app.after_request(_security_headers)
     _add_projections(app, env, records)
 
     api = Api(app)
@@ -99,6 +106,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     return app
+
+
+def _security_headers(response: Response) -> Response:
+    """On every answer: no content sniffing (an API answer is never a page), and pages never leak
+    their address (which may carry a record's id) to another site."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
 
 
 def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationRecords) -> None:

@@ -33,11 +33,16 @@ workers that had cached it.
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import math
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.forces import FORCES
 from domain.values import NAME_LENGTH, text_fault
@@ -164,3 +169,42 @@ class TokenStore:
             (hash_of(token),),
         )
         return TokenRecord(**rows[0]).principal if rows else None
+
+
+class FailedSignIns:
+    """Failed authentications per client address, in a sliding window: past ``limit`` failures
+    in ``window`` seconds the address is refused (429, with when to retry) until the oldest
+    failure leaves the window. Guessing tokens is pointless (256 bits), but a flood of them costs
+    the store a lookup each, and an operator should see it.
+
+    Counted in this process's memory: with several gunicorn workers an address gets ``limit``
+    per worker, and a restart forgets. Behind a proxy, the address is the proxy's unless the
+    deployment sets the client address (e.g. werkzeug's ProxyFix)."""
+
+    def __init__(self, limit: int = 20, window: float = 60.0, now: Any = None) -> None:
+        self.limit, self.window = limit, window
+        self._now = now or time.monotonic
+        self._failures: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, or None if it may now."""
+        with self._lock:
+            failures = self._recent(address)
+            if len(failures) < self.limit:
+                return None
+            return max(1, math.ceil(failures[0] + self.window - self._now()))
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._recent(address).append(self._now())
+            if len(self._failures) > 10_000:  # bounded memory: forget addresses with no recent failure
+                for stale in [a for a in self._failures if not self._recent(a)]:
+                    del self._failures[stale]
+
+    def _recent(self, address: str) -> collections.deque[float]:
+        failures = self._failures.setdefault(address, collections.deque())
+        cutoff = self._now() - self.window
+        while failures and failures[0] <= cutoff:
+            failures.popleft()
+        return failures

@@ -14,7 +14,7 @@ from flask import current_app, g, jsonify, request
 from flask.wrappers import Response
 
 from service.application import CollaborationRecords, IdempotencyKey, Written
-from service.auth import Principal, TokenStore
+from service.auth import FailedSignIns, Principal, TokenStore
 from service.problems import http_problem
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,24 @@ def tokens() -> TokenStore:
 
 
 # ------------------------------------------------------------------------------- caller
+def failed_sign_ins() -> FailedSignIns:
+    return current_app.extensions["failed_sign_ins"]
+
+
+def refuse_if_throttled() -> None:
+    """429, with Retry-After, while the client's address has failed to authenticate too often."""
+    wait = failed_sign_ins().retry_after(request.remote_addr or "")
+    if wait is not None:
+        fail(
+            429,
+            f"too many failed authentications from this address; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
 def authenticate() -> Principal:
-    """The principal of the request's bearer token, or 401."""
+    """The principal of the request's bearer token, or 401 (429 after too many failures)."""
+    refuse_if_throttled()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header or scheme.lower() != "bearer" or not token.strip():
@@ -81,6 +97,7 @@ def authenticate() -> Principal:
         )
     principal = tokens().authenticate(token.strip())
     if principal is None:
+        failed_sign_ins().failed(request.remote_addr or "")
         fail(
             401,
             "the bearer token is not valid or has been revoked",

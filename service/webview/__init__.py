@@ -426,9 +426,22 @@ def sign_in() -> Any:
         return _page(
             "sign_in.html", status=400, title="Sign in", error=CSRF_REFUSED, next=_safe_next(request.form.get("next"))
         )
+    throttle = current_app.extensions["failed_sign_ins"]
+    wait = throttle.retry_after(request.remote_addr or "")
+    if wait is not None:
+        response = _page(
+            "sign_in.html",
+            status=429,
+            title="Sign in",
+            error=f"Too many failed sign-ins from this address. Try again in {wait} seconds.",
+            next=_safe_next(request.form.get("next")),
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     token = request.form.get("token", "").strip()
     principal = _tokens().authenticate(token) if token else None
     if principal is None:
+        throttle.failed(request.remote_addr or "")
         return _page(
             "sign_in.html",
             status=401,

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
+from service.auth import FailedSignIns
 from tests.integration.http_support import ALLIANCE, Http, assert_problem, http_any
-from tests.integration.test_webview import sign_in
+from tests.integration.test_webview import post_form, sign_in
 
 BASE = "/api/v1/collaborations"
 _ = http_any  # the fixture, over both backends
@@ -66,3 +67,46 @@ def test_a_page_number_beyond_any_page_is_400_in_the_web_view(http_any: Http, nu
     response = http_any.client.get(f"/register?page={number}")
     assert response.status_code == 400, response.get_data(as_text=True)[:500]
     assert "page must be a whole number" in response.get_data(as_text=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failed_authentication_is_throttled_by_address_with_retry_after(http_any: Http) -> None:
+    clock = Clock()
+    http_any.app.extensions["failed_sign_ins"] = FailedSignIns(limit=3, window=60, now=clock)
+    for _ in range(3):
+        assert_problem(http_any.get("/api/v1/collaborations", token="crs_not-a-token"), 401)
+    throttled = http_any.get("/api/v1/collaborations", token="crs_not-a-token")
+    assert_problem(throttled, 429)
+    assert throttled.headers["Retry-After"] == "60"
+    assert_problem(http_any.get("/api/v1/collaborations"), 429)  # the address is refused until the window passes
+    other = http_any.client.get(
+        "/api/v1/collaborations", environ_base={"REMOTE_ADDR": "10.0.0.9"}, headers=http_any.headers()
+    )
+    assert other.status_code == 200  # another address is not
+    clock.now += 30
+    assert http_any.get("/api/v1/collaborations", token="crs_x").headers["Retry-After"] == "30"
+    clock.now += 31
+    assert http_any.get("/api/v1/collaborations").status_code == 200
+
+
+def test_the_sign_in_form_is_throttled_too(http_any: Http) -> None:
+    http_any.app.extensions["failed_sign_ins"] = FailedSignIns(limit=2, window=60, now=Clock())
+    for _ in range(2):
+        assert post_form(http_any.client, "/sign-in", {"token": "crs_wrong"}).status_code == 401
+    response = post_form(http_any.client, "/sign-in", {"token": "crs_wrong"})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "60"
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+
+
+def test_answers_carry_nosniff_and_pages_no_referrer(http_any: Http) -> None:
+    answers = (http_any.get("/api/v1/collaborations"), http_any.get("/api/v1/nowhere"), http_any.client.get("/"))
+    for response in answers:
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
