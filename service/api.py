@@ -33,6 +33,7 @@ from service.errors import NotPermitted
 from service.fields import DecimalString
 from service.persistence import ChainBroken
 from service.problems import (
+    MAX_ERRORS_SHOWN,
     PROBLEM_JSON,
     domain_problem,
     flatten_validation_messages,
@@ -57,7 +58,12 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
-        metadata={"description": "Validation problems only: field → messages"},
+        metadata={
+            "description": f"Validation problems only: field → messages; at most the first {MAX_ERRORS_SHOWN} fields"
+        },
+    )
+    errors_total = ma.fields.Integer(
+        metadata={"description": "With errors: how many fields are in error, including any not listed"}
     )
 
 
@@ -131,15 +137,37 @@ class Api(flask_smorest.Api):
 
     @staticmethod
     def handle_store_unavailable(error: Exception) -> Response:
-        log.exception("the record store did not answer", exc_info=error)
-        return http_problem(
-            503, "the record store did not answer; try again shortly", headers={"Retry-After": "1"}
-        ).response()
+        detail, retry_after = store_failure(error)
+        log.exception("the record store failed: %s", detail, exc_info=error)
+        return http_problem(503, detail, headers={"Retry-After": retry_after}).response()
 
     @staticmethod
     def handle_chain_broken(error: ChainBroken) -> Response:
         log.error("refused a write: %s", error)
         return http_problem(503, f"the record cannot be extended until its integrity is restored: {error}").response()
+
+
+# What the stores say when they are out of space or cannot be written (SQLite; PostgreSQL's
+# DiskFull 53100, ReadOnlySqlTransaction 25006 and a read-only file system), lower case.
+OUT_OF_SPACE = ("database or disk is full", "no space left on device", "could not extend file", "disk full")
+READ_ONLY = ("readonly database", "read-only file system", "read-only transaction", "read only")
+
+
+def store_failure(error: BaseException) -> tuple[str, str]:
+    """What to tell a client when the store failed (nothing was recorded), and when to retry:
+    out of space and read-only say so, since retrying soon will not help; anything else is a
+    store that did not answer."""
+    texts = []
+    seen: BaseException | None = error
+    while seen is not None and len(texts) < 5:
+        texts.append(str(seen).lower())
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(texts)
+    if any(phrase in text for phrase in OUT_OF_SPACE):
+        return "the record store is out of disk space; nothing was recorded (an operator must free space)", "60"
+    if any(phrase in text for phrase in READ_ONLY):
+        return "the record store cannot be written: it is read-only; nothing was recorded", "60"
+    return "the record store did not answer; try again shortly", "1"
 
 
 class DuplicateKey(ValueError):

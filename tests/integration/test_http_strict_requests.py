@@ -110,3 +110,26 @@ def test_answers_carry_nosniff_and_pages_no_referrer(http_any: Http) -> None:
     for response in answers:
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    ("message", "says", "retry"),
+    [
+        ("database or disk is full", "out of disk space", "60"),
+        ("could not extend file \"base/16384/2619\": No space left on device", "out of disk space", "60"),
+        ("attempt to write a readonly database", "read-only", "60"),
+        ("cannot execute INSERT in a read-only transaction", "read-only", "60"),
+        ("server closed the connection unexpectedly", "did not answer", "1"),
+    ],
+)
+def test_a_store_that_is_full_or_read_only_says_so(http_any: Http, monkeypatch, message, says, retry) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    def fails(*args, **kwargs):
+        raise OperationalError(message)
+
+    records = http_any.app.extensions["records"]
+    monkeypatch.setattr(records, "establish_collaboration", fails)
+    response = http_any.post(BASE, {**ALLIANCE, "effective_on": "2012-04-01"})
+    problem = assert_problem(response, 503)
+    assert says in problem["detail"] and response.headers["Retry-After"] == retry
