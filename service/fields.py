@@ -8,15 +8,20 @@ by the domain; the fields only document those ranges. The text rule (no NUL, con
 characters or lone surrogates; a length limit per field) is the domain's too
 (``domain.values.text_fault``), applied here as well so that every string field of a request
 is refused by name before anything runs.
+
+Every JSON array and object a request may carry has a bound (``BoundedList``, ``KeyedBy``):
+its length is checked before any of its elements, so an oversized one is refused at once with
+one error. The bounds appear in the OpenAPI document as ``maxItems`` and ``maxProperties``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, utils
 
 from domain.forces import FORCES
 from domain.values import SHARE_PLACES, text_fault
@@ -33,6 +38,8 @@ RFC3339_TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})", re.ASCII
 )
 CODE_LENGTH = 100  # force codes, kinds, bases, ids, financial years: all far shorter
+# No list or map of forces can be longer than the list of forces: 43 (England and Wales).
+MAX_FORCES = len(FORCES)
 
 
 class DecimalString(fields.String):
@@ -199,11 +206,38 @@ class Timestamp(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class BoundedList(fields.List):
+    """A JSON array of at most ``max_items`` elements (``maxItems`` in the OpenAPI document).
+
+    The length is checked before any element is: an oversized array is refused at once with
+    one error, not validated element by element (a 1 MiB body of 349,458 empty claim lines
+    once cost a worker 30 s of CPU and a 123 MB problem). Every list a request takes is one."""
+
+    def __init__(self, cls_or_instance: Any, *, max_items: int, **kwargs: Any):
+        kwargs["metadata"] = {"maxItems": max_items, **kwargs.get("metadata", {})}
+        super().__init__(cls_or_instance, **kwargs)
+        self.max_items = max_items
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if utils.is_collection(value) and len(value) > self.max_items:
+            raise ValidationError(f"must have at most {self.max_items} items, not {len(value)}.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class KeyedBy(fields.Dict):
-    """A JSON object keyed by a code (a force, a cost head). Errors are reported under the
-    key itself (``shares.west-mercia``), not marshmallow's ``key``/``value`` sub-entries."""
+    """A JSON object keyed by a code (a force, a cost head), with at most ``max_keys`` keys
+    (``maxProperties`` in the OpenAPI document), counted before any key or value is checked.
+    Errors are reported under the key itself (``shares.west-mercia``), not marshmallow's
+    ``key``/``value`` sub-entries. Every map a request takes is one."""
+
+    def __init__(self, *, max_keys: int, **kwargs: Any):
+        kwargs["metadata"] = {"maxProperties": max_keys, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+        self.max_keys = max_keys
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[Any, Any]:
+        if isinstance(value, Mapping) and len(value) > self.max_keys:
+            raise ValidationError(f"must have at most {self.max_keys} keys, not {len(value)}.")
         try:
             return super()._deserialize(value, attr, data, **kwargs)
         except ValidationError as error:
@@ -219,4 +253,5 @@ class KeyedBy(fields.Dict):
 def known_force(code: str) -> None:
     """A validator: one of the 43 forces' codes."""
     if code not in FORCES:
-        raise ValidationError(f"unknown force code {code!r}; GET /api/v1/forces lists them")
+        shown = code if len(code) <= CODE_LENGTH else code[:CODE_LENGTH] + "…"
+        raise ValidationError(f"unknown force code {shown!r}; GET /api/v1/forces lists them")

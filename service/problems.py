@@ -1,7 +1,10 @@
 """RFC 9457 problem details, and the one place that maps errors to HTTP statuses.
 
 Every error the service answers with is ``application/problem+json`` carrying ``type``,
-``title``, ``status`` and ``detail``; validation problems add ``errors`` (field → messages).
+``title``, ``status`` and ``detail``; validation problems add ``errors`` (field → messages) and
+``errors_total`` (how many fields are in error). ``errors`` lists at most the first
+``MAX_ERRORS_SHOWN`` fields, each name and message cut to a bounded length, and ``detail``
+repeats only the first of them: however wrong a request is, its problem stays a few kilobytes.
 Problem types are stable URIs derived from the error's name, so clients can switch on them:
 ``SharesDoNotSumToOne`` is ``https://collaboration-records/problems/shares-do-not-sum-to-one``.
 """
@@ -31,6 +34,14 @@ from service.errors import (
 
 PROBLEM_BASE = "https://collaboration-records/problems/"
 PROBLEM_JSON = "application/problem+json"
+
+# The most fields a problem's ``errors`` lists; ``errors_total`` counts them all.
+MAX_ERRORS_SHOWN = 20
+# The longest field name and message a problem repeats; longer ones are cut, ending in "…".
+MAX_NAME_SHOWN = 200
+MAX_MESSAGE_SHOWN = 500
+# The most messages listed under one field.
+MAX_MESSAGES_SHOWN = 5
 
 # Domain and service errors whose status is not 422 (a broken rule). Looked up along the
 # error's class hierarchy, so a subclass inherits its parent's status.
@@ -85,7 +96,8 @@ class Problem:
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail}
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = shown_errors(self.errors)
+            body["errors_total"] = len(self.errors)
         return body
 
     def response(self) -> Response:
@@ -174,6 +186,31 @@ def flatten_validation_messages(messages: Any) -> dict[str, list[str]]:
     return flat
 
 
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_errors(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The errors a problem lists: the first ``MAX_ERRORS_SHOWN`` fields, at most
+    ``MAX_MESSAGES_SHOWN`` messages each, names and messages cut to a bounded length."""
+    shown: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        if len(shown) == MAX_ERRORS_SHOWN:
+            break
+        listed = shown.setdefault(cut(name, MAX_NAME_SHOWN), [])
+        listed.extend(cut(message, MAX_MESSAGE_SHOWN) for message in messages[: MAX_MESSAGES_SHOWN - len(listed)])
+    return shown
+
+
 def validation_detail(errors: Mapping[str, list[str]]) -> str:
-    parts = [f"{name}: {' '.join(messages)}" for name, messages in errors.items()]
-    return "; ".join(parts) if parts else "the request is not valid"
+    """The first field's error, and how many other fields are in error: the full list is in
+    ``errors`` and is not repeated here."""
+    if not errors:
+        return "the request is not valid"
+    name, messages = next(iter(errors.items()))
+    said = " ".join(cut(message, MAX_MESSAGE_SHOWN) for message in messages[:MAX_MESSAGES_SHOWN])
+    detail = f"{cut(name, MAX_NAME_SHOWN)}: {said}"
+    others = len(errors) - 1
+    if others:
+        detail += f" (and {others} other field{'s' if others > 1 else ''} in error; see errors)"
+    return detail

@@ -82,6 +82,7 @@ def test_openapi_documents_problems_and_security_for_every_operation(spec: dict[
         "status",
         "detail",
         "errors",
+        "errors_total",
     }
     for path, item in spec["paths"].items():
         for method, operation in item.items():

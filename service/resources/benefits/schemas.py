@@ -15,6 +15,7 @@ import marshmallow as ma
 from domain.benefit import CATEGORIES, DIRECTIONS, PILLARS, STAGES, STATUSES, SUB_CATEGORIES, UNITS
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH
 from service.fields import (
+    MAX_FORCES,
     Code,
     Date,
     DecimalString,
@@ -93,6 +94,7 @@ class IdentifyBenefitSchema(WriteSchema):
     attribution = KeyedBy(
         keys=Code(metadata=FORCE_CODE),
         values=ShareString(),
+        max_keys=MAX_FORCES,
         load_default=None,
         allow_none=True,
         metadata={

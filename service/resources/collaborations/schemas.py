@@ -21,6 +21,8 @@ from domain.collaboration import (
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
 from service.application import HISTORY_KINDS
 from service.fields import (
+    MAX_FORCES,
+    BoundedList,
     Code,
     Date,
     KeyedBy,
@@ -58,6 +60,7 @@ def force_shares(description: str) -> KeyedBy:
     return KeyedBy(
         keys=Code(metadata=FORCE_CODE),
         values=ShareString(),
+        max_keys=MAX_FORCES,
         required=True,
         metadata={"description": description, "example": {"west-mercia": "0.69", "warwickshire": "0.31"}},
     )
@@ -67,8 +70,11 @@ def force_shares(description: str) -> KeyedBy:
 class EstablishSchema(WriteSchema):
     name = Text(required=True, max_length=NAME_LENGTH)
     purpose = Text(required=True, max_length=TEXT_LENGTH)
-    parties = ma.fields.List(
-        Code(metadata=FORCE_CODE), required=True, metadata={"description": "Two or more force codes"}
+    parties = BoundedList(
+        Code(metadata=FORCE_CODE),
+        max_items=MAX_FORCES,
+        required=True,
+        metadata={"description": f"Two or more force codes (at most {MAX_FORCES}, the number of forces)"},
     )
     lead_force = Code(required=True, metadata={"description": "The lead/host force: one of the parties"})
     governance_body = OptionalText(
@@ -116,6 +122,7 @@ class ExitTermsSchema(WriteSchema):
     caps = KeyedBy(
         keys=Code(metadata={"enum": list(EXIT_COST_HEADS)}),
         values=MoneyString(),
+        max_keys=len(EXIT_COST_HEADS),
         load_default=None,
         allow_none=True,
         metadata={"description": "Optional cap per exit-cost head", "example": {"H4": "1000000.00"}},

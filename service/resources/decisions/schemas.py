@@ -8,7 +8,7 @@ from uuid import UUID
 import marshmallow as ma
 
 from domain.values import NAME_LENGTH
-from service.fields import Code, Date, QueryInteger
+from service.fields import BoundedList, Code, Date, QueryInteger
 from service.resources.collaborations.schemas import FORCE_CODE, MAX_PAGE, MAX_POSITION, known_force
 from service.resources.common import ExportFormatSchema, Schema
 
@@ -36,9 +36,9 @@ class DecisionQuerySchema(ExportFormatSchema):
     collaboration = UuidText(
         metadata={"description": "Only decisions of this collaboration (its id)", "format": "uuid"}
     )
-    type = ma.fields.List(
+    type = BoundedList(
         Code(max_length=NAME_LENGTH),
-        validate=ma.validate.Length(max=MAX_TYPES),
+        max_items=MAX_TYPES,
         metadata={
             "description": "Only decisions of these types; repeat for several. A full type "
             "(`Collaboration.VariationAgreed`) or its last part (`VariationAgreed`)",

@@ -16,11 +16,17 @@ import marshmallow as ma
 from domain.exit_case import DISPUTE_FORUMS, EXIT_CASE_TRIGGERS, HEADS
 from domain.exit_costs import HEAD_NAMES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
-from service.fields import Code, Date, MoneyString, OptionalText, Text, known_force
+from service.fields import BoundedList, Code, Date, MoneyString, OptionalText, Text, known_force
 from service.resources.common import ApprovedWriteSchema, ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
 
 FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
+# A real claim has tens of lines (DOMAIN.md's has five, under four of the eight heads); 200 leaves
+# room for a claim itemised post by post or contract by contract, and keeps the worst request
+# (every line wrong) to a few milliseconds of validation.
+MAX_CASE_LINES = 200
+# Monthly instalments for twenty years; real settlements have a handful.
+MAX_INSTALMENTS = 240
 SIGNED_MONEY = {
     "pattern": r"^-?[0-9]+(\.[0-9]{1,2})?$",
     "example": "-150000.00",
@@ -85,10 +91,14 @@ class ClaimSchema(WriteSchema):
     respondent = Code(
         required=True, metadata={**FORCE_CODE, "description": "The party claimed from", "example": "warwickshire"}
     )
-    lines = ma.fields.List(
+    lines = BoundedList(
         ma.fields.Nested(CaseLineSchema),
+        max_items=MAX_CASE_LINES,
         required=True,
-        metadata={"description": "At least one line; a mitigation is a negative line under the head it mitigates"},
+        metadata={
+            "description": f"At least one line and at most {MAX_CASE_LINES}; a mitigation is a negative line under "
+            "the head it mitigates"
+        },
     )
     supersedes = Code(
         load_default=None,
@@ -103,8 +113,9 @@ class ClaimSchema(WriteSchema):
 class AssessmentSchema(WriteSchema):
     assessor = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Independent assessor (CIPFA)"})
     recommended_amount = MoneyString(required=True, metadata={"description": "More than zero, to the penny"})
-    lines = ma.fields.List(
+    lines = BoundedList(
         ma.fields.Nested(CaseLineSchema),
+        max_items=MAX_CASE_LINES,
         load_default=None,
         allow_none=True,
         metadata={"description": "An optional breakdown by head; when given it sums to the recommended amount"},
@@ -129,13 +140,15 @@ class SettlementSchema(ApprovedWriteSchema):
     write_offs = MoneyString(
         required=True, metadata={"description": "What the payee forgoes on top of the amount; 0.00 for none"}
     )
-    instalments = ma.fields.List(
+    instalments = BoundedList(
         ma.fields.Nested(InstalmentSchema),
+        max_items=MAX_INSTALMENTS,
         required=True,
         metadata={"description": "At least one; due dates not decreasing; the amounts sum to exactly `amount`"},
     )
-    lines = ma.fields.List(
+    lines = BoundedList(
         ma.fields.Nested(CaseLineSchema),
+        max_items=MAX_CASE_LINES,
         load_default=None,
         allow_none=True,
         metadata={
