@@ -73,6 +73,24 @@ class Api(flask_smorest.Api):
     def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         super().init_app(app, spec_kwargs=spec_kwargs)
         self.register_field(DecimalString, "string", "decimal")
+        self.ma_plugin.converter.add_attribute_function(null_in_nullable_enums)
+        [document_rule] = [rule for rule in app.url_map.iter_rules() if rule.endpoint == "api-docs.openapi_json"]
+        self.spec.path(
+            rule=document_rule,
+            operations={
+                "get": {
+                    "operationId": "meta.openapi_document",
+                    "summary": "This OpenAPI document",
+                    "description": "The contract of the API, OpenAPI 3.1 (public, like /healthz).",
+                    "tags": ["meta"],
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "default": {"$ref": f"#/components/responses/{self.DEFAULT_ERROR_RESPONSE_NAME}"},
+                    },
+                }
+            },
+        )
         self.spec.components.security_scheme(
             SECURITY_SCHEME,
             {
@@ -170,6 +188,14 @@ def store_failure(error: BaseException) -> tuple[str, str]:
     return "the record store did not answer; try again shortly", "1"
 
 
+def null_in_nullable_enums(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: a field that may be null and is one of a list of values
+    lists null among them too (JSON Schema checks ``enum`` even when ``type`` allows null)."""
+    if field.allow_none and "enum" in ret and None not in ret["enum"]:
+        return {"enum": [*ret["enum"], None]}
+    return {}
+
+
 class DuplicateKey(ValueError):
     """A JSON object names one key twice: which of its values was meant cannot be known."""
 
@@ -210,6 +236,16 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._prepare_access_doc)
         self.before_request(self._check_access)
+
+    def register_views_in_doc(self, api: Any, app: Any, spec: Any, *, name: str, parameters: Any) -> None:
+        """Each operation gets a stable ``operationId``, ``<blueprint>.<view function>`` (with the
+        method where one view answers several), so generated clients keep their method names."""
+        for endpoint, doc in self._docs.items():
+            methods = [method for method in doc if method != "parameters"]
+            for method in methods:
+                operation_id = f"{name}.{endpoint}" if len(methods) == 1 else f"{name}.{endpoint}.{method}"
+                doc[method].setdefault("manual_doc", {}).setdefault("operationId", operation_id)
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
 
     @staticmethod
     def public(func: Callable[..., Any]) -> Callable[..., Any]:
