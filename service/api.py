@@ -19,7 +19,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, InternalError, OperationalError, ProgrammingError
 from flask import current_app, g, request
 from flask.wrappers import Response
 from flask_smorest.utils import prepare_response
@@ -121,6 +121,8 @@ class Api(flask_smorest.Api):
         self._app.register_error_handler(DomainError, self.handle_domain_error)
         self._app.register_error_handler(OperationalError, self.handle_store_unavailable)
         self._app.register_error_handler(InterfaceError, self.handle_store_unavailable)
+        self._app.register_error_handler(ProgrammingError, self.handle_transient_refusal)
+        self._app.register_error_handler(InternalError, self.handle_transient_refusal)
         self._app.register_error_handler(ChainBroken, self.handle_chain_broken)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
@@ -160,6 +162,17 @@ class Api(flask_smorest.Api):
         return http_problem(503, detail, headers={"Retry-After": retry_after}).response()
 
     @staticmethod
+    def handle_transient_refusal(error: Exception) -> Response:
+        """A statement the store refused for a reason of its own connection, not of the request
+        (a prepared statement the server no longer has, after a reset or a failover): the
+        transaction was rolled back, so the client may retry (503). Anything else is a bug (500)."""
+        if not is_transient(error):
+            raise error
+        log.warning("the record store refused a statement for a transient reason: %s", error)
+        detail = "the record store refused the request for a passing reason; nothing was recorded; try again"
+        return http_problem(503, detail, headers={"Retry-After": "1"}).response()
+
+    @staticmethod
     def handle_chain_broken(error: ChainBroken) -> Response:
         log.error("refused a write: %s", error)
         return http_problem(503, f"the record cannot be extended until its integrity is restored: {error}").response()
@@ -169,6 +182,21 @@ class Api(flask_smorest.Api):
 # DiskFull 53100, ReadOnlySqlTransaction 25006 and a read-only file system), lower case.
 OUT_OF_SPACE = ("database or disk is full", "no space left on device", "could not extend file", "disk full")
 READ_ONLY = ("readonly database", "read-only file system", "read-only transaction", "read only")
+
+
+TRANSIENT = ("prepared statement", "deadlock detected", "could not serialize access", "terminating connection")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the store's refusal came from its connection or concurrency, not the request."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if any(phrase in str(seen).lower() for phrase in TRANSIENT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def store_failure(error: BaseException) -> tuple[str, str]:

@@ -133,3 +133,27 @@ def test_a_store_that_is_full_or_read_only_says_so(http_any: Http, monkeypatch, 
     response = http_any.post(BASE, {**ALLIANCE, "effective_on": "2012-04-01"})
     problem = assert_problem(response, 503)
     assert says in problem["detail"] and response.headers["Retry-After"] == retry
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ('prepared statement "_pg3_80" does not exist', 503),
+        ("deadlock detected", 503),
+        ('relation "nowhere" does not exist', 500),
+    ],
+)
+def test_a_statement_refused_for_a_passing_reason_is_503_to_retry(http_any: Http, monkeypatch, error, status) -> None:
+    from eventsourcing.persistence import ProgrammingError
+
+    def fails(*args, **kwargs):
+        raise ProgrammingError(error)
+
+    monkeypatch.setattr(http_any.app.extensions["records"], "establish_collaboration", fails)
+    http_any.app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = http_any.post(BASE, {**ALLIANCE, "effective_on": "2012-04-01"})
+    problem = assert_problem(response, status)
+    if status == 503:
+        assert response.headers["Retry-After"] == "1" and "try again" in problem["detail"]
+    else:
+        assert "prepared" not in problem["detail"] and "relation" not in problem["detail"]
