@@ -22,7 +22,7 @@ from service.api import Api, refuse_duplicate_keys
 from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
 from service.auth import FailedSignIns, TokenStore
-from service.cli import tokens_cli
+from service.cli import idempotency_cli, tokens_cli
 from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
 from service.persistence import environment_from
@@ -103,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_resources(api)
     app.register_blueprint(webview)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(idempotency_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     return app

@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -41,7 +41,7 @@ from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from domain.forces import FORCES
 from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
 from domain.values import Money, Provenance
-from service.documents import benefit_document, collaboration_document, event_document, exit_case_document
+from service.documents import benefit_document, collaboration_document, event_document, exit_case_document, jsonable
 from service.errors import (
     BenefitNotFound,
     CollaborationNotFound,
@@ -55,6 +55,7 @@ from service.errors import (
 )
 from service.exit_documents import EventSources, decoupling_document, quote_document, reconciliation_document
 from service.persistence import (
+    IDEMPOTENCY_RECORD,
     EventTime,
     IdempotentRequest,
     RecordedOutOfOrder,
@@ -114,6 +115,38 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+# How long an Idempotency-Key is kept (``IDEMPOTENCY_RETENTION_DAYS``; ``idempotency prune``
+# deletes older keys). A client must not retry a request with a key older than this: it would be
+# recorded again.
+IDEMPOTENCY_RETENTION_DAYS = 30
+
+# The aggregates a keyed write answers about, by type name (as the write's idempotency record
+# names them): the class, and the function that built the answer's document.
+ANSWER_DOCUMENTS: dict[str, tuple[type[Aggregate], Callable[[Any], dict[str, Any]]]] = {
+    "Collaboration": (Collaboration, collaboration_document),
+    "ExitCase": (ExitCase, exit_case_document),
+    "Benefit": (Benefit, benefit_document),
+}
+
+
+def answer_document(aggregate: Any, on: date) -> dict[str, Any]:
+    """The document a write answered with about ``aggregate`` (as it stood after the write),
+    built as it was on the day ``on``. A collaboration's document says which budget and shares
+    are in effect today (``collaboration_document``), so a replay on a later day builds it as on
+    the first answer's day: that document takes "today" from the view's date when there is one
+    (and names it as ``as_of``), so the date is set on the aggregate while the document is built,
+    and ``as_of`` is given back its value. The other documents do not depend on the day."""
+    _, document = ANSWER_DOCUMENTS[type(aggregate).__name__]
+    if not isinstance(aggregate, Collaboration):
+        return document(aggregate)
+    viewed_as_of = aggregate.viewed_as_of
+    aggregate.viewed_as_of = on
+    try:
+        return {**document(aggregate), "as_of": jsonable(viewed_as_of)}
+    finally:
+        aggregate.viewed_as_of = viewed_as_of
 
 
 @dataclass(frozen=True)
@@ -1249,7 +1282,7 @@ class CollaborationRecords(Application[UUID]):
             extra = mutate(aggregate, provenance) or {}
             result = {**document(aggregate), **extra}
             try:
-                return self._save(aggregate, result, idempotency)
+                return self._save(aggregate, result, idempotency, extra)
             except RecordedOutOfOrder as refused:  # the log was closed past these events' time
                 wait_for_the_clock(refused.closed_at)  # and again, with fresh events
             except IntegrityError:
@@ -1259,14 +1292,55 @@ class CollaborationRecords(Application[UUID]):
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
         raise ConcurrentUpdate(f"the {what} kept changing under this request; try again")
 
-    def _save(self, aggregate: Any, result: dict[str, Any], idempotency: IdempotencyKey | None) -> Written:
+    def _save(
+        self,
+        aggregate: Any,
+        result: dict[str, Any],
+        idempotency: IdempotencyKey | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Written:
+        """Saves the aggregate's new events and answers ``result``: the aggregate's document (its
+        type's in ``ANSWER_DOCUMENTS``), with ``extra`` (the ids a command returns) merged in.
+
+        With an Idempotency-Key, the key is stored with the events, with a bounded record of the
+        answer, never the answer itself: the aggregate's type, id and version, the day the
+        document was built on, ``extra``, and (added by the recorder) the log position of the
+        last event. ``_replay`` builds the same answer from it."""
         request = None
         if idempotency is not None:
-            request = IdempotentRequest(idempotency.principal, idempotency.key, idempotency.fingerprint, result)
+            record = self._idempotency_record(aggregate, extra or {})
+            if record is None:  # an aggregate without a document to rebuild: the whole answer
+                record = result
+            elif record["on"] != _day_of(aggregate.modified_on):
+                # The day turned between the write's events and now: the answer may have been built
+                # on either day. Build it again on the day the record says.
+                result = {**answer_document(aggregate, date.fromisoformat(record["on"])), **(extra or {})}
+            request = IdempotentRequest(idempotency.principal, idempotency.key, idempotency.fingerprint, record)
         recordings = self.save(aggregate, idempotency=request)
         return Written(result=result, position=recordings[-1].notification.id if recordings else None)
 
+    @staticmethod
+    def _idempotency_record(aggregate: Any, extra: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What ``_replay`` needs to answer again as a write on ``aggregate`` answered (None: an
+        aggregate whose answer cannot be rebuilt). Its size does not grow with the aggregate."""
+        kind = type(aggregate).__name__
+        if kind not in ANSWER_DOCUMENTS:
+            return None
+        return {
+            IDEMPOTENCY_RECORD: 1,
+            "type": kind,
+            "id": str(aggregate.id),
+            "version": aggregate.version,
+            "on": date.today().isoformat(),
+            "extra": dict(extra),
+        }
+
     def _replay(self, idempotency: IdempotencyKey | None) -> Written | None:
+        """The answer of the earlier request with this key, if there was one (None: there was
+        not, or it was pruned); refused if the key was used for a different request. The answer
+        is rebuilt from the stored record (``_save``): the aggregate as it stood after that write,
+        its document as on the day it was built, and the ids the command returned. A key stored
+        before issue 13 holds the whole answer, which is answered as it is."""
         if idempotency is None:
             return None
         rows = self.side_tables.execute(
@@ -1279,7 +1353,40 @@ class CollaborationRecords(Application[UUID]):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used for a different request; use a new key", field="Idempotency-Key"
             )
-        return Written(result=json.loads(rows[0]["result"]), position=None, replayed=True)
+        record = json.loads(rows[0]["result"])
+        if not isinstance(record, dict) or IDEMPOTENCY_RECORD not in record:
+            return Written(result=record, position=None, replayed=True)  # the whole answer (before issue 13)
+        aggregate = self._aggregate_at(record["type"], UUID(record["id"]), record["version"])
+        result = {**answer_document(aggregate, date.fromisoformat(record["on"])), **record["extra"]}
+        return Written(result=result, position=record.get("position"), replayed=True)
+
+    def _aggregate_at(self, kind: str, uuid: UUID, version: int) -> Any:
+        """The aggregate as it stood at ``version``: the cached one when it is still there (a
+        retry soon after its request), else rebuilt from its snapshot and events up to it."""
+        aggregate_class, _ = ANSWER_DOCUMENTS[kind]
+        aggregate = self.repository.get(uuid) if self.repository.cache else None
+        if aggregate is None or aggregate.version != version:
+            aggregate = self.repository.get(uuid, version=version)
+        if not isinstance(aggregate, aggregate_class) or aggregate.version != version:
+            raise RuntimeError(f"the idempotency record names {kind} {uuid} at version {version}, which is not stored")
+        return aggregate
+
+    def prune_idempotency_keys(
+        self, older_than_days: int = IDEMPOTENCY_RETENTION_DAYS, *, now: datetime | None = None, batch_size: int = 500
+    ) -> tuple[int, str]:
+        """Deletes the Idempotency-Keys recorded more than ``older_than_days`` days before ``now``
+        (in batches); answers how many, and the cut-off (``recorded_at`` text). A client that
+        retries a pruned key records its request again: keys are kept for the documented
+        retention (``IDEMPOTENCY_RETENTION_DAYS``), and clients must not retry older ones."""
+        if older_than_days < 1:
+            raise ValueError("keys are kept for at least a day")
+        cutoff = recorded_at_text((now or datetime.now(UTC)) - timedelta(days=older_than_days))
+        return self.side_tables.prune_idempotency_keys(cutoff, batch_size=batch_size), cutoff
+
+
+def _day_of(moment: datetime) -> str:
+    """The local date of a moment, as ``date.today()`` would have said then (ISO text)."""
+    return moment.astimezone().date().isoformat()
 
 
 def _uuid(value: str, not_found: type[DomainError] = CollaborationNotFound, what: str = "collaboration") -> UUID:

@@ -1,12 +1,16 @@
-"""``flask --app wsgi tokens ...``: create, list and revoke bearer tokens."""
+"""``flask --app wsgi tokens ...``: create, list and revoke bearer tokens; and
+``flask --app wsgi idempotency prune``: expire stored Idempotency-Keys."""
 
 from __future__ import annotations
+
+import os
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from domain.forces import FORCES
+from service.application import IDEMPOTENCY_RETENTION_DAYS
 from service.auth import ROLES, InvalidTokenRequest, TokenStore
 
 tokens_cli = AppGroup("tokens", help="Create, list and revoke API bearer tokens.")
@@ -55,3 +59,44 @@ def revoke_token(token_id: str) -> None:
     if record is None:
         raise click.ClickException(f"no token with id {token_id!r}; `tokens list` shows the ids")
     click.echo(f"Revoked token {record.id} ({record.name}) at {record.revoked_at}.")
+
+
+idempotency_cli = AppGroup("idempotency", help="Expire stored Idempotency-Keys.")
+
+
+def retention_days() -> int:
+    """``IDEMPOTENCY_RETENTION_DAYS`` from the app's config, else the environment, else 30."""
+    configured = current_app.config.get("IDEMPOTENCY_RETENTION_DAYS") or os.environ.get("IDEMPOTENCY_RETENTION_DAYS")
+    if configured in (None, ""):
+        return IDEMPOTENCY_RETENTION_DAYS
+    try:
+        days = int(configured)
+    except (TypeError, ValueError):
+        days = 0
+    if days < 1:
+        raise click.UsageError(
+            f"IDEMPOTENCY_RETENTION_DAYS must be a whole number of days, at least 1, not {configured!r}"
+        )
+    return days
+
+
+@idempotency_cli.command("prune")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Delete keys recorded more than this many days ago (default: IDEMPOTENCY_RETENTION_DAYS, 30)",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Keys per transaction")
+def prune_idempotency_keys(older_than_days: int | None, batch_size: int) -> None:
+    """Delete Idempotency-Keys older than the retention, in batches, and print how many.
+
+    A request repeating a deleted key is recorded again: clients must not retry with a key older
+    than the retention. Keys stored before the upgrade that dated them count as recorded at the
+    upgrade."""
+    days = older_than_days or retention_days()
+    deleted, cutoff = current_app.extensions["records"].prune_idempotency_keys(days, batch_size=batch_size)
+    click.echo(
+        f"Deleted {deleted} idempotency key{'' if deleted == 1 else 's'} recorded before {cutoff} "
+        f"(older than {days} days)."
+    )

@@ -3,10 +3,13 @@ library's application recorders with the side tables that must commit with the e
 
 The side tables are:
 
-- ``idempotency_keys``: the result of each POST that carried an ``Idempotency-Key``. It is
-  inserted in the same transaction as the events the POST recorded (through the recorder's
-  ``_insert_events`` extension point), so a retried request either finds the first result or
-  finds nothing was recorded: never both, never half.
+- ``idempotency_keys``: what replays each POST that carried an ``Idempotency-Key``: a small
+  record of its answer (the aggregate's type, id and version, the ids the command returned,
+  the log position; never the answer's document, see ``IdempotentRequest``), and when it was
+  recorded (``created_at``, which ``prune_idempotency_keys`` expires by). It is inserted in the
+  same transaction as the events the POST recorded (through the recorder's insert extension
+  points), so a retried request either finds the first result or finds nothing was recorded:
+  never both, never half.
 - ``api_tokens``: bearer tokens, stored as SHA-256 hashes.
 - ``event_chain``: the hash chain over the global log (``service/audit/chain.py``): one row
   per event, ``(seq, position, hash)``. It is extended in the same transaction as the events,
@@ -101,14 +104,25 @@ def recorded_at_text(moment: datetime) -> str:
     return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
+# The key that marks a bounded idempotency record in ``idempotency_keys.result`` (its value is the
+# record's format). Rows written before issue 13 hold the whole answer document instead, which
+# never has this key: both are read (``CollaborationRecords._replay``).
+IDEMPOTENCY_RECORD = "$record"
+
+
 @dataclass(frozen=True)
 class IdempotentRequest:
-    """A POST that carried an Idempotency-Key, and the result it produced."""
+    """A POST that carried an Idempotency-Key, and what replays its answer: ``result`` is the
+    bounded record ``CollaborationRecords._save`` builds (marked with ``IDEMPOTENCY_RECORD``: the
+    aggregate's type, id and version, the day the answer was built on, the ids the command
+    returned), to which the recorder adds ``position``, the log position of the write's last event,
+    once the insert has it. ``created_at`` (``recorded_at`` text) defaults to the time of the insert."""
 
     principal: str
     key: str
     fingerprint: str
     result: Mapping[str, Any]
+    created_at: str | None = None
 
 
 SIDE_TABLES = [
@@ -117,6 +131,7 @@ SIDE_TABLES = [
     " idempotency_key TEXT NOT NULL,"
     " fingerprint TEXT NOT NULL,"
     " result TEXT NOT NULL,"
+    " created_at TEXT NOT NULL,"  # added to older stores by migrate_idempotency_keys, with its index
     " PRIMARY KEY (principal, idempotency_key))",
     "CREATE TABLE IF NOT EXISTS {schema}api_tokens ("
     " id TEXT PRIMARY KEY,"
@@ -204,12 +219,40 @@ class EventTime:
 
 
 INSERT_IDEMPOTENCY = (
-    "INSERT INTO {schema}idempotency_keys (principal, idempotency_key, fingerprint, result) VALUES (?, ?, ?, ?)"
+    "INSERT INTO {schema}idempotency_keys (principal, idempotency_key, fingerprint, result, created_at)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+# Stores from before issue 13 have no created_at: the column is added with the time of the upgrade
+# as its default, so the rows already there count as recorded then (they are at least that old:
+# pruning never takes them early). A constant default is a change of the schema alone on both
+# backends (PostgreSQL 11+, SQLite), not a rewrite of the table's rows.
+ADD_IDEMPOTENCY_CREATED_AT = "ALTER TABLE {schema}idempotency_keys ADD COLUMN created_at TEXT NOT NULL DEFAULT '{now}'"
+IDEMPOTENCY_CREATED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON {schema}idempotency_keys (created_at)"
+)
+# One batch of the oldest keys recorded before a time: deleted, and counted by what comes back.
+PRUNE_IDEMPOTENCY = (
+    "DELETE FROM {schema}idempotency_keys WHERE (principal, idempotency_key) IN"
+    " (SELECT principal, idempotency_key FROM {schema}idempotency_keys"
+    " WHERE created_at < ? ORDER BY created_at LIMIT ?) RETURNING created_at"
 )
 
 
-def _idempotency_params(request: IdempotentRequest) -> tuple[str, str, str, str]:
-    return (request.principal, request.key, request.fingerprint, json.dumps(request.result, sort_keys=True))
+def _idempotency_params(
+    request: IdempotentRequest, positions: Sequence[int] | None = None
+) -> tuple[str, str, str, str, str]:
+    """The row of a keyed request. A bounded record gets the log position of the write's last
+    event (``positions``: those the insert took), where the insert knows them."""
+    result = dict(request.result)
+    if IDEMPOTENCY_RECORD in result and positions:
+        result["position"] = max(positions)
+    return (
+        request.principal,
+        request.key,
+        request.fingerprint,
+        json.dumps(result, sort_keys=True, separators=(",", ":")),
+        request.created_at or recorded_at_text(datetime.now(UTC)),
+    )
 
 
 def row_document(row: Mapping[str, Any], previous: str) -> bytes:
@@ -669,6 +712,45 @@ class SideTableAccess:
         )
         return rows[0]["first"] if rows else None
 
+    # ------------------------------------------------------------------ idempotency keys
+    def _idempotency_schema(self) -> tuple[bool, bool]:
+        """Whether ``idempotency_keys`` has its ``created_at`` column, and its index on it."""
+        with self._read_cursor() as cursor:
+            return self._idempotency_schema_in(cursor)
+
+    def migrate_idempotency_keys(self) -> bool:
+        """Brings an ``idempotency_keys`` table from before issue 13 up to date: adds
+        ``created_at`` (``ADD_IDEMPOTENCY_CREATED_AT``: the rows there count as recorded now) and
+        its index. Run when the tables are created, on every start; once it is done it only reads
+        the catalogue. Several processes may run it at once: the change is made under the store's
+        write lock (PostgreSQL: also under ``schema_lock``), after looking again. Answers whether
+        it added the column."""
+        if self._idempotency_schema() == (True, True):
+            return False
+        with self._write_lock() as cursor:
+            has_column, _ = self._idempotency_schema_in(cursor)
+            if not has_column:
+                now = recorded_at_text(datetime.now(UTC))
+                cursor.execute(self.side_sql(ADD_IDEMPOTENCY_CREATED_AT.replace("{now}", now)))
+            cursor.execute(self.side_sql(IDEMPOTENCY_CREATED_INDEX))
+        return not has_column
+
+    def _idempotency_schema_in(self, cursor: Any) -> tuple[bool, bool]:
+        """``_idempotency_schema``, read in the caller's transaction."""
+        raise NotImplementedError
+
+    def prune_idempotency_keys(self, recorded_before: str, batch_size: int = 500) -> int:
+        """Deletes the idempotency keys recorded before ``recorded_before`` (``recorded_at``
+        text), oldest first, ``batch_size`` to a transaction (a key from before issue 13 may hold
+        a whole answer of hundreds of KB); answers how many it deleted. A request that repeats a
+        deleted key is a new request: it records again."""
+        deleted = 0
+        while True:
+            batch = len(self.execute(PRUNE_IDEMPOTENCY, (recorded_before, batch_size), commit=True))
+            deleted += batch
+            if batch < batch_size:
+                return deleted
+
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         raise NotImplementedError
 
@@ -774,6 +856,16 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *(self.side_sql(s) for s in SIDE_TABLES)]
 
+    def create_table(self) -> None:
+        super().create_table()
+        self.migrate_idempotency_keys()
+
+    def _idempotency_schema_in(self, cursor: Any) -> tuple[bool, bool]:
+        cursor.execute("PRAGMA table_info(idempotency_keys)")
+        has_column = any(row[1] == "created_at" for row in cursor.fetchall())
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'idempotency_keys_created'")
+        return has_column, cursor.fetchone() is not None
+
     def side_sql(self, statement: str) -> str:
         return statement.replace("{schema}", "")
 
@@ -784,7 +876,7 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         self._advance_log_clock(c, kwargs.get("event_times"))
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
-            c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
+            c.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request, notification_ids))
         self._insert_event_times(c, kwargs.get("event_times"))
         self._extend_chain(c, positions=notification_ids, inserted=stored_events)
         return notification_ids
@@ -880,6 +972,7 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     def create_table(self) -> None:
         with schema_lock(self.datastore):
             super().create_table()
+            self.migrate_idempotency_keys()
 
     def side_sql(self, statement: str) -> str:
         schema = self.datastore.schema
@@ -888,7 +981,7 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         request: IdempotentRequest | None = kwargs.get("idempotency")
-        if request is not None:
+        if request is not None and not stored_events:  # else once the events have their positions
             curs.execute(self.side_sql(INSERT_IDEMPOTENCY), _idempotency_params(request))
         self._insert_event_times(curs, kwargs.get("event_times"))
 
@@ -897,6 +990,15 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     ) -> Sequence[int] | None:
         notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         # Still inside the insert's transaction and its table lock.
+        request: IdempotentRequest | None = kwargs.get("idempotency")
+        if request is not None:
+            # Its record takes the events' log position. Read back at once, so that a key another
+            # request took meanwhile fails here, under the lock, and rolls the write back.
+            curs.execute(
+                self.side_sql(INSERT_IDEMPOTENCY + " RETURNING created_at"),
+                _idempotency_params(request, notification_ids),
+            )
+            curs.fetchone()
         self._extend_chain(curs, positions=notification_ids or [])
         return notification_ids
 
@@ -1017,6 +1119,18 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             (sorted(versions), self.stored_stream_id(originator_id)),
         )
         return {row["originator_version"]: (row["position"], row["hash"]) for row in rows}
+
+    def _idempotency_schema_in(self, cursor: Any) -> tuple[bool, bool]:
+        schema = self.datastore.schema
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = 'idempotency_keys' AND column_name = 'created_at') AS has_column,"
+            " EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = %s"
+            " AND indexname = 'idempotency_keys_created') AS has_index",
+            (schema, schema),
+        )
+        row = cursor.fetchone()
+        return bool(row["has_column"]), bool(row["has_index"])
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=commit) as curs:
