@@ -18,6 +18,7 @@ from uuid import UUID
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
+from service import logs
 from service.api import Api, refuse_duplicate_keys
 from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
@@ -97,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         limit=int(setting("AUTH_FAILURE_LIMIT", "20")), window=float(setting("AUTH_FAILURE_WINDOW_SECONDS", "60"))
     )
     app.after_request(_security_headers)
+    logs.install(app)
     _add_projections(app, env, records)
 
     api = Api(app)

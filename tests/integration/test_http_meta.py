@@ -25,7 +25,7 @@ def routes_served(http: Http) -> dict[str, set[str]]:
     document itself included."""
     routes: dict[str, set[str]] = {}
     for rule in http.app.url_map.iter_rules():
-        if not rule.rule.startswith(("/api/v1/", "/healthz")):
+        if not rule.rule.startswith(("/api/v1/", "/healthz", "/readyz")):
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
@@ -90,7 +90,7 @@ def test_openapi_documents_problems_and_security_for_every_operation(spec: dict[
                 continue
             responses = operation["responses"]
             assert "default" in responses, (path, method)
-            if path in ("/healthz", "/api/v1/openapi.json"):  # public
+            if path in ("/healthz", "/readyz", "/api/v1/openapi.json"):  # public
                 assert operation["security"] == []
                 continue
             assert operation["security"] == [{"bearerAuth": []}], (path, method)
