@@ -480,8 +480,10 @@ class SideTableAccess:
         with self._read_cursor() as cursor:
             return self._select_tree_nodes(cursor, keys)
 
-    def _read_cursor(self) -> Any:
-        raise NotImplementedError
+    @contextmanager
+    def _read_cursor(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            yield cursor
 
     def chained_document(self, position: int) -> tuple[int, bytes] | None:
         """The chained event at log ``position``: its seq and its canonical document, the leaf the
@@ -560,8 +562,19 @@ class SideTableAccess:
             )
 
     def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
-        """Chains events stored before the chain existed, in batches; returns how many."""
-        raise NotImplementedError
+        """Chains events stored before the chain existed, in batches, each under the store's
+        write lock as writers take it; returns how many."""
+        chained = 0
+        first = True
+        while True:
+            with self._write_lock() as cursor:
+                if first:
+                    self._check_migration_allowed(cursor, force)
+                    first = False
+                added = self._extend_chain(cursor, limit=batch_size)
+            chained += added
+            if added < batch_size:
+                return chained
 
     def _links_query(self, after_position: int | None, limit: int) -> tuple[str, tuple[int, ...]]:
         """The page after ``after_position``; with None, the first page, with no lower bound at
@@ -882,11 +895,6 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
         return notification_ids
 
     @contextmanager
-    def _read_cursor(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield cursor
-
-    @contextmanager
     def _write_lock(self) -> Iterator[Any]:
         connection = self.datastore.get_connection(commit=True)
         with connection as conn:
@@ -898,27 +906,6 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
                 conn.rollback()
                 raise
             conn.commit()
-
-    def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
-        chained = 0
-        first = True
-        while True:
-            connection = self.datastore.get_connection(commit=True)
-            with connection as conn:
-                cursor = conn.cursor()
-                cursor.execute("BEGIN IMMEDIATE")  # the store's write lock, as writers take it
-                try:
-                    if first:
-                        self._check_migration_allowed(cursor, force)
-                        first = False
-                    added = self._extend_chain(cursor, limit=batch_size)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                conn.commit()
-            chained += added
-            if added < batch_size:
-                return chained
 
     def execute(self, statement: str, params: Sequence[Any] = (), *, commit: bool = False) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=commit) as c:
@@ -1039,25 +1026,6 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
             if failure is not None:
                 raise failure
         return notification_ids
-
-    def chain_unchained(self, batch_size: int = 5000, *, force: bool = False) -> int:
-        chained = 0
-        first = True
-        while True:
-            with self.datastore.transaction(commit=True) as curs:
-                self._lock_table(curs)  # the library's write lock on the events table
-                if first:
-                    self._check_migration_allowed(curs, force)
-                    first = False
-                added = self._extend_chain(curs, limit=batch_size)
-            chained += added
-            if added < batch_size:
-                return chained
-
-    @contextmanager
-    def _read_cursor(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield cursor
 
     @contextmanager
     def _write_lock(self) -> Iterator[Any]:

@@ -11,29 +11,17 @@ witnesses' cosignatures. ``collab-verify`` (``service/audit/offline.py``) checks
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from service.audit.checkpoints import Checkpoint
+from service.audit.offline import FORMAT, SEAL_CONTEXT, canonical, citations
 from service.audit.trail import AuditTrail
 from service.audit.tree import LogTree
 from service.audit.witnesses import WitnessRegistry
-
-FORMAT = "collaboration-records/evidence-bundle/v1"
-KINDS = ("exit-cost-quote", "exit-case", "collaboration-history")
-
-
-SEAL_CONTEXT = b"collaboration-records/evidence-bundle/v1 seal\n"
-
-
-def canonical(bundle: dict[str, Any]) -> bytes:
-    """The one byte form of a bundle: keys sorted, no whitespace, UTF-8. The verifier refuses a
-    file in any other form, so no byte of it can change without changing what it says."""
-    return json.dumps(bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def seal(bundle: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
@@ -46,19 +34,6 @@ def seal(bundle: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
 
 class NoCoveringCheckpoint(LookupError):
     """No checkpoint with a tree head covers every event the figures cite (yet)."""
-
-
-def cited_events(figures: Any) -> Iterator[dict[str, Any]]:
-    """Every event reference in a figures document: an object with an ``event_id``, a
-    ``position`` and a ``hash`` (a source event, a basis, a history row)."""
-    if isinstance(figures, dict):
-        if isinstance(figures.get("position"), int) and "hash" in figures and "event_id" in figures:
-            yield figures
-        for value in figures.values():
-            yield from cited_events(value)
-    elif isinstance(figures, list):
-        for value in figures:
-            yield from cited_events(value)
 
 
 class EvidenceBundles:
@@ -78,7 +53,8 @@ class EvidenceBundles:
         """The bundle of ``figures``: the events they cite (and ``positions``), proven against
         the latest checkpoint with a tree head that covers them all (NoCoveringCheckpoint when
         none does: make a checkpoint, and have the witnesses cosign it)."""
-        wanted = sorted({ref["position"] for ref in cited_events(figures)} | set(positions))
+        cited = {ref["position"] for _, ref in citations(figures) if isinstance(ref["position"], int)}
+        wanted = sorted(cited | set(positions))
         documents: dict[int, tuple[int, bytes]] = {}
         for position in wanted:
             chained = self.store.chained_document(position)

@@ -186,15 +186,6 @@ def default_origin(key: Ed25519PublicKey) -> str:
     return f"collaboration-records/{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
-def log_verifier(checkpoint: Checkpoint) -> notes.Verifier | None:
-    """The verifier key (``vkey``) of the key that signed this checkpoint's note, by the name
-    its note gives. Informational only: a verifier trusts the vkey it was given."""
-    if checkpoint.note is None:
-        return None
-    origin = notes.parse_checkpoint(notes.parse_note(checkpoint.note).text).origin
-    return notes.Verifier.of(origin, base64.b64decode(checkpoint.public_key))
-
-
 def check_signature(checkpoint: Checkpoint, trusted_public_key: str | None = None) -> None:
     """Raises CheckpointInvalid unless the checkpoint was signed by the trusted key over exactly
     its fields. With no trusted key (None) it is checked with the key it names itself, which

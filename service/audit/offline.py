@@ -93,6 +93,8 @@ SEAL_CONTEXT = b"collaboration-records/evidence-bundle/v1 seal\n"
 
 
 def canonical(value: Any) -> bytes:
+    """The one byte form of a bundle: keys sorted, no whitespace, UTF-8. A file in any other
+    form is refused, so no byte of it can change without changing what it says."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -134,7 +136,7 @@ def _verify(bundle: Any, policy: Policy, report: Report) -> None:
     checkpoint = _checkpoint(bundle, policy, report)
     events = _events(bundle, checkpoint, report)
     figures = bundle.get("figures")
-    for where, ref in _citations(figures, "figures"):
+    for where, ref in citations(figures):
         _citation(where, ref, events, report)
     kind = bundle.get("kind")
     if kind == "exit-cost-quote":
@@ -246,15 +248,17 @@ def _events(
     return verified
 
 
-def _citations(value: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def citations(value: Any, where: str = "figures") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every event reference in a figures document, with where it is: an object with an
+    ``event_id``, a ``position`` and a ``hash`` (a source event, a basis)."""
     if isinstance(value, dict):
         if "event_id" in value and "position" in value and "hash" in value:
             yield where, value
         for key, item in value.items():
-            yield from _citations(item, f"{where}.{key}")
+            yield from citations(item, f"{where}.{key}")
     elif isinstance(value, list):
         for number, item in enumerate(value):
-            yield from _citations(item, f"{where}[{number}]")
+            yield from citations(item, f"{where}[{number}]")
 
 
 def _citation(where: str, ref: dict[str, Any], events: dict[int, tuple[dict[str, Any], str]], report: Report) -> None:

@@ -163,16 +163,15 @@ class WitnessRegistry:
             for row in rows
         ]
 
-    def cosigned(self, checkpoint: Checkpoint) -> Checkpoint:
-        """The checkpoint with its note carrying every kept cosignature after the log's own."""
+    def cosigned(self, checkpoint: Checkpoint, kept: list[dict[str, Any]] | None = None) -> Checkpoint:
+        """The checkpoint with its note carrying every kept cosignature after the log's own
+        (``kept``: its cosignatures, where the caller has read them already)."""
         if checkpoint.note is None:
             return checkpoint
         note = _note(checkpoint)
+        rows = self.cosignatures(checkpoint.size) if kept is None else kept
         try:
-            lines = [
-                notes.parse_note(note.text + "\n" + row["line"]).signatures[0]
-                for row in self.cosignatures(checkpoint.size)
-            ]
+            lines = [notes.parse_note(note.text + "\n" + row["line"]).signatures[0] for row in rows]
         except notes.NoteError as error:
             raise CheckpointInvalid(f"a kept cosignature of size {checkpoint.size} was altered: {error}") from None
         return replace(checkpoint, note=str(note.with_signatures(*lines)))

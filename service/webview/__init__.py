@@ -235,8 +235,7 @@ def _page(template: str, *, status: int = 200, **context: Any) -> Response:
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
     )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return response  # X-Content-Type-Options and Referrer-Policy: on every answer (service/app.py)
 
 
 def _safe_next(target: str | None) -> str:

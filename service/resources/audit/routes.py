@@ -238,21 +238,20 @@ def register_witness(body: dict[str, Any]) -> Response:
 
 
 def _line_witness(line: str) -> str | None:
-    """The witness a cosignature line names (None when it is not one)."""
-    text = line.strip()
-    if not text.startswith(notes.DASH.strip()):
+    """The witness a cosignature line names (None when it is not one), read as the note parser reads it."""
+    try:
+        return notes.parse_note("-\n\n" + line.rstrip("\n") + "\n").signatures[0].name
+    except notes.NoteError:
         return None
-    parts = text.split()
-    return parts[1] if len(parts) == 3 else None
 
 
 def _served(checkpoint: Any) -> dict[str, Any]:
     """A kept checkpoint as served: its note carrying the witnesses' cosignatures, and the list."""
     registry = witness_registry()
-    served = _readable(lambda: registry.cosigned(checkpoint)).as_dict()
-    if checkpoint.note is not None:
-        served["cosignatures"] = registry.cosignatures(checkpoint.size)
-    return served
+    if checkpoint.note is None:
+        return checkpoint.as_dict()
+    kept = registry.cosignatures(checkpoint.size)
+    return {**_readable(lambda: registry.cosigned(checkpoint, kept)).as_dict(), "cosignatures": kept}
 
 
 def _note_response(checkpoint: Any) -> Response:
