@@ -8,9 +8,18 @@
   platform sets ``PORT`` (Heroku-style), ``0.0.0.0:$PORT`` so the platform's router can reach
   it; else ``127.0.0.1:8000``, so a developer's machine does not expose the service to the
   network by accident. In production put TLS in front (a reverse proxy or the platform).
+- Metrics (``GET /metrics``, service/metrics.py): every worker counts its requests in files
+  under ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode), which a scrape
+  sums whichever worker answers it. Unless the operator names a directory, one is made for
+  this server when it starts, and removed when it stops; a directory the operator names is
+  emptied of earlier runs' files when the server starts.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 if os.environ.get("BIND"):
     bind = [os.environ["BIND"]]
@@ -32,3 +41,38 @@ errorlog = "-"
 control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "") == ""
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+# ---------------------------------------------------------------- metrics (multiprocess)
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_MADE_BY = "COLLABORATION_RECORDS_METRICS_DIR_MADE_BY"  # the master that made the directory
+
+
+def on_starting(server):
+    """Once, in the master, before any worker is forked (not again on a reload, HUP): the
+    workers inherit the variable, so prometheus_client is in multiprocess mode from its import.
+    A directory an earlier master made (this one was started from it by USR2) is that master's,
+    removed when it exits, so this one makes its own."""
+    given = os.environ.get(_METRICS_DIR)
+    if not given or os.environ.get(_MADE_BY):
+        made = tempfile.mkdtemp(prefix="collaboration-records-metrics-")
+        os.environ[_METRICS_DIR] = made
+        os.environ[_MADE_BY] = str(os.getpid())
+        atexit.register(_remove_made_directory, made, os.getpid())
+        return
+    directory = Path(given)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # counts of an earlier run would be summed with this one's
+        stale.unlink(missing_ok=True)
+
+
+def _remove_made_directory(directory, master):
+    """At the master's exit, however it exits (workers inherit the hook; they leave it alone)."""
+    if os.getpid() == master:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A worker has exited: its counters stay (counts only grow), its live gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

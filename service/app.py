@@ -18,7 +18,7 @@ from uuid import UUID
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
-from service import logs
+from service import logs, metrics
 from service.api import Api, refuse_duplicate_keys
 from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
@@ -91,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     records = CollaborationRecords(env=env)
     app.extensions["records"] = records
     app.extensions["tokens"] = TokenStore(records.side_tables)
+
     def setting(name: str, default: str) -> str:
         return str(app.config.get(name) or os.environ.get(name) or default)
 
@@ -99,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.after_request(_security_headers)
     logs.install(app)
+    metrics.install(app)
     _add_projections(app, env, records)
 
     api = Api(app)

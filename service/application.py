@@ -41,6 +41,7 @@ from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from domain.forces import FORCES
 from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
 from domain.values import Money, Provenance
+from service import metrics
 from service.documents import benefit_document, collaboration_document, event_document, exit_case_document, jsonable
 from service.errors import (
     BenefitNotFound,
@@ -88,6 +89,7 @@ def recorded_in_log_order(command: Callable[..., Written]) -> Callable[..., Writ
             try:
                 return command(self, *args, **kwargs)
             except RecordedOutOfOrder as refused:
+                metrics.write_retried(metrics.OUT_OF_ORDER)
                 wait_for_the_clock(refused.closed_at)
         raise ConcurrentUpdate("the log kept moving past this request's events; try again")
 
@@ -1284,11 +1286,13 @@ class CollaborationRecords(Application[UUID]):
             try:
                 return self._save(aggregate, result, idempotency, extra)
             except RecordedOutOfOrder as refused:  # the log was closed past these events' time
+                metrics.write_retried(metrics.OUT_OF_ORDER)
                 wait_for_the_clock(refused.closed_at)  # and again, with fresh events
             except IntegrityError:
                 if (replay := self._replay(idempotency)) is not None:
                     return replay
                 # Another writer took this version: back off a little, retry on fresh state.
+                metrics.write_retried(metrics.VERSION_TAKEN)
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
         raise ConcurrentUpdate(f"the {what} kept changing under this request; try again")
 

@@ -8,9 +8,9 @@ import os
 from flask import current_app, jsonify
 from flask.wrappers import Response
 
+from projections.lag import projection_lag
 from service import web
 from service.api import Blueprint
-from service.persistence import PROJECTION_NAMES
 from service.resources.meta.schemas import HealthSchema, ReadinessSchema
 
 blp = Blueprint("meta", __name__, description="Liveness and readiness.")
@@ -39,12 +39,9 @@ def readyz() -> Response:
     `READY_MAX_LAG` events (1000 by default) would answer reads late while it catches up.
     503 (`not-ready`) names the projections behind.
     """
-    size = web.records().log_size()
+    lag = projection_lag(web.records(), current_app.extensions)
     allowed = int(current_app.config.get("READY_MAX_LAG") or os.environ.get("READY_MAX_LAG") or DEFAULT_MAX_LAG)
-    projections = {}
-    for name in PROJECTION_NAMES:
-        position = current_app.extensions[name].position()
-        projections[name] = {"position": position, "lag": max(0, size - position)}
+    projections = lag.as_dict()
     behind = [name for name, state in projections.items() if state["lag"] > allowed]
     if behind:
         web.fail(
@@ -54,4 +51,4 @@ def readyz() -> Response:
             title="Not ready",
             headers={"Retry-After": "5"},
         )
-    return jsonify({"status": "ready", "log_size": size, "max_lag": allowed, "projections": projections})
+    return jsonify({"status": "ready", "log_size": lag.head, "max_lag": allowed, "projections": projections})
