@@ -42,6 +42,16 @@ control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "") == ""
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
+# The head of a request: the app enforces the real limits (service/limits.py: a URL of 4096
+# bytes, 100 header fields of 8190 bytes) and answers them as application/problem+json. gunicorn
+# refuses beyond these, with its own text/html page, before the app sees the request: a request
+# line longer than 8190 bytes (gunicorn's most), more than 400 header fields, or one longer than
+# 16384 bytes. They bound a request's head to about 6.5 MB. See docs/operations.md.
+limit_request_line = 8190
+limit_request_fields = 400
+limit_request_field_size = 16384
+
+
 # ---------------------------------------------------------------- metrics (multiprocess)
 _METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _MADE_BY = "COLLABORATION_RECORDS_METRICS_DIR_MADE_BY"  # the master that made the directory

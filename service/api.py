@@ -74,6 +74,7 @@ class Api(flask_smorest.Api):
         super().init_app(app, spec_kwargs=spec_kwargs)
         self.register_field(DecimalString, "string", "decimal")
         self.ma_plugin.converter.add_attribute_function(null_in_nullable_enums)
+        self.ma_plugin.converter.add_attribute_function(key_names)
         [document_rule] = [rule for rule in app.url_map.iter_rules() if rule.endpoint == "api-docs.openapi_json"]
         self.spec.path(
             rule=document_rule,
@@ -222,6 +223,18 @@ def null_in_nullable_enums(self: Any, field: ma.fields.Field, ret: dict[str, Any
     if field.allow_none and "enum" in ret and None not in ret["enum"]:
         return {"enum": [*ret["enum"], None]}
     return {}
+
+
+KEY_LIMITS = ("enum", "pattern", "minLength", "maxLength", "format")
+
+
+def key_names(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: a map documents what its keys may be (``propertyNames``),
+    from its key field, as it documents its values (``additionalProperties``)."""
+    if not isinstance(field, ma.fields.Dict) or field.key_field is None:
+        return {}
+    names = {name: limit for name, limit in self.field2property(field.key_field).items() if name in KEY_LIMITS}
+    return {"propertyNames": names} if names else {}
 
 
 class DuplicateKey(ValueError):

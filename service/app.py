@@ -26,6 +26,7 @@ from service.auth import FailedSignIns, TokenStore
 from service.cli import idempotency_cli, tokens_cli
 from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
+from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from
 from service.resources import register_resources
 from service.webview import webview
@@ -44,7 +45,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "info": {
             "description": "The record of police collaboration agreements (s22A Police Act 1996) in England "
             "and Wales: every change an immutable event. Errors are RFC 9457 application/problem+json. Money "
-            "and shares are decimal strings, never numbers."
+            "and shares are decimal strings, never numbers. A request's URL is at most "
+            f"{MAX_TARGET_BYTES} bytes (else 414), its headers at most {MAX_HEADER_FIELDS} fields of at most "
+            f"{MAX_HEADER_FIELD_BYTES} bytes each (else 431), and its body at most 1 MiB (else 413)."
         },
         "servers": [{"url": "/"}],
     },
@@ -100,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.after_request(_security_headers)
     logs.install(app)
+    app.before_request(refuse_oversized_head)  # after the request id is given, before anything reads the request
     metrics.install(app)
     _add_projections(app, env, records)
 

@@ -12,26 +12,31 @@ is refused by name before anything runs.
 Every JSON array and object a request may carry has a bound (``BoundedList``, ``KeyedBy``):
 its length is checked before any of its elements, so an oversized one is refused at once with
 one error. The bounds appear in the OpenAPI document as ``maxItems`` and ``maxProperties``.
+
+Each field documents its own limits in the OpenAPI document, from the same constants as its rule
+(``minLength``, ``maxLength``, ``pattern``, ``enum``, ``minimum``, ``maximum``), so that whatever
+the document calls valid is accepted. A validator that knows its limits says so in ``json_schema``.
+The patterns use only what JSON Schema's dialect (ECMA 262) and Python's ``re`` read alike: literal
+characters, ``\\xHH`` and ``\\uHHHH`` escapes, classes and ranges; never ``\\s``, ``\\d``,
+``\\w`` or ``\\Z``, whose meanings differ.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import ValidationError, fields, utils
 
 from domain.forces import FORCES
-from domain.values import SHARE_PLACES, text_fault
+from domain.values import MAX_AMOUNT, SHARE_PLACES, text_fault
 
 DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 UNSIGNED_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 MAX_DECIMAL_LENGTH = 64
-# Documented in the OpenAPI document: what a valid (non-negative) amount and share look like.
-MONEY_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
-SHARE_PATTERN = rf"^[0-9]+(\.[0-9]{{1,{SHARE_PLACES}}})?$"
 INTEGER_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 RFC3339_TIMESTAMP = re.compile(
@@ -41,16 +46,63 @@ CODE_LENGTH = 100  # force codes, kinds, bases, ids, financial years: all far sh
 # No list or map of forces can be longer than the list of forces: 43 (England and Wales).
 MAX_FORCES = len(FORCES)
 
+# ------------------------------------------------------------------ limits, as documented
+# Whole digits of an amount or value below MAX_AMOUNT (10^15): at most 15.
+AMOUNT_DIGITS = len(str(MAX_AMOUNT)) - 1
+
+
+def decimal_pattern(places: int, *, signed: bool = False, digits: int = AMOUNT_DIGITS) -> str:
+    """What a decimal of at most ``digits`` whole digits and ``places`` decimal places looks like."""
+    return rf"^{'-?' if signed else ''}[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"
+
+
+# Money (domain.values.Money): to the penny, less than 10^15 either way.
+MONEY_PATTERN = decimal_pattern(2)
+SIGNED_MONEY_PATTERN = decimal_pattern(2, signed=True)
+POSITIVE_MONEY_PATTERN = rf"^([1-9][0-9]{{0,{AMOUNT_DIGITS - 1}}}(\.[0-9]{{1,2}})?|0\.(0[1-9]|[1-9][0-9]?))$"
+# A share (domain.values.Share): from 0 to 1, at most SHARE_PLACES decimal places.
+SHARE_PATTERN = rf"^(0(\.[0-9]{{1,{SHARE_PLACES}}})?|1(\.0{{1,{SHARE_PLACES}}})?)$"
+# A date Python reads (years 0001 to 9999); whether the day exists is the ``date`` format's to say.
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_MONTH_DAY = "(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DATE_PATTERN = f"^{_YEAR}-{_MONTH_DAY}$"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+_OFFSET = "(Z|z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+TIMESTAMP_PATTERN = f"^{_YEAR}-{_MONTH_DAY}[Tt]{_TIME}{_OFFSET}$"
+# The text rule (domain.values.text_fault) refuses NUL, the C0 controls but tab, line feed and
+# carriage return, DEL and lone surrogates; str.strip() takes away the characters str.isspace()
+# names, of which these are the ones the rule lets through.
+FORBIDDEN_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\uD800-\uDFFF"
+WHITESPACE = r"\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = f"^[^{FORBIDDEN_CHARACTERS}]*$"
+# Text that says something: maybe some whitespace, then one character that is not, then any.
+SAYING_TEXT_PATTERN = f"^[{WHITESPACE}]*[^{FORBIDDEN_CHARACTERS}{WHITESPACE}][^{FORBIDDEN_CHARACTERS}]*$"
+
+
+def documented_by(*validators: Any) -> dict[str, Any]:
+    """The JSON Schema limits the validators state (``json_schema``), later ones over earlier."""
+    documented: dict[str, Any] = {}
+    for validator in validators:
+        documented.update(getattr(validator, "json_schema", {}))
+    return documented
+
 
 class DecimalString(fields.String):
     """An exact decimal written as a JSON string, e.g. ``"10500000.00"`` or ``"0.69"``.
 
     JSON numbers are refused: a parser turns them into binary floats before we see them,
-    and a float anywhere near money is a bug. Digits are ASCII 0-9 only."""
+    and a float anywhere near money is a bug. Digits are ASCII 0-9 only.
+
+    The document shows a value below 10^15 either way with at most ``places`` decimal places,
+    and a sign only when ``signed`` (a benefit's value: ``domain.benefit.parse_value``)."""
 
     what = "a decimal"
     example = "1.00"
     shape = DECIMAL_TEXT
+
+    def __init__(self, *, signed: bool = True, places: int = SHARE_PLACES, **kwargs: Any):
+        metadata = {"format": "decimal", "pattern": decimal_pattern(places, signed=signed), "example": self.example}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:  # type: ignore[override]
         if isinstance(value, bool) or not isinstance(value, str):
@@ -79,19 +131,20 @@ class MoneyString(DecimalString):
     """An amount in GBP as a string with at most two decimals, e.g. ``"10500000.00"``.
 
     A minus sign gets through the shape check so that the domain can refuse it by its rule's
-    name (``negative-amount``); the documented pattern shows only what is valid."""
+    name (``negative-amount``); the documented pattern shows only what is valid: a ``signed``
+    amount (a claim line) may be negative, a ``positive`` one (a settlement, a payment) is more
+    than zero, any other is zero or more."""
 
     what = "an amount of money"
     example = "10500000.00"
 
-    def __init__(self, **kwargs: Any):
-        metadata = {
-            "format": "decimal",
-            "pattern": MONEY_PATTERN,
-            "example": self.example,
-            "description": "GBP, at most two decimals, less than 1000000000000000.00",
-        }
-        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+    def __init__(self, *, signed: bool = False, positive: bool = False, **kwargs: Any):
+        if positive:
+            pattern, description = POSITIVE_MONEY_PATTERN, "GBP, more than zero, at most two decimals"
+        else:
+            pattern, description = decimal_pattern(2, signed=signed), "GBP, at most two decimals"
+        metadata = {"pattern": pattern, "description": f"{description}, less than 1000000000000000.00"}
+        super().__init__(places=2, metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
 
 class ShareString(DecimalString):
@@ -102,12 +155,7 @@ class ShareString(DecimalString):
     shape = UNSIGNED_DECIMAL_TEXT
 
     def __init__(self, **kwargs: Any):
-        metadata = {
-            "format": "decimal",
-            "pattern": SHARE_PATTERN,
-            "example": self.example,
-            "description": f"From 0 to 1, at most {SHARE_PLACES} decimal places",
-        }
+        metadata = {"pattern": SHARE_PATTERN, "description": f"From 0 to 1, at most {SHARE_PLACES} decimal places"}
         super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
 
@@ -135,11 +183,17 @@ class QueryInteger(fields.Integer):
 
 class TextRule:
     """The text rule of ``domain.values.text_fault`` as a marshmallow validator; with
-    ``blank=False`` the text must also say something."""
+    ``blank=False`` the text must also say something. ``json_schema`` is the rule as documented."""
 
     def __init__(self, max_length: int, *, blank: bool):
         self.max_length = max_length
         self.blank = blank
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        if self.blank:
+            return {"maxLength": self.max_length, "pattern": TEXT_PATTERN}
+        return {"minLength": 1, "maxLength": self.max_length, "pattern": SAYING_TEXT_PATTERN}
 
     def __call__(self, value: str | None) -> None:
         if value is None:
@@ -158,21 +212,23 @@ class Text(fields.String):
 
     def __init__(self, *, max_length: int, blank: bool = False, **kwargs: Any):
         validators = kwargs.pop("validate", None)
-        extra = [validators] if callable(validators) else list(validators or [])
-        kwargs["metadata"] = {"maxLength": max_length, **kwargs.get("metadata", {})}
-        super().__init__(validate=[TextRule(max_length, blank=blank), *extra], **kwargs)
+        rules = [TextRule(max_length, blank=blank), *([validators] if callable(validators) else validators or [])]
+        kwargs["metadata"] = {**documented_by(*rules), **kwargs.get("metadata", {})}
+        super().__init__(validate=rules, **kwargs)
 
 
 class OptionalText(Text):
-    """Text that may be left out: null, empty or whitespace-only arrives as None."""
+    """Text that may be left out: null, empty or whitespace-only arrives as None. Whitespace the
+    text rule forbids (a vertical tab, a file separator) is refused like any other character."""
 
     def __init__(self, *, max_length: int, **kwargs: Any):
         kwargs.setdefault("allow_none", True)
         super().__init__(max_length=max_length, blank=True, **kwargs)
+        self.max_length = max_length
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
-        return text if text.strip() else None
+        return text if text.strip() or text_fault(text, self.max_length) is not None else None
 
 
 class Code(Text):
@@ -189,6 +245,10 @@ class Date(fields.Date):
 
     default_error_messages = {"invalid": "Not a valid date: write it YYYY-MM-DD, e.g. 2019-04-01."}
 
+    def __init__(self, **kwargs: Any):
+        kwargs["metadata"] = {"pattern": DATE_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
             raise self.make_error("invalid")
@@ -196,14 +256,24 @@ class Date(fields.Date):
 
 
 class Timestamp(fields.AwareDateTime):
-    """An RFC 3339 timestamp with its offset, e.g. ``2019-04-01T09:30:00Z``."""
+    """An RFC 3339 timestamp with its offset, e.g. ``2019-04-01T09:30:00Z``; RFC 3339 lets the
+    ``T`` and ``Z`` be written in lower case too. At most microseconds, and no leap second."""
 
     default_error_messages = {"invalid": "Not a valid timestamp: write it like 2019-04-01T09:30:00Z (RFC 3339)."}
+
+    def __init__(self, **kwargs: Any):
+        kwargs["metadata"] = {"pattern": TIMESTAMP_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or not RFC3339_TIMESTAMP.fullmatch(value):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        moment = super()._deserialize(value.upper(), attr, data, **kwargs)  # Python reads only "T" and "Z"
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC: before anything, as is UTC's first
+            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
+        return moment
 
 
 class BoundedList(fields.List):
@@ -250,8 +320,21 @@ class KeyedBy(fields.Dict):
             raise ValidationError(messages) from None
 
 
-def known_force(code: str) -> None:
-    """A validator: one of the 43 forces' codes."""
-    if code not in FORCES:
-        shown = code if len(code) <= CODE_LENGTH else code[:CODE_LENGTH] + "…"
-        raise ValidationError(f"unknown force code {shown!r}; GET /api/v1/forces lists them")
+class KnownForce:
+    """A validator: one of the 43 forces' codes (documented as their ``enum``)."""
+
+    json_schema = {"enum": list(FORCES)}
+
+    def __call__(self, code: str) -> None:
+        if code not in FORCES:
+            shown = code if len(code) <= CODE_LENGTH else code[:CODE_LENGTH] + "…"
+            raise ValidationError(f"unknown force code {shown!r}; GET /api/v1/forces lists them")
+
+
+known_force = KnownForce()
+# A force code in a request body: the domain refuses any other by its rule's name (unknown-force).
+FORCE_CODE = {
+    "enum": list(FORCES),
+    "description": "A force code, e.g. west-mercia (GET /api/v1/forces)",
+    "example": "west-mercia",
+}

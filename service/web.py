@@ -28,7 +28,13 @@ READ_YOUR_WRITES_TIMEOUT = 5.0
 _ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
 _ENTITY_TAG_LIST = re.compile(rf"[ \t]*(,[ \t]*)*{_ENTITY_TAG}([ \t]*,([ \t]*{_ENTITY_TAG})?)*[ \t]*")
 _VERSION_TAG = re.compile(r"[0-9]{1,19}")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# What the OpenAPI document shows for If-Match: "*", or a comma-separated list of (weak or
+# strong) tags in quotes, without the optional whitespace around it and without obs-text.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)$'
+# An Idempotency-Key: 1 to 255 visible ASCII characters, e.g. a UUID.
+IDEMPOTENCY_KEY_LENGTH = 255
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_LENGTH}}}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 class ProblemRaised(Exception):
@@ -157,11 +163,11 @@ def idempotency_key() -> IdempotencyKey | None:
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         fail(
             400,
-            "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
-            errors={IDEMPOTENCY_KEY: ["must be 1 to 255 visible ASCII characters"]},
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, e.g. a UUID",
+            errors={IDEMPOTENCY_KEY: [f"must be 1 to {IDEMPOTENCY_KEY_LENGTH} visible ASCII characters"]},
         )
     fingerprint = IdempotencyKey.fingerprint_of(request.method, request.path, request.get_json(silent=True))
     return IdempotencyKey(principal=current_principal().id, key=key, fingerprint=fingerprint)

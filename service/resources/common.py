@@ -10,6 +10,8 @@ import marshmallow as ma
 from domain.values import REFERENCE_LENGTH, TEXT_LENGTH
 from service.exports import FORMATS
 from service.fields import Code, Date, OptionalText, Text, Timestamp
+from service.limits import MAX_HEADER_FIELD_BYTES
+from service.web import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_LENGTH, IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
 
 # Response headers documented on every response about one collaboration.
 ETAG_HEADER = {
@@ -31,15 +33,26 @@ WRITE_PARAMETERS = [
         "name": "If-Match",
         "required": False,
         "description": 'The ETag of the version this change was based on, e.g. "7". A stale value gets 412.',
-        "schema": {"type": "string"},
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_HEADER_FIELD_BYTES - len("If-Match: "),
+            "pattern": IF_MATCH_PATTERN,
+        },
     },
     {
         "in": "header",
-        "name": "Idempotency-Key",
+        "name": IDEMPOTENCY_KEY,
         "required": False,
         "description": "Repeat a POST safely: the same key from the same token returns the first answer and "
-        "records nothing new; the same key with a different request is refused with 422.",
-        "schema": {"type": "string", "maxLength": 255},
+        "records nothing new; the same key with a different request is refused with 422. 1 to "
+        f"{IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, e.g. a UUID.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": IDEMPOTENCY_KEY_LENGTH,
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+        },
     },
 ]
 

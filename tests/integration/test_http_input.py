@@ -269,9 +269,9 @@ def test_month_bounds_are_documented_in_the_openapi_document(http: Http) -> None
     assert (life["minimum"], life["maximum"]) == (1, 1200)
     assert (notice["minimum"], notice["maximum"]) == (0, 1200)
     assert schemas["Establish"]["properties"]["name"]["maxLength"] == 200
-    assert schemas["AddFunction"]["properties"]["annual_budget"]["pattern"] == r"^[0-9]+(\.[0-9]{1,2})?$"
+    assert schemas["AddFunction"]["properties"]["annual_budget"]["pattern"] == r"^[0-9]{1,15}(\.[0-9]{1,2})?$"
     assert schemas["Apportionment"]["properties"]["shares"]["additionalProperties"]["pattern"] == (
-        r"^[0-9]+(\.[0-9]{1,10})?$"
+        r"^(0(\.[0-9]{1,10})?|1(\.0{1,10})?)$"
     )
 
 

@@ -190,7 +190,8 @@ def test_a_problem_cuts_long_names_and_messages(http: Http) -> None:
     problem = assert_problem(response, 422, "validation-failed")
     assert all(len(name) <= MAX_NAME_SHOWN for name in problem["errors"])
     assert len(response.data) < 4 * 1024
-    response = http.get(f"/api/v1/decisions?force={long_code}")
+    assert_problem(http.get(f"/api/v1/decisions?force={long_code}"), 414, "uri-too-long")  # service/limits.py
+    response = http.get(f"/api/v1/decisions?force={long_code[:4000]}")
     problem = assert_problem(response, 422, "validation-failed")
     assert all(len(message) <= MAX_MESSAGE_SHOWN for message in problem["errors"]["force"])
     assert problem["errors"]["force"][1].startswith("unknown force code 'xxx")

@@ -4,24 +4,44 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import marshmallow as ma
 
-from service.fields import Code, Date, QueryInteger, Text, known_force
+from service.fields import FORBIDDEN_CHARACTERS, WHITESPACE, Code, Date, QueryInteger, Text, known_force
 from service.resources.common import Schema, TemporalQuerySchema
 
 MAX_SIZE = 2**63 - 1
 HASH = {"description": "SHA-256, 64 lowercase hex digits", "pattern": "^[0-9a-f]{64}$"}
 
 
-def ed25519_public_key(value: str) -> None:
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ma.ValidationError("must be base64, e.g. as `flask audit keygen` prints it") from None
-    if len(raw) != 32:
-        raise ma.ValidationError(f"an Ed25519 public key is 32 bytes; this is {len(raw)}")
+class Ed25519PublicKey:
+    """A validator: 32 bytes in padded base64, which is 43 base64 characters and one '='."""
+
+    json_schema = {"minLength": 44, "maxLength": 44, "pattern": "^[A-Za-z0-9+/]{43}=$"}
+
+    def __call__(self, value: str) -> None:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ma.ValidationError("must be base64, e.g. as `flask audit keygen` prints it") from None
+        if len(raw) != 32:
+            raise ma.ValidationError(f"an Ed25519 public key is 32 bytes; this is {len(raw)}")
+
+
+ed25519_public_key = Ed25519PublicKey()
+
+
+class KeyName:
+    """A validator: a C2SP signed-note key name, without whitespace or '+'."""
+
+    json_schema = {"pattern": f"^[^{FORBIDDEN_CHARACTERS}{WHITESPACE}+]+$"}
+    shape = re.compile(r"[^\s+]+")
+
+    def __call__(self, value: str) -> None:
+        if not self.shape.fullmatch(value):
+            raise ma.ValidationError("a key name has no spaces and no '+'")
 
 
 class PublicKey(Text):
@@ -204,7 +224,7 @@ class WitnessRequestSchema(Schema):
     name = Text(
         required=True,
         max_length=200,
-        validate=ma.validate.Regexp(r"^[^\s+]+\Z", error="a key name has no spaces and no '+'"),
+        validate=KeyName(),
         metadata={"description": "The witness's key name, e.g. `west-mercia.police.uk/witness` (C2SP signed-note)"},
     )
     public_key = PublicKey(

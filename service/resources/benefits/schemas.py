@@ -34,9 +34,9 @@ SUB_CATEGORY_CODES = ", ".join(f"{code} {name}" for code, name in SUB_CATEGORIES
 STAGE_NAMES = ", ".join(f"{stage} {name}" for stage, name in STAGES.items())
 STAGE_RANGE = range(min(STAGES), max(STAGES) + 1)
 VALUE = {
-    "format": "decimal",
     "example": "8455000.00",
-    "description": "An exact decimal string in the benefit's unit (GBP to the penny), never a JSON number",
+    "description": "An exact decimal string in the benefit's unit, never a JSON number: less than 10^15 either way, "
+    "at most 10 decimal places, and at most 2 (to the penny) when the unit is GBP",
 }
 
 
@@ -71,6 +71,7 @@ class IdentifyBenefitSchema(WriteSchema):
         metadata={"enum": list(UNITS), "description": "GBP is money, the only unit summed into cash savings"},
     )
     tolerance = DecimalString(
+        signed=False,
         load_default=None,
         allow_none=True,
         metadata={"description": "A maintain benefit's tolerance either side of its baseline (>= 0); maintain only"},
@@ -167,7 +168,10 @@ class DefinitionSchema(WriteSchema):
         metadata={"enum": list(UNITS), "description": "Fixed once the benefit has measurements"},
     )
     tolerance = DecimalString(
-        load_default=None, allow_none=True, metadata={"description": "maintain only: >= 0 either side of the baseline"}
+        signed=False,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "maintain only: >= 0 either side of the baseline"},
     )
     owner = OptionalText(max_length=NAME_LENGTH)
 

@@ -18,9 +18,10 @@ from domain.collaboration import (
     REVIEW_CYCLE_MONTHS,
     USEFUL_LIFE_MONTHS,
 )
-from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
+from domain.values import FIRST_FINANCIAL_YEAR, LAST_FINANCIAL_YEAR, NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
 from service.application import HISTORY_KINDS
 from service.fields import (
+    FORCE_CODE,
     MAX_FORCES,
     BoundedList,
     Code,
@@ -44,11 +45,19 @@ from service.resources.common import (
 from service.resources.exit_cases.schemas import ExitCaseHistoryRowDocument as ExitCostHistoryRowDocument
 
 QUOTE_CSV_VIEWS = ("lines", "payees")
-FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 MAX_PAGE = 1_000_000
 MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
 SEARCH_LENGTH = 200
 SEARCH_TERMS = 20
+
+
+def financial_year_pattern(first: int = FIRST_FINANCIAL_YEAR, last: int = LAST_FINANCIAL_YEAR) -> str:
+    """Exactly the financial years ``domain.values.FinancialYear`` takes, e.g. ``2019/20``: a start
+    from ``first`` to ``last`` (whole centuries), and the next year's last two digits."""
+    assert first % 100 == 0 and last % 100 == 99, (first, last)
+    centuries = "|".join(str(century) for century in range(first // 100, last // 100 + 1))
+    years = "|".join(f"{year:02d}/{(year + 1) % 100:02d}" for year in range(100))
+    return f"^({centuries})({years})$"
 
 
 def few_terms(text: str) -> None:
@@ -74,9 +83,13 @@ class EstablishSchema(WriteSchema):
         Code(metadata=FORCE_CODE),
         max_items=MAX_FORCES,
         required=True,
-        metadata={"description": f"Two or more force codes (at most {MAX_FORCES}, the number of forces)"},
+        metadata={
+            "description": f"Two or more force codes (at most {MAX_FORCES}, the number of forces), each once",
+            "minItems": 2,
+            "uniqueItems": True,
+        },
     )
-    lead_force = Code(required=True, metadata={"description": "The lead/host force: one of the parties"})
+    lead_force = Code(required=True, metadata={**FORCE_CODE, "description": "The lead/host force: one of the parties"})
     governance_body = OptionalText(
         max_length=NAME_LENGTH,
         metadata={"example": "Working Together Board", "description": "Blank is recorded as null"},
@@ -85,13 +98,13 @@ class EstablishSchema(WriteSchema):
 
 
 class JoinPartySchema(WriteSchema):
-    force = Code(required=True, metadata={"description": "The force joining the agreement"})
+    force = Code(required=True, metadata={**FORCE_CODE, "description": "The force joining the agreement"})
 
 
 class AddFunctionSchema(WriteSchema):
     name = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Alliance ICT Dept"})
     kind = Code(required=True, metadata={"enum": list(FUNCTION_KINDS)})
-    host_force = Code(required=True, metadata={"description": "A party hosting the function"})
+    host_force = Code(required=True, metadata={**FORCE_CODE, "description": "A party hosting the function"})
     annual_budget = MoneyString(required=True)
 
 
@@ -99,7 +112,7 @@ class SetBudgetSchema(WriteSchema):
     financial_year = Code(
         required=True,
         metadata={
-            "pattern": r"^[0-9]{4}/[0-9]{2}$",
+            "pattern": financial_year_pattern(),
             "example": "2019/20",
             "description": "1 April to 31 March; from 1900/01 to 2199/00",
         },
@@ -164,14 +177,20 @@ class VariationSchema(WriteSchema):
 class WithdrawalNoticeSchema(WriteSchema):
     force = Code(
         required=True,
-        metadata={"description": "The party giving notice; a force token may give notice only for its own force"},
+        metadata={
+            **FORCE_CODE,
+            "description": "The party giving notice; a force token may give notice only for its own force",
+        },
     )
 
 
 class PartyWithdrawalSchema(WriteSchema):
     force = Code(
         required=True,
-        metadata={"description": "The party leaving, on its live notice; a force token only for its own force"},
+        metadata={
+            **FORCE_CODE,
+            "description": "The party leaving, on its live notice; a force token only for its own force",
+        },
     )
 
 

@@ -16,10 +16,9 @@ import marshmallow as ma
 from domain.exit_case import DISPUTE_FORUMS, EXIT_CASE_TRIGGERS, HEADS
 from domain.exit_costs import HEAD_NAMES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
-from service.fields import BoundedList, Code, Date, MoneyString, OptionalText, Text, known_force
+from service.fields import FORCE_CODE, BoundedList, Code, Date, MoneyString, OptionalText, Text, known_force
 from service.resources.common import ApprovedWriteSchema, ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
 
-FORCE_CODE = {"description": "A force code, e.g. west-mercia (GET /api/v1/forces)", "example": "west-mercia"}
 HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
 # A real claim has tens of lines (DOMAIN.md's has five, under four of the eight heads); 200 leaves
 # room for a claim itemised post by post or contract by contract, and keeps the worst request
@@ -28,7 +27,6 @@ MAX_CASE_LINES = 200
 # Monthly instalments for twenty years; real settlements have a handful.
 MAX_INSTALMENTS = 240
 SIGNED_MONEY = {
-    "pattern": r"^-?[0-9]+(\.[0-9]{1,2})?$",
     "example": "-150000.00",
     "description": "GBP, at most two decimals; negative for a mitigation of the head",
 }
@@ -79,7 +77,7 @@ class OpenExitCaseSchema(WriteSchema):
 
 class CaseLineSchema(Schema):
     head = Code(required=True, metadata={"enum": list(HEADS), "description": f"The exit-cost head: {HEAD_CODES}"})
-    amount = MoneyString(required=True, metadata=SIGNED_MONEY)
+    amount = MoneyString(required=True, signed=True, metadata=SIGNED_MONEY)
     description = Text(required=True, max_length=TEXT_LENGTH, metadata={"example": "Re-establishing HR and payroll"})
     evidence = OptionalText(
         max_length=REFERENCE_LENGTH, metadata={"description": "A document reference; blank is recorded as null"}
@@ -97,7 +95,8 @@ class ClaimSchema(WriteSchema):
         required=True,
         metadata={
             "description": f"At least one line and at most {MAX_CASE_LINES}; a mitigation is a negative line under "
-            "the head it mitigates"
+            "the head it mitigates",
+            "minItems": 1,
         },
     )
     supersedes = Code(
@@ -112,7 +111,9 @@ class ClaimSchema(WriteSchema):
 
 class AssessmentSchema(WriteSchema):
     assessor = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Independent assessor (CIPFA)"})
-    recommended_amount = MoneyString(required=True, metadata={"description": "More than zero, to the penny"})
+    recommended_amount = MoneyString(
+        required=True, positive=True, metadata={"description": "More than zero, to the penny"}
+    )
     lines = BoundedList(
         ma.fields.Nested(CaseLineSchema),
         max_items=MAX_CASE_LINES,
@@ -130,13 +131,13 @@ class DisputeSchema(WriteSchema):
 
 class InstalmentSchema(Schema):
     due_on = Date(required=True, metadata={"description": "Not before the instalment before it"})
-    amount = MoneyString(required=True, metadata={"description": "More than zero"})
+    amount = MoneyString(required=True, positive=True, metadata={"description": "More than zero"})
 
 
 class SettlementSchema(ApprovedWriteSchema):
     payer = Code(required=True, metadata={**FORCE_CODE, "example": "warwickshire"})
     payee = Code(required=True, metadata=FORCE_CODE)
-    amount = MoneyString(required=True, metadata={"description": "The agreed amount: more than zero"})
+    amount = MoneyString(required=True, positive=True, metadata={"description": "The agreed amount: more than zero"})
     write_offs = MoneyString(
         required=True, metadata={"description": "What the payee forgoes on top of the amount; 0.00 for none"}
     )
@@ -144,7 +145,10 @@ class SettlementSchema(ApprovedWriteSchema):
         ma.fields.Nested(InstalmentSchema),
         max_items=MAX_INSTALMENTS,
         required=True,
-        metadata={"description": "At least one; due dates not decreasing; the amounts sum to exactly `amount`"},
+        metadata={
+            "description": "At least one; due dates not decreasing; the amounts sum to exactly `amount`",
+            "minItems": 1,
+        },
     )
     lines = BoundedList(
         ma.fields.Nested(CaseLineSchema),
@@ -160,7 +164,9 @@ class SettlementSchema(ApprovedWriteSchema):
 
 class PaymentSchema(WriteSchema):
     amount = MoneyString(
-        required=True, metadata={"description": "More than zero and at most what is outstanding under the settlement"}
+        required=True,
+        positive=True,
+        metadata={"description": "More than zero and at most what is outstanding under the settlement"},
     )
     paid_on = Date(required=True)
 
