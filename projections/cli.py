@@ -21,7 +21,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from projections.tracked import TrackedProjection
+from projections.tracked import LogDoorbell, TrackedProjection
 from service.persistence import PROJECTION_NAMES
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) 
     logger.setLevel(logging.INFO)
     projections = current_projections(names)
     stop = threading.Event()
+    doorbell = LogDoorbell.for_application(projections[0].application) if projections else None
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("%s received; stopping after the current batches", signal.Signals(signum).name)
@@ -90,7 +91,7 @@ def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) 
 
     def follow(projection: TrackedProjection[Any]) -> None:
         try:
-            follow_one(projection, stop, poll_interval, log_every)
+            follow_one(projection, stop, poll_interval, log_every, doorbell)
         except BaseException:  # follow() retries errors itself: this is the unexpected
             logger.exception("%s: the follower failed; stopping the others", projection.name)
             failed.append(projection.name)
@@ -109,6 +110,8 @@ def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) 
                 follower.join(timeout=0.2)  # short, so that the signal handlers run promptly
     finally:
         stop.set()
+        if doorbell is not None:
+            doorbell.close()
         for follower in followers:
             follower.join()
         for signum, handler in previous_handlers.items():
@@ -118,7 +121,11 @@ def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) 
 
 
 def follow_one(
-    projection: TrackedProjection[Any], stop: threading.Event, poll_interval: float, log_every: float
+    projection: TrackedProjection[Any],
+    stop: threading.Event,
+    poll_interval: float,
+    log_every: float,
+    doorbell: LogDoorbell | None = None,
 ) -> None:
     started_at = projection.position()
     logger.info("%s: following %s from position %s", projection.name, projection.application_name, started_at)
@@ -131,6 +138,6 @@ def follow_one(
             logger.info("%s: at position %s (%.0f events/s)", projection.name, position, rate)
             last_logged.update(at=now, position=position)
 
-    projection.follow(stop, poll_interval, on_advance=on_advance)
+    projection.follow(stop, poll_interval, on_advance=on_advance, doorbell=doorbell)
     position = projection.position()
     logger.info("%s: stopped at position %s (%s events since start)", projection.name, position, position - started_at)

@@ -61,7 +61,6 @@ if TYPE_CHECKING:
     from service.application import CollaborationRecords
 
 DEFAULT_BATCH_SIZE = 500
-PROJECTION_POOL_SIZE = "1"  # PostgreSQL connections each projection keeps open (<NAME>_POSTGRES_POOL_SIZE)
 MAX_RETRY_INTERVAL = 30.0
 
 logger = logging.getLogger(__name__)
@@ -293,19 +292,24 @@ class TrackedProjection(Generic[V]):
         self.batch_size = batch_size
         # Named after the projection, as ProjectionRunner does: e.g. REGISTER_SQLITE_DBNAME gives
         # the view its own SQLite file, and on PostgreSQL the name prefixes the tracking table.
-        # On PostgreSQL each projection keeps a pool beside the application's. Its work is one
-        # locked batch at a time plus short reads, so it keeps one connection open (it may open
-        # more while busy); five each, times four projections and three gunicorn workers, would
-        # hold more connections than a default server allows.
-        pool_size = {f"{self.name.upper()}_POSTGRES_POOL_SIZE": PROJECTION_POOL_SIZE}
-        environment = Environment(self.name, {**pool_size, **os.environ, **env})
+        environment = Environment(self.name, {**os.environ, **env})
         if sqlite_file := environment.get("SQLITE_DBNAME"):
             use_wal(sqlite_file)  # before the library's connections race to switch it
         self.factory = InfrastructureFactory.construct(env=environment)
+        # On PostgreSQL the view lives beside the event store and uses the application's pool
+        # (one per process, one connection per thread: ``SharedPostgresDatastore``), so a batch
+        # reads the log in its own transaction and the process's connections stay few. The
+        # factory's own datastore was never opened.
+        self._shares_datastore = isinstance(self.factory, PostgresFactory) and isinstance(
+            application.factory, PostgresFactory
+        )
+        if self._shares_datastore:
+            self.factory.datastore = application.factory.datastore  # type: ignore[attr-defined]
         try:
             self.view: V = self.factory.tracking_recorder(self.view_class(self.factory))  # type: ignore[arg-type]
         except BaseException:
-            self.factory.close()
+            if not self._shares_datastore:
+                self.factory.close()
             raise
         self._closed = False
 
@@ -397,38 +401,35 @@ class TrackedProjection(Generic[V]):
         poll_interval: float = 0.2,
         *,
         on_advance: Callable[[int], None] | None = None,
+        doorbell: LogDoorbell | None = None,
     ) -> None:
-        """Keep the view up to date until ``stop`` is set. Where the application recorder
-        offers subscriptions (PostgreSQL LISTEN/NOTIFY), a new notification wakes the follower;
-        elsewhere (SQLite) it polls every ``poll_interval`` seconds. Either way it processes
-        through the batched, locked ``catch_up``. Errors are logged and retried with backoff.
-        ``on_advance(position)`` is called whenever the position moves."""
+        """Keep the view up to date until ``stop`` is set, through the batched, locked
+        ``catch_up``. With a ``doorbell`` (PostgreSQL's LISTEN/NOTIFY, one connection for every
+        follower in the process) a new event wakes it at once, and it also looks every second in
+        case a ring was missed; without one it polls every ``poll_interval`` seconds. Errors (the
+        store restarting, no connection in time) are logged and retried with backoff, never
+        fatal. ``on_advance(position)`` is called whenever the position moves."""
         retry_interval = poll_interval
+        position = rung = 0
         while not stop.is_set():
             try:
-                subscription = self.application.recorder.subscribe(gt=self.position())
-            except NotImplementedError:
-                subscription = None
-            except Exception:
-                logger.exception("%s: cannot subscribe to %s; retrying", self.name, self.application_name)
-                stop.wait(retry_interval)
-                retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
-                continue
-            try:
-                if subscription is None:
-                    self._follow_by_polling(stop, poll_interval, on_advance)
-                else:
-                    self._follow_subscription(subscription, stop, poll_interval, on_advance)
-                retry_interval = poll_interval
+                position = self._advance(position, on_advance)
             except Exception:
                 logger.exception("%s: following %s failed; retrying", self.name, self.application_name)
                 stop.wait(retry_interval)
                 retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
+                continue
+            retry_interval = poll_interval
+            if doorbell is None:
+                stop.wait(poll_interval)
+            else:
+                rung = doorbell.wait(rung, timeout=max(poll_interval, 1.0))
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.factory.close()
+            if not self._shares_datastore:  # a shared pool is the application's to close
+                self.factory.close()
 
     def __enter__(self) -> Self:
         return self
@@ -472,38 +473,64 @@ class TrackedProjection(Generic[V]):
                 on_advance(new_position)
         return new_position
 
-    def _follow_by_polling(
-        self, stop: threading.Event, poll_interval: float, on_advance: Callable[[int], None] | None
-    ) -> None:
-        position = self.position()
-        while not stop.is_set():
-            position = self._advance(position, on_advance)
-            stop.wait(poll_interval)
 
-    def _follow_subscription(
-        self,
-        subscription: Any,
-        stop: threading.Event,
-        poll_interval: float,
-        on_advance: Callable[[int], None] | None,
-    ) -> None:
-        finished = threading.Event()
+class LogDoorbell:
+    """Rings whenever the application records events, for every follower in one process: a
+    thread LISTENs on the event store's channel (PostgreSQL; the library NOTIFYs it in each
+    write's transaction) on one connection, and reconnects with backoff if the server goes away.
+    ``wait(rung)`` returns as soon as the bell has rung more than ``rung`` times (or on timeout,
+    or once closed) and answers the new count."""
 
-        def stop_subscription_when_stopped() -> None:
-            while not finished.is_set() and not stop.wait(poll_interval):
-                pass
-            subscription.stop()
+    def __init__(self, application: CollaborationRecords):
+        self.application = application
+        self._rings = 0
+        self._changed = threading.Condition()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="log-doorbell", daemon=True)
 
-        watcher = threading.Thread(target=stop_subscription_when_stopped, name=f"{self.name}-follow-stop", daemon=True)
-        with subscription:
-            watcher.start()
+    @classmethod
+    def for_application(cls, application: CollaborationRecords) -> LogDoorbell | None:
+        """A started doorbell where the store can ring one and the pool can spare a connection
+        for it beside the followers' work; else None (followers then poll)."""
+        recorder = application.recorder
+        datastore = getattr(recorder, "datastore", None)
+        if not hasattr(recorder, "channel_name") or datastore is None or datastore.pool.max_size < 2:
+            return None
+        doorbell = cls(application)
+        doorbell._thread.start()
+        return doorbell
+
+    def wait(self, rung: int, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self._rings != rung or self._closed.is_set(), timeout=timeout)
+            return self._rings
+
+    def close(self) -> None:
+        self._closed.set()
+        self._ring()
+        self._thread.join(timeout=5)
+
+    def _ring(self) -> None:
+        with self._changed:
+            self._rings += 1
+            self._changed.notify_all()
+
+    def _listen(self) -> None:
+        from psycopg.sql import SQL, Identifier
+
+        recorder = self.application.recorder
+        retry_interval = 0.2
+        while not self._closed.is_set():
             try:
-                position = self._advance(self.position(), on_advance)
-                for notification in subscription:  # each arrival wakes us; catch_up does the work
-                    if stop.is_set():
-                        break
-                    if notification.id > position:
-                        position = self._advance(position, on_advance)
-            finally:
-                finished.set()
-        watcher.join()
+                with recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))  # type: ignore[attr-defined]
+                    self._ring()  # whatever was recorded while not listening
+                    retry_interval = 0.2
+                    while not self._closed.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self._ring()
+                    conn.execute("UNLISTEN *")  # the connection goes back to the pool quiet
+            except Exception:
+                logger.warning("the log doorbell lost its connection; listening again in %.1f s", retry_interval)
+                self._closed.wait(retry_interval)
+                retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)

@@ -31,7 +31,7 @@ from domain.errors import DomainError
 from service import web
 from service.errors import NotPermitted
 from service.fields import DecimalString
-from service.persistence import ChainBroken
+from service.persistence import ChainBroken, OutcomeUnknown
 from service.problems import (
     MAX_ERRORS_SHOWN,
     PROBLEM_JSON,
@@ -203,7 +203,14 @@ def is_transient(error: BaseException) -> bool:
 def store_failure(error: BaseException) -> tuple[str, str]:
     """What to tell a client when the store failed (nothing was recorded), and when to retry:
     out of space and read-only say so, since retrying soon will not help; anything else is a
-    store that did not answer."""
+    store that did not answer. A write whose commit went unanswered may have been recorded."""
+    if isinstance(error, OutcomeUnknown):
+        return (
+            "the record store may or may not have recorded this write (its commit went unanswered); repeat it"
+            " with the same Idempotency-Key, which answers the first result if there was one, or read the"
+            " record before writing again",
+            "1",
+        )
     texts = []
     seen: BaseException | None = error
     while seen is not None and len(texts) < 5:

@@ -27,7 +27,7 @@ from service.cli import idempotency_cli, tokens_cli
 from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
-from service.persistence import environment_from
+from service.persistence import environment_from, wait_for_store
 from service.resources import register_resources
 from service.webview import webview
 
@@ -91,12 +91,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         environ["DATABASE_URL"] = app.config["DATABASE_URL"]
     env = environment_from(environ, base_dir=PROJECT_ROOT)
 
-    records = CollaborationRecords(env=env)
-    app.extensions["records"] = records
-    app.extensions["tokens"] = TokenStore(records.side_tables)
-
     def setting(name: str, default: str) -> str:
         return str(app.config.get(name) or os.environ.get(name) or default)
+
+    def open_store() -> CollaborationRecords:
+        records = CollaborationRecords(env=env)
+        try:
+            _add_projections(app, env, records)
+        except BaseException:
+            records.close()
+            raise
+        return records
+
+    records = wait_for_store(open_store, patience=float(setting("DATABASE_STARTUP_WAIT", "60")))
+    app.extensions["records"] = records
+    app.extensions["tokens"] = TokenStore(records.side_tables)
 
     app.extensions["failed_sign_ins"] = FailedSignIns(
         limit=int(setting("AUTH_FAILURE_LIMIT", "20")), window=float(setting("AUTH_FAILURE_WINDOW_SECONDS", "60"))
@@ -105,7 +114,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logs.install(app)
     app.before_request(refuse_oversized_head)  # after the request id is given, before anything reads the request
     metrics.install(app)
-    _add_projections(app, env, records)
 
     api = Api(app)
     register_resources(api)

@@ -26,8 +26,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment
 
 import domain.benefit
 import domain.collaboration
@@ -60,6 +61,7 @@ from service.persistence import (
     EventTime,
     IdempotentRequest,
     RecordedOutOfOrder,
+    SharedPostgresDatastore,
     SideTableAccess,
     recorded_at_text,
     schema_lock,
@@ -227,9 +229,19 @@ class CollaborationRecords(Application[UUID]):
         except Exception:
             logger.exception("snapshot not taken; the events are recorded and the next interval will take one")
 
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's factory; on PostgreSQL its datastore becomes the process's one
+        ``SharedPostgresDatastore``: one pool, one connection per thread, never a stale one. The
+        snapshot store and every projection use it too (``projections/tracked.py``)."""
+        factory = super().construct_factory(env)
+        if isinstance(factory, PostgresFactory):
+            SharedPostgresDatastore.share(factory.datastore)
+        return factory
+
     def construct_snapshot_store(self) -> Any:
         """The library's snapshot store; on PostgreSQL its table is created under the same
-        advisory lock as the other tables, so workers starting together do not race."""
+        advisory lock as the other tables (on the same connection), so workers starting together
+        do not race."""
         if isinstance(self.factory, PostgresFactory):
             with schema_lock(self.factory.datastore):
                 return super().construct_snapshot_store()

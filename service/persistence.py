@@ -44,6 +44,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -53,21 +54,27 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.persistence import DatabaseError, IntegrityError, InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.utils import get_topic
 
 from service.audit.chain import GENESIS, LinkRow, StoredLink, canonical_bytes, stream_text
 from service.audit.merkle import leaf_hash, node_hash
 
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 SCHEMA_LOCK_KEY = 0x636F6C6C6162  # "collab": the advisory lock that serialises creating tables
 PROJECTION_NAMES = ("register", "decision_log", "exit_cost_history", "benefits_realisation")
+APPLICATION_NAME = "collab-records"  # each connection's application_name, followed by the process id
+DEFAULT_MAX_CONNECTIONS = 3  # PostgreSQL connections one process may open (POSTGRES_MAX_CONNECTIONS)
+DEFAULT_POOL_WAIT = 5  # seconds a request waits for a connection (POSTGRES_CONNECT_TIMEOUT), well below the worker's
 
 
 class ChainBroken(RuntimeError):
@@ -937,6 +944,211 @@ def schema_lock(datastore: Any) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
+WRITE_ATTEMPTS = 5  # a write that failed before its commit was sent is tried again, at most this often
+SETTLE_SECONDS = 10.0  # how long a write whose commit went unanswered looks for its outcome
+
+
+class OutcomeUnknown(OperationalError):
+    """A write's commit was sent and its answer lost, and the store could not be read in time to
+    tell whether it committed. Only a retry with the same ``Idempotency-Key`` is safe."""
+
+
+class _StillRunning(Exception):
+    """The backend of a lost commit had not ended yet."""
+
+
+@dataclass
+class _WriteOutcome:
+    backend_pid: int | None = None
+    commit_sent: bool = False
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    positions: Sequence[int] | None
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """Whether the connection itself failed (rather than the server refusing a statement, which
+    rolls the transaction back): then a commit on its way may or may not have been made."""
+    sqlstate = getattr(error.__cause__ or error, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
+
+
+def _passing(error: BaseException) -> bool:
+    """Whether a failed write may be tried again at once: its connection failed, or the server
+    rolled it back as a deadlock or serialisation failure. Not a wait that already ran out (no
+    connection in time, a lock not granted), a full disk or a read-only store."""
+    from psycopg_pool import PoolTimeout
+
+    cause = error.__cause__ or error
+    if isinstance(cause, PoolTimeout):
+        return False
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P", "40"))
+
+
+class SharedPostgresDatastore(PostgresDatastore):
+    """The library's datastore, shared by everything in one process that talks to PostgreSQL (the
+    application, its snapshot store and every projection), with two changes to how a connection
+    is handed out:
+
+    - **One connection per thread.** A checkout made while the same thread already holds one
+      gets that connection again (inside a transaction, the library's ``transaction()`` becomes
+      a savepoint). A sync gunicorn worker therefore uses one connection however deeply its
+      request nests reads in a projection's batch, and start-up takes the schema lock and
+      creates the tables on one connection: a pool of one is enough.
+    - **Never a stale connection.** Each outermost checkout first pings the connection (an empty
+      statement, one round trip) and, if the server has gone (restarted, failed over, or the
+      backend terminated), closes it, so the pool discards it and opens another, and tries the
+      next: no request fails because the pool kept a dead connection. (The library's
+      ``POSTGRES_PRE_PING`` does the same through psycopg_pool's check, which sleeps 1 s, 2 s,
+      4 s ... between dead connections and so could outwait a worker's timeout.)
+
+    The library's factory constructs a ``PostgresDatastore`` itself; ``share`` gives that
+    instance this behaviour (it adds no state, only methods)."""
+
+    _held = threading.local()
+
+    @classmethod
+    def share(cls, datastore: PostgresDatastore) -> SharedPostgresDatastore:
+        if not isinstance(datastore, cls):
+            datastore.__class__ = cls
+            # Named, so that an operator can count each process's connections in pg_stat_activity.
+            datastore.pool.kwargs["application_name"] = f"{APPLICATION_NAME} {os.getpid()}"  # type: ignore[index]
+            # Opened here, once, waiting for its first connection (bounded by the same wait as a
+            # checkout; on failure the pool is closed and this raises), so that the first request
+            # does not find it empty and open a second. Later checkouts find it open.
+            with _as_persistence_errors():
+                datastore.pool.open(wait=True, timeout=datastore.pool.timeout)
+        assert isinstance(datastore, cls)
+        return datastore
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        held = self._held.__dict__.get(id(self))
+        if held is not None:
+            with _as_persistence_errors():
+                yield held
+            return
+        for _ in range(self.pool.max_size + 1):
+            with super().get_connection() as conn:
+                if not _answers(conn):
+                    conn.close()  # the pool discards a closed connection and opens another
+                    continue
+                self._held.__dict__[id(self)] = conn
+                try:
+                    yield conn
+                finally:
+                    del self._held.__dict__[id(self)]
+                return
+        raise OperationalError("PostgreSQL did not answer on a new connection")
+
+    def holds_connection(self) -> bool:
+        """Whether this thread has a connection checked out (a caller is inside a transaction)."""
+        return id(self) in self._held.__dict__
+
+
+@contextmanager
+def _as_persistence_errors() -> Iterator[None]:
+    """psycopg's errors as the library's, as its ``get_connection`` raises them (most specific
+    first), for the checkouts that reuse this thread's connection."""
+    import psycopg
+    from eventsourcing import persistence
+
+    try:
+        yield
+    except psycopg.Error as error:
+        for name in (
+            "InterfaceError",
+            "OperationalError",
+            "DataError",
+            "IntegrityError",
+            "InternalError",
+            "ProgrammingError",
+            "NotSupportedError",
+            "DatabaseError",
+        ):
+            if isinstance(error, getattr(psycopg, name)):
+                raise getattr(persistence, name)(str(error)) from error
+        raise persistence.PersistenceError(str(error)) from error
+
+
+def _answers(conn: Any) -> bool:
+    if conn.closed or conn.broken:
+        return False
+    try:
+        conn.execute("")
+    except Exception:  # psycopg.OperationalError and the like: the server is gone
+        return False
+    return True
+
+
+def wait_for_store(open_store: Callable[[], T], *, patience: float) -> T:
+    """``open_store()``, tried again with backoff for up to ``patience`` seconds
+    (``DATABASE_STARTUP_WAIT``) while the database cannot be reached or has no connection to
+    spare (starting, restarting, ``max_connections`` reached): a follower, a ``flask`` command
+    or a worker starting then waits for it rather than exiting. Other errors are raised at once."""
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            return open_store()
+        except (InterfaceError, OperationalError) as error:
+            if time.monotonic() + delay > deadline or not _unreachable(error):
+                raise
+            logger.warning("the record store cannot be reached (%s); trying again in %.1f s", error, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _unreachable(error: BaseException) -> bool:
+    """No connection to PostgreSQL could be had (the pool's wait ran out, the server refused or is
+    starting). An embedded SQLite file is always there: its errors are not waited out."""
+    from psycopg import Error as PostgresError
+    from psycopg_pool import PoolTimeout
+
+    cause = error.__cause__ or error
+    if not isinstance(cause, PostgresError):
+        return False
+    sqlstate = getattr(cause, "sqlstate", None)
+    if isinstance(cause, PoolTimeout) or sqlstate is None:
+        return True
+    return sqlstate in ("53300", "57P03") or sqlstate.startswith("08")  # too many connections, starting up
+
+
+def postgres_pool_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The pool settings of one process: at most ``POSTGRES_MAX_CONNECTIONS`` connections
+    (default 3), of which ``POSTGRES_POOL_SIZE`` (default 1) stay open while idle, and a request
+    waits at most ``POSTGRES_CONNECT_TIMEOUT`` seconds (default 5) for one. Without
+    ``POSTGRES_MAX_CONNECTIONS``, the library's ``POSTGRES_MAX_OVERFLOW`` is honoured as it is
+    (the cap is then pool size plus overflow)."""
+
+    def whole(name: str, default: int, least: int) -> int:
+        text = environ.get(name, "").strip()
+        try:
+            value = int(text) if text else default
+        except ValueError:
+            raise DatabaseUrlError(f"{name} must be a whole number, not {text!r}") from None
+        if value < least:
+            raise DatabaseUrlError(f"{name} must be at least {least}, not {value}")
+        return value
+
+    pool_size = whole("POSTGRES_POOL_SIZE", 1, 1)
+    if environ.get("POSTGRES_MAX_CONNECTIONS", "").strip() or not environ.get("POSTGRES_MAX_OVERFLOW", "").strip():
+        cap = whole("POSTGRES_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1)
+        if pool_size > cap:
+            raise DatabaseUrlError(f"POSTGRES_POOL_SIZE ({pool_size}) is more than POSTGRES_MAX_CONNECTIONS ({cap})")
+        overflow = cap - pool_size
+    else:
+        overflow = whole("POSTGRES_MAX_OVERFLOW", 0, 0)
+    return {
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(overflow),
+        "POSTGRES_CONNECT_TIMEOUT": str(whole("POSTGRES_CONNECT_TIMEOUT", DEFAULT_POOL_WAIT, 1)),
+    }
+
+
 class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     position_column = "notification_id"
     stream_id_column = "e.originator_id::text"  # canonical UUID text; building uuid.UUID objects is slow
@@ -997,35 +1209,126 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         self._advance_log_clock(curs, kwargs.get("event_times"))
         super()._insert_stored_events(curs, stored_events, **kwargs)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Records the events, and settles what happened when the connection fails on the way.
+
+        A failure before the commit was sent (no connection in time, the lock not granted, the
+        backend gone mid-transaction) recorded nothing: the server rolls back a transaction whose
+        connection ends. The write is tried again, at most ``WRITE_ATTEMPTS`` times.
+
+        A failure while the commit was on its way is unknown: the server may have committed. It
+        is never simply run again. Once the old backend has certainly ended (ended here if it
+        is still there), the store is read: if the events are there, exactly as sent, the write
+        committed and its positions are answered; if not, nothing was recorded and it is tried
+        again. Anything else raises ``OutcomeUnknown``."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            outcome = _WriteOutcome()
+            try:
+                return self._insert_once(stored_events, outcome, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                if outcome.commit_sent and _connection_lost(error):
+                    request = kwargs.get("idempotency")
+                    recorded = self._settle_unknown_commit(outcome.backend_pid, stored_events, request)
+                    if recorded is not None:
+                        return recorded.positions
+                if attempt == WRITE_ATTEMPTS or not _passing(error):
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _insert_once(
+        self, stored_events: Sequence[StoredEvent], outcome: _WriteOutcome, **kwargs: Any
+    ) -> Sequence[int] | None:
         """The library's insert (eventsourcing 9.5, less its database-function path, which
-        ``__init__`` refuses), with one change: an exception raised under the table lock (by
-        the log clock or the chain) rolls the transaction back. The library keeps such an
+        ``__init__`` refuses), with two changes. An exception raised under the table lock (by
+        the log clock or the chain) rolls the transaction back: the library keeps such an
         exception until its transaction block has exited, and that block then commits whatever
-        the server itself had not refused: the idempotency key and event times of a write
-        recorded out of order, or events without their chain entries."""
+        the server itself had not refused (the idempotency key and event times of a write
+        recorded out of order, or events without their chain entries). And ``outcome`` notes the
+        backend and whether the commit was sent, for ``insert_events`` to settle a failure."""
         from psycopg import Rollback
 
         failure: Exception | None = None
         notification_ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                with conn.cursor() as curs:
-                    self._insert_events(curs, stored_events, **kwargs)
-                if stored_events:
+            outcome.backend_pid = conn.info.backend_pid
+            try:
+                with conn.pipeline() as pipeline, conn.transaction():
                     with conn.cursor() as curs:
-                        try:
-                            self._insert_stored_events(curs, stored_events, **kwargs)
-                            pipeline.sync()  # a duplicate version is refused here, not at the commit
-                            notification_ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-                        except Exception as error:  # raised outside the pipeline, as the library does
-                            failure = error
-                if failure is not None:
-                    raise Rollback  # the transaction block rolls back, and swallows this
+                        self._insert_events(curs, stored_events, **kwargs)
+                    if stored_events:
+                        with conn.cursor() as curs:
+                            try:
+                                self._insert_stored_events(curs, stored_events, **kwargs)
+                                pipeline.sync()  # a duplicate version is refused here, not at the commit
+                                notification_ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                            except Exception as error:  # raised outside the pipeline, as the library does
+                                failure = error
+                    if failure is not None:
+                        raise Rollback  # the transaction block rolls back, and swallows this
+                    outcome.commit_sent = True  # from here until the block has exited, the outcome is the server's
+            except Rollback:
+                # Not swallowed when the connection itself had failed (the block cannot roll back
+                # a connection that is gone, and the server has already): ``failure`` says why.
+                if failure is None:
+                    raise
             if failure is not None:
                 raise failure
         return notification_ids
+
+    def _settle_unknown_commit(
+        self, backend_pid: int | None, stored_events: Sequence[StoredEvent], request: IdempotentRequest | None
+    ) -> _Recorded | None:
+        """After a commit whose answer was lost: ends the old backend if it is still there (so
+        that it cannot commit later), then reads whether the write is in the store. Answers its
+        positions if it is, None if nothing was recorded; raises ``OutcomeUnknown`` if it cannot
+        tell."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            try:
+                with self.datastore.transaction(commit=True) as curs:
+                    if backend_pid is not None and self._backend_alive(curs, backend_pid):
+                        curs.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+                        raise _StillRunning
+                    return self._recorded(curs, stored_events, request)
+            except (_StillRunning, InterfaceError, OperationalError) as error:
+                if time.monotonic() >= deadline:
+                    raise OutcomeUnknown(
+                        "the store may or may not have recorded this write: its commit was sent and the"
+                        " connection failed before the answer came back"
+                    ) from error
+                time.sleep(0.1)
+
+    @staticmethod
+    def _backend_alive(curs: Any, backend_pid: int) -> bool:
+        curs.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend_pid,))
+        return curs.fetchone() is not None
+
+    def _recorded(
+        self, curs: Any, stored_events: Sequence[StoredEvent], request: IdempotentRequest | None
+    ) -> _Recorded | None:
+        if not stored_events:
+            if request is None:
+                return None  # nothing to look for, and nothing that a retry could duplicate
+            curs.execute(
+                self.side_sql("SELECT 1 FROM {schema}idempotency_keys WHERE principal = ? AND idempotency_key = ?"),
+                (request.principal, request.key),
+            )
+            return _Recorded(None) if curs.fetchone() is not None else None
+        found: list[int] = []
+        for event in stored_events:
+            curs.execute(
+                f"SELECT notification_id, state FROM {self.events_table_sql}"
+                " WHERE originator_id = %s AND originator_version = %s",
+                (event.originator_id, event.originator_version),
+            )
+            row = curs.fetchone()
+            if row is None or bytes(row["state"]) != event.state:
+                if found:
+                    raise OutcomeUnknown("the store holds part of this write: it must be checked by hand")
+                return None  # not recorded (or another writer took the version: a retry is refused)
+            found.append(row["notification_id"])
+        return _Recorded(found)
 
     @contextmanager
     def _write_lock(self) -> Iterator[Any]:
@@ -1134,6 +1437,7 @@ def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None
     }
     if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(RecordsPostgresRecorder)
+        env.update(postgres_pool_settings(environ))
     elif env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(RecordsSQLiteRecorder)
         path = Path(env.get("SQLITE_DBNAME", ""))
@@ -1183,6 +1487,7 @@ def persistence_environment(database_url: str | None = None, *, base_dir: Path |
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_LOCK_TIMEOUT": os.environ.get("POSTGRES_LOCK_TIMEOUT", "10"),
             "APPLICATION_RECORDER_TOPIC": get_topic(RecordsPostgresRecorder),
+            **postgres_pool_settings(os.environ),
         }
         schema = parse_qs(parsed.query).get("schema", [""])[0]
         if schema:
