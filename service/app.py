@@ -23,6 +23,7 @@ from service.api import Api, refuse_duplicate_keys
 from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
 from service.auth import FailedSignIns, TokenStore
+from service.backup_cli import backup_cli
 from service.cli import idempotency_cli, tokens_cli
 from service.demo import demo_cli
 from service.documents import decimal_text, utc_text
@@ -121,6 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(idempotency_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(backup_cli)
     app.cli.add_command(demo_cli)
     return app
 
