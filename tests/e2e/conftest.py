@@ -33,6 +33,7 @@ class Service:
     env: dict[str, str]
     log: Path | None = None
     workers: list[int] = field(default_factory=list)
+    master: int = 0
 
     def log_text(self) -> str:
         return self.log.read_text()[-5000:] if self.log else ""
@@ -125,6 +126,7 @@ def running_gunicorn(tmp_path: Path, database_url: str, workers: int = 3) -> Ite
                 pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
             time.sleep(0.2)
         service.workers = worker_pids(process.pid)
+        service.master = process.pid
         yield service
     finally:
         process.terminate()
