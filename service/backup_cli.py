@@ -10,7 +10,6 @@ verify, or there is no key to check it with.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,28 +21,13 @@ from flask.cli import AppGroup
 
 from service import backup
 from service.audit.checkpoints import SigningKeyMissing
+from service.audit.cli import NOT_OK, CheckpointRejected, _json, _note
 from service.audit.configuration import audit_trail, trusted_public_key
 
 backup_cli = AppGroup(
     "backup",
     help="Back up and restore the record store; check a restored log against checkpoints kept outside it.",
 )
-
-NOT_OK = 1
-CHECKPOINT_REJECTED = 2
-
-
-class CheckpointRejected(click.ClickException):
-    exit_code = CHECKPOINT_REJECTED
-
-
-def _json(data: object) -> str:
-    return json.dumps(data, sort_keys=True)
-
-
-def _note(message: str) -> None:
-    click.echo(message, err=True)
-
 
 def _records() -> Any:
     return current_app.extensions["records"]
