@@ -146,7 +146,10 @@ def latest_checkpoint_note() -> Response:
 @blp.response(200, s.CheckpointSchema)
 @blp.problems(404)
 def checkpoint_of_size(size: int) -> Response:
-    """The kept checkpoint of a log size, with its cosignatures (an extension of the v1 contract)"""
+    """The kept checkpoint of a log size, with its cosignatures (an extension of the v1 contract)
+
+    404 if no checkpoint of that size was signed. Its signed note is at `.../{size}/note`.
+    """
     return jsonify(_served(_kept_checkpoint(size)))
 
 

@@ -136,7 +136,11 @@ def join_party(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.FunctionAddedDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def add_function(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Add a function (business area) run jointly; answers with its `function_id`"""
+    """Add a function (business area) run jointly; answers with its `function_id`
+
+    A function is hosted by one of the parties and may carry its first annual budget. Its costs
+    are shared by the apportionment in effect for it (or for all functions).
+    """
     return web.record(web.records().add_function, str(collaboration_id), **body)
 
 
@@ -145,7 +149,11 @@ def add_function(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def set_function_budget(body: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
-    """Set a function's annual budget for a financial year"""
+    """Set a function's annual budget for a financial year
+
+    Every budget stays in the history with its effective date; the exit-cost method reads the
+    budget in effect.
+    """
     return web.record(web.records().set_function_budget, str(collaboration_id), function_id=str(function_id), **body)
 
 
@@ -154,7 +162,11 @@ def set_function_budget(body: dict[str, Any], collaboration_id: UUID, function_i
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def agree_apportionment(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Agree how costs are shared, for one function or (`function_id` null) all of them"""
+    """Agree how costs are shared, for one function or (`function_id` null) all of them
+
+    The shares are decimal strings of the parties, summing to exactly 1; they take effect on
+    `effective_on` and replace the earlier apportionment from then on.
+    """
     return web.record(web.records().agree_apportionment, str(collaboration_id), **body)
 
 
@@ -163,7 +175,10 @@ def agree_apportionment(body: dict[str, Any], collaboration_id: UUID) -> Respons
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def agree_exit_terms(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Agree the exit terms: notice period, stranded costs, caps per head"""
+    """Agree the exit terms: notice period, stranded costs, caps per head
+
+    An exit-cost quote applies the terms in effect on the notice date.
+    """
     return web.record(web.records().agree_exit_terms, str(collaboration_id), **body)
 
 
@@ -172,7 +187,10 @@ def agree_exit_terms(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.AssetRegisteredDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def register_asset(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Register a jointly funded asset; answers with its `asset_id`"""
+    """Register a jointly funded asset; answers with its `asset_id`
+
+    Who funded it (`funded_shares`) settles what each party is owed of it on exit.
+    """
     return web.record(web.records().register_asset, str(collaboration_id), **body)
 
 
@@ -181,7 +199,10 @@ def register_asset(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.ContractCommittedDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def commit_contract(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Record a contract committed for a function; answers with its `contract_id`"""
+    """Record a contract committed for a function; answers with its `contract_id`
+
+    Its `break_cost` and `ends_on` give the contract-break head of an exit-cost quote.
+    """
     return web.record(web.records().commit_contract, str(collaboration_id), **body)
 
 
@@ -190,7 +211,10 @@ def commit_contract(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def hold_review(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Record a periodic review and its outcome"""
+    """Record a periodic review and its outcome
+
+    A review changes no figure; it is a decision in the record and the decision log.
+    """
     return web.record(web.records().hold_review, str(collaboration_id), **body)
 
 
@@ -199,7 +223,10 @@ def hold_review(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
 @blp.problems(404, 409, 412)
 def agree_variation(body: dict[str, Any], collaboration_id: UUID) -> Response:
-    """Record an agreed variation of a clause"""
+    """Record an agreed variation of a clause
+
+    The clause and a summary of the change are kept as a decision in the record and the decision log.
+    """
     return web.record(web.records().agree_variation, str(collaboration_id), **body)
 
 

@@ -15,5 +15,8 @@ blp = Blueprint("forces", __name__, url_prefix="/api/v1/forces", description="Th
 @blp.route("", methods=["GET"])
 @blp.response(200, ForcesSchema)
 def list_forces() -> Response:
-    """The 43 territorial forces of England and Wales and their codes"""
+    """The 43 territorial forces of England and Wales and their codes
+
+    Every force field of the API takes one of these codes; `name` is the force's name for people.
+    """
     return jsonify({"items": web.records().forces()})

@@ -22,7 +22,11 @@ DEFAULT_MAX_LAG = 1000
 @blp.response(200, HealthSchema)
 @blp.problems(503)
 def healthz() -> Response:
-    """Liveness: the service is up and its record store answers"""
+    """Liveness: the service is up and its record store answers
+
+    200 while the process can read the store; a store that does not answer is 503. For a load
+    balancer's liveness probe; readiness (projections caught up) is `GET /readyz`.
+    """
     web.records().log_size()
     return jsonify({"status": "ok"})
 
