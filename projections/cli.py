@@ -86,6 +86,8 @@ def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("%s received; stopping after the current batches", signal.Signals(signum).name)
         stop.set()
+        if doorbell is not None:
+            doorbell.wake()
 
     failed: list[str] = []
 
@@ -127,7 +129,7 @@ def follow_one(
     log_every: float,
     doorbell: LogDoorbell | None = None,
 ) -> None:
-    started_at = projection.position()
+    started_at = position_when_it_answers(projection, stop)
     logger.info("%s: following %s from position %s", projection.name, projection.application_name, started_at)
     last_logged = {"at": monotonic(), "position": started_at}
 
@@ -139,5 +141,18 @@ def follow_one(
             last_logged.update(at=now, position=position)
 
     projection.follow(stop, poll_interval, on_advance=on_advance, doorbell=doorbell)
-    position = projection.position()
+    position = position_when_it_answers(projection, stop)
     logger.info("%s: stopped at position %s (%s events since start)", projection.name, position, position - started_at)
+
+
+def position_when_it_answers(projection: TrackedProjection[Any], stop: threading.Event) -> int:
+    """The projection's position, read again every second while the store cannot be reached (a
+    follower starting before its database, or as it restarts); 0 if stopped meanwhile."""
+    while True:
+        try:
+            return projection.position()
+        except Exception as error:
+            if stop.is_set():
+                return 0
+            logger.warning("%s: cannot read its position (%s); trying again", projection.name, error)
+            stop.wait(1.0)

@@ -414,7 +414,10 @@ class TrackedProjection(Generic[V]):
         while not stop.is_set():
             try:
                 position = self._advance(position, on_advance)
-            except Exception:
+            except Exception as error:
+                if _waited_for_a_connection(error):  # the process's other followers had them all: its turn next
+                    logger.info("%s: waited for a connection; trying again", self.name)
+                    continue
                 logger.exception("%s: following %s failed; retrying", self.name, self.application_name)
                 stop.wait(retry_interval)
                 retry_interval = min(retry_interval * 2, MAX_RETRY_INTERVAL)
@@ -474,6 +477,12 @@ class TrackedProjection(Generic[V]):
         return new_position
 
 
+def _waited_for_a_connection(error: BaseException) -> bool:
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(error.__cause__ or error, PoolTimeout)
+
+
 class LogDoorbell:
     """Rings whenever the application records events, for every follower in one process: a
     thread LISTENs on the event store's channel (PostgreSQL; the library NOTIFYs it in each
@@ -504,6 +513,10 @@ class LogDoorbell:
         with self._changed:
             self._changed.wait_for(lambda: self._rings != rung or self._closed.is_set(), timeout=timeout)
             return self._rings
+
+    def wake(self) -> None:
+        """Wakes every waiting follower now (e.g. to notice that it was asked to stop)."""
+        self._ring()
 
     def close(self) -> None:
         self._closed.set()

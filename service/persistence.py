@@ -58,7 +58,14 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.persistence import DatabaseError, IntegrityError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
@@ -1291,7 +1298,7 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
                         curs.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
                         raise _StillRunning
                     return self._recorded(curs, stored_events, request)
-            except (_StillRunning, InterfaceError, OperationalError) as error:
+            except (_StillRunning, PersistenceError) as error:  # e.g. not allowed to end it: cannot tell
                 if time.monotonic() >= deadline:
                     raise OutcomeUnknown(
                         "the store may or may not have recorded this write: its commit was sent and the"

@@ -22,6 +22,7 @@ from eventsourcing.persistence import OperationalError
 from service.app import create_app
 from service.persistence import APPLICATION_NAME, OutcomeUnknown, RecordsPostgresRecorder
 from tests.integration.http_support import WHEN, Http, assert_problem, http_for
+from tests.integration.test_projections_cli import write
 
 pytestmark = pytest.mark.postgres
 BASE = "/api/v1/collaborations"
@@ -331,3 +332,42 @@ def test_threads_of_one_process_share_its_pool_up_to_the_cap(pg: Http) -> None:
     assert statuses == [200] * 60
     stats = pool_stats(pg)
     assert stats["pool_size"] <= 3 and stats["connections_num"] <= 3
+
+
+@pytest.fixture
+def pg_capped_at_two(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Http]:
+    monkeypatch.setenv("POSTGRES_MAX_CONNECTIONS", "2")
+    yield from http_for(postgres_url)
+
+
+def test_a_follower_within_a_small_cap_rings_its_doorbell_and_keeps_every_projection_current(
+    pg_capped_at_two: Http,
+) -> None:
+    """One connection listens for the whole process; the four projections take turns with the
+    other, waiting for it rather than failing."""
+    import signal
+
+    http, app = pg_capped_at_two, pg_capped_at_two.app
+    names = ("register", "decision_log", "exit_cost_history", "benefits_realisation")
+    done = threading.Event()
+
+    def write_then_interrupt() -> None:
+        time.sleep(0.5)  # the follower is listening by now
+        write(app.extensions["records"], 3)  # through the application: no request catches a projection up
+        head = app.extensions["records"].log_size()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(app.extensions[n].position() < head for n in names):
+            time.sleep(0.05)
+        done.set()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    writer = threading.Thread(target=write_then_interrupt)
+    writer.start()
+    # A poll interval longer than the test: only the doorbell can wake the followers in time.
+    result = app.test_cli_runner().invoke(args=["projections", "run", "--poll-interval", "30"])
+    writer.join()
+
+    assert done.is_set() and result.exit_code == 0, result.output
+    head = app.extensions["records"].log_size()
+    assert [app.extensions[n].position() for n in names] == [head] * 4
+    assert pool_stats(http)["pool_size"] <= 2
