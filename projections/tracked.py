@@ -36,7 +36,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import cached_property
 from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
@@ -536,13 +536,16 @@ class LogDoorbell:
         while not self._closed.is_set():
             try:
                 with recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-                    conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))  # type: ignore[attr-defined]
-                    self._ring()  # whatever was recorded while not listening
-                    retry_interval = 0.2
-                    while not self._closed.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self._ring()
-                    conn.execute("UNLISTEN *")  # the connection goes back to the pool quiet
+                    try:
+                        conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))  # type: ignore[attr-defined]
+                        self._ring()  # whatever was recorded while not listening
+                        retry_interval = 0.2
+                        while not self._closed.is_set():
+                            for _ in conn.notifies(timeout=0.5, stop_after=1):
+                                self._ring()
+                    finally:
+                        with suppress(Exception):  # the connection goes back to the pool quiet
+                            conn.execute("UNLISTEN *")
             except Exception:
                 logger.warning("the log doorbell lost its connection; listening again in %.1f s", retry_interval)
                 self._closed.wait(retry_interval)

@@ -1021,15 +1021,48 @@ class SharedPostgresDatastore(PostgresDatastore):
     def share(cls, datastore: PostgresDatastore) -> SharedPostgresDatastore:
         if not isinstance(datastore, cls):
             datastore.__class__ = cls
-            # Named, so that an operator can count each process's connections in pg_stat_activity.
-            datastore.pool.kwargs["application_name"] = f"{APPLICATION_NAME} {os.getpid()}"  # type: ignore[index]
+            assert isinstance(datastore, cls)
+            datastore.pool.kwargs.update(datastore.connection_settings())  # type: ignore[union-attr]
             # Opened here, once, waiting for its first connection (bounded by the same wait as a
             # checkout; on failure the pool is closed and this raises), so that the first request
             # does not find it empty and open a second. Later checkouts find it open.
             with _as_persistence_errors():
-                datastore.pool.open(wait=True, timeout=datastore.pool.timeout)
+                try:
+                    datastore.pool.open(wait=True, timeout=datastore.pool.timeout)
+                except Exception:
+                    datastore.raise_why_it_cannot_connect()
+                    raise
         assert isinstance(datastore, cls)
         return datastore
+
+    def connection_settings(self) -> dict[str, Any]:
+        """What each connection is opened with, besides the library's: a name (so that an operator
+        can count each process's connections in ``pg_stat_activity``), a bound on connecting, and
+        TCP keepalives with a user timeout, so that a server that stops answering (a network cut,
+        not a refusal) fails a statement in about ten seconds instead of TCP's fifteen minutes."""
+        wait = max(1, int(self.pool.timeout))
+        return {
+            "application_name": f"{APPLICATION_NAME} {os.getpid()}",
+            "connect_timeout": wait,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10_000,  # milliseconds
+        }
+
+    def raise_why_it_cannot_connect(self) -> None:
+        """After the pool could not open a connection in time (psycopg_pool only says it timed
+        out), one connection straight to the server, to raise its own reason: a wrong password or
+        database name is raised as such, and is not waited out. Returns if that connection opens
+        (the pool was only slow) or fails for a passing reason (the server is not there)."""
+        import psycopg
+
+        try:
+            psycopg.connect(**self.pool.kwargs).close()  # type: ignore[arg-type]
+        except psycopg.Error as error:
+            if not _unreachable(error):
+                raise
 
     @contextmanager
     def get_connection(self) -> Iterator[Any]:
@@ -1038,9 +1071,18 @@ class SharedPostgresDatastore(PostgresDatastore):
             with _as_persistence_errors():
                 yield held
             return
+        if time.monotonic() < self._refusing_until:
+            raise OperationalError("PostgreSQL cannot be reached: a connection could not be had just now")
+        last_failure: Exception | None = None
         for _ in range(self.pool.max_size + 1):
-            with super().get_connection() as conn:
-                if not _answers(conn):
+            try:
+                checkout = super().get_connection()
+                conn = checkout.__enter__()
+            except OperationalError:
+                self._note_a_wait_ran_out()
+                raise
+            with _closing(checkout):
+                if (last_failure := _ping(conn)) is not None:
                     conn.close()  # the pool discards a closed connection and opens another
                     continue
                 self._held.__dict__[id(self)] = conn
@@ -1049,7 +1091,21 @@ class SharedPostgresDatastore(PostgresDatastore):
                 finally:
                     del self._held.__dict__[id(self)]
                 return
-        raise OperationalError("PostgreSQL did not answer on a new connection")
+        raise OperationalError("PostgreSQL did not answer on a new connection") from last_failure
+
+    _refusing_until = 0.0
+
+    def _note_a_wait_ran_out(self) -> None:
+        """No connection came in the pool's wait. If the server cannot be reached either, further
+        checkouts fail at once for as long as one wait (rather than each waiting again, ten times
+        over under the library's own retries, past a worker's timeout); if it can, the pool was
+        only busy (a follower's threads taking turns) and nothing changes."""
+        import psycopg
+
+        try:
+            psycopg.connect(**{**self.pool.kwargs, "connect_timeout": 2}).close()  # type: ignore[arg-type]
+        except psycopg.Error:
+            self._refusing_until = time.monotonic() + self.pool.timeout
 
     def holds_connection(self) -> bool:
         """Whether this thread has a connection checked out (a caller is inside a transaction)."""
@@ -1081,14 +1137,29 @@ def _as_persistence_errors() -> Iterator[None]:
         raise persistence.PersistenceError(str(error)) from error
 
 
-def _answers(conn: Any) -> bool:
-    if conn.closed or conn.broken:
-        return False
+@contextmanager
+def _closing(checkout: AbstractContextManager[Any]) -> Iterator[None]:
+    """Exits a checkout entered by hand, passing on whatever its block raised."""
     try:
-        conn.execute("")
-    except Exception:  # psycopg.OperationalError and the like: the server is gone
-        return False
-    return True
+        yield
+    except BaseException as error:
+        if not checkout.__exit__(type(error), error, error.__traceback__):
+            raise
+    else:
+        checkout.__exit__(None, None, None)
+
+
+def _ping(conn: Any) -> Exception | None:
+    """None if the connection's server answers (and notes the server's own process id on it,
+    ``server_pid``: behind a connection pooler it is not ``conn.info.backend_pid``); else why not."""
+    if conn.closed or conn.broken:
+        return OperationalError("the connection is closed")
+    try:
+        row = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()
+    except Exception as error:  # psycopg.OperationalError and the like: the server is gone
+        return error
+    conn.server_pid = row["pid"]
+    return None
 
 
 def wait_for_store(open_store: Callable[[], T], *, patience: float) -> T:
@@ -1118,10 +1189,26 @@ def _unreachable(error: BaseException) -> bool:
     cause = error.__cause__ or error
     if not isinstance(cause, PostgresError):
         return False
-    sqlstate = getattr(cause, "sqlstate", None)
-    if isinstance(cause, PoolTimeout) or sqlstate is None:
+    if isinstance(cause, PoolTimeout):
         return True
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None:  # a connection that failed: libpq gives the server's refusal as text only
+        text = str(cause)
+        return "FATAL:" not in text or any(reason in text for reason in PASSING_REFUSALS)
     return sqlstate in ("53300", "57P03") or sqlstate.startswith("08")  # too many connections, starting up
+
+
+# What a server that refuses a connection says when trying again later will do (no connection
+# slot free, starting, stopping, recovering); any other refusal (a wrong password, database or
+# role) is said at once.
+PASSING_REFUSALS = (
+    "too many clients",
+    "remaining connection slots",
+    "starting up",
+    "shutting down",
+    "in recovery",
+    "not yet accepting connections",
+)
 
 
 def postgres_pool_settings(environ: Mapping[str, str]) -> dict[str, str]:
@@ -1258,7 +1345,11 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         failure: Exception | None = None
         notification_ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
-            outcome.backend_pid = conn.info.backend_pid
+            # The backend to end if the commit's answer is lost. Behind a connection pooler the
+            # connection's process id is the pooler's, and the server's may change between
+            # transactions: then a lost commit cannot be settled (``OutcomeUnknown``).
+            direct = getattr(conn, "server_pid", None) == conn.info.backend_pid
+            outcome.backend_pid = conn.info.backend_pid if direct else None
             try:
                 with conn.pipeline() as pipeline, conn.transaction():
                     with conn.cursor() as curs:
@@ -1290,14 +1381,21 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         that it cannot commit later), then reads whether the write is in the store. Answers its
         positions if it is, None if nothing was recorded; raises ``OutcomeUnknown`` if it cannot
         tell."""
+        if backend_pid is None:
+            raise OutcomeUnknown(
+                "the store may or may not have recorded this write: its commit was sent, the connection failed"
+                " before the answer came back, and through a connection pooler the service cannot tell which"
+            )
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
             try:
                 with self.datastore.transaction(commit=True) as curs:
-                    if backend_pid is not None and self._backend_alive(curs, backend_pid):
+                    if self._backend_alive(curs, backend_pid):
                         curs.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
                         raise _StillRunning
                     return self._recorded(curs, stored_events, request)
+            except OutcomeUnknown:
+                raise
             except (_StillRunning, PersistenceError) as error:  # e.g. not allowed to end it: cannot tell
                 if time.monotonic() >= deadline:
                     raise OutcomeUnknown(
@@ -1438,7 +1536,7 @@ def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None
     library's own ``PERSISTENCE_MODULE`` and ``POSTGRES_*``/``SQLITE_*`` variables if set;
     else the embedded SQLite default."""
     if environ.get("DATABASE_URL") or not environ.get("PERSISTENCE_MODULE"):
-        return persistence_environment(environ.get("DATABASE_URL"), base_dir=base_dir)
+        return persistence_environment(environ.get("DATABASE_URL"), base_dir=base_dir, environ=environ)
     env = {
         key: value for key, value in environ.items() if key.startswith(("PERSISTENCE_MODULE", "POSTGRES_", "SQLITE_"))
     }
@@ -1455,7 +1553,9 @@ def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None
     return env
 
 
-def persistence_environment(database_url: str | None = None, *, base_dir: Path | None = None) -> dict[str, str]:
+def persistence_environment(
+    database_url: str | None = None, *, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The eventsourcing environment for a DATABASE_URL.
 
     ``sqlite:///PATH`` (relative to ``base_dir``) or ``sqlite:////ABSOLUTE/PATH`` selects
@@ -1463,6 +1563,7 @@ def persistence_environment(database_url: str | None = None, *, base_dir: Path |
     library's SQLite tracking table is per database. ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB
     [?schema=NAME]`` selects ``eventsourcing.postgres``; projections get prefixed tables.
     """
+    environ = os.environ if environ is None else environ
     url = database_url or DEFAULT_DATABASE_URL
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -1476,7 +1577,7 @@ def persistence_environment(database_url: str | None = None, *, base_dir: Path |
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
-            "SQLITE_LOCK_TIMEOUT": os.environ.get("SQLITE_LOCK_TIMEOUT", "30"),
+            "SQLITE_LOCK_TIMEOUT": environ.get("SQLITE_LOCK_TIMEOUT", "30"),
             "APPLICATION_RECORDER_TOPIC": get_topic(RecordsSQLiteRecorder),
         }
         for name in PROJECTION_NAMES:
@@ -1492,9 +1593,9 @@ def persistence_environment(database_url: str | None = None, *, base_dir: Path |
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": os.environ.get("POSTGRES_LOCK_TIMEOUT", "10"),
+            "POSTGRES_LOCK_TIMEOUT": environ.get("POSTGRES_LOCK_TIMEOUT", "10"),
             "APPLICATION_RECORDER_TOPIC": get_topic(RecordsPostgresRecorder),
-            **postgres_pool_settings(os.environ),
+            **postgres_pool_settings(environ),
         }
         schema = parse_qs(parsed.query).get("schema", [""])[0]
         if schema:

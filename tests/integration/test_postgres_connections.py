@@ -20,7 +20,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from service.app import create_app
-from service.persistence import APPLICATION_NAME, OutcomeUnknown, RecordsPostgresRecorder
+from service.persistence import APPLICATION_NAME, RecordsPostgresRecorder
 from tests.integration.http_support import WHEN, Http, assert_problem, http_for
 from tests.integration.test_projections_cli import write
 
@@ -196,6 +196,7 @@ def test_a_write_lost_before_its_commit_is_tried_again_once(pg: Http, monkeypatc
         calls += 1
         if calls == 1:
             outcome.commit_sent = True  # the answer to the commit is lost; nothing was recorded
+            outcome.backend_pid = 2**30  # a backend long gone
             raise OperationalError("server closed the connection unexpectedly")
         return original(self, stored_events, outcome, **kwargs)
 
@@ -221,6 +222,7 @@ class RefusingThenForwarding:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.refused = 0
+        self.forwarded: list[socket.socket] = []
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -238,6 +240,7 @@ class RefusingThenForwarding:
                 client.close()
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.forwarded += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -252,6 +255,13 @@ class RefusingThenForwarding:
             for s in (source, sink):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+    def refuse_from_now(self) -> None:
+        """The database goes away: open connections are cut, new ones refused."""
+        self.opens_at = float("inf")
+        for sock in self.forwarded:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._stop.set()
@@ -290,24 +300,26 @@ def test_start_up_gives_up_after_its_patience(postgres_url: str, monkeypatch: py
         proxy.close()
 
 
-def test_a_write_whose_outcome_cannot_be_read_says_it_may_have_been_recorded(
+def test_a_lost_commit_through_a_connection_pooler_says_it_may_have_been_recorded(
     pg: Http, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Behind a pooler the connection's process id is not the server's: the old backend cannot be
+    ended, so the store's answer cannot be trusted, and the write is neither settled nor re-run."""
     cid = pg.establish()["id"]
+    calls = 0
 
-    def commit_unanswered(self: Any, stored_events: Any, outcome: Any, **kwargs: Any) -> Any:
-        outcome.commit_sent = True
+    def commit_unanswered_through_a_pooler(self: Any, stored_events: Any, outcome: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        outcome.commit_sent, outcome.backend_pid = True, None
         raise OperationalError("server closed the connection unexpectedly")
 
-    def store_unreadable(self: Any, *args: Any) -> Any:
-        raise OutcomeUnknown("the store may or may not have recorded this write")
-
-    monkeypatch.setattr(RecordsPostgresRecorder, "_insert_once", commit_unanswered)
-    monkeypatch.setattr(RecordsPostgresRecorder, "_settle_unknown_commit", store_unreadable)
+    monkeypatch.setattr(RecordsPostgresRecorder, "_insert_once", commit_unanswered_through_a_pooler)
     answer = pg.post(f"{BASE}/{cid}/reviews", {"outcome": "ok", **WHEN})
+    monkeypatch.undo()
 
     body = assert_problem(answer, 503)
-    assert answer.headers["Retry-After"] == "1"
+    assert answer.headers["Retry-After"] == "1" and calls == 1
     assert "may or may not have recorded" in body["detail"] and "Idempotency-Key" in body["detail"]
 
 
@@ -371,3 +383,34 @@ def test_a_follower_within_a_small_cap_rings_its_doorbell_and_keeps_every_projec
     head = app.extensions["records"].log_size()
     assert [app.extensions[n].position() for n in names] == [head] * 4
     assert pool_stats(http)["pool_size"] <= 2
+
+
+def test_once_the_database_is_gone_requests_fail_fast_with_503(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request waits the pool's wait (POSTGRES_CONNECT_TIMEOUT) and is answered 503;
+    those after it are answered at once for as long as one wait, not each after ten more waits
+    (the library's retries), which would pass a worker's timeout."""
+    proxy = RefusingThenForwarding(5432, closed_for=0)
+    monkeypatch.setenv("POSTGRES_CONNECT_TIMEOUT", "2")
+    try:
+        url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        for http in http_for(url):
+            cid = http.establish()["id"]
+            proxy.refuse_from_now()
+            answers = [http.get(f"{BASE}/{cid}"), http.get(f"{BASE}/{cid}")]
+            waits_that_ran_out = pool_stats(http).get("requests_errors", 0)
+            for answer in answers:
+                assert_problem(answer, 503)
+            assert waits_that_ran_out == 1
+    finally:
+        proxy.close()
+
+
+def test_a_wrong_database_name_is_said_at_once_not_waited_out(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = postgres_url.split("?")[0]
+    monkeypatch.setenv("POSTGRES_CONNECT_TIMEOUT", "1")
+    with pytest.raises(OperationalError, match="does not exist"):
+        create_app({"DATABASE_URL": base.rsplit("/", 1)[0] + "/no_such_database", "DATABASE_STARTUP_WAIT": "600"})
