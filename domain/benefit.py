@@ -141,7 +141,6 @@ STAGES = {0: "Strategic Assessment", 1: "SOC", 2: "OBC", 3: "FBC", 4: "Implement
 STATUSES = ("identified", "planned", "validated", "realising", "handed_to_bau", "realised", "lapsed")
 FINAL_STATUSES = ("realised", "lapsed")
 MINIMUM_STANDARD_STAGE = 2  # OBC
-TRENDS = ("improving", "worsening", "flat")
 
 # Forward order of statuses; "lapsed" may follow any status that is not final.
 _RANK = {status: rank for rank, status in enumerate(STATUSES[:-1])}
@@ -205,10 +204,6 @@ class Definition(Immutable):
     owner: str | None
     effective_on: date
     version: int
-
-
-# Every class of value the state holds, for whoever registers snapshot transcodings.
-STATE_DATACLASSES = (Measurement, Level, StageEntry, Definition)
 
 
 @dataclass(frozen=True)
@@ -951,10 +946,6 @@ class Benefit(Aggregate):
         """Whether realisation compares the cumulative value rather than the latest one with the
         target: a savings benefit (category 1: money, time, cost avoided) that increases."""
         return self.category == SAVINGS and self.direction == "increase"
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
 
     def measurement(self, measurement_id: str) -> Measurement | None:
         for entry in self.measurements:

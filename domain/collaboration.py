@@ -47,8 +47,8 @@ from domain.errors import (
     UnknownFunction,
     WithdrawalBeforeNotice,
 )
-from domain.exit_costs import add_months
 from domain.forces import check_force_code
+from domain.months import add_months
 from domain.values import (
     NAME_LENGTH,
     REFERENCE_LENGTH,

@@ -52,14 +52,12 @@ from domain.exit_costs import (
     QuoteLine,
     Split,
     Weighing,
-    add_months,
     apply_caps,
     asset_inputs,
     assets_held,
     checked_claim_amount,
     claim_inputs,
     committed_contracts,
-    days_between,
     in_party_order,
     labels_of,
     net_book_value,
@@ -67,6 +65,7 @@ from domain.exit_costs import (
     split_among,
     with_payees,
 )
+from domain.months import add_months, days_between
 from domain.values import Money
 
 if TYPE_CHECKING:

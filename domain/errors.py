@@ -14,6 +14,11 @@ class DomainError(Exception):
 
 
 # Values
+class DateOutOfRange(DomainError):
+    """Dates worked out from a recorded date (a notice's end, an earliest exit) fall within
+    the years 1 to 9999."""
+
+
 class InvalidMoney(DomainError):
     """Money is a non-negative amount with at most two decimal places."""
 

@@ -196,10 +196,6 @@ class Milestone(Immutable):
     version: int
 
 
-# Every class of value the state holds besides Money, for whoever registers snapshot transcodings.
-STATE_DATACLASSES = (CaseLine, ClaimEntry, Assessment, Dispute, PlannedInstalment, Settlement, Payment, Milestone)
-
-
 # Answers to queries (not state).
 @dataclass(frozen=True)
 class CaseFigures(Immutable):

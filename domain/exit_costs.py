@@ -47,7 +47,6 @@ Choices made here, beyond the letter of the method (each is in the method's docu
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -58,12 +57,12 @@ from typing import TYPE_CHECKING
 
 from domain.allocation import fraction_text, split_pence
 from domain.errors import DomainError, NoExitTerms
+from domain.months import add_months, days_between, whole_months
 from domain.values import PENNY, Money, Share
 
 if TYPE_CHECKING:
     from domain.collaboration import Collaboration, Contract, ExitTerms, Function, JointAsset
 
-COMPUTED_HEADS = ("H1", "H4", "H5", "H7")
 CLAIMED_HEADS = ("H2", "H3", "H6", "H8")
 HEAD_NAMES = {
     "H1": "notice shortfall",
@@ -96,39 +95,6 @@ class InvalidClaim(DomainError):
 
 class AgreementHasEnded(DomainError):
     """Once the agreement has ended, only a party that was leaving it on notice has an exit to quote."""
-
-
-class DateOutOfRange(DomainError):
-    """Dates worked out from a recorded date (a notice's end, an earliest exit) fall within
-    the years 1 to 9999."""
-
-
-# ---------------------------------------------------------------------------------- dates
-def add_months(day: date, months: int) -> date:
-    """``day`` plus a whole number of calendar months (may be negative), clamped to the end of
-    the month: 2020-01-31 + 1 = 2020-02-29, 2019-01-31 + 1 = 2019-02-28."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    if not date.min.year <= year <= date.max.year:
-        raise DateOutOfRange(f"{day.isoformat()} plus {months} months is beyond the year {date.max.year}")
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def whole_months(start: date, end: date) -> int:
-    """The number of complete calendar months from ``start`` to ``end``: the largest n with
-    ``add_months(start, n) <= end``, or 0 if ``end`` is before ``start``."""
-    if end < start:
-        return 0
-    months = (end.year - start.year) * 12 + (end.month - start.month)
-    while months > 0 and add_months(start, months) > end:
-        months -= 1
-    return months
-
-
-def days_between(earlier: date, later: date) -> int:
-    """Actual days from ``earlier`` to ``later`` (negative if ``later`` is earlier)."""
-    return (later - earlier).days
 
 
 def round_pence(value: Decimal) -> Decimal:

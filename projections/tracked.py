@@ -181,12 +181,12 @@ class SQLiteTrackedView(SQLiteTrackingRecorder, TrackedView):
 
 
 class PostgresTrackedView(PostgresTrackingRecorder, TrackedView):
+    """A view in PostgreSQL, beside the event store, in tables named after the projection (the
+    library's factory names the tracking table ``<name>_tracking``)."""
+
     def create_table(self) -> None:
         with schema_lock(self.datastore):
             super().create_table()
-
-    """A view in PostgreSQL, beside the event store, in tables named after the projection (the
-    library's factory names the tracking table ``<name>_tracking``)."""
 
     def __init__(self, datastore: PostgresDatastore, *, tracking_table_name: str | None = None, **kwargs: Any):
         tracking_table_name = tracking_table_name or f"{self.projection_name}_tracking"

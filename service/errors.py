@@ -23,10 +23,6 @@ class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key was sent again with a different request."""
 
 
-class ExitDateRequired(DomainError):
-    """With no live notice to take it from, a quote needs the exit date."""
-
-
 class ExitCaseNotFound(DomainError):
     """No exit case has that id."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -55,6 +55,15 @@ WRITE_PARAMETERS = [
         },
     },
 ]
+
+
+def write_route(blp: Any, rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A POST route of ``blp``, documented with the If-Match and Idempotency-Key headers it honours."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
+
+    return decorator
 
 
 # How many members an object (a body, a query string, a claim line) may have beyond its schema's

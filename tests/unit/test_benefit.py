@@ -51,6 +51,7 @@ from domain.errors import (
     UnknownMeasurement,
 )
 from domain.values import Provenance
+from tests.unit.refusals import assert_refused
 
 COLLABORATION = "5b0f1c55-8b1e-4a57-9a57-4f8d2f1b7c01"
 PARTIES = ["dorset", "devon-cornwall"]
@@ -113,20 +114,6 @@ def quarters(start: date, count: int) -> list[tuple[date, date]]:
         last = date(start.year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
         periods.append((first, last))
     return periods
-
-
-def assert_refused(benefit: Benefit, error: type[DomainError], command, **kwargs) -> DomainError:
-    """The command raises ``error`` and records nothing."""
-    version = benefit.version
-    state = dict(vars(benefit))
-    with pytest.raises(error) as raised:
-        command(**kwargs)
-    assert benefit.version == version
-    assert benefit.collect_events() == []
-    assert {k: v for k, v in vars(benefit).items() if k != "_pending_events"} == {
-        k: v for k, v in state.items() if k != "_pending_events"
-    }
-    return raised.value
 
 
 def assert_identify_refused(error: type[DomainError], **overrides) -> DomainError:
@@ -254,6 +241,14 @@ def test_the_7f_minimum_standard_holds_from_stage_2_at_identification(missing, s
     error = assert_identify_refused(MinimumStandardNotMet, stage=stage, **{missing: None})
     assert error.field == missing
     Benefit.identify(**full(stage=1, **{missing: None}))  # below OBC it may be missing
+
+
+@pytest.mark.parametrize("direction", ["increase", "decrease"])
+def test_a_target_equal_to_its_baseline_is_at_or_above_and_at_or_below_it(direction):
+    """The boundary of each direction's rule: a target equal to the baseline is allowed both ways."""
+    benefit = Benefit.identify(**full(direction=direction, target={"value": "0", "on": date(2021, 1, 1)}))
+    assert benefit.direction == direction
+    assert benefit.target == (Decimal("0"), date(2021, 1, 1))
 
 
 def test_gbp_values_are_kept_to_the_penny():

@@ -28,6 +28,7 @@ from domain.errors import (
     UnknownFunction,
 )
 from domain.values import Money, Provenance
+from tests.unit.refusals import assert_refused
 
 WHEN = Provenance(date(2012, 3, 1), "tester (admin)", "agreed at the board", "minute 12/3", "WTB-2012-03")
 
@@ -97,11 +98,7 @@ def test_establishing_needs_a_name_and_purpose():
 
 
 def refused(collaboration: Collaboration, command, error: type[DomainError]) -> None:
-    version = collaboration.version
-    with pytest.raises(error):
-        command()
-    assert collaboration.version == version
-    assert collaboration.collect_events() == []
+    assert_refused(collaboration, error, command)
 
 
 def test_no_duplicate_party():

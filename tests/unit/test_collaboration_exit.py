@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.exit_costs import quote_withdrawal
 from domain.values import Provenance
+from tests.unit.refusals import assert_refused as refused
 
 A, B, C = "west-mercia", "warwickshire", "dorset"
 START = date(2012, 4, 1)
@@ -49,14 +50,6 @@ def alliance(parties: tuple[str, ...] = (A, B)) -> tuple[Collaboration, str]:
     )
     collaboration.collect_events()
     return collaboration, ict
-
-
-def refused(collaboration: Collaboration, error: type[Exception], command, **kwargs) -> None:
-    version = collaboration.version
-    with pytest.raises(error):
-        command(**kwargs)
-    assert collaboration.version == version
-    assert collaboration.collect_events() == []
 
 
 def withdrawn_alliance(parties: tuple[str, ...] = (A, B)) -> tuple[Collaboration, str]:

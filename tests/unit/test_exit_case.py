@@ -22,7 +22,6 @@ from domain.errors import (
     ClaimAlreadySuperseded,
     ClaimPartiesDiffer,
     ClosedBeforeSettled,
-    DomainError,
     DuplicateParty,
     FactBeforeCase,
     InstalmentsDoNotSumToAmount,
@@ -52,6 +51,7 @@ from domain.errors import (
 from domain.exit_case import ExitCase, exit_case_id
 from domain.exit_costs import CLAIMED_HEADS, Claim
 from domain.values import Money, Provenance
+from tests.unit.refusals import assert_refused
 
 COLLABORATION = "5b0f1c55-8b1e-4a57-9a57-4f8d2f1b7c01"
 PARTIES = ["west-mercia", "warwickshire"]
@@ -124,18 +124,6 @@ def paid(case: ExitCase, amount: str, day: date) -> str:
     payment_id = case.record_payment(amount=amount, paid_on=day, provenance=on(day))
     case.collect_events()
     return payment_id
-
-
-def assert_refused(case: ExitCase, error: type[DomainError], command, **kwargs) -> DomainError:
-    """The command raises ``error`` and records nothing."""
-    version = case.version
-    figures = case.figures()
-    with pytest.raises(error) as raised:
-        command(**kwargs)
-    assert case.version == version
-    assert case.collect_events() == []
-    assert case.figures() == figures
-    return raised.value
 
 
 # ------------------------------------------------------------------------------ opening
@@ -378,6 +366,26 @@ def test_figures_after_each_step_of_the_alliance_exit():
     )
     assert case.figures().claimed == m("12120000.00")
     assert case.figures().by_head["H3"]["claimed"] == m("2620000.00")
+
+
+def test_a_revised_settlement_of_exactly_what_was_paid_is_agreed():
+    """The boundary of 'at least what was paid': equal is allowed (the case is then paid up)."""
+    case = withdrawal_case()
+    claimed(case)
+    settled(case)
+    paid(case, "3500000.00", date(2020, 4, 30))
+    case.reopen(provenance=on(date(2020, 6, 1)))
+    case.collect_events()
+    case.agree_settlement(
+        payer="warwickshire",
+        payee="west-mercia",
+        amount="3500000.00",
+        write_offs="0",
+        instalments=[{"due_on": date(2020, 4, 30), "amount": "3500000.00"}],
+        provenance=on(date(2020, 6, 2)),
+    )
+    assert case.settlement is not None and case.settlement.amount == m("3500000.00")
+    assert case.figures().outstanding == m("0.00")
 
 
 def test_a_reopened_case_takes_a_revised_settlement_of_at_least_what_was_paid():

@@ -15,12 +15,10 @@ from domain.exit_costs import (
     InvalidClaim,
     NoApportionment,
     NoExitTerms,
-    add_months,
-    days_between,
     quote_withdrawal,
     round_pence,
-    whole_months,
 )
+from domain.months import add_months, days_between, whole_months
 from domain.values import Money, Provenance
 
 A, B = "west-mercia", "warwickshire"

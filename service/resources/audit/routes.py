@@ -461,7 +461,6 @@ def quote_evidence(args: dict[str, Any]) -> Response:
     return _bundle("exit-cost-quote", subject, figures, parties)
 
 
-
 @blp.route("/evidence/exit-cases/<uuid:case_id>", methods=["GET"])
 @blp.response(200, s.EvidenceBundleSchema)
 @blp.problems(404, 409, 503)
@@ -480,7 +479,6 @@ def exit_case_evidence(case_id: UUID) -> Response:
     figures = records.exit_case_document(str(case_id))
     positions = stream_positions(records.side_tables, str(case_id))
     return _bundle("exit-case", {"exit_case_id": str(case_id)}, figures, list(figures["parties"]), positions=positions)
-
 
 
 @blp.route("/evidence/collaborations/<uuid:collaboration_id>/history", methods=["GET"])
@@ -505,4 +503,3 @@ def history_evidence(collaboration_id: UUID) -> Response:
     return _bundle(
         "collaboration-history", {"collaboration_id": one}, figures, parties, positions=[i["position"] for i in items]
     )
-

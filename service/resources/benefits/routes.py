@@ -4,7 +4,7 @@ and the portfolio across collaborations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -16,8 +16,9 @@ from flask.wrappers import Response
 from service import exports, web
 from service.api import Blueprint
 from service.documents import utc_text
+from service.resources import common
 from service.resources.benefits import schemas as s
-from service.resources.common import WRITE_HEADERS, WRITE_PARAMETERS, TemporalQuerySchema
+from service.resources.common import WRITE_HEADERS, TemporalQuerySchema
 
 blp = Blueprint(
     "benefits",
@@ -39,13 +40,7 @@ CREATED_HEADERS = {
 }
 
 
-def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """A POST route, documented with the If-Match and Idempotency-Key headers it honours."""
-
-    def decorator(func: Callable[..., Response]) -> Callable[..., Response]:
-        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
-
-    return decorator
+write_route = functools.partial(common.write_route, blp)
 
 
 def benefit_ids_of(collaboration_id: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -13,9 +13,10 @@ from flask.wrappers import Response
 from service import exports, web
 from service.api import Blueprint
 from service.register_at import register_page_at
+from service.resources import common
 from service.resources.benefits.routes import benefit_ids_of
 from service.resources.collaborations import schemas as s
-from service.resources.common import ETAG_HEADER, WRITE_HEADERS, WRITE_PARAMETERS, ApprovedWriteSchema
+from service.resources.common import ETAG_HEADER, WRITE_HEADERS, ApprovedWriteSchema
 
 blp = Blueprint(
     "collaborations",
@@ -27,13 +28,7 @@ blp = Blueprint(
 ONE = "/<uuid:collaboration_id>"
 
 
-def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """A POST route, documented with the If-Match and Idempotency-Key headers it honours."""
-
-    def decorator(func: Callable[..., Response]) -> Callable[..., Response]:
-        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
-
-    return decorator
+write_route = functools.partial(common.write_route, blp)
 
 
 # --------------------------------------------------------------------- the register

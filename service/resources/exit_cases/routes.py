@@ -3,7 +3,7 @@ disputes, the agreed settlement and its payments, each an immutable event of the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +15,8 @@ from service import exports, web
 from service.api import Blueprint
 from service.errors import CollaborationNotFound
 from service.problems import kebab, title_for
-from service.resources.common import WRITE_HEADERS, WRITE_PARAMETERS, ExportFormatSchema, TemporalQuerySchema
+from service.resources import common
+from service.resources.common import WRITE_HEADERS, ExportFormatSchema, TemporalQuerySchema
 from service.resources.exit_cases import schemas as s
 
 blp = Blueprint(
@@ -36,13 +37,7 @@ CREATED_HEADERS = {
 }
 
 
-def write_route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """A POST route, documented with the If-Match and Idempotency-Key headers it honours."""
-
-    def decorator(func: Callable[..., Response]) -> Callable[..., Response]:
-        return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
-
-    return decorator
+write_route = functools.partial(common.write_route, blp)
 
 
 # --------------------------------------------------------------------------- opening
