@@ -1,0 +1,117 @@
+"""The layers' arrows point inward (issue 14), read from the source's imports:
+
+- the domain imports nothing of the service or the projections, and its modules import one
+  another without a cycle;
+- the projections import the domain and the store's infrastructure (``service.persistence``,
+  ``service.transcodings``), and nothing else of the service, except the imports listed in
+  ``KNOWN_OUTWARD``, which the refactor removes one by one: the list may only shrink.
+
+Imports under ``if TYPE_CHECKING:`` are for type checkers only and are not counted."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("domain", "projections", "service")
+INFRASTRUCTURE = ("service.persistence", "service.transcodings")
+
+# projections -> service imports still to be removed (module, imported module).
+KNOWN_OUTWARD = {
+    ("projections.benefits_realisation", "service.documents"),
+    ("projections.decision_log", "service.documents"),
+    ("projections.exit_cost_history", "service.documents"),
+    ("projections.register", "service.documents"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
+
+
+def runtime_imports(name: str) -> set[str]:
+    """The project modules ``name`` imports when it runs (not under ``if TYPE_CHECKING:``)."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for inner in ast.walk(node))
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {module for module in found if module in MODULES and module != name}
+
+
+GRAPH = {name: runtime_imports(name) for name in MODULES}
+
+
+def test_the_graph_is_read():
+    assert "domain.collaboration" in GRAPH["domain.exit_costs"] or "domain.values" in GRAPH["domain.exit_costs"]
+    assert "service.persistence" in GRAPH["projections.tracked"]
+
+
+def test_the_domain_imports_nothing_outside_it():
+    outward = {(name, imported) for name, imports in GRAPH.items() if name.startswith("domain") for imported in imports}
+    assert {pair for pair in outward if not pair[1].startswith("domain")} == set()
+
+
+def test_the_domain_has_no_import_cycle():
+    domain = {name: {i for i in imports if i.startswith("domain")} for name, imports in GRAPH.items()}
+    domain = {name: imports for name, imports in domain.items() if name.startswith("domain")}
+    assert find_cycle(domain) is None
+
+
+def test_projections_reach_only_the_domain_and_the_store_beside_the_known_imports_to_remove():
+    outward = {
+        (name, imported)
+        for name, imports in GRAPH.items()
+        if name.startswith("projections")
+        for imported in imports
+        if imported.startswith("service") and not imported.startswith(INFRASTRUCTURE)
+    }
+    assert outward - KNOWN_OUTWARD == set(), "a new import from a projection into the service"
+    assert KNOWN_OUTWARD - outward == set(), "an import was removed: take it off KNOWN_OUTWARD"
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` if it has any (depth-first search)."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for following in sorted(graph.get(node, ())):
+            if state.get(following) == 1:
+                return [*path[path.index(following) :], following]
+            if following not in state and (cycle := visit(following)):
+                return cycle
+        state[node] = 2
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
