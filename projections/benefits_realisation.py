@@ -69,6 +69,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from domain.benefit import CATEGORIES, MONEY_UNIT, PILLARS, Benefit
+from projections.event_documents import decimal_text
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
     AggregateCache,
@@ -77,7 +78,6 @@ from projections.tracked import (
     TrackedProjection,
     TrackedView,
 )
-from service.documents import decimal_text
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords

@@ -53,13 +53,13 @@ from eventsourcing.utils import resolve_topic
 
 from domain.collaboration import Collaboration
 from domain.exit_case import ExitCase
+from projections.event_documents import event_document
 from projections.tracked import (
     PostgresTrackedView,
     SQLiteTrackedView,
     TrackedProjection,
     TrackedView,
 )
-from service.documents import event_document
 
 PROJECTION_NAME = "decision_log"
 MAX_PAGE_SIZE = 500

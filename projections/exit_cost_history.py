@@ -69,6 +69,7 @@ from domain.collaboration import Collaboration
 from domain.errors import DomainError
 from domain.exit_case import ExitCase, exit_case_id
 from domain.exit_costs import CLAIMED_HEADS, quote_for_force
+from projections.event_documents import event_type, utc_text
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
     AggregateCache,
@@ -77,7 +78,6 @@ from projections.tracked import (
     TrackedProjection,
     TrackedView,
 )
-from service.documents import event_type, utc_text
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords

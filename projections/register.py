@@ -45,6 +45,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from domain.collaboration import ACTIVE, NOTICE_SERVED, TERMINATED, Collaboration
+from projections.event_documents import utc_text
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
     PostgresTrackedView,
@@ -52,7 +53,6 @@ from projections.tracked import (
     TrackedProjection,
     TrackedView,
 )
-from service.documents import utc_text
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords

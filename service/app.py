@@ -18,6 +18,7 @@ from uuid import UUID
 from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 
+from projections.event_documents import decimal_text, utc_text
 from service import logs, metrics
 from service.api import Api, refuse_duplicate_keys
 from service.application import CollaborationRecords
@@ -26,7 +27,6 @@ from service.auth import FailedSignIns, TokenStore
 from service.backup_cli import backup_cli
 from service.cli import idempotency_cli, tokens_cli
 from service.demo import demo_cli
-from service.documents import decimal_text, utc_text
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
 from service.resources import register_resources

@@ -42,8 +42,9 @@ from domain.exit_costs import CLAIMED_HEADS, quote_for_force
 from domain.forces import FORCES
 from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
 from domain.values import Money, Provenance
+from projections.event_documents import event_document, jsonable
 from service import metrics
-from service.documents import benefit_document, collaboration_document, event_document, exit_case_document, jsonable
+from service.documents import benefit_document, collaboration_document, exit_case_document
 from service.errors import (
     BenefitNotFound,
     CollaborationNotFound,

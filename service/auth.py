@@ -46,8 +46,8 @@ from typing import Any
 
 from domain.forces import FORCES
 from domain.values import NAME_LENGTH, text_fault
+from projections.event_documents import utc_text
 from service.application import Caller
-from service.documents import utc_text
 from service.persistence import SideTableAccess
 
 TOKEN_PREFIX = "crs_"  # noqa: S105  (a public marker, not a secret)

@@ -3,77 +3,25 @@ dates as ISO text. The HTTP layer sends these as they are."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from domain.benefit import CATEGORIES, STAGES, SUB_CATEGORIES, Benefit
 from domain.collaboration import Collaboration
 from domain.exit_case import ExitCase
-from domain.values import Money, Share
-
-PROVENANCE_FIELDS = ("effective_on", "actor", "reason", "evidence", "approval_ref")
-EVENT_ENVELOPE_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, Money):
-        return str(value)
-    if isinstance(value, Share):
-        return str(value)
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    if isinstance(value, datetime):
-        return utc_text(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    return value
+from projections.event_documents import (  # the event's public shape, shared with the projections
+    decimal_text,
+    jsonable,
+    utc_text,
+)
 
 
 def by_version(entries: Iterable[Any]) -> list[Any]:
     """State entries in the order they were recorded. Dicts keyed by ids come back from a
     snapshot in key order, so documents never rely on a dict's order."""
     return sorted(entries, key=lambda entry: entry.version)
-
-
-def decimal_text(value: Decimal) -> str:
-    """A decimal as JSON carries it: positional digits, never an exponent (``1E-10``)."""
-    return format(value, "f")
-
-
-def event_type(event: Any) -> str:
-    return type(event).__qualname__
-
-
-def event_document(event: Any) -> dict[str, Any]:
-    """One recorded event as auditors read it: provenance beside the event's own data."""
-    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-    data = {name: value for name, value in fields.items() if name not in PROVENANCE_FIELDS + EVENT_ENVELOPE_FIELDS}
-    return {
-        "stream_id": str(event.originator_id),
-        "version": event.originator_version,
-        "type": event_type(event),
-        "effective_on": jsonable(fields.get("effective_on")),
-        "recorded_at": utc_text(event.timestamp),
-        "actor": fields.get("actor"),
-        "reason": fields.get("reason"),
-        "evidence": fields.get("evidence"),
-        "approval_ref": fields.get("approval_ref"),
-        "data": jsonable(data),
-    }
-
-
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:

@@ -48,8 +48,8 @@ from marshmallow import ValidationError
 from domain.errors import DomainError
 from domain.exit_case import exit_case_id
 from domain.forces import FORCES
+from projections.event_documents import event_document
 from service.auth import Principal, TokenStore
-from service.documents import event_document
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
 from service.register_at import register_page_at

@@ -30,8 +30,8 @@ from projections.decision_log import (
     originator,
     summariser_for,
 )
+from projections.event_documents import event_type, utc_text
 from service.application import Caller, CollaborationRecords
-from service.documents import event_type, utc_text
 from service.resources.decisions.schemas import DecisionPageSchema
 from tests.integration import http_support
 from tests.integration.faults import InjectedFailure, fail_on_call

@@ -21,9 +21,9 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError
 
 from domain.collaboration import Collaboration
+from projections.event_documents import utc_text
 from projections.register import HANDLERS, Register, RegisterChanges, RegisterView, handler_for
 from service.application import Caller, CollaborationRecords
-from service.documents import utc_text
 from tests.integration.faults import InjectedFailure, fail_on_call
 
 ADMIN = Caller("tester (admin)")

@@ -13,9 +13,9 @@ import marshmallow as ma
 from flask import jsonify
 from flask.wrappers import Response
 
+from projections.event_documents import utc_text
 from service import exports, web
 from service.api import Blueprint
-from service.documents import utc_text
 from service.resources import common
 from service.resources.benefits import schemas as s
 from service.resources.common import WRITE_HEADERS, TemporalQuerySchema
