@@ -1165,8 +1165,10 @@ def _ping(conn: Any) -> Exception | None:
 def wait_for_store(open_store: Callable[[], T], *, patience: float) -> T:
     """``open_store()``, tried again with backoff for up to ``patience`` seconds
     (``DATABASE_STARTUP_WAIT``) while the database cannot be reached or has no connection to
-    spare (starting, restarting, ``max_connections`` reached): a follower, a ``flask`` command
-    or a worker starting then waits for it rather than exiting. Other errors are raised at once."""
+    spare (starting, restarting, ``max_connections`` reached), or its start-up was the victim of
+    a deadlock (creating tables while a running writer holds its locks): a follower, a ``flask``
+    command or a worker starting then waits for it rather than exiting (a gunicorn worker that
+    exits at boot stops its master). Other errors are raised at once."""
     deadline = time.monotonic() + patience
     delay = 0.5
     while True:
@@ -1195,7 +1197,10 @@ def _unreachable(error: BaseException) -> bool:
     if sqlstate is None:  # a connection that failed: libpq gives the server's refusal as text only
         text = str(cause)
         return "FATAL:" not in text or any(reason in text for reason in PASSING_REFUSALS)
-    return sqlstate in ("53300", "57P03") or sqlstate.startswith("08")  # too many connections, starting up
+    # Too many connections, the connection lost, the backend ended (a restart, a failover,
+    # pg_terminate_backend) or starting up, and a deadlock or serialisation failure (creating
+    # tables at start-up takes locks that a running writer's may cross): trying again will do.
+    return sqlstate == "53300" or sqlstate.startswith(("08", "57P", "40"))
 
 
 # What a server that refuses a connection says when trying again later will do (no connection

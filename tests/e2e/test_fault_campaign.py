@@ -282,7 +282,12 @@ def run_campaign(tmp_path: Path, database_url: str, *, postgres_base: str | None
         base = primary.service.base_url
         recorded: Counter[str] = Counter()
         for collaboration in collaborations:
-            page = requests.get(f"{base}/api/v1/collaborations/{collaboration}/history", headers=headers, timeout=60)
+            try:
+                page = requests.get(
+                    f"{base}/api/v1/collaborations/{collaboration}/history", headers=headers, timeout=60
+                )
+            except requests.ConnectionError:  # host a itself went down: say why
+                pytest.fail(f"host a stopped answering:\n{primary.service.log_text()}")
             assert page.status_code == 200, page.text
             events = page.json()
             events = events["items"] if isinstance(events, dict) else events
