@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import IntegrityError
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import application
@@ -17,6 +16,7 @@ from service.audit.checkpoints import KEY_FILE_VARIABLE, KEY_VARIABLE, generate_
 from service.audit.trail import AuditTrail
 from tests.integration import http_support
 from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
+from tests.integration.test_http_concurrency import losing_saves
 
 # Fixtures shared by the HTTP tests.
 collaboration = http_support.collaboration
@@ -91,24 +91,6 @@ def test_a_stale_if_match_is_counted_as_a_write_conflict(http: Http, collaborati
     assert grew(before, after, "records_write_conflicts_total", route=REVIEWS, status="412") == 1
     assert grew(before, after, "records_write_conflicts_total", route=REVIEWS, status="409") == 0
     assert grew(before, after, "records_http_requests_total", method="POST", route=REVIEWS, status="412") == 1
-
-
-def losing_saves(http: Http, monkeypatch: pytest.MonkeyPatch, losses: int | None) -> list[int]:
-    """The application's save loses the race (the store's IntegrityError) ``losses`` times, or
-    every time if None, then saves for real; the back-off is skipped."""
-    records = http.app.extensions["records"]
-    real_save = records.save
-    attempts: list[int] = []
-
-    def save(*args: Any, **kwargs: Any) -> Any:
-        attempts.append(1)
-        if losses is None or len(attempts) <= losses:
-            raise IntegrityError("duplicate key value violates unique constraint (simulated)")
-        return real_save(*args, **kwargs)
-
-    monkeypatch.setattr(records, "save", save)
-    monkeypatch.setattr(application.time, "sleep", lambda seconds: None)
-    return attempts
 
 
 def test_a_write_that_keeps_losing_the_race_counts_its_retries_and_its_409(

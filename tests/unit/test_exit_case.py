@@ -368,14 +368,19 @@ def test_figures_after_each_step_of_the_alliance_exit():
     assert case.figures().by_head["H3"]["claimed"] == m("2620000.00")
 
 
-def test_a_revised_settlement_of_exactly_what_was_paid_is_agreed():
-    """The boundary of 'at least what was paid': equal is allowed (the case is then paid up)."""
+def reopened_after_paying_3_5m() -> ExitCase:
     case = withdrawal_case()
     claimed(case)
     settled(case)
     paid(case, "3500000.00", date(2020, 4, 30))
     case.reopen(provenance=on(date(2020, 6, 1)))
     case.collect_events()
+    return case
+
+
+def test_a_revised_settlement_of_exactly_what_was_paid_is_agreed():
+    """The boundary of 'at least what was paid': equal is allowed (the case is then paid up)."""
+    case = reopened_after_paying_3_5m()
     case.agree_settlement(
         payer="warwickshire",
         payee="west-mercia",
@@ -389,12 +394,7 @@ def test_a_revised_settlement_of_exactly_what_was_paid_is_agreed():
 
 
 def test_a_reopened_case_takes_a_revised_settlement_of_at_least_what_was_paid():
-    case = withdrawal_case()
-    claimed(case)
-    settled(case)
-    paid(case, "3500000.00", date(2020, 4, 30))
-    case.reopen(provenance=on(date(2020, 6, 1)))
-    case.collect_events()
+    case = reopened_after_paying_3_5m()
     assert_refused(
         case,
         SettlementBelowPaid,
