@@ -50,7 +50,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1056,13 +1056,20 @@ class SharedPostgresDatastore(PostgresDatastore):
         out), one connection straight to the server, to raise its own reason: a wrong password or
         database name is raised as such, and is not waited out. Returns if that connection opens
         (the pool was only slow) or fails for a passing reason (the server is not there)."""
+        refusal = self._connect_directly(timeout=self.pool.timeout)
+        if refusal is not None and not _unreachable(refusal):
+            raise refusal
+
+    def _connect_directly(self, timeout: float) -> Exception | None:
+        """One connection straight to the server, outside the pool, closed at once: None if it
+        opened, else psycopg's error saying why not."""
         import psycopg
 
         try:
-            psycopg.connect(**self.pool.kwargs).close()  # type: ignore[arg-type]
+            psycopg.connect(**{**self.pool.kwargs, "connect_timeout": max(1, int(timeout))}).close()  # type: ignore[arg-type]
         except psycopg.Error as error:
-            if not _unreachable(error):
-                raise
+            return error
+        return None
 
     @contextmanager
     def get_connection(self) -> Iterator[Any]:
@@ -1075,13 +1082,12 @@ class SharedPostgresDatastore(PostgresDatastore):
             raise OperationalError("PostgreSQL cannot be reached: a connection could not be had just now")
         last_failure: Exception | None = None
         for _ in range(self.pool.max_size + 1):
-            try:
-                checkout = super().get_connection()
-                conn = checkout.__enter__()
-            except OperationalError:
-                self._note_a_wait_ran_out()
-                raise
-            with _closing(checkout):
+            with ExitStack() as checkout:
+                try:
+                    conn = checkout.enter_context(super().get_connection())
+                except OperationalError:
+                    self._note_a_wait_ran_out()
+                    raise
                 if (last_failure := _ping(conn)) is not None:
                     conn.close()  # the pool discards a closed connection and opens another
                     continue
@@ -1100,16 +1106,8 @@ class SharedPostgresDatastore(PostgresDatastore):
         checkouts fail at once for as long as one wait (rather than each waiting again, ten times
         over under the library's own retries, past a worker's timeout); if it can, the pool was
         only busy (a follower's threads taking turns) and nothing changes."""
-        import psycopg
-
-        try:
-            psycopg.connect(**{**self.pool.kwargs, "connect_timeout": 2}).close()  # type: ignore[arg-type]
-        except psycopg.Error:
+        if self._connect_directly(timeout=2) is not None:
             self._refusing_until = time.monotonic() + self.pool.timeout
-
-    def holds_connection(self) -> bool:
-        """Whether this thread has a connection checked out (a caller is inside a transaction)."""
-        return id(self) in self._held.__dict__
 
 
 @contextmanager
@@ -1135,18 +1133,6 @@ def _as_persistence_errors() -> Iterator[None]:
             if isinstance(error, getattr(psycopg, name)):
                 raise getattr(persistence, name)(str(error)) from error
         raise persistence.PersistenceError(str(error)) from error
-
-
-@contextmanager
-def _closing(checkout: AbstractContextManager[Any]) -> Iterator[None]:
-    """Exits a checkout entered by hand, passing on whatever its block raised."""
-    try:
-        yield
-    except BaseException as error:
-        if not checkout.__exit__(type(error), error, error.__traceback__):
-            raise
-    else:
-        checkout.__exit__(None, None, None)
 
 
 def _ping(conn: Any) -> Exception | None:
