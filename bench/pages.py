@@ -1,6 +1,6 @@
 """How long the web view's pages take to render on the demo data.
 
-Loads the demo data (``service/demo.py``: West Mercia-Warwickshire, Dorset-Devon & Cornwall and
+Loads the demo data (``demo/``: West Mercia-Warwickshire, Dorset-Devon & Cornwall and
 7F) into a scratch store, signs an auditor in, and then, alternately, at least ``--runs`` times
 each, requests through Flask's test client (the whole request: session check, catching the
 projections up, the reads, the template, the response):
@@ -26,8 +26,8 @@ import argparse
 import re
 
 from bench.common import median, scratch_database, timed
+from demo import load_demo
 from service.app import create_app
-from service.demo import load_demo
 
 TARGET_MS = 200.0
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

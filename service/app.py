@@ -26,7 +26,6 @@ from service.audit.cli import audit_cli
 from service.auth import FailedSignIns, TokenStore
 from service.backup_cli import backup_cli
 from service.cli import idempotency_cli, tokens_cli
-from service.demo import demo_cli
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
 from service.resources import register_resources
@@ -123,7 +122,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(idempotency_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(backup_cli)
-    app.cli.add_command(demo_cli)
     return app
 
 

@@ -1,36 +1,52 @@
-"""The demo data from the public record (``service/demo.py``, ``flask demo load``): the three
-cases of DOMAIN.md with their figures, recorded through the application service; loading twice
-records nothing new; the first start of ``bin/serve`` loads it only into an empty store."""
+"""The demo data from the public record (``demo/``, ``flask demo load``): the three cases of
+DOMAIN.md with their figures, recorded through the application service; loading twice records
+nothing new; the first start of ``bin/serve`` loads it only into an empty store; a case file the
+loader refuses records nothing."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from projections.benefits_realisation import dashboard_of
-from service.application import Caller, CollaborationRecords, IdempotencyKey
-from service.demo import (
-    AUDITOR_TOKEN_LABEL,
+from demo import (
     CALLER,
-    DEMO_AUDITOR,
     PRINCIPAL,
-    SAVINGS_TARGET,
-    SEVEN_F_QUARTERS,
-    SEVEN_FORCES,
-    SOURCES,
-    UNPLANNED,
+    DemoDataError,
     DemoLoad,
     DemoStepRefused,
     load_demo,
     load_demo_if_empty,
+    read_sources,
+    read_steps,
 )
+from demo.cli import AUDITOR_TOKEN_LABEL, DEMO_AUDITOR, demo_cli
+from demo.loader import CASE_FILES
+from projections.benefits_realisation import dashboard_of
+from service.application import Caller, CollaborationRecords, IdempotencyKey
 from tests.integration.http_support import Http, http_for
 
+ROOT = Path(__file__).resolve().parents[2]
 ASSUMPTION = "Assumption (not public): "
+SOURCES = tuple(read_sources().values())
+# The public record's figures (the 7F response to The Hard Yards).
+SEVEN_FORCES = ["essex", "kent", "norfolk", "suffolk", "hertfordshire", "bedfordshire", "cambridgeshire"]
+SAVINGS_TARGET = "8455000.00"
+UNPLANNED = "1150000.00"
+# The quarters measured (their split is an assumption): (period_start, period_end, value).
+SEVEN_F_QUARTERS = [
+    (str(step.kwargs["period_start"]), str(step.kwargs["period_end"]), step.kwargs["value"])
+    for step in read_steps()
+    if step.key.startswith("demo:7f:measurement:savings:")
+]
 
 
 @pytest.fixture
@@ -234,6 +250,7 @@ def test_the_cli_loads_the_demo_and_a_second_run_records_nothing(database_url: s
 
 
 def check_cli(http: Http) -> None:
+    http.app.cli.add_command(demo_cli)  # as wsgi.py adds it
     runner = http.app.test_cli_runner()
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
@@ -265,6 +282,7 @@ def check_cli(http: Http) -> None:
 
 def test_a_first_load_can_make_an_auditor_token_for_the_web_view(database_url: str) -> None:
     for http in http_for(database_url):
+        http.app.cli.add_command(demo_cli)
         runner = http.app.test_cli_runner()
         result = runner.invoke(args=["demo", "load", "--if-empty", "--auditor-token"])
         assert result.exit_code == 0, result.output
@@ -277,3 +295,77 @@ def test_a_first_load_can_make_an_auditor_token_for_the_web_view(database_url: s
         again = runner.invoke(args=["demo", "load", "--if-empty", "--auditor-token"])
         assert again.exit_code == 0 and AUDITOR_TOKEN_LABEL not in again.output
         assert len(http.tokens.list()) == tokens
+
+
+def test_wsgi_gives_flask_the_demo_command(tmp_path: Path) -> None:
+    """``flask --app wsgi demo load`` (bin/serve's first start): the app factory knows nothing of
+    the demo; wsgi.py adds its command."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'records.sqlite3'}"}
+    flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "demo", "load", "--help"]
+    result = subprocess.run(flask, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "--if-empty" in result.stdout and "--auditor-token" in result.stdout
+
+
+def test_every_step_is_read_from_the_data_files() -> None:
+    steps = read_steps()
+    assert [step.case for step in steps[:1]] == ["wmw"] and steps[-1].key == "demo:7f:review:2020"
+    assert len({step.key for step in steps}) == len(steps) == 80
+    for step in steps:
+        assert step.kwargs["evidence"] and step.kwargs["reason"].strip(), step.key
+
+
+def faulty_case_files(tmp_path: Path, fault: str) -> list[Path]:
+    """Copies of the three case files, the last (7F) with ``fault`` in a late step."""
+    copies = []
+    for original in CASE_FILES:
+        document = json.loads(original.read_text(encoding="utf-8"))
+        if document["case"] == "7f":
+            step = document["steps"][-2]  # benefit:unplanned:realised
+            if fault == "unknown command":
+                step["command"] = "drop_the_record"
+            elif fault == "not a command":
+                step["command"] = "log_size"
+            elif fault == "unresolved reference":
+                step["args"] = [{"result_of": "benefit:unplaned", "field": "id"}]
+            elif fault == "reference to a later step":
+                document["steps"][1]["args"] = [{"result_of": "review:2020", "field": "id"}]
+            elif fault == "unknown source":
+                step["evidence"] = ["7f-response", "a rumour"]
+            elif fault == "not a date":
+                step["kwargs"]["effective_on"] = "15/09/2020"
+            elif fault == "unknown argument":
+                document["steps"][0]["kwargs"]["colour"] = "blue"
+            elif fault == "unknown key":
+                step["comment"] = "a typo of notes"
+            elif fault == "step named twice":
+                step["step"] = "benefit:savings"
+        copy = tmp_path / original.name
+        copy.write_text(json.dumps(document), encoding="utf-8")
+        copies.append(copy)
+    return copies
+
+
+@pytest.mark.parametrize(
+    ("fault", "refusal"),
+    [
+        ("unknown command", r"seven_forces.json, step 12 \('benefit:unplanned:realised'\): 'drop_the_record' is not a"),
+        ("not a command", r"'log_size' is not a command of the application"),
+        ("unresolved reference", r"step 12 .*refers to 'benefit:unplaned', which is not an earlier step of the case"),
+        ("reference to a later step", r"step 2 \('function'\): refers to 'review:2020', which is not an earlier step"),
+        ("unknown source", r"'evidence' \['7f-response', 'a rumour'\]: not keys of demo/sources.json"),
+        ("not a date", r"effective_on '15/09/2020' is not a YYYY-MM-DD date"),
+        ("unknown argument", r"step 1 \('establish'\): establish_collaboration does not take these arguments"),
+        ("unknown key", r"step 12: unknown keys \['comment'\]"),
+        ("step named twice", r"step 12: 'step' must name a new step"),
+    ],
+)
+def test_a_faulty_case_file_is_refused_before_anything_is_recorded(
+    records: CollaborationRecords, tmp_path: Path, fault: str, refusal: str
+) -> None:
+    """The fault is in the last case's file: the two cases before it are not recorded either."""
+    case_files = faulty_case_files(tmp_path, fault)
+    with pytest.raises(DemoDataError, match=refusal):
+        load_demo(records, case_files)
+    assert records.log_size() == 0
+    assert load_demo(records, faulty_case_files(tmp_path, "none")).recorded == 80  # the copies, unbroken, load

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from demo import load_demo
 from service.audit import notes, offline, witness
 from service.audit.bundles import canonical, seal
 from service.audit.checkpoints import KEY_VARIABLE, Checkpoint, generate_key_pem, load_signing_key
 from service.audit.configuration import audit_trail
-from service.demo import load_demo
 from tests.integration.audit_support import (  # noqa: F401 (no_key_from_the_environment: an autouse fixture)
     RawDatabase,
     no_key_from_the_environment,

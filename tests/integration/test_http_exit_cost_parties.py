@@ -8,7 +8,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from service.demo import load_demo
+from demo import load_demo
 from service.resources.collaborations.schemas import ExitCostsDocument
 from tests.integration import http_support
 from tests.integration.exit_case_support import BASE, CASES, WK, WM, alliance, at, posted

@@ -6,7 +6,7 @@ import csv
 import io
 from decimal import Decimal
 
-from service.demo import load_demo
+from demo import load_demo
 from service.resources.exit_cases.schemas import ReconciliationDocument
 from tests.integration import http_support
 from tests.integration.exit_case_support import CASES, SETTLEMENT, WK, WM, alliance, at, open_case, posted

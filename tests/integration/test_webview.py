@@ -18,7 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from service.demo import DemoLoad, load_demo
+from demo import DemoLoad, load_demo
 from service.webview import COOKIE, CSRF_COOKIE
 from tests.integration.http_support import Http, http_for
 

@@ -4,7 +4,9 @@
   another without a cycle;
 - the projections import the domain and the store's infrastructure (``service.persistence``,
   ``service.transcodings``), and nothing else of the service (``KNOWN_OUTWARD`` lists any
-  import still to be removed; it is empty, and may only stay so or shrink).
+  import still to be removed; it is empty, and may only stay so or shrink);
+- the demo data (``demo``) is outermost: it may import the service and the domain, and nothing
+  in the domain, the service or the projections imports it.
 
 Imports under ``if TYPE_CHECKING:`` are for type checkers only and are not counted."""
 
@@ -14,7 +16,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "projections", "service")
+PACKAGES = ("domain", "projections", "service", "demo")
 INFRASTRUCTURE = ("service.persistence", "service.transcodings")
 
 # projections -> service imports still to be removed (module, imported module).
@@ -82,6 +84,18 @@ def test_projections_reach_only_the_domain_and_the_store():
     }
     assert outward - KNOWN_OUTWARD == set(), "a new import from a projection into the service"
     assert KNOWN_OUTWARD - outward == set(), "an import was removed: take it off KNOWN_OUTWARD"
+
+
+def test_nothing_inside_imports_the_demo():
+    inward = {
+        (name, imported)
+        for name, imports in GRAPH.items()
+        if not name.startswith("demo")
+        for imported in imports
+        if imported == "demo" or imported.startswith("demo.")
+    }
+    assert inward == set(), "the demo is outermost: wsgi.py adds its command"
+    assert "service.application" in GRAPH["demo.loader"]  # the graph does read the demo
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
