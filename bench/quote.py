@@ -10,7 +10,7 @@ snapshot every 500 events). Then notice is served and, alternately, at least
 - **load (raw eventsourcing)**: ``records.repository.get(id)``: the library's own load of the
   aggregate (from its aggregate cache, fast-forwarded from the store, and copied out). Any read
   of the aggregate pays this.
-- **quote (service)**: ``records.exit_costs(id, force=...)``: load, the calculator, the exit
+- **quote (service)**: ``RecordQueries(records).exit_quote(id, force=...)``: load, the calculator, the exit
   case lookup and the source-event lookup of every input, as ``GET .../exit-costs`` does.
 - **quote (HTTP)**: ``GET /api/v1/collaborations/{id}/exit-costs?force=...`` through Flask's test
   client: authentication, argument parsing and JSON as well.
@@ -41,6 +41,7 @@ from domain.values import Provenance
 from service.app import create_app
 from service.application import Caller, CollaborationRecords
 from service.persistence import persistence_environment
+from service.queries import RecordQueries
 
 FORCE, OTHER = "west-mercia", "warwickshire"
 SAVE_EVERY = 500
@@ -152,7 +153,7 @@ def main() -> None:
         client = app.test_client()
         path = f"/api/v1/collaborations/{collaboration_id}/exit-costs?force={FORCE}"
         headers = {"Authorization": f"Bearer {token}"}
-        expected = records.exit_costs(collaboration_id, force=FORCE)["total"]
+        expected = RecordQueries(records).exit_quote(collaboration_id, force=FORCE)["total"]
 
         def over_http() -> None:
             response = client.get(path, headers=headers)
@@ -162,7 +163,7 @@ def main() -> None:
         loads, quotes, https = [], [], []
         for _ in range(3):  # alternate, so drift on a shared machine hits all three alike
             loads += timed(lambda: records.repository.get(uuid), runs // 3 + 1)
-            quotes += timed(lambda: records.exit_costs(collaboration_id, force=FORCE), runs // 3 + 1)
+            quotes += timed(lambda: RecordQueries(records).exit_quote(collaboration_id, force=FORCE), runs // 3 + 1)
             https += timed(over_http, runs // 3 + 1)
         replays = timed(lambda: project_aggregate(None, records.events.get(uuid)), 5)
         colds = timed(lambda: records.repository.get(uuid, version=version), 5)  # bypasses the cache

@@ -137,6 +137,11 @@ MONEY_UNIT = "GBP"  # the only unit summed as £
 SAVINGS = "1"  # the category whose increases are counted cumulatively
 # The 7F framework: 1a is measured in £ of revenue budget, 1b in operational hours, 1c in £ avoided.
 SAVINGS_UNITS = {"1a": MONEY_UNIT, "1b": "hours", "1c": MONEY_UNIT}
+# The money totals a realised value adds to (``money_total_of``): cash saved (1a Money
+# savings) and cost avoided (1c), each summed apart. Other benefits are counted, never summed
+# into money.
+CASH_SAVINGS, COST_AVOIDED = "cash_savings", "cost_avoided"
+MONEY_TOTALS = {"1a": CASH_SAVINGS, "1c": COST_AVOIDED}
 STAGES = {0: "Strategic Assessment", 1: "SOC", 2: "OBC", 3: "FBC", 4: "Implementation", 5: "Evaluation"}
 STATUSES = ("identified", "planned", "validated", "realising", "handed_to_bau", "realised", "lapsed")
 FINAL_STATUSES = ("realised", "lapsed")
@@ -947,6 +952,26 @@ class Benefit(Aggregate):
         target: a savings benefit (category 1: money, time, cost avoided) that increases."""
         return self.category == SAVINGS and self.direction == "increase"
 
+    @property
+    def money_total(self) -> str | None:
+        """The money total this benefit's realised value adds to (``money_total_of``)."""
+        return money_total_of(self.sub_category, self.unit, self.is_cumulative)
+
+    @property
+    def realisation_day(self) -> date:
+        """The day its figures are read on: the latest period end among the current
+        measurements (so all of them count); without one, the target date, else the baseline
+        date, else the identification date (there are no figures then, whatever the day)."""
+        ends = [measurement.period_end for measurement in self.current_measurements()]
+        if ends:
+            return max(ends)
+        return self.target_on or self.baseline_on or self.identified_on
+
+    @property
+    def forces(self) -> list[str]:
+        """The forces the benefit concerns: its attribution's, else the collaboration's parties."""
+        return sorted(self.attribution) if self.attribution else list(self.parties)
+
     def measurement(self, measurement_id: str) -> Measurement | None:
         for entry in self.measurements:
             if entry.measurement_id == measurement_id:
@@ -1057,3 +1082,13 @@ class Benefit(Aggregate):
         stage = _in_effect(self.stages)
         self.stage = stage.stage
         self.status = stage.status
+
+
+def money_total_of(sub_category: str, unit: str | None, cumulative: bool) -> str | None:
+    """Which money total a realised value adds to: cash saved for a 1a Money saving, cost
+    avoided for 1c, each only in GBP and counted cumulatively (an increasing savings benefit);
+    None for every other benefit, whose values are counted, never summed into money (a GBP
+    level such as a running cost is not a saving)."""
+    if unit != MONEY_UNIT or not cumulative:
+        return None
+    return MONEY_TOTALS.get(sub_category)

@@ -9,9 +9,11 @@ and upcastable; the aggregate turns them into value objects as it applies them.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
@@ -992,6 +994,19 @@ class Collaboration(Aggregate):
                 f"function {self.functions[function_id].name!r} was added on {added_on}, after {on}",
                 field=field_name,
             )
+
+    def check_benefit_identification(
+        self, *, day: date, function_id: str | None, attribution: Mapping[str, Any] | None
+    ) -> None:
+        """A benefit of this collaboration is identified within its term (on ``day``), of one of
+        its functions that exists then (if it names one), and attributed only to its parties that
+        had joined by then."""
+        self.check_dated_in_term(day)
+        if function_id is not None:
+            self.check_function_exists(function_id, on=day)
+        for force in attribution or {}:
+            self.check_is_party(force, f"attribution.{force}")
+            self.check_joined_by(force, day, f"attribution.{force}")
 
     def exit_case_opening(
         self, *, trigger: str, force: str | None, function_id: str | None, day: date

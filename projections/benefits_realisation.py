@@ -68,7 +68,7 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
-from domain.benefit import CATEGORIES, MONEY_UNIT, PILLARS, Benefit
+from domain.benefit import CASH_SAVINGS, CATEGORIES, COST_AVOIDED, PILLARS, Benefit, money_total_of
 from projections.event_documents import decimal_text
 from projections.tracked import (
     DEFAULT_BATCH_SIZE,
@@ -145,24 +145,9 @@ def text(value: Decimal | date | None) -> str | None:
     return value.isoformat()
 
 
-def realisation_day(benefit: Benefit) -> date:
-    """The day a row reads the figures on: the latest period end among the current measurements
-    (so all of them count); without one, the target date, else the baseline date, else the
-    identification date (there are no figures then, whatever the day)."""
-    ends = [measurement.period_end for measurement in benefit.current_measurements()]
-    if ends:
-        return max(ends)
-    return benefit.target_on or benefit.baseline_on or benefit.identified_on
-
-
-def forces_of(benefit: Benefit) -> list[str]:
-    """The forces a benefit concerns: its attribution's, else the collaboration's parties."""
-    return sorted(benefit.attribution) if benefit.attribution else list(benefit.parties)
-
-
 def benefit_row(benefit: Benefit) -> dict[str, Any]:
     """A benefit's row as a JSON-ready dict: its identity and its figures (see the module)."""
-    figures = benefit.realisation(on=realisation_day(benefit))
+    figures = benefit.realisation(on=benefit.realisation_day)
     return {
         "benefit_id": str(benefit.id),
         "collaboration_id": str(benefit.collaboration_id),
@@ -183,7 +168,7 @@ def benefit_row(benefit: Benefit) -> dict[str, Any]:
         "target_value": text(benefit.target_value),
         "target_on": text(benefit.target_on),
         "attribution": {force: decimal_text(share) for force, share in sorted(benefit.attribution.items())},
-        "forces": forces_of(benefit),
+        "forces": benefit.forces,
         "cumulative": benefit.is_cumulative,
         "latest_value": text(figures.latest_value),
         "latest_period_end": text(figures.latest_period_end),
@@ -205,23 +190,13 @@ def row_order(row: Mapping[str, Any]) -> tuple[str, str, str]:
     return (row["pillar"], row["title"], row["benefit_id"])
 
 
-def saves_cash(row: Mapping[str, Any]) -> bool:
-    """Whether the row's realised value is cash saved: a 1a Money saving counted cumulatively."""
-    return row["sub_category"] == "1a" and row["unit"] == MONEY_UNIT and bool(row["cumulative"])
-
-
-def avoids_cost(row: Mapping[str, Any]) -> bool:
-    """Whether the row's realised value is cost avoided (1c): money, but not cash saved."""
-    return row["sub_category"] == "1c" and row["unit"] == MONEY_UNIT and bool(row["cumulative"])
-
-
 def empty_total() -> dict[str, Any]:
     return {
         "benefits": 0,
         "on_track": 0,
         "measured": 0,
-        "cash_savings": Decimal(0),
-        "cost_avoided": Decimal(0),
+        CASH_SAVINGS: Decimal(0),
+        COST_AVOIDED: Decimal(0),
         "other_units": {},
     }
 
@@ -232,12 +207,10 @@ def add_to_total(total: dict[str, Any], row: Mapping[str, Any]) -> None:
         total["on_track"] += 1
     if row["measurements_count"]:
         total["measured"] += 1
-    if saves_cash(row):
+    money_total = money_total_of(row["sub_category"], row["unit"], bool(row["cumulative"]))  # the domain's rule
+    if money_total is not None:
         if row["realised_value"] is not None:
-            total["cash_savings"] += Decimal(row["realised_value"])
-    elif avoids_cost(row):
-        if row["realised_value"] is not None:
-            total["cost_avoided"] += Decimal(row["realised_value"])
+            total[money_total] += Decimal(row["realised_value"])
     elif row["unit"] is not None:
         total["other_units"][row["unit"]] = total["other_units"].get(row["unit"], 0) + 1
 
@@ -245,8 +218,8 @@ def add_to_total(total: dict[str, Any], row: Mapping[str, Any]) -> None:
 def finished_total(total: dict[str, Any]) -> dict[str, Any]:
     return {
         **total,
-        "cash_savings": decimal_text(total["cash_savings"].quantize(PENNY)),
-        "cost_avoided": decimal_text(total["cost_avoided"].quantize(PENNY)),
+        CASH_SAVINGS: decimal_text(total[CASH_SAVINGS].quantize(PENNY)),
+        COST_AVOIDED: decimal_text(total[COST_AVOIDED].quantize(PENNY)),
         "other_units": dict(sorted(total["other_units"].items())),
     }
 

@@ -28,6 +28,7 @@ from service.backup_cli import backup_cli
 from service.cli import idempotency_cli, tokens_cli
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
+from service.queries import RecordQueries
 from service.resources import register_resources
 from service.webview import webview
 
@@ -161,4 +162,11 @@ def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationR
         app.extensions["decision_log"].close()
         app.extensions["register"].close()
         raise
+    app.extensions["queries"] = RecordQueries(
+        records,
+        register=app.extensions["register"],
+        decision_log=app.extensions["decision_log"],
+        exit_cost_history=app.extensions["exit_cost_history"],
+        benefits_realisation=app.extensions["benefits_realisation"],
+    )
     app.cli.add_command(projections_cli)

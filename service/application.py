@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import heapq
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -35,15 +34,12 @@ import domain.collaboration
 import domain.exit_case
 from domain.benefit import Benefit
 from domain.collaboration import Collaboration
-from domain.decoupling_costs import decoupling_costs
 from domain.errors import DomainError
-from domain.exit_case import ExitCase, exit_case_id
-from domain.exit_costs import CLAIMED_HEADS, quote_for_force
-from domain.forces import FORCES
-from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
-from domain.values import Money, Provenance
-from projections.event_documents import event_document, jsonable
-from service import metrics
+from domain.exit_case import ExitCase
+from domain.values import Provenance
+from projections.event_documents import jsonable
+from service import access, write_retries
+from service.access import Caller
 from service.documents import benefit_document, collaboration_document, exit_case_document
 from service.errors import (
     BenefitNotFound,
@@ -52,11 +48,9 @@ from service.errors import (
     ExitCaseExists,
     ExitCaseNotFound,
     IdempotencyKeyReused,
-    NotPermitted,
     NotYetInEffect,
     VersionMismatch,
 )
-from service.exit_documents import EventSources, decoupling_document, quote_document, reconciliation_document
 from service.persistence import (
     IDEMPOTENCY_RECORD,
     EventTime,
@@ -75,9 +69,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 STATE_MODULES = (domain.collaboration, domain.exit_case, domain.benefit)  # whose state dataclasses snapshots hold
 SNAPSHOT_INTERVAL = 500  # events between snapshots of one aggregate (see README: snapshots)
-READ_CHUNK = 500  # events read at a time when a history is streamed
-# The kinds of a collaboration's history: its own events, its exit cases', its benefits'.
-HISTORY_KINDS = {"collaboration": "Collaboration", "exit_case": "ExitCase", "benefit": "Benefit"}
 
 
 def recorded_in_log_order(command: Callable[..., Written]) -> Callable[..., Written]:
@@ -92,7 +83,7 @@ def recorded_in_log_order(command: Callable[..., Written]) -> Callable[..., Writ
             try:
                 return command(self, *args, **kwargs)
             except RecordedOutOfOrder as refused:
-                metrics.write_retried(metrics.OUT_OF_ORDER)
+                write_retries.write_retried(write_retries.OUT_OF_ORDER)
                 wait_for_the_clock(refused.closed_at)
         raise ConcurrentUpdate("the log kept moving past this request's events; try again")
 
@@ -166,15 +157,6 @@ class IdempotencyKey:
     def fingerprint_of(method: str, path: str, body: Any) -> str:
         canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is writing: the actor recorded on each event, and the force a force token is
-    bound to (None for administrators)."""
-
-    actor: str
-    force: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,8 +269,7 @@ class CollaborationRecords(Application[UUID]):
     ) -> Written:
         if (replay := self._replay(idempotency)) is not None:
             return replay
-        if caller.force is not None and caller.force not in parties:
-            raise NotPermitted(f"a {caller.force} token may only create collaborations {caller.force} is party to")
+        access.check_creates_as_party(caller, parties)
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         collaboration = Collaboration.establish(
             name=name,
@@ -432,7 +413,7 @@ class CollaborationRecords(Application[UUID]):
 
     def serve_withdrawal_notice(self, collaboration_id: str, *, force: str, caller: Caller, **common: Any) -> Written:
         """A party serves notice to withdraw. A force token serves notice only for its own force."""
-        self._check_acts_for(caller, force, "serve notice")
+        access.check_acts_for(caller, force, "serve notice")
         return self._change(
             collaboration_id,
             lambda c, p: {"earliest_exit_on": c.serve_withdrawal_notice(force=force, provenance=p).isoformat()},
@@ -442,14 +423,14 @@ class CollaborationRecords(Application[UUID]):
 
     def withdraw_notice(self, collaboration_id: str, *, force: str, caller: Caller, **common: Any) -> Written:
         """A party withdraws its live notice. A force token withdraws only its own force's notice."""
-        self._check_acts_for(caller, force, "withdraw notice")
+        access.check_acts_for(caller, force, "withdraw notice")
         return self._change(
             collaboration_id, lambda c, p: c.withdraw_notice(force=force, provenance=p), caller=caller, **common
         )
 
     def record_withdrawal(self, collaboration_id: str, *, force: str, caller: Caller, **common: Any) -> Written:
         """A party leaves the agreement on its live notice. A force token records only its own."""
-        self._check_acts_for(caller, force, "record a withdrawal")
+        access.check_acts_for(caller, force, "record a withdrawal")
         return self._change(
             collaboration_id, lambda c, p: c.record_withdrawal(force=force, provenance=p), caller=caller, **common
         )
@@ -457,7 +438,7 @@ class CollaborationRecords(Application[UUID]):
     def terminate_agreement(self, collaboration_id: str, *, caller: Caller, **common: Any) -> Written:
         """The whole agreement ends; afterwards every change to it is refused. It is every
         party's act, so an administrator records it on the evidence of its approval."""
-        self._check_administrator(caller, "record the end of the agreement")
+        access.check_administrator(caller, "record the end of the agreement")
         return self._change(collaboration_id, lambda c, p: c.terminate(provenance=p), caller=caller, **common)
 
     def decouple_function(
@@ -474,7 +455,7 @@ class CollaborationRecords(Application[UUID]):
     ) -> Written:
         """A function returns to single-force structures: a mutual decision, so an administrator
         records it on the evidence of its approval (the deciding body's minute)."""
-        self._check_administrator(caller, "record a decoupling")
+        access.check_administrator(caller, "record a decoupling")
         return self._change(
             collaboration_id,
             lambda c, p: c.decouple_function(
@@ -494,7 +475,7 @@ class CollaborationRecords(Application[UUID]):
     ) -> Written:
         """An s23G direction: the Home Secretary's act, not a party's, so an administrator records
         it on the evidence of the direction itself."""
-        self._check_administrator(caller, "record an s23G direction")
+        access.check_administrator(caller, "record an s23G direction")
         return self._change(
             collaboration_id,
             lambda c, p: c.give_direction(new_exit_on=new_exit_on, summary=summary, provenance=p),
@@ -523,9 +504,11 @@ class CollaborationRecords(Application[UUID]):
         derived from them, so a second opening is refused (409) however it races."""
         if (replay := self._replay(idempotency)) is not None:
             return replay
-        collaboration = self.collaboration(collaboration_id)
-        if caller.force is not None and caller.force not in collaboration.parties:
-            raise NotPermitted(f"{caller.force} is not a party to this collaboration")
+        try:
+            collaboration = self.collaboration(collaboration_id)
+        except CollaborationNotFound as error:  # named in the body, not the URL: a broken rule of the request
+            raise CollaborationNotFound(error.detail, field="collaboration_id") from None
+        access.check_party_to(caller, collaboration.parties, "collaboration")
         parties, function_name = collaboration.exit_case_opening(
             trigger=trigger, force=force, function_id=function_id, day=effective_on
         )
@@ -539,7 +522,7 @@ class CollaborationRecords(Application[UUID]):
             parties=parties,
             provenance=provenance,
         )
-        if self._exists(case.id):
+        if self.exists(case.id):
             raise ExitCaseExists(f"this {trigger} already has its exit case, {case.id}", field="trigger")
         result = exit_case_document(case)
         try:
@@ -563,7 +546,7 @@ class CollaborationRecords(Application[UUID]):
         **common: Any,
     ) -> Written:
         """A party claims from another, in lines by cost head. A force token claims only as its force."""
-        self._check_acts_for(caller, claimant, "claim")
+        access.check_acts_for(caller, claimant, "claim")
         return self._change_case(
             case_id,
             lambda c, p: {
@@ -586,7 +569,7 @@ class CollaborationRecords(Application[UUID]):
         **common: Any,
     ) -> Written:
         """An independent assessment: recorded by an administrator, never by either side."""
-        self._check_administrator(caller, "record an independent assessment")
+        access.check_administrator(caller, "record an independent assessment")
         return self._change_case(
             case_id,
             lambda c, p: {
@@ -602,7 +585,7 @@ class CollaborationRecords(Application[UUID]):
         self, case_id: str, *, raised_by: str, forum: str, summary: str, caller: Caller, **common: Any
     ) -> Written:
         """A party takes the case to a forum. A force token raises disputes only as its force."""
-        self._check_acts_for(caller, raised_by, "raise a dispute")
+        access.check_acts_for(caller, raised_by, "raise a dispute")
         return self._change_case(
             case_id,
             lambda c, p: {
@@ -627,7 +610,7 @@ class CollaborationRecords(Application[UUID]):
     ) -> Written:
         """A settlement both sides agreed: recorded by an administrator (on the evidence of
         both sides' approvals), never by one side alone."""
-        self._check_administrator(caller, "record a settlement")
+        access.check_administrator(caller, "record a settlement")
         return self._change_case(
             case_id,
             lambda c, p: c.agree_settlement(
@@ -648,19 +631,17 @@ class CollaborationRecords(Application[UUID]):
         confirms receiving it; never by the payer alone."""
 
         def pay(case: ExitCase, provenance: Provenance) -> dict[str, Any]:
-            settlement = case.settlement
-            if caller.force is not None and (settlement is None or caller.force != settlement.payee):
-                raise NotPermitted("a payment is recorded by the payee (or an administrator), not by the payer")
+            access.check_records_payment(caller, case.settlement)
             return {"payment_id": case.record_payment(amount=amount, paid_on=paid_on, provenance=provenance)}
 
         return self._change_case(case_id, pay, caller=caller, **common)
 
     def close_exit_case(self, case_id: str, *, caller: Caller, **common: Any) -> Written:
-        self._check_administrator(caller, "close an exit case")
+        access.check_administrator(caller, "close an exit case")
         return self._change_case(case_id, lambda c, p: c.close(provenance=p), caller=caller, **common)
 
     def reopen_exit_case(self, case_id: str, *, caller: Caller, **common: Any) -> Written:
-        self._check_administrator(caller, "reopen an exit case")
+        access.check_administrator(caller, "reopen an exit case")
         return self._change_case(case_id, lambda c, p: c.reopen(provenance=p), caller=caller, **common)
 
     # ------------------------------------------------------------------ benefits
@@ -699,14 +680,8 @@ class CollaborationRecords(Application[UUID]):
             return replay
         collaboration = self.collaboration(collaboration_id)
         parties = collaboration.current_parties()
-        if caller.force is not None and caller.force not in parties:
-            raise NotPermitted(f"{caller.force} is not a current party to this collaboration")
-        collaboration.check_dated_in_term(effective_on)
-        if function_id is not None:
-            collaboration.check_function_exists(function_id, on=effective_on)
-        for force in attribution or {}:
-            collaboration.check_is_party(force, f"attribution.{force}")
-            collaboration.check_joined_by(force, effective_on, f"attribution.{force}")
+        access.check_current_party_to(caller, parties)
+        collaboration.check_benefit_identification(day=effective_on, function_id=function_id, attribution=attribution)
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         benefit = Benefit.identify(
             collaboration_id=str(collaboration.id),
@@ -845,55 +820,6 @@ class CollaborationRecords(Application[UUID]):
             aggregate = aggregate.as_of(as_of)
         return aggregate
 
-    def benefit_document(
-        self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
-        return benefit_document(self.benefit(benefit_id, as_of=as_of, known_at=known_at), as_of=as_of)
-
-    def benefits_at(
-        self, benefit_ids: Collection[str], *, as_of: date | None = None, known_at: datetime | None = None
-    ) -> list[Benefit]:
-        """The benefits as known at ``known_at`` and in effect on ``as_of``, leaving out those not
-        recorded or not identified by then."""
-        benefits = []
-        for benefit_id in benefit_ids:
-            try:
-                benefits.append(self.benefit(str(benefit_id), as_of=as_of, known_at=known_at))
-            except NotYetInEffect:
-                continue
-        return benefits
-
-    def benefits_dashboard(
-        self,
-        collaboration_id: str,
-        *,
-        benefit_ids: Collection[str],
-        as_of: date | None = None,
-        known_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """The realisation dashboard of a collaboration as it stood: each of its benefits (ids
-        from the realisation projection) as known at ``known_at`` and in effect on ``as_of``,
-        computed from the aggregates."""
-        from projections.benefits_realisation import dashboard_of  # the projection's own arithmetic
-
-        collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)  # 404s
-        benefits = [
-            benefit
-            for benefit in self.benefits_at(benefit_ids, as_of=as_of, known_at=known_at)
-            if benefit.collaboration_id == str(collaboration.id)
-        ]
-        return dashboard_of(benefits, collaboration_id=str(collaboration.id))
-
-    def benefit_rows(
-        self, benefit_ids: Collection[str], *, as_of: date | None = None, known_at: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """The portfolio rows of these benefits as they stood (as ``benefits_dashboard``), in the
-        realisation projection's order."""
-        from projections.benefits_realisation import benefit_row, row_order
-
-        rows = [benefit_row(benefit) for benefit in self.benefits_at(benefit_ids, as_of=as_of, known_at=known_at)]
-        return sorted(rows, key=row_order)
-
     def _change_benefit(
         self,
         benefit_id: str,
@@ -911,147 +837,11 @@ class CollaborationRecords(Application[UUID]):
         )
 
     # --------------------------------------------------------------------- reads
-    def exit_costs(
-        self,
-        collaboration_id: str,
-        *,
-        force: str,
-        exit_on: date | None = None,
-        today: date | None = None,
-        as_of: date | None = None,
-        known_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """The exit-cost quote of ``force`` withdrawing on ``exit_on``, and who is paid what.
-
-        N and E are as ``domain.exit_costs.exit_basis`` says (the quote date is ``as_of`` if
-        given, else today). The claimed heads come from the force's withdrawal exit case, by who
-        each claim is between. Each line's ``source_events`` maps each input to the event that
-        supplied it."""
-        collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
-        collaboration.check_is_party(force, "force")
-        quoted_on = as_of or today or date.today()
-        case = self._withdrawal_case(collaboration_id, force, as_of=as_of, known_at=known_at)
-        claims = case.claimed_lines(CLAIMED_HEADS) if case else []
-        quote = quote_for_force(collaboration, force=force, on=quoted_on, exit_on=exit_on, claims=claims)
-        notice = collaboration.live_notice(force)
-        sources = EventSources(self.side_tables, str(collaboration.id))
-        return {
-            "collaboration_id": str(collaboration.id),
-            "version": collaboration.version,
-            "force": force,
-            "as_of": as_of.isoformat() if as_of else None,
-            "known_at": recorded_at_text(known_at) if known_at else None,
-            "notice_served": notice is not None,
-            "exit_case_id": str(case.id) if case else None,
-            **quote_document(quote, sources),
-        }
-
-    def decoupling_costs(
-        self,
-        collaboration_id: str,
-        *,
-        function_id: str,
-        exit_on: date | None = None,
-        today: date | None = None,
-        as_of: date | None = None,
-        known_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """What decoupling a function costs, head by head, and each party's share and net position
-        (``domain.decoupling_costs``): of its recorded decoupling, or of one proposed to take
-        effect on ``exit_on``, quoted on ``as_of`` (else today); the claims are the current ones of
-        the decoupling's exit case."""
-        collaboration = self.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
-        quoted_on = as_of or today or date.today()
-        case = self._exit_case_of(collaboration_id, "decoupling", function_id, as_of=as_of, known_at=known_at)
-        claims = case.claimed_lines(CLAIMED_HEADS) if case else []
-        statement = decoupling_costs(
-            collaboration, function_id=function_id, on=quoted_on, exit_on=exit_on, claims=claims
-        )
-        sources = EventSources(self.side_tables, str(collaboration.id))
-        return {
-            "collaboration_id": str(collaboration.id),
-            "version": collaboration.version,
-            "as_of": as_of.isoformat() if as_of else None,
-            "known_at": recorded_at_text(known_at) if known_at else None,
-            "exit_case_id": str(case.id) if case else None,
-            **decoupling_document(statement, sources),
-        }
-
-    def reconciliation(
-        self,
-        case_id: str,
-        *,
-        force: str | None = None,
-        today: date | None = None,
-        as_of: date | None = None,
-        known_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Where the case's settlement departed from the formula (``domain.reconciliation``), from
-        ``force``'s side (by default the withdrawing force, or a decoupling's settlement payer):
-        per head and in total, computed (the exit-cost method on the case's dates, quoted on
-        ``as_of`` else today), claimed, assessed and agreed, with the differences."""
-        case = self.exit_case(case_id, as_of=as_of, known_at=known_at)
-        force = force or default_perspective(case)
-        case.check_is_party(force, "force")
-        collaboration = self.collaboration(case.collaboration_id, as_of=as_of, known_at=known_at)
-        quoted_on = as_of or today or date.today()
-        claims = case.claimed_lines(CLAIMED_HEADS)
-        computed: tuple[dict[str, Money] | None, Money | None] = (None, None)
-        basis: dict[str, str] | None = None
-        note = None
-        try:
-            if case.trigger == "withdrawal" and case.force is not None:
-                quote = quote_for_force(collaboration, force=case.force, on=quoted_on, claims=claims)
-                computed = withdrawal_computed(quote, force)
-                basis = {"notice_on": quote.notice_on.isoformat(), "exit_on": quote.exit_on.isoformat()}
-            elif case.function_id is not None:
-                statement = decoupling_costs(collaboration, function_id=case.function_id, on=quoted_on, claims=claims)
-                computed = decoupling_computed(statement, force)
-                basis = {"notice_on": statement.notice_on.isoformat(), "exit_on": statement.exit_on.isoformat()}
-        except DomainError as error:  # the record does not allow a computation (no terms, say)
-            note = f"nothing can be computed: {error.detail}"
-        return {
-            "exit_case_id": str(case.id),
-            "collaboration_id": case.collaboration_id,
-            "version": case.version,
-            "trigger": case.trigger,
-            "force": force,
-            "as_of": as_of.isoformat() if as_of else None,
-            "known_at": recorded_at_text(known_at) if known_at else None,
-            "computed_on": basis,
-            "note": note,
-            **reconciliation_document(reconcile(case, force, *computed)),
-        }
-
-    def _withdrawal_case(
-        self, collaboration_id: str, force: str, *, as_of: date | None, known_at: datetime | None
-    ) -> ExitCase | None:
-        """The force's withdrawal exit case, if it has one (as it stood, if asked)."""
-        return self._exit_case_of(collaboration_id, "withdrawal", force, as_of=as_of, known_at=known_at)
-
-    def _exit_case_of(
-        self, collaboration_id: str, trigger: str, subject: str, *, as_of: date | None, known_at: datetime | None
-    ) -> ExitCase | None:
-        """The exit case of a withdrawal (``subject`` the force) or a decoupling (the function),
-        if there is one (as it stood, if asked)."""
-        case_id = exit_case_id(collaboration_id, trigger, subject)
-        if not self._exists(case_id):  # most quotes have no case: one indexed read, not a load
-            return None
-        try:
-            return self.exit_case(str(case_id), as_of=as_of, known_at=known_at)
-        except NotYetInEffect:
-            return None
-
     def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> ExitCase:
         """The exit case now; as known at ``known_at``; with ``as_of``, only what was in effect then."""
         return self._as_it_stood(
             case_id, ExitCase, ExitCaseNotFound, "exit case", "opened", as_of=as_of, known_at=known_at
         )
-
-    def exit_case_document(
-        self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
-        return exit_case_document(self.exit_case(case_id, as_of=as_of, known_at=known_at))
 
     def collaboration(
         self,
@@ -1110,126 +900,19 @@ class CollaborationRecords(Application[UUID]):
                     if event.timestamp <= known_at:
                         version = event.originator_version
         if version is None:
-            if not self._exists(uuid):
+            if not self.exists(uuid):
                 raise not_found(f"no {what} {uuid}")
             raise NotYetInEffect(f"{what} {uuid} had not been recorded by {recorded_at_text(known_at)}")
         return version
 
-    def _exists(self, uuid: UUID) -> bool:
+    def exists(self, uuid: UUID) -> bool:
+        """Whether a stream has any event (one indexed read)."""
         return bool(self.recorder.select_events(uuid, limit=1))
-
-    def collaboration_document(
-        self,
-        collaboration_id: str,
-        *,
-        version: int | None = None,
-        as_of: date | None = None,
-        known_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        return collaboration_document(
-            self.collaboration(collaboration_id, version=version, as_of=as_of, known_at=known_at)
-        )
-
-    def history(
-        self,
-        collaboration_id: str,
-        *,
-        upto_version: int | None = None,
-        kind: str | None = None,
-        benefit_ids: Collection[str] = (),
-    ) -> list[dict[str, Any]]:
-        """Every event of the collaboration and its children, in log order (``history_items``)."""
-        _, items = self.history_items(collaboration_id, upto_version=upto_version, kind=kind, benefit_ids=benefit_ids)
-        return list(items)
-
-    def history_items(
-        self,
-        collaboration_id: str,
-        *,
-        upto_version: int | None = None,
-        kind: str | None = None,
-        benefit_ids: Collection[str] = (),
-    ) -> tuple[int, Iterator[dict[str, Any]]]:
-        """The collaboration's version (now, or ``upto_version``), and every event of it and of
-        its children (its exit cases, and the benefits ``benefit_ids``: its benefits, which the
-        realisation projection lists) in log order, each with its ``aggregate_type``, log
-        ``position`` and chain ``hash``: only those of one ``kind`` (``HISTORY_KINDS``) if given;
-        with ``upto_version``, only those recorded up to that version of the collaboration.
-        Streams are read a chunk at a time and merged by position, so an export of a long
-        history stays in bounded memory."""
-        collaboration = self.collaboration(collaboration_id)  # 404 for an unknown id
-        version = collaboration.version if upto_version is None else min(upto_version, collaboration.version)
-        streams = [(collaboration.id, "Collaboration")]
-        for case_id in self._exit_case_ids(collaboration):
-            streams.append((case_id, "ExitCase"))
-        for benefit_id in benefit_ids:
-            streams.append((_uuid(str(benefit_id), BenefitNotFound, "benefit"), "Benefit"))
-        if kind is not None:
-            streams = [(stream, aggregate) for stream, aggregate in streams if aggregate == HISTORY_KINDS[kind]]
-        last_position = None
-        if upto_version is not None:
-            last_position = self.side_tables.stream_chain(collaboration.id, versions=[version]).get(version, (None,))[0]
-        lte = {collaboration.id: version}
-
-        def stream_items(stream: UUID, aggregate: str) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
-            chain = self.side_tables.stream_chain(stream)  # version -> (position, hash): small
-            after = 0
-            while True:
-                events = list(self.events.get(stream, gt=after, lte=lte.get(stream), limit=READ_CHUNK))
-                for event in events:
-                    position, digest = chain.get(event.originator_version, (None, None))
-                    if last_position is not None and (position is None or position > last_position):
-                        return
-                    item = {**event_document(event), "aggregate_type": aggregate, "position": position, "hash": digest}
-                    yield (position if position is not None else 0, event.originator_version), item
-                if len(events) < READ_CHUNK:
-                    return
-                after = events[-1].originator_version
-
-        merged = heapq.merge(
-            *(stream_items(stream, aggregate) for stream, aggregate in streams), key=lambda pair: pair[0]
-        )
-        return version, (item for _, item in merged)
-
-    def _exit_case_ids(self, collaboration: Collaboration) -> list[UUID]:
-        """The collaboration's exit cases that exist: one per party's withdrawal and per function's
-        decoupling (their ids are derived from them)."""
-        candidates = [exit_case_id(collaboration.id, "withdrawal", party) for party in collaboration.parties]
-        candidates += [
-            exit_case_id(collaboration.id, "decoupling", function_id) for function_id in collaboration.functions
-        ]
-        return [case_id for case_id in candidates if self._exists(case_id)]
-
-    def feed(self, *, after: int, limit: int) -> list[dict[str, Any]]:
-        notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        hashes = self.side_tables.chain_hashes([notification.id for notification in notifications])
-        return [
-            {
-                "position": notification.id,
-                **event_document(self.mapper.to_domain_event(notification)),
-                "hash": hashes.get(notification.id),
-            }
-            for notification in notifications
-        ]
 
     def log_size(self) -> int:
         return self.recorder.max_notification_id() or 0
 
-    @staticmethod
-    def forces() -> list[dict[str, str]]:
-        return [{"code": f.code, "name": f.name, "country": f.country} for f in FORCES.values()]
-
     # ------------------------------------------------------------------ plumbing
-    @staticmethod
-    def _check_administrator(caller: Caller, what: str) -> None:
-        if caller.force is not None:
-            raise NotPermitted(f"only an administrator may {what}; a {caller.force} token may not")
-
-    @staticmethod
-    def _check_acts_for(caller: Caller, force: str, what: str) -> None:
-        if caller.force is not None and caller.force != force:
-            raise NotPermitted(f"a {caller.force} token may {what} only for {caller.force}, not {force}")
-
     def _change(
         self,
         collaboration_id: str,
@@ -1288,8 +971,7 @@ class CollaborationRecords(Application[UUID]):
         provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         for attempt in range(MAX_ATTEMPTS):
             aggregate = load()
-            if caller.force is not None and caller.force not in parties_of(aggregate):
-                raise NotPermitted(f"{caller.force} is not a party to this {what}")
+            access.check_party_to(caller, parties_of(aggregate), what)
             if expected is not None and aggregate.version not in expected:
                 named = ", ".join(str(version) for version in sorted(expected))
                 versions = "versions" if len(expected) > 1 else "version"
@@ -1299,13 +981,13 @@ class CollaborationRecords(Application[UUID]):
             try:
                 return self._save(aggregate, result, idempotency, extra)
             except RecordedOutOfOrder as refused:  # the log was closed past these events' time
-                metrics.write_retried(metrics.OUT_OF_ORDER)
+                write_retries.write_retried(write_retries.OUT_OF_ORDER)
                 wait_for_the_clock(refused.closed_at)  # and again, with fresh events
             except IntegrityError:
                 if (replay := self._replay(idempotency)) is not None:
                     return replay
                 # Another writer took this version: back off a little, retry on fresh state.
-                metrics.write_retried(metrics.VERSION_TAKEN)
+                write_retries.write_retried(write_retries.VERSION_TAKEN)
                 time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311
         raise ConcurrentUpdate(f"the {what} kept changing under this request; try again")
 

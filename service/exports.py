@@ -40,15 +40,13 @@ from typing import Any
 from flask import request
 from flask.wrappers import Response
 
-from projections.benefits_realisation import ROW_FIELDS as BENEFIT_ROW_FIELDS
 from service import web
-from service.application import CollaborationRecords
+from service.queries import BENEFIT_ROW_FIELDS
 
 JSON = "application/json"
 CSV = "text/csv"
 FORMATS = ("json", "csv")
 ROWS_PER_CHUNK = 200
-READ_CHUNK = 500
 HEADS = ("H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 EXACT_COLUMNS = frozenset(
@@ -468,18 +466,3 @@ def exit_case_history_rows(items: Iterable[Mapping[str, Any]]) -> Iterator[dict[
     for item in items:
         by_head = (item.get("after") or {}).get("by_head") or {}
         yield {**item, **{f"claimed_{head}": (by_head.get(head) or {}).get("claimed") for head in HEADS}}
-
-
-def feed_items(records: CollaborationRecords, *, after: int) -> Iterator[dict[str, Any]]:
-    """The feed after ``after`` up to the end of the log when the export began, read a page of
-    ``READ_CHUNK`` at a time through the same code as the JSON feed."""
-    last = records.log_size()
-    while after < last:
-        page = records.feed(after=after, limit=READ_CHUNK)
-        if not page:
-            return
-        for item in page:
-            if item["position"] > last:
-                return
-            yield item
-        after = page[-1]["position"]

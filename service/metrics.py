@@ -44,6 +44,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from projections.lag import projection_lag
 from service.audit.trail import AuditTrail
 from service.audit.tree import LogTree
+from service.write_retries import RETRIES  # noqa: F401  (counted by the application, served here)
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +76,11 @@ CONFLICTS = Counter(
     "(a stale If-Match), by route and status.",
     ["route", "status"],
 )
-RETRIES = Counter(
-    "records_write_retries",
-    "Saves refused and run again on fresh state, by reason: version-taken (another writer saved the "
-    "aggregate's next version first) or out-of-order (the log's clock had passed the events).",
-    ["reason"],
-)
 REPLAYS = Counter(
     "records_idempotent_replays",
     "Writes answered from an earlier request with the same Idempotency-Key (nothing recorded), by route.",
     ["route"],
 )
-
-VERSION_TAKEN, OUT_OF_ORDER = "version-taken", "out-of-order"
-
-
-def write_retried(reason: str) -> None:
-    """Counts a save refused and run again (called by ``CollaborationRecords``)."""
-    RETRIES.labels(reason=reason).inc()
-
 
 # ------------------------------------------------------------------------ the requests
 def install(app: Flask) -> None:

@@ -58,10 +58,16 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 }
 RULE_BROKEN = 422
 
-# Errors that say "no such thing". When the thing was named by the URL path (its ``field``
-# is one of the path's parameters) the URL names nothing: 404. Named in a body, it is a
-# broken rule of the request: 422.
-NOT_FOUND_WHEN_IN_PATH: tuple[type[DomainError], ...] = (UnknownFunction,)
+# Errors that say "no such thing". When the error names where the thing was named (its
+# ``field``): named by the URL path (one of the path's parameters), the URL names nothing,
+# 404; named in the body, it is a broken rule of the request, 422 (an exit case opened on a
+# collaboration that does not exist). Without a field, ``STATUS_BY_ERROR`` says.
+NOT_FOUND_WHEN_IN_PATH: tuple[type[DomainError], ...] = (
+    UnknownFunction,
+    CollaborationNotFound,
+    ExitCaseNotFound,
+    BenefitNotFound,
+)
 
 # Problem types of plain HTTP errors, fixed here so they do not drift with library wording.
 HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
@@ -114,8 +120,8 @@ def kebab(name: str) -> str:
 
 
 def status_for(error: DomainError, path_parameters: Mapping[str, Any] | None = None) -> int:
-    if isinstance(error, NOT_FOUND_WHEN_IN_PATH) and error.field in (path_parameters or {}):
-        return 404
+    if isinstance(error, NOT_FOUND_WHEN_IN_PATH) and error.field is not None:
+        return 404 if error.field in (path_parameters or {}) else RULE_BROKEN
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]

@@ -16,6 +16,7 @@ from flask.wrappers import Response
 from service.application import CollaborationRecords, IdempotencyKey, Written
 from service.auth import FailedSignIns, Principal, TokenStore
 from service.problems import http_problem
+from service.queries import RecordQueries
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +52,17 @@ def fail(status: int, detail: str, **kwargs: Any) -> NoReturn:
 
 # ------------------------------------------------------------------ this process's objects
 def records() -> CollaborationRecords:
+    """The application: the commands."""
     return current_app.extensions["records"]
+
+
+def queries() -> RecordQueries:
+    """The read side: one entry point per question."""
+    return current_app.extensions["queries"]
 
 
 def register() -> Any:
     return current_app.extensions["register"]
-
-
-def decision_log() -> Any:
-    return current_app.extensions["decision_log"]
-
-
-def exit_cost_history() -> Any:
-    return current_app.extensions["exit_cost_history"]
-
-
-def benefits_realisation() -> Any:
-    return current_app.extensions["benefits_realisation"]
 
 
 def tokens() -> TokenStore:

@@ -46,13 +46,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from marshmallow import ValidationError
 
 from domain.errors import DomainError
-from domain.exit_case import exit_case_id
 from domain.forces import FORCES
-from projections.event_documents import event_document
 from service.auth import Principal, TokenStore
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
-from service.register_at import register_page_at
+from service.queries import RecordQueries
 from service.resources.collaborations.schemas import MAX_PAGE
 from service.webview.charts import Step, step_chart
 
@@ -132,6 +130,11 @@ def _serializer(salt: str = SALT) -> URLSafeTimedSerializer:
 
 def _tokens() -> TokenStore:
     return current_app.extensions["tokens"]
+
+
+def _queries() -> RecordQueries:
+    """The read side every page asks (``service/queries.py``)."""
+    return current_app.extensions["queries"]
 
 
 # ---------------------------------------------------------------------------- session
@@ -275,10 +278,6 @@ def _temporal() -> tuple[date | None, datetime | None]:
             errors.append(f"known_at: {' '.join(error.messages)}")
     if errors:
         raise PageError(400, " ".join(errors))
-    if known_at is not None:
-        # Before the page reads anything: its history rows are filtered by recorded time
-        # (``_known_events``), and no event recorded by known_at may arrive after that read.
-        current_app.extensions["records"].close_log_through(known_at)
     g.as_of_text, g.known_at_text = raw_as_of, raw_known_at
     return as_of, known_at
 
@@ -293,22 +292,6 @@ def _uuid_text(value: str, what: str) -> str:
         return str(UUID(value))
     except ValueError:
         raise PageError(404, f"no {what} {value}") from None
-
-
-def _known_events(events: list[dict[str, Any]], known_at: datetime | None) -> list[dict[str, Any]]:
-    if known_at is None:
-        return events
-    return [event for event in events if datetime.fromisoformat(event["recorded_at"]) <= known_at]
-
-
-def _rows_as_they_stood(
-    rows: list[dict[str, Any]], as_of: date | None, known_at: datetime | None
-) -> list[dict[str, Any]]:
-    """History rows of events recorded by ``known_at`` that had taken effect by ``as_of``."""
-    rows = _known_events(rows, known_at)
-    if as_of is None:
-        return rows
-    return [row for row in rows if row["effective_on"] <= as_of.isoformat()]
 
 
 def _event_href(stream_id: str, version: int, collaboration_id: str) -> str:
@@ -351,18 +334,6 @@ def _figure_sources(rows: list[dict[str, Any]]) -> dict[str, int]:
             if key in after and after.get(key) != before.get(key):
                 sources[key] = row["version"]
     return sources
-
-
-def _stream_events(stream: str) -> list[dict[str, Any]]:
-    """Every event of a stream (an exit case's or a benefit's) as the collaboration history shows them."""
-    records = current_app.extensions["records"]
-    uuid = UUID(stream)
-    chain = records.side_tables.stream_chain(uuid)
-    documents = []
-    for event in records.events.get(uuid):
-        position, digest = chain.get(event.originator_version, (None, None))
-        documents.append({**event_document(event), "position": position, "hash": digest})
-    return documents
 
 
 # ----------------------------------------------------------------------- formatting
@@ -485,14 +456,8 @@ def register_page() -> Any:
         page = 0
     if not 1 <= page <= MAX_PAGE:
         raise PageError(400, f"page must be a whole number from 1 to {MAX_PAGE:,}")
-    register = current_app.extensions["register"]
-    register.catch_up()
     filters = {"party": party, "status": status, "q": q, "page": page, "page_size": PAGE_SIZE}
-    if as_of is None and known_at is None:
-        result = register.search(function=None, **filters)
-    else:
-        ids = [row.id for row in register.view.all_rows()]
-        result = register_page_at(current_app.extensions["records"], ids, as_of=as_of, known_at=known_at, **filters)
+    result = _queries().register(as_of=as_of, known_at=known_at, function=None, **filters)
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     return _page(
         "register.html",
@@ -515,21 +480,17 @@ webview.add_url_rule("/register", "register", register_page)
 def collaboration_page(collaboration_id: str) -> Any:
     as_of, known_at = _temporal()
     collaboration_id = _uuid_text(collaboration_id, "collaboration")
-    records = current_app.extensions["records"]
+    queries = _queries()
     try:
-        document = records.collaboration_document(collaboration_id, as_of=as_of, known_at=known_at)
-    except CollaborationNotFound as error:
+        document = queries.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+    except (CollaborationNotFound, NotYetInEffect) as error:
         raise PageError(404, str(error)) from None
-    except NotYetInEffect as error:
-        raise PageError(404, str(error)) from None
-    events = _known_events(records.history(collaboration_id, kind="collaboration"), known_at)
+    events = queries.events_of(collaboration_id, known_at=known_at)
 
-    figures_history = current_app.extensions["exit_cost_history"]
-    figures_history.catch_up()
     quotes = []
     for party in document["parties"]:
         force = party["force"]
-        rows = _rows_as_they_stood(figures_history.force_history(collaboration_id, force), as_of, known_at)
+        rows = queries.force_exit_cost_history(collaboration_id, force, as_of=as_of, known_at=known_at)
         chart = _history_chart(
             f"What it would cost {force} to leave, event by event",
             rows,
@@ -537,7 +498,7 @@ def collaboration_page(collaboration_id: str) -> Any:
             lambda row: _event_href(row["stream_id"], row["version"], collaboration_id),
         )
         try:
-            quote = records.exit_costs(collaboration_id, force=force, as_of=as_of, known_at=known_at)
+            quote = queries.exit_quote(collaboration_id, force=force, as_of=as_of, known_at=known_at)
         except DomainError as error:
             quotes.append({"force": force, "error": str(error), "chart": chart})
             continue
@@ -549,27 +510,6 @@ def collaboration_page(collaboration_id: str) -> Any:
         heads = sorted({head for payee in quote["payees"] for head in payee["by_head"]})
         quotes.append({"force": force, "quote": quote, "chart": chart, "payee_heads": heads})
 
-    cases = []
-    subjects = [("withdrawal", p["force"]) for p in document["parties"]]
-    subjects += [("decoupling", f["id"]) for f in document["functions"]]
-    for trigger, subject in subjects:
-        case_id = str(exit_case_id(collaboration_id, trigger, subject))
-        try:
-            case = records.exit_case_document(case_id, as_of=as_of, known_at=known_at)
-        except (ExitCaseNotFound, NotYetInEffect):
-            continue
-        cases.append(case)
-
-    realisation = current_app.extensions["benefits_realisation"]
-    realisation.catch_up()
-    if as_of is None and known_at is None:
-        dashboard = realisation.dashboard(collaboration_id)
-    else:
-        benefit_ids = [row["benefit_id"] for row in realisation.portfolio(collaboration_id=collaboration_id)]
-        dashboard = records.benefits_dashboard(
-            collaboration_id, benefit_ids=benefit_ids, as_of=as_of, known_at=known_at
-        )
-
     return _page(
         "collaboration.html",
         title=document["name"],
@@ -577,8 +517,8 @@ def collaboration_page(collaboration_id: str) -> Any:
         events=events,
         as_of=as_of,
         quotes=quotes,
-        cases=cases,
-        dashboard=dashboard,
+        cases=queries.exit_cases_of(collaboration_id, as_of=as_of, known_at=known_at),
+        dashboard=queries.dashboard(collaboration_id, as_of=as_of, known_at=known_at),
     )
 
 
@@ -592,17 +532,15 @@ def _source_href(source: dict[str, Any], collaboration_id: str) -> str:
 def exit_case_page(case_id: str) -> Any:
     as_of, known_at = _temporal()
     case_id = _uuid_text(case_id, "exit case")
-    records = current_app.extensions["records"]
+    queries = _queries()
     try:
-        case = records.exit_case_document(case_id, as_of=as_of, known_at=known_at)
+        case = queries.exit_case(case_id, as_of=as_of, known_at=known_at)
     except (ExitCaseNotFound, NotYetInEffect) as error:
         raise PageError(404, str(error)) from None
-    events = _known_events(_stream_events(case_id), known_at)
-    figures_history = current_app.extensions["exit_cost_history"]
-    figures_history.catch_up()
-    figure_rows = _rows_as_they_stood(figures_history.case_history(case_id), as_of, known_at)
+    events = queries.stream_events(case_id, known_at=known_at)
+    figure_rows = queries.case_exit_cost_history(case_id, as_of=as_of, known_at=known_at)
     try:
-        reconciliation, reconciliation_error = records.reconciliation(case_id, as_of=as_of, known_at=known_at), None
+        reconciliation, reconciliation_error = queries.reconciliation(case_id, as_of=as_of, known_at=known_at), None
     except DomainError as error:  # a decoupling case without a settlement has no default side
         reconciliation, reconciliation_error = None, str(error)
     return _page(
@@ -626,15 +564,15 @@ def exit_case_page(case_id: str) -> Any:
 def benefit_page(benefit_id: str) -> Any:
     as_of, known_at = _temporal()
     benefit_id = _uuid_text(benefit_id, "benefit")
-    records = current_app.extensions["records"]
+    queries = _queries()
     try:
-        benefit = records.benefit_document(benefit_id, as_of=as_of, known_at=known_at)
+        benefit = queries.benefit(benefit_id, as_of=as_of, known_at=known_at)
     except (BenefitNotFound, NotYetInEffect) as error:
         raise PageError(404, str(error)) from None
     return _page(
         "benefit.html",
         title=f"Benefit: {benefit['title']}",
         b=benefit,
-        events=_known_events(_stream_events(benefit_id), known_at),
+        events=queries.stream_events(benefit_id, known_at=known_at),
         as_of=as_of,
     )

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from projections.benefits_realisation import BenefitsRealisation
 from service.application import CollaborationRecords
 from service.persistence import persistence_environment
+from service.queries import RecordQueries
 
 
 @pytest.fixture
@@ -37,3 +39,10 @@ def open_projection(env: dict[str, str], records: CollaborationRecords) -> Itera
     yield open_
     for projection in opened:
         projection.close()
+
+
+@pytest.fixture
+def queries(records: CollaborationRecords, open_projection: Callable[..., Any]) -> RecordQueries:
+    """The read side over the test's application, with the realisation projection that lists a
+    collaboration's benefits (its history asks it)."""
+    return RecordQueries(records, benefits_realisation=open_projection(BenefitsRealisation))

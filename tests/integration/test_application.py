@@ -17,6 +17,8 @@ from domain.errors import (
 from service.application import Caller, CollaborationRecords, IdempotencyKey
 from service.errors import CollaborationNotFound, IdempotencyKeyReused, NotPermitted, VersionMismatch
 from service.persistence import persistence_environment
+from service.queries import RecordQueries
+from tests.integration.reads import history_of
 
 ADMIN = Caller("tester (admin)")
 ON = {"effective_on": date(2012, 3, 1), "reason": "agreed by both chief constables and PCCs"}
@@ -41,7 +43,7 @@ def establish(records: CollaborationRecords, **overrides) -> str:
     return records.establish_collaboration(**arguments).result["id"]
 
 
-def test_a_collaboration_is_rebuilt_from_its_events(records):
+def test_a_collaboration_is_rebuilt_from_its_events(records, queries):
     collaboration_id = establish(records, governance_body="Alliance Governance Group", review_cycle_months=12)
     written = records.add_function(
         collaboration_id,
@@ -69,7 +71,7 @@ def test_a_collaboration_is_rebuilt_from_its_events(records):
         caller=ADMIN,
         **ON,
     )
-    document = records.collaboration_document(collaboration_id)
+    document = RecordQueries(records).collaboration(collaboration_id)
     assert document["version"] == 4
     assert document["governance_body"] == "Alliance Governance Group"
     [function] = document["functions"]
@@ -77,7 +79,7 @@ def test_a_collaboration_is_rebuilt_from_its_events(records):
     assert function["budgets"] == [{"financial_year": "2019/20", "annual_budget": "11000000.50", "source_version": 4}]
     assert document["apportionments"][0]["shares"] == {"west-mercia": "0.69", "warwickshire": "0.31"}
 
-    history = records.history(collaboration_id)
+    history = history_of(queries, collaboration_id)
     assert [event["type"] for event in history] == [
         "Collaboration.Established",
         "Collaboration.FunctionAdded",
@@ -88,9 +90,9 @@ def test_a_collaboration_is_rebuilt_from_its_events(records):
     assert history[0]["actor"] == "tester (admin)"
     assert history[0]["reason"] == ON["reason"]
 
-    as_it_stood = records.collaboration_document(collaboration_id, version=2)
+    as_it_stood = RecordQueries(records).collaboration(collaboration_id, version=2)
     assert as_it_stood["version"] == 2 and as_it_stood["apportionments"] == []
-    assert [event["version"] for event in records.history(collaboration_id, upto_version=2)] == [1, 2]
+    assert [event["version"] for event in history_of(queries, collaboration_id, upto_version=2)] == [1, 2]
 
 
 def test_a_refused_command_records_nothing(records):
@@ -116,12 +118,12 @@ def test_a_refused_command_records_nothing(records):
             **ON,
         )
     assert records.log_size() == size
-    assert records.collaboration_document(collaboration_id)["version"] == 1
+    assert RecordQueries(records).collaboration(collaboration_id)["version"] == 1
 
 
 def test_unknown_collaboration_is_not_found(records):
     with pytest.raises(CollaborationNotFound):
-        records.collaboration_document("0c6a5a4e-3a7e-4c1e-9d8f-111111111111")
+        RecordQueries(records).collaboration("0c6a5a4e-3a7e-4c1e-9d8f-111111111111")
     with pytest.raises(CollaborationNotFound):
         records.hold_review("not-a-uuid", outcome="x", caller=ADMIN, **ON)
 
@@ -133,7 +135,7 @@ def test_a_force_writes_only_where_it_is_a_party(records):
     records.hold_review(collaboration_id, outcome="continue", caller=Caller("w", force="warwickshire"), **ON)
     with pytest.raises(NotPermitted):
         records.hold_review(collaboration_id, outcome="continue", caller=Caller("k", force="kent"), **ON)
-    assert records.collaboration_document(collaboration_id)["version"] == 2
+    assert RecordQueries(records).collaboration(collaboration_id)["version"] == 2
 
 
 def test_a_stale_if_match_is_refused(records):
@@ -141,7 +143,7 @@ def test_a_stale_if_match_is_refused(records):
     records.hold_review(collaboration_id, outcome="continue", caller=ADMIN, expected_version=1, **ON)
     with pytest.raises(VersionMismatch):
         records.hold_review(collaboration_id, outcome="again", caller=ADMIN, expected_version=1, **ON)
-    assert records.collaboration_document(collaboration_id)["version"] == 2
+    assert RecordQueries(records).collaboration(collaboration_id)["version"] == 2
 
 
 def test_an_idempotent_retry_returns_the_first_result_and_records_nothing(records):
@@ -196,7 +198,8 @@ def test_concurrent_writers_lose_nothing(database_url):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         versions = list(pool.map(write, range(24)))
-    outcomes = [event["data"]["outcome"] for event in setup.history(collaboration_id)[1:]]
+    history = history_of(RecordQueries(setup), collaboration_id, kind="collaboration")
+    outcomes = [event["data"]["outcome"] for event in history[1:]]
     assert sorted(outcomes) == sorted(f"review {index}" for index in range(24))
     assert sorted(versions) == list(range(2, 26))
     for application in [setup, *writers]:
@@ -220,7 +223,7 @@ def test_concurrent_retries_with_one_key_record_once(database_url):
     with ThreadPoolExecutor(max_workers=4) as pool:
         versions = set(pool.map(write, range(4)))
     assert versions == {2}
-    assert len(setup.history(collaboration_id)) == 2
+    assert len(history_of(RecordQueries(setup), collaboration_id, kind="collaboration")) == 2
     for application in [setup, *writers]:
         application.close()
 
@@ -229,14 +232,14 @@ def test_the_feed_pages_through_the_global_log(records):
     first = establish(records)
     second = establish(records, name="7F Procurement", parties=["essex", "kent", "suffolk"], lead_force="essex")
     records.hold_review(first, outcome="continue", caller=ADMIN, **ON)
-    page = records.feed(after=0, limit=2)
+    page = RecordQueries(records).feed(after=0, limit=2)
     assert [item["stream_id"] for item in page] == [first, second]
-    rest = records.feed(after=page[-1]["position"], limit=10)
+    rest = RecordQueries(records).feed(after=page[-1]["position"], limit=10)
     assert [(item["stream_id"], item["type"]) for item in rest] == [(first, "Collaboration.ReviewHeld")]
-    assert records.feed(after=rest[-1]["position"], limit=10) == []
+    assert RecordQueries(records).feed(after=rest[-1]["position"], limit=10) == []
 
 
-def test_called_directly_the_service_refuses_what_the_http_layer_would_and_records_nothing(records):
+def test_called_directly_the_service_refuses_what_the_http_layer_would_and_records_nothing(records, queries):
     """The rules are the domain's: a caller that skips the HTTP schemas cannot record text the
     store cannot hold, or figures that would break a read model."""
     collaboration_id = establish(records)
@@ -269,15 +272,15 @@ def test_called_directly_the_service_refuses_what_the_http_layer_would_and_recor
     assert records.log_size() == size
     written = records.hold_review(collaboration_id, outcome=" ok ", evidence="  ", caller=ADMIN, **ON)
     assert written.result["reviews"] == [{"outcome": "ok", "held_on": "2012-03-01", "source_version": 2}]
-    assert records.history(collaboration_id)[-1]["evidence"] is None
+    assert history_of(queries, collaboration_id)[-1]["evidence"] is None
 
 
-def test_history_and_feed_carry_the_chain_hash_of_each_event(records):
+def test_history_and_feed_carry_the_chain_hash_of_each_event(records, queries):
     first = establish(records)
     establish(records, name="7F Procurement", parties=["essex", "kent"], lead_force="essex")
     records.hold_review(first, outcome="continue", caller=ADMIN, **ON)
-    feed = records.feed(after=0, limit=10)
-    history = records.history(first)
+    feed = RecordQueries(records).feed(after=0, limit=10)
+    history = history_of(queries, first)
     assert [item["position"] for item in history] == [feed[0]["position"], feed[2]["position"]]
     assert [item["hash"] for item in history] == [feed[0]["hash"], feed[2]["hash"]]
     assert len({item["hash"] for item in feed}) == 3

@@ -25,6 +25,7 @@ from service.audit.checkpoints import (
 from service.audit.cli import audit_cli
 from service.audit.trail import AuditTrail
 from service.persistence import ChainBroken, persistence_environment
+from service.queries import RecordQueries
 from tests.integration.audit_support import (  # noqa: F401 (an autouse fixture)
     ADMIN,
     GOOD_STORE_SIZE,
@@ -355,7 +356,8 @@ def test_the_next_write_after_a_pre_chain_store_chains_the_old_events_first(data
         records.hold_review(ids[0], outcome="after the upgrade", caller=ADMIN, **ON)
         report = AuditTrail(records.side_tables).verify()
         assert report.ok and report.events_checked == GOOD_STORE_SIZE + 1
-        history = records.history(ids[0])
+        _, items = RecordQueries(records).history(ids[0], kind="collaboration")
+        history = list(items)
         assert all(item["hash"] for item in history) and len(history) == 11
     finally:
         records.close()

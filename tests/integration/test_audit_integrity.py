@@ -23,6 +23,7 @@ from service.audit.checkpoints import (
 )
 from service.audit.trail import AuditTrail, LogDoesNotVerify
 from service.persistence import ChainBroken, DatabaseUrlError, persistence_environment
+from service.queries import RecordQueries
 from tests.integration.audit_support import ADMIN, GOOD_STORE_SIZE, ON, RawDatabase, write_good_store
 
 REVIEW = "domain.collaboration:Collaboration.ReviewHeld"
@@ -81,7 +82,7 @@ def test_a_good_store_verifies(trail: AuditTrail, records: CollaborationRecords,
         "head_hash": trail.head()[1],
     }
     assert report.head_position == positions[-1]
-    feed = records.feed(after=0, limit=100)
+    feed = RecordQueries(records).feed(after=0, limit=100)
     assert [item["hash"] for item in feed][-1] == report.head_hash
     assert all(item["hash"] for item in feed)
 
@@ -365,7 +366,8 @@ def test_a_checkpoint_naming_another_public_key_is_rejected(trail: AuditTrail, p
 def test_checkpoints_are_kept_one_per_size(trail: AuditTrail, records):
     first = trail.make_checkpoint(key())
     assert trail.make_checkpoint(key()) == first  # the log did not grow: the kept one
-    records.hold_review(records.feed(after=0, limit=1)[0]["stream_id"], outcome="again", caller=ADMIN, **ON)
+    first_stream = RecordQueries(records).feed(after=0, limit=1)[0]["stream_id"]
+    records.hold_review(first_stream, outcome="again", caller=ADMIN, **ON)
     second = trail.make_checkpoint(key())
     assert second.size == GOOD_STORE_SIZE + 1
     assert trail.checkpoints() == [first, second]

@@ -32,6 +32,7 @@ from demo.cli import AUDITOR_TOKEN_LABEL, DEMO_AUDITOR, demo_cli
 from demo.loader import CASE_FILES
 from projections.benefits_realisation import dashboard_of
 from service.application import Caller, CollaborationRecords, IdempotencyKey
+from service.queries import RecordQueries
 from tests.integration.http_support import Http, http_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +56,7 @@ def loaded(records: CollaborationRecords) -> DemoLoad:
 
 
 def events_of(records: CollaborationRecords) -> list[dict[str, Any]]:
-    return records.feed(after=0, limit=10_000)
+    return RecordQueries(records).feed(after=0, limit=10_000)
 
 
 def functions_by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -68,17 +69,17 @@ def test_loading_records_the_three_collaborations(records: CollaborationRecords,
     assert loaded.events_before == 0
     assert loaded.events == loaded.events_after == records.log_size()
 
-    wmw = records.collaboration_document(loaded.collaborations["wmw"])
+    wmw = RecordQueries(records).collaboration(loaded.collaborations["wmw"])
     assert ([party["force"] for party in wmw["parties"]], wmw["lead_force"], wmw["established_on"]) == (
         ["west-mercia", "warwickshire"],
         "west-mercia",
         "2012-04-01",
     )
-    ddc = records.collaboration_document(loaded.collaborations["ddc"])
+    ddc = RecordQueries(records).collaboration(loaded.collaborations["ddc"])
     assert {party["force"] for party in ddc["parties"]} == {"dorset", "devon-cornwall"}
     assert ddc["governance_body"] == "Working Together Board"
     assert ddc["established_on"].startswith("2015-03")
-    seven = records.collaboration_document(loaded.collaborations["7f"])
+    seven = RecordQueries(records).collaboration(loaded.collaborations["7f"])
     assert [party["force"] for party in seven["parties"]] == SEVEN_FORCES and len(SEVEN_FORCES) == 7
     assert seven["established_on"].startswith("2019-01")
 
@@ -94,7 +95,7 @@ def test_every_event_is_the_demo_callers_and_names_its_source(records: Collabora
 
 
 def test_west_mercia_warwickshire_figures(records: CollaborationRecords, loaded: DemoLoad) -> None:
-    alliance = records.collaboration_document(loaded.collaborations["wmw"])
+    alliance = RecordQueries(records).collaboration(loaded.collaborations["wmw"])
     [apportionment] = alliance["apportionments"]
     assert apportionment["shares"] == {"west-mercia": "0.69", "warwickshire": "0.31"}
     assert alliance["exit_terms"][0]["notice_period_months"] == 12
@@ -106,7 +107,7 @@ def test_west_mercia_warwickshire_figures(records: CollaborationRecords, loaded:
     assert local["decoupled_on"] == "2019-04-01"
     assert alliance["status"] == "terminated" and alliance["terminated_on"] == "2020-03-31"
 
-    case = records.exit_case_document(loaded.exit_cases["wmw"])
+    case = RecordQueries(records).exit_case(loaded.exit_cases["wmw"])
     assert (case["trigger"], case["force"]) == ("withdrawal", "west-mercia")
     claimed, assessed, agreed = (Decimal(case[figure]) for figure in ("claimed", "assessed", "agreed"))
     assert claimed > assessed > agreed == Decimal("10500000.00")
@@ -138,7 +139,7 @@ def test_west_mercia_warwickshire_figures(records: CollaborationRecords, loaded:
     assert ASSUMPTION not in reasons["Collaboration.WithdrawalNoticeServed"]  # 9 October 2018 is public
 
     # West Mercia's claimed heads enter its quote.
-    quote = records.exit_costs(loaded.collaborations["wmw"], force="west-mercia")
+    quote = RecordQueries(records).exit_quote(loaded.collaborations["wmw"], force="west-mercia")
     assert quote["exit_case_id"] == loaded.exit_cases["wmw"]
     assert quote["exit_on"] == "2020-03-31"
     assert {line["head"] for line in quote["lines"]} >= {"H2", "H3", "H6", "H8"}
@@ -147,7 +148,7 @@ def test_west_mercia_warwickshire_figures(records: CollaborationRecords, loaded:
 def test_dorset_devon_cornwall_functions_decouplings_reviews_and_benefits(
     records: CollaborationRecords, loaded: DemoLoad
 ) -> None:
-    alliance = records.collaboration_document(loaded.collaborations["ddc"])
+    alliance = RecordQueries(records).collaboration(loaded.collaborations["ddc"])
     functions = functions_by_name(alliance)
     assert len(functions) > 20
     go_live = sorted(function["added_on"] for function in functions.values())
@@ -173,7 +174,7 @@ def test_dorset_devon_cornwall_functions_decouplings_reviews_and_benefits(
 
 
 def test_seven_forces_procurement_savings(records: CollaborationRecords, loaded: DemoLoad) -> None:
-    savings = records.benefit_document(loaded.benefits["7f:savings"])
+    savings = RecordQueries(records).benefit(loaded.benefits["7f:savings"])
     assert (savings["category"], savings["sub_category"], savings["unit"]) == ("1", "1a", "GBP")
     assert savings["target"]["value"] == SAVINGS_TARGET
     assert len(savings["measurements"]) == len(SEVEN_F_QUARTERS) >= 4
@@ -182,7 +183,7 @@ def test_seven_forces_procurement_savings(records: CollaborationRecords, loaded:
         assert 89 <= (end - start).days <= 91  # quarterly
     quarters = sum(Decimal(value) for _, _, value in SEVEN_F_QUARTERS)
 
-    unplanned = records.benefit_document(loaded.benefits["7f:unplanned"])
+    unplanned = RecordQueries(records).benefit(loaded.benefits["7f:unplanned"])
     assert unplanned["realisation"]["cumulative_value"] == UNPLANNED
     assert unplanned["status"] == "realised"
 

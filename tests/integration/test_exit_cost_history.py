@@ -25,6 +25,7 @@ from domain.values import Provenance
 from projections.exit_cost_history import ExitCostHistory
 from service.application import Caller, CollaborationRecords
 from tests.integration.faults import InjectedFailure, fail_on_call
+from tests.integration.reads import history_of
 
 ADMIN = Caller("tester (admin)")
 WM, WARKS = "west-mercia", "warwickshire"
@@ -266,7 +267,7 @@ def assert_rows_rederive(records: CollaborationRecords, rows: list[dict[str, Any
 
 
 # ---------------------------------------------------------------------------------- tests
-def test_the_worked_example_gives_a_row_per_change_with_before_and_after(records, open_history):
+def test_the_worked_example_gives_a_row_per_change_with_before_and_after(records, queries, open_history):
     example = worked_example(records)
     cid = example["id"]
     serve_notice_and_direction(records, cid)
@@ -313,7 +314,7 @@ def test_the_worked_example_gives_a_row_per_change_with_before_and_after(records
     assert direction["case_version"] is None and direction["exit_case_id"] is None
     assert direction["note"] is None
     assert all(direction[name] is None for name in TOTALS)
-    assert direction["position"] == records.history(cid)[-1]["position"]
+    assert direction["position"] == history_of(queries, cid)[-1]["position"]
 
     # The other party's standing figures move with its own dates and its 31%.
     warwickshire = history.force_history(cid, WARKS)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.values import Provenance
-from service import application, exports
+from service import exports, queries
 from service.application import CollaborationRecords
 from tests.integration import http_support
 from tests.integration.http_support import PROBLEM_JSON, WHEN, Http, assert_problem
@@ -302,7 +302,7 @@ def test_a_long_history_is_streamed_in_chunks_and_read_in_pages(http: Http, long
         return original_get(*args, **kwargs)
 
     monkeypatch.setattr(records.events, "get", counting_get)
-    monkeypatch.setattr(application, "READ_CHUNK", 50)
+    monkeypatch.setattr(queries, "READ_CHUNK", 50)
     path = f"/api/v1/collaborations/{long_history}/history"
 
     json_response = dispatched(http, path)
@@ -322,7 +322,7 @@ def test_a_long_history_is_streamed_in_chunks_and_read_in_pages(http: Http, long
 
 
 def test_the_feed_and_the_decision_log_are_streamed_too(http: Http, long_history: str, monkeypatch):
-    monkeypatch.setattr(exports, "READ_CHUNK", 100)
+    monkeypatch.setattr(queries, "READ_CHUNK", 100)
     feed = dispatched(http, "/api/v1/events?format=csv")
     assert feed.is_streamed
     assert len(parsed_csv(b"".join(feed.response).decode())[1]) == 301

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from service.logs import JsonFormatter, RequestIdFilter
+from service.queries import RecordQueries
 from tests.integration import http_support
 from tests.integration.http_support import Http, assert_problem
 
@@ -61,7 +62,7 @@ def test_readiness_knows_when_the_projections_lag(http: Http) -> None:
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
     http.app.config["READY_MAX_LAG"] = 1
     http.establish()  # read-your-writes catches the register up, not the others
-    http.add_function(records.feed(after=0, limit=1)[0]["stream_id"])
+    http.add_function(RecordQueries(records).feed(after=0, limit=1)[0]["stream_id"])
     behind = http.get("/readyz", token=None)
     problem = assert_problem(behind, 503, "not-ready")
     assert "decision_log" in problem["detail"] and behind.headers["Retry-After"] == "5"

@@ -34,6 +34,7 @@ from service.persistence import (
     _idempotency_params,
     persistence_environment,
 )
+from service.queries import RecordQueries
 from tests.integration import http_support
 from tests.integration.exit_case_support import (
     CASE_WRITES,
@@ -356,7 +357,7 @@ def test_a_write_whose_day_turned_while_it_was_answered_is_answered_as_recorded(
     again = records.hold_review(collaboration_id, outcome="at midnight", caller=ADMIN, idempotency=key, **ON)
     assert built_on == [date.fromisoformat(record["on"])] * 2
     assert again.replayed and again.result == first.result
-    assert first.result == records.collaboration_document(collaboration_id)
+    assert first.result == RecordQueries(records).collaboration(collaboration_id)
 
 
 def test_concurrent_creates_with_one_key_record_once(database_url: str):

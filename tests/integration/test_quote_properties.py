@@ -4,6 +4,7 @@ collaborations and their exit cases leaves its lines exactly as they were."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from domain.errors import DomainError
 from service.application import Caller, CollaborationRecords
 from service.persistence import persistence_environment
+from service.queries import RecordQueries
 
 ADMIN = Caller("tester (admin)")
 FORCES = ["west-mercia", "warwickshire", "dorset", "devon-cornwall", "suffolk"]
@@ -123,13 +125,17 @@ def test_a_quote_is_independent_of_unrelated_collaborations_and_their_exit_cases
     try:
         mine, _ = alliance(records, ["west-mercia", "warwickshire"])
         records.serve_withdrawal_notice(mine, force="west-mercia", **when(date(2018, 10, 9)))
-        before = records.exit_costs(mine, force="west-mercia", exit_on=date(2019, 4, 1), today=date(2019, 1, 1))
+        queries = RecordQueries(records)
+        quote = functools.partial(
+            queries.exit_quote, mine, force="west-mercia", exit_on=date(2019, 4, 1), today=date(2019, 1, 1)
+        )
+        before = quote()
         # Another collaboration of the same forces, and one of other forces.
         for parties in (["west-mercia", "warwickshire"], ["dorset", "devon-cornwall"]):
             other, function_id = alliance(records, parties)
             for change in changes:
                 apply_change(records, other, function_id, change)
-        after = records.exit_costs(mine, force="west-mercia", exit_on=date(2019, 4, 1), today=date(2019, 1, 1))
+        after = quote()
         assert after == before
     finally:
         records.close()

@@ -31,6 +31,7 @@ from service.persistence import (
     persistence_environment,
     recorded_at_text,
 )
+from service.queries import RecordQueries
 from tests.integration.http_support import http_for
 
 ADMIN = Caller("tester (admin)")
@@ -195,15 +196,15 @@ def test_a_read_between_an_events_creation_and_its_commit_stays_the_same(
 
     def read_at_t1() -> None:
         seen["t1"] = datetime.now(UTC)
-        seen["first"] = records.collaboration_document(collaboration_id, known_at=seen["t1"])
+        seen["first"] = RecordQueries(records).collaboration(collaboration_id, known_at=seen["t1"])
 
     calls = on_first_insert(read_at_t1)
     key = IdempotencyKey("tester", "variation-1", "print-1")
     written = records.agree_variation(collaboration_id, clause="7", summary="late", idempotency=key, **ON)
 
     assert seen["first"]["version"] == 1
-    assert records.collaboration_document(collaboration_id, known_at=seen["t1"]) == seen["first"]
-    assert records.collaboration_document(collaboration_id, known_at=datetime.now(UTC))["version"] == 2
+    assert RecordQueries(records).collaboration(collaboration_id, known_at=seen["t1"]) == seen["first"]
+    assert RecordQueries(records).collaboration(collaboration_id, known_at=datetime.now(UTC))["version"] == 2
     assert written.result["version"] == 2
     times = recorded_times(records, collaboration_id)
     assert len(times) == 2 and times[1] > recorded_at_text(seen["t1"])  # recorded after the read's time
@@ -223,7 +224,7 @@ def test_a_creation_overtaken_by_a_read_is_run_again_and_recorded_after_it(
 
     def read_at_t1() -> None:
         seen["t1"] = datetime.now(UTC)
-        seen["first"] = records.collaboration_document(first, known_at=seen["t1"])
+        seen["first"] = RecordQueries(records).collaboration(first, known_at=seen["t1"])
 
     calls = on_first_insert(read_at_t1)
     key = IdempotencyKey("tester", "second", "print-2")
@@ -232,7 +233,7 @@ def test_a_creation_overtaken_by_a_read_is_run_again_and_recorded_after_it(
     )
     with pytest.raises(NotYetInEffect):  # not known at T1, then or now
         records.collaboration(second.result["id"], known_at=seen["t1"])
-    assert records.collaboration_document(first, known_at=seen["t1"]) == seen["first"]
+    assert RecordQueries(records).collaboration(first, known_at=seen["t1"]) == seen["first"]
     [recorded] = recorded_times(records, second.result["id"])
     assert recorded > recorded_at_text(seen["t1"])
     assert len(calls) == 2

@@ -17,6 +17,7 @@ from service.application import Caller, CollaborationRecords, recorded_at_text
 from service.documents import collaboration_document
 from service.errors import NotYetInEffect
 from service.persistence import persistence_environment
+from service.queries import RecordQueries
 from tests.integration.test_application import ADMIN, establish
 
 SNAPSHOT_INTERVAL = 20
@@ -141,7 +142,7 @@ def test_a_snapshot_is_taken_and_loads_the_same_aggregate_as_replaying_its_event
     assert loaded.__dict__ == fresh.__dict__
     cold = records.collaboration(collaboration_id, version=loaded.version)  # no cache: snapshot + tail
     assert json.dumps(collaboration_document(cold)) == json.dumps(collaboration_document(fresh))
-    quote = records.exit_costs(collaboration_id, force="west-mercia", today=date(2018, 11, 1))
+    quote = RecordQueries(records).exit_quote(collaboration_id, force="west-mercia", today=date(2018, 11, 1))
     assert quote["total"] != "0.00"
 
 

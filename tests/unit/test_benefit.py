@@ -14,11 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.benefit import (
+    CASH_SAVINGS,
     CATEGORIES,
+    COST_AVOIDED,
     SUB_CATEGORIES,
     Benefit,
     Measurement,
     Realisation,
+    money_total_of,
     sub_category_belongs,
 )
 from domain.errors import (
@@ -949,3 +952,33 @@ def test_no_fact_of_a_benefit_is_dated_before_it_was_identified():
     assert benefit.collect_events() == []
     benefit.change_stage(stage=3, provenance=on(date(2020, 1, 1)))
     assert len(benefit.collect_events()) == 1
+
+
+@pytest.mark.parametrize(
+    ("sub_category", "unit", "cumulative", "total"),
+    [
+        ("1a", "GBP", True, CASH_SAVINGS),
+        ("1c", "GBP", True, COST_AVOIDED),
+        ("1a", "GBP", False, None),  # a GBP level (a running cost) is not a saving
+        ("1c", "GBP", False, None),
+        ("1b", "hours", True, None),  # time saved is counted, never summed into money
+        ("1a", "hours", True, None),
+        ("2a", "GBP", True, None),
+        ("1a", None, True, None),
+    ],
+)
+def test_only_cumulative_money_savings_and_costs_avoided_add_to_a_money_total(sub_category, unit, cumulative, total):
+    assert money_total_of(sub_category, unit, cumulative) == total
+
+
+def test_a_benefit_knows_its_money_total_its_forces_and_the_day_its_figures_are_read_on():
+    saving = identified(category="1", sub_category="1a", unit="GBP", pillar="cost", direction="increase")
+    assert saving.money_total == CASH_SAVINGS
+    assert saving.forces == PARTIES
+    assert saving.realisation_day == date(2021, 1, 1)  # no measurement: the target date
+    measured(saving, date(2020, 1, 1), date(2020, 3, 31), "1000.00")
+    measured(saving, date(2020, 4, 1), date(2020, 6, 30), "1000.00")
+    assert saving.realisation_day == date(2020, 6, 30)  # the latest period measured
+    attributed = identified(attribution={"dorset": "0.25", "devon-cornwall": "0.75"})
+    assert attributed.money_total is None
+    assert attributed.forces == ["devon-cornwall", "dorset"]

@@ -12,6 +12,9 @@ from domain.errors import (
     DomainError,
     DuplicateFunction,
     DuplicateParty,
+    FactBeforeAgreement,
+    FactBeforeFunction,
+    FactBeforeParty,
     InvalidApportionmentBasis,
     InvalidAsset,
     InvalidExitTerms,
@@ -453,3 +456,30 @@ def test_blank_governance_body_is_recorded_as_none_and_text_is_trimmed():
     collaboration = establish(name="  Alliance ", governance_body=" \t ")
     [established] = collaboration.collect_events()
     assert (established.name, established.governance_body) == ("Alliance", None)
+
+
+def test_a_benefit_is_identified_in_the_term_of_a_function_then_attributed_to_parties_joined_by_then():
+    collaboration = alliance()
+    function_id = with_ict(collaboration)
+    joined = Provenance(date(2014, 1, 1), "tester (admin)", "joined", None, None)
+    collaboration.join("dorset", joined)
+    collaboration.collect_events()
+    attribution = {"west-mercia": "0.5", "dorset": "0.5"}
+    collaboration.check_benefit_identification(day=date(2014, 1, 1), function_id=function_id, attribution=attribution)
+    collaboration.check_benefit_identification(day=date(2012, 3, 1), function_id=None, attribution=None)
+    refusals = [
+        ({"day": date(2012, 2, 29)}, FactBeforeAgreement, "effective_on"),
+        ({"function_id": "no-such-function"}, UnknownFunction, "function_id"),
+        ({"day": date(2013, 1, 1), "attribution": attribution}, FactBeforeParty, "attribution.dorset"),
+        ({"attribution": {"kent": "1"}}, PartyNotInCollaboration, "attribution.kent"),
+    ]
+    for overrides, error, field in refusals:
+        arguments = {"day": date(2014, 1, 1), "function_id": None, "attribution": None, **overrides}
+        with pytest.raises(error) as refused:
+            collaboration.check_benefit_identification(**arguments)
+        assert refused.value.field == field
+    later_function = collaboration.add_function(
+        name="Alliance HR", kind="enabling", host_force="warwickshire", annual_budget="1", provenance=joined
+    )
+    with pytest.raises(FactBeforeFunction):
+        collaboration.check_benefit_identification(day=date(2013, 1, 1), function_id=later_function, attribution=None)

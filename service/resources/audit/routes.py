@@ -31,7 +31,6 @@ from service.audit.witnesses import CosignatureRefused, UnknownWitness, WitnessK
 from service.auth import ADMIN
 from service.errors import NotPermitted
 from service.resources.audit import schemas as s
-from service.resources.benefits.routes import benefit_ids_of
 
 blp = Blueprint(
     "audit",
@@ -454,9 +453,9 @@ def quote_evidence(args: dict[str, Any]) -> Response:
     the events yet: sign one and have the witnesses cosign it. 503 without a signing key.
     """
     collaboration_id = str(args.pop("collaboration_id"))
-    records = web.records()
-    figures = records.exit_costs(collaboration_id, **args)
-    parties = [party["force"] for party in records.collaboration_document(collaboration_id)["parties"]]
+    queries = web.queries()
+    figures = queries.exit_quote(collaboration_id, **args)
+    parties = [party["force"] for party in queries.collaboration(collaboration_id)["parties"]]
     subject = {"collaboration_id": collaboration_id, **{k: str(v) for k, v in args.items()}}
     return _bundle("exit-cost-quote", subject, figures, parties)
 
@@ -475,9 +474,8 @@ def exit_case_evidence(case_id: UUID) -> Response:
     bytes as they are. 409 (`no-covering-checkpoint`) when no checkpoint with a tree head covers
     the events yet: sign one and have the witnesses cosign it. 503 without a signing key.
     """
-    records = web.records()
-    figures = records.exit_case_document(str(case_id))
-    positions = stream_positions(records.side_tables, str(case_id))
+    figures = web.queries().exit_case(str(case_id))
+    positions = stream_positions(web.records().side_tables, str(case_id))
     return _bundle("exit-case", {"exit_case_id": str(case_id)}, figures, list(figures["parties"]), positions=positions)
 
 
@@ -496,9 +494,10 @@ def history_evidence(collaboration_id: UUID) -> Response:
     the events yet: sign one and have the witnesses cosign it. 503 without a signing key.
     """
     one = str(collaboration_id)
-    records = web.records()
-    items = records.history(one, benefit_ids=benefit_ids_of(one))
-    parties = [party["force"] for party in records.collaboration_document(one)["parties"]]
+    queries = web.queries()
+    _, history = queries.history(one)
+    items = list(history)
+    parties = [party["force"] for party in queries.collaboration(one)["parties"]]
     figures = {"collaboration_id": one, "items": items}
     return _bundle(
         "collaboration-history", {"collaboration_id": one}, figures, parties, positions=[i["position"] for i in items]

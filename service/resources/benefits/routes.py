@@ -43,14 +43,6 @@ CREATED_HEADERS = {
 write_route = functools.partial(common.write_route, blp)
 
 
-def benefit_ids_of(collaboration_id: str) -> list[str]:
-    """The ids of a collaboration's benefits, from the realisation projection (brought up to
-    date): every benefit ever identified, since none is ever removed."""
-    projection = web.benefits_realisation()
-    projection.catch_up()
-    return [row["benefit_id"] for row in projection.portfolio(collaboration_id=collaboration_id)]
-
-
 # ----------------------------------------------------------------- a collaboration's benefits
 @write_route(OF_COLLABORATION)
 @blp.arguments(s.IdentifyBenefitSchema)
@@ -97,15 +89,7 @@ def dashboard(args: dict[str, Any], collaboration_id: UUID) -> Response:
     as_csv = exports.wants_csv(args.pop("format", None))
     one = str(collaboration_id)
     as_of, known_at = args.get("as_of"), args.get("known_at")
-    if as_of is None and known_at is None:
-        web.records().collaboration(one)  # 404 for an unknown collaboration
-        projection = web.benefits_realisation()
-        projection.catch_up()
-        document = projection.dashboard(one)
-    else:
-        document = web.records().benefits_dashboard(
-            one, benefit_ids=benefit_ids_of(one), as_of=as_of, known_at=known_at
-        )
+    document = web.queries().dashboard(one, as_of=as_of, known_at=known_at)
     if as_csv:
         return exports.csv_response(document["benefits"], exports.BENEFIT_COLUMNS, f"benefits-{one}.csv")
     return exports.negotiated(jsonify({**document, **temporal_basis(as_of, known_at)}))
@@ -131,19 +115,8 @@ def portfolio(args: dict[str, Any]) -> Response:
     that state). `?format=csv` answers one row per benefit.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
-    as_of, known_at = args.pop("as_of", None), args.pop("known_at", None)
-    projection = web.benefits_realisation()
-    projection.catch_up()
-    if as_of is None and known_at is None:
-        items = projection.portfolio(**args)
-    else:  # the stage and status as they stood: filtered after the benefits are loaded as of then
-        stage, status = args.pop("stage", None), args.pop("status", None)
-        ids = [row["benefit_id"] for row in projection.portfolio(**args)]
-        items = [
-            row
-            for row in web.records().benefit_rows(ids, as_of=as_of, known_at=known_at)
-            if (stage is None or row["stage"] == stage) and (status is None or row["status"] == status)
-        ]
+    as_of, known_at = args.get("as_of"), args.get("known_at")
+    items = web.queries().portfolio(**args)
     if as_csv:
         return exports.csv_response(items, exports.BENEFIT_COLUMNS, "benefits.csv")
     return exports.negotiated(jsonify({"total": len(items), "items": items, **temporal_basis(as_of, known_at)}))
@@ -162,7 +135,7 @@ def show(args: dict[str, Any], benefit_id: UUID) -> Response:
     on that date; `known_at` (an RFC 3339 time) with only the events recorded at or before it.
     Asking about a time before the benefit was identified (or recorded) is 404.
     """
-    return web.about_collaboration(web.records().benefit_document(str(benefit_id), **args))
+    return web.about_collaboration(web.queries().benefit(str(benefit_id), **args))
 
 
 @write_route(f"{ONE}/measurements")

@@ -12,9 +12,7 @@ from flask.wrappers import Response
 
 from service import exports, web
 from service.api import Blueprint
-from service.register_at import register_page_at
 from service.resources import common
-from service.resources.benefits.routes import benefit_ids_of
 from service.resources.collaborations import schemas as s
 from service.resources.common import ETAG_HEADER, WRITE_HEADERS, ApprovedWriteSchema
 
@@ -43,15 +41,7 @@ def search_register(args: dict[str, Any]) -> Response:
     collaboration as known at `known_at` and in effect on `as_of` (those not yet recorded or
     not yet in effect are left out), filtered and ordered the same way.
     """
-    as_of, known_at = args.pop("as_of", None), args.pop("known_at", None)
-    if known_at is not None:  # before the register is read: nothing recorded by then may arrive after
-        web.records().close_log_through(known_at)
-    register = web.register()
-    register.catch_up()
-    if as_of is None and known_at is None:
-        return jsonify(register.search(**args))
-    ids = [row.id for row in register.view.all_rows()]
-    return jsonify(register_page_at(web.records(), ids, as_of=as_of, known_at=known_at, **args))
+    return jsonify(web.queries().register(**args))
 
 
 @write_route("")
@@ -80,7 +70,7 @@ def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
     assets, contracts, notices and directions effective by then. Combined, they reproduce what a
     board saw on the day it decided. Either one before the collaboration existed is 404.
     """
-    return web.about_collaboration(web.records().collaboration_document(str(collaboration_id), **args))
+    return web.about_collaboration(web.queries().collaboration(str(collaboration_id), **args))
 
 
 @blp.route(f"{ONE}/history", methods=["GET"])
@@ -105,7 +95,7 @@ def history(args: dict[str, Any], collaboration_id: UUID) -> Response:
     """
     as_csv = exports.wants_csv(args.pop("format", None))
     one = str(collaboration_id)
-    version, items = web.records().history_items(one, benefit_ids=benefit_ids_of(one), **args)
+    version, items = web.queries().history(one, **args)
     if as_csv:
         response = exports.csv_response(items, exports.HISTORY_COLUMNS, f"collaboration-{collaboration_id}-history.csv")
     else:
@@ -361,7 +351,7 @@ def exit_costs(args: dict[str, Any], collaboration_id: UUID) -> Response:
     view = args.pop("view", None)
     if view is not None and not as_csv:
         exports.refuse_view_for_json("view")
-    document = web.records().exit_costs(str(collaboration_id), **args)
+    document = web.queries().exit_quote(str(collaboration_id), **args)
     if as_csv:
         name = f"exit-costs-{collaboration_id}-{document['force']}-{document['exit_on']}"
         if view == "payees":
@@ -403,7 +393,7 @@ def decoupling_costs(args: dict[str, Any], collaboration_id: UUID, function_id: 
     `?format=csv` answers one row per line and party, one per claim, then one `net` row per party.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
-    document = web.records().decoupling_costs(str(collaboration_id), function_id=str(function_id), **args)
+    document = web.queries().decoupling_costs(str(collaboration_id), function_id=str(function_id), **args)
     if as_csv:
         filename = f"decoupling-costs-{collaboration_id}-{function_id}-{document['exit_on']}.csv"
         response = exports.csv_response(exports.decoupling_rows(document), exports.DECOUPLING_COLUMNS, filename)
@@ -437,11 +427,7 @@ def exit_cost_history(args: dict[str, Any], collaboration_id: UUID) -> Response:
     `?format=csv` (or `Accept: text/csv`) answers one row per event with a column per head.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
-    collaboration = web.records().collaboration(str(collaboration_id))
-    collaboration.check_is_party(args["force"], "force")
-    projection = web.exit_cost_history()
-    projection.catch_up()
-    items = projection.force_history(str(collaboration_id), args["force"])
+    items = web.queries().force_exit_cost_history(str(collaboration_id), args["force"])
     if as_csv:
         filename = f"exit-cost-history-{collaboration_id}-{args['force']}.csv"
         return exports.csv_response(exports.exit_cost_history_rows(items), exports.EXIT_COST_HISTORY_COLUMNS, filename)

@@ -19,7 +19,6 @@ from domain.collaboration import (
     USEFUL_LIFE_MONTHS,
 )
 from domain.values import FIRST_FINANCIAL_YEAR, LAST_FINANCIAL_YEAR, NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
-from service.application import HISTORY_KINDS
 from service.fields import (
     FORCE_CODE,
     MAX_FORCES,
@@ -35,6 +34,7 @@ from service.fields import (
     WholeNumber,
     known_force,
 )
+from service.queries import HISTORY_KINDS
 from service.resources.common import (
     ApprovedWriteSchema,
     ExportFormatSchema,

@@ -8,9 +8,9 @@ import marshmallow as ma
 from flask import jsonify
 from flask.wrappers import Response
 
-from projections.decision_log import DecisionFilters, UnknownDecision
 from service import exports, web
 from service.api import Blueprint
+from service.queries import DecisionFilters, UnknownDecision
 from service.resources.decisions.schemas import DecisionPageSchema, DecisionQuerySchema
 
 blp = Blueprint(
@@ -46,13 +46,11 @@ def decisions(args: dict[str, Any]) -> Response:
     as_csv = exports.wants_csv(args.pop("format", None))
     if as_csv:
         exports.refuse_paging("page", "page_size")
-    log = web.decision_log()
-    log.catch_up()
     filters = DecisionFilters(types=args.pop("type", None) or (), **{name: args.pop(name, None) for name in FILTERS})
     try:
         if as_csv:
-            items = log.export(filters, after=args.get("after"))
+            items = web.queries().decisions_export(filters, after=args.get("after"))
             return exports.csv_response(items, exports.DECISION_COLUMNS, "decisions.csv")
-        return exports.negotiated(jsonify(log.search(filters, **args)))
+        return exports.negotiated(jsonify(web.queries().decisions(filters, **args)))
     except UnknownDecision as error:
         web.fail(422, str(error), errors={"after": [str(error)]})

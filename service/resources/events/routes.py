@@ -32,10 +32,10 @@ def feed(args: dict[str, Any]) -> Response:
     """
     if exports.wants_csv(args.pop("format", None)):
         exports.refuse_paging("limit")
-        items = exports.feed_items(web.records(), after=args["after"])
+        items = web.queries().feed_items(after=args["after"])
         filename = f"events-after-{args['after']}.csv"
         return exports.csv_response(items, exports.EVENT_COLUMNS, filename)
-    items = web.records().feed(after=args["after"], limit=args["limit"])
+    items = web.queries().feed(after=args["after"], limit=args["limit"])
     return exports.negotiated(
         jsonify({"items": items, "next_after": items[-1]["position"] if items else args["after"]})
     )

@@ -13,8 +13,6 @@ from flask.wrappers import Response
 
 from service import exports, web
 from service.api import Blueprint
-from service.errors import CollaborationNotFound
-from service.problems import kebab, title_for
 from service.resources import common
 from service.resources.common import WRITE_HEADERS, ExportFormatSchema, TemporalQuerySchema
 from service.resources.exit_cases import schemas as s
@@ -55,16 +53,7 @@ def open_case(body: dict[str, Any]) -> Response:
     opening is 409. An unknown `collaboration_id` is 422 (`collaboration-not-found`). A force
     token may open cases only on collaborations its force is party to.
     """
-    try:
-        return web.record(web.records().open_exit_case, creating=True, **body)
-    except CollaborationNotFound as error:  # named in the body, not the URL: a broken rule of the request
-        web.fail(
-            422,
-            error.detail,
-            errors={"collaboration_id": [error.detail]},
-            problem_type=kebab(CollaborationNotFound.__name__),
-            title=title_for(CollaborationNotFound),
-        )
+    return web.record(web.records().open_exit_case, creating=True, **body)
 
 
 # ----------------------------------------------------------------------- one exit case
@@ -85,7 +74,7 @@ def show(args: dict[str, Any], exit_case_id: UUID) -> Response:
     3339 time) with only the events recorded at or before it; together, what was known then about
     that date. Asking about a time before the case was opened (or recorded) is 404.
     """
-    return web.about_collaboration(web.records().exit_case_document(str(exit_case_id), **args))
+    return web.about_collaboration(web.queries().exit_case(str(exit_case_id), **args))
 
 
 @blp.route(f"{ONE}/reconciliation", methods=["GET"])
@@ -116,7 +105,7 @@ def reconciliation(args: dict[str, Any], exit_case_id: UUID) -> Response:
     total.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
-    document = web.records().reconciliation(str(exit_case_id), **args)
+    document = web.queries().reconciliation(str(exit_case_id), **args)
     if as_csv:
         rows = exports.reconciliation_rows(document)
         filename = f"reconciliation-{exit_case_id}-{document['force']}.csv"
@@ -148,10 +137,7 @@ def history(args: dict[str, Any], exit_case_id: UUID) -> Response:
     """
     as_csv = exports.wants_csv(args.pop("format", None))
     case_id = str(exit_case_id)
-    web.records().exit_case(case_id)  # 404 for an unknown case
-    projection = web.exit_cost_history()
-    projection.catch_up()
-    items = projection.case_history(case_id)
+    items = web.queries().case_exit_cost_history(case_id)
     if as_csv:
         rows = exports.exit_case_history_rows(items)
         return exports.csv_response(rows, exports.EXIT_CASE_HISTORY_COLUMNS, f"exit-case-{case_id}-history.csv")

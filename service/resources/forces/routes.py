@@ -19,4 +19,4 @@ def list_forces() -> Response:
 
     Every force field of the API takes one of these codes; `name` is the force's name for people.
     """
-    return jsonify({"items": web.records().forces()})
+    return jsonify({"items": web.queries().forces()})

@@ -8,7 +8,6 @@ import os
 from flask import current_app, jsonify
 from flask.wrappers import Response
 
-from projections.lag import projection_lag
 from service import web
 from service.api import Blueprint
 from service.resources.meta.schemas import HealthSchema, ReadinessSchema
@@ -43,7 +42,7 @@ def readyz() -> Response:
     `READY_MAX_LAG` events (1000 by default) would answer reads late while it catches up.
     503 (`not-ready`) names the projections behind.
     """
-    lag = projection_lag(web.records(), current_app.extensions)
+    lag = web.queries().projection_lag()
     allowed = int(current_app.config.get("READY_MAX_LAG") or os.environ.get("READY_MAX_LAG") or DEFAULT_MAX_LAG)
     projections = lag.as_dict()
     behind = [name for name, state in projections.items() if state["lag"] > allowed]

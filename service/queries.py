@@ -1,0 +1,538 @@
+"""The read side: one entry point per question the record answers.
+
+Every question takes the moment it is asked about: ``as_of`` (a date: only what was in effect
+then) and ``known_at`` (a time: only what had been recorded by then). The choice between
+"now" and "as it stood" is made here, once per question, never in the web layer:
+
+- *now* (neither given) is read from the projection that answers the question, brought up to
+  the end of the log first (the register, the decision log, the exit-cost history, the
+  benefits realisation);
+- *as it stood* is rebuilt from the aggregates, each loaded at the last version recorded by
+  ``known_at`` and viewed ``as_of`` the date (``CollaborationRecords.collaboration`` and its
+  siblings), then shaped exactly as the projection shapes it now.
+
+A ``known_at`` read closes the log through that time before it reads anything, so what it
+answers never changes afterwards. Answers are JSON-ready documents (``service.documents``,
+``service.exit_documents``); the API and the web view call this class and nothing below it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Iterable, Iterator
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from domain.decoupling_costs import decoupling_costs
+from domain.errors import DomainError
+from domain.exit_case import ExitCase, exit_case_id
+from domain.exit_costs import CLAIMED_HEADS, quote_for_force
+from domain.forces import FORCES
+from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
+from domain.values import Money
+from projections.benefits_realisation import ROW_FIELDS as BENEFIT_ROW_FIELDS
+from projections.benefits_realisation import benefit_row, dashboard_of, row_order
+from projections.decision_log import DecisionFilters, UnknownDecision
+from projections.event_documents import event_document
+from projections.lag import ProjectionLag, projection_lag
+from service.application import CollaborationRecords
+from service.documents import benefit_document, by_version, collaboration_document, exit_case_document, register_entry
+from service.errors import CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
+from service.exit_documents import EventSources, decoupling_document, quote_document, reconciliation_document
+from service.persistence import recorded_at_text
+
+__all__ = ["BENEFIT_ROW_FIELDS", "DecisionFilters", "RecordQueries", "UnknownDecision"]
+
+READ_CHUNK = 500  # events read at a time when a history is streamed
+# The kinds of a collaboration's history: its own events, its exit cases', its benefits'.
+HISTORY_KINDS = {"collaboration": "Collaboration", "exit_case": "ExitCase", "benefit": "Benefit"}
+
+
+class ProjectionNotOpen(RuntimeError):
+    """A question was asked of a query side built without the projection that answers it."""
+
+
+class RecordQueries:
+    """Every question the API and the web view ask, over the application's aggregates (as they
+    stood) and this process's projections (now). A projection not given is opened by nobody:
+    asking a question that needs it raises ``ProjectionNotOpen`` (tests build the query side
+    with only what they ask)."""
+
+    def __init__(
+        self,
+        records: CollaborationRecords,
+        *,
+        register: Any = None,
+        decision_log: Any = None,
+        exit_cost_history: Any = None,
+        benefits_realisation: Any = None,
+    ) -> None:
+        self.records = records
+        self._projections = {
+            "register": register,
+            "decision_log": decision_log,
+            "exit_cost_history": exit_cost_history,
+            "benefits_realisation": benefits_realisation,
+        }
+
+    # ------------------------------------------------------------------ the moment asked about
+    def _as_it_stood(self, as_of: date | None, known_at: datetime | None) -> bool:
+        """Whether the question is about the past (rebuilt from the aggregates) rather than now
+        (read from a projection). A ``known_at`` closes the log through it first."""
+        if known_at is not None:
+            self.records.close_log_through(known_at)
+        return as_of is not None or known_at is not None
+
+    def _caught_up(self, name: str) -> Any:
+        projection = self._projections[name]
+        if projection is None:
+            raise ProjectionNotOpen(f"this query side was built without the {name} projection")
+        projection.catch_up()
+        return projection
+
+    # ------------------------------------------------------------------------ the register
+    def register(
+        self, *, as_of: date | None = None, known_at: datetime | None = None, **filters: Any
+    ) -> dict[str, Any]:
+        """A page of the central register (filters ``party``, ``status``, ``function``, ``q``,
+        ``page``, ``page_size``), now or as it stood: each collaboration as known at
+        ``known_at`` and in effect on ``as_of``, filtered and ordered as the projection does (by
+        case-folded name, then id). As it stood costs a load per collaboration the register
+        knows: fine for the hundreds of agreements England and Wales have."""
+        then = self._as_it_stood(as_of, known_at)
+        register = self._caught_up("register")
+        if not then:
+            return register.search(**filters)
+        ids = [row.id for row in register.view.all_rows()]
+        return self._register_as_it_stood(ids, as_of=as_of, known_at=known_at, **filters)
+
+    def _register_as_it_stood(
+        self,
+        collaboration_ids: Iterable[str],
+        *,
+        as_of: date | None,
+        known_at: datetime | None,
+        party: str | None = None,
+        status: str | None = None,
+        function: str | None = None,
+        q: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> dict[str, Any]:
+        entries = []
+        for collaboration_id in collaboration_ids:
+            try:
+                collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+            except (CollaborationNotFound, NotYetInEffect):
+                continue  # not recorded yet at known_at, or not yet in effect on as_of
+            entry = register_entry(collaboration)
+            if register_entry_matches(entry, party=party, status=status, function=function, q=q):
+                entries.append(entry)
+        entries.sort(key=lambda entry: (entry["name"].casefold(), entry["id"]))
+        start = (page - 1) * page_size
+        items = entries[start : start + page_size]
+        return {"items": items, "total": len(entries), "page": page, "page_size": page_size}
+
+    # ---------------------------------------------------------------------- a collaboration
+    def collaboration(
+        self,
+        collaboration_id: str,
+        *,
+        version: int | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The collaboration now, after event ``version``, or as it stood."""
+        return collaboration_document(
+            self.records.collaboration(collaboration_id, version=version, as_of=as_of, known_at=known_at)
+        )
+
+    def history(
+        self, collaboration_id: str, *, upto_version: int | None = None, kind: str | None = None
+    ) -> tuple[int, Iterator[dict[str, Any]]]:
+        """The collaboration's version (now, or ``upto_version``), and every event of it and of
+        its children (its exit cases, and its benefits, which the realisation projection lists)
+        in log order, each with its ``aggregate_type``, log ``position`` and chain ``hash``:
+        only those of one ``kind`` (``HISTORY_KINDS``) if given; with ``upto_version``, only
+        those recorded up to that version of the collaboration. Streams are read a chunk at a
+        time and merged by position, so an export of a long history stays in bounded memory."""
+        records = self.records
+        collaboration = records.collaboration(collaboration_id)  # 404 for an unknown id
+        version = collaboration.version if upto_version is None else min(upto_version, collaboration.version)
+        streams = [(collaboration.id, "Collaboration")]
+        streams += [(case_id, "ExitCase") for case_id in self._exit_case_ids(collaboration)]
+        if kind in (None, "benefit"):
+            streams += [(UUID(benefit_id), "Benefit") for benefit_id in self.benefit_ids(collaboration_id)]
+        if kind is not None:
+            streams = [(stream, aggregate) for stream, aggregate in streams if aggregate == HISTORY_KINDS[kind]]
+        last_position = None
+        if upto_version is not None:
+            chain = records.side_tables.stream_chain(collaboration.id, versions=[version])
+            last_position = chain.get(version, (None,))[0]
+        lte = {collaboration.id: version}
+
+        def stream_items(stream: UUID, aggregate: str) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
+            chain = records.side_tables.stream_chain(stream)  # version -> (position, hash): small
+            after = 0
+            while True:
+                events = list(records.events.get(stream, gt=after, lte=lte.get(stream), limit=READ_CHUNK))
+                for event in events:
+                    position, digest = chain.get(event.originator_version, (None, None))
+                    if last_position is not None and (position is None or position > last_position):
+                        return
+                    item = {**event_document(event), "aggregate_type": aggregate, "position": position, "hash": digest}
+                    yield (position if position is not None else 0, event.originator_version), item
+                if len(events) < READ_CHUNK:
+                    return
+                after = events[-1].originator_version
+
+        merged = heapq.merge(
+            *(stream_items(stream, aggregate) for stream, aggregate in streams), key=lambda pair: pair[0]
+        )
+        return version, (item for _, item in merged)
+
+    def events_of(self, collaboration_id: str, *, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        """The collaboration's own events (as its history lists them), those recorded by ``known_at``."""
+        self._as_it_stood(None, known_at)
+        _, items = self.history(collaboration_id, kind="collaboration")
+        return known_by(list(items), known_at)
+
+    def stream_events(self, stream_id: str, *, known_at: datetime | None = None) -> list[dict[str, Any]]:
+        """Every event of one stream (an exit case's or a benefit's) as a history lists them,
+        those recorded by ``known_at``."""
+        self._as_it_stood(None, known_at)
+        uuid = UUID(stream_id)
+        chain = self.records.side_tables.stream_chain(uuid)
+        documents = []
+        for event in self.records.events.get(uuid):
+            position, digest = chain.get(event.originator_version, (None, None))
+            documents.append({**event_document(event), "position": position, "hash": digest})
+        return known_by(documents, known_at)
+
+    def _exit_case_ids(self, collaboration: Any) -> list[UUID]:
+        """The collaboration's exit cases that exist: one per party's withdrawal and per function's
+        decoupling (their ids are derived from them)."""
+        candidates = [exit_case_id(collaboration.id, "withdrawal", party) for party in collaboration.parties]
+        candidates += [
+            exit_case_id(collaboration.id, "decoupling", function_id) for function_id in collaboration.functions
+        ]
+        return [case_id for case_id in candidates if self.records.exists(case_id)]
+
+    # ---------------------------------------------------------------------------- exit costs
+    def exit_quote(
+        self,
+        collaboration_id: str,
+        *,
+        force: str,
+        exit_on: date | None = None,
+        today: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The exit-cost quote of ``force`` withdrawing on ``exit_on``, and who is paid what.
+
+        N and E are as ``domain.exit_costs.exit_basis`` says (the quote date is ``as_of`` if
+        given, else today). The claimed heads come from the force's withdrawal exit case, by who
+        each claim is between. Each line's ``source_events`` maps each input to the event that
+        supplied it."""
+        collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+        collaboration.check_is_party(force, "force")
+        quoted_on = as_of or today or date.today()
+        case = self._exit_case_of(collaboration_id, "withdrawal", force, as_of=as_of, known_at=known_at)
+        claims = case.claimed_lines(CLAIMED_HEADS) if case else []
+        quote = quote_for_force(collaboration, force=force, on=quoted_on, exit_on=exit_on, claims=claims)
+        notice = collaboration.live_notice(force)
+        sources = EventSources(self.records.side_tables, str(collaboration.id))
+        return {
+            "collaboration_id": str(collaboration.id),
+            "version": collaboration.version,
+            "force": force,
+            **asked_moment(as_of, known_at),
+            "notice_served": notice is not None,
+            "exit_case_id": str(case.id) if case else None,
+            **quote_document(quote, sources),
+        }
+
+    def decoupling_costs(
+        self,
+        collaboration_id: str,
+        *,
+        function_id: str,
+        exit_on: date | None = None,
+        today: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """What decoupling a function costs, head by head, and each party's share and net position
+        (``domain.decoupling_costs``): of its recorded decoupling, or of one proposed to take
+        effect on ``exit_on``, quoted on ``as_of`` (else today); the claims are the current ones of
+        the decoupling's exit case."""
+        collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+        quoted_on = as_of or today or date.today()
+        case = self._exit_case_of(collaboration_id, "decoupling", function_id, as_of=as_of, known_at=known_at)
+        claims = case.claimed_lines(CLAIMED_HEADS) if case else []
+        statement = decoupling_costs(
+            collaboration, function_id=function_id, on=quoted_on, exit_on=exit_on, claims=claims
+        )
+        sources = EventSources(self.records.side_tables, str(collaboration.id))
+        return {
+            "collaboration_id": str(collaboration.id),
+            "version": collaboration.version,
+            **asked_moment(as_of, known_at),
+            "exit_case_id": str(case.id) if case else None,
+            **decoupling_document(statement, sources),
+        }
+
+    def force_exit_cost_history(
+        self, collaboration_id: str, force: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of the force's exit figures, one per event that changed them (the exit-cost
+        history projection); with ``as_of``/``known_at``, only the rows of events recorded by
+        then that had taken effect by then. A force that is not a party is refused."""
+        self._as_it_stood(as_of, known_at)
+        self.records.collaboration(collaboration_id).check_is_party(force, "force")  # 404, 422
+        rows = self._caught_up("exit_cost_history").force_history(collaboration_id, force)
+        return rows_as_they_stood(rows, as_of, known_at)
+
+    # ---------------------------------------------------------------------------- exit cases
+    def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> dict[str, Any]:
+        """The exit case now, or as it stood."""
+        return exit_case_document(self.records.exit_case(case_id, as_of=as_of, known_at=known_at))
+
+    def exit_cases_of(
+        self, collaboration_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The collaboration's exit cases that existed then: of each party's withdrawal, then of
+        each function's decoupling."""
+        collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+        subjects = [("withdrawal", force) for force in collaboration.parties]
+        subjects += [("decoupling", function.id) for function in by_version(collaboration.functions.values())]
+        cases = []
+        for trigger, subject in subjects:
+            case_id = str(exit_case_id(collaboration_id, trigger, subject))
+            try:
+                cases.append(self.exit_case(case_id, as_of=as_of, known_at=known_at))
+            except (ExitCaseNotFound, NotYetInEffect):
+                continue
+        return cases
+
+    def case_exit_cost_history(
+        self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The exit case's figures, one row per event that changed them (the exit-cost history
+        projection); with ``as_of``/``known_at``, the rows as they stood."""
+        self._as_it_stood(as_of, known_at)
+        self.records.exit_case(case_id)  # 404 for an unknown case
+        rows = self._caught_up("exit_cost_history").case_history(case_id)
+        return rows_as_they_stood(rows, as_of, known_at)
+
+    def reconciliation(
+        self,
+        case_id: str,
+        *,
+        force: str | None = None,
+        today: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Where the case's settlement departed from the formula (``domain.reconciliation``), from
+        ``force``'s side (by default the withdrawing force, or a decoupling's settlement payer):
+        per head and in total, computed (the exit-cost method on the case's dates, quoted on
+        ``as_of`` else today), claimed, assessed and agreed, with the differences."""
+        case = self.records.exit_case(case_id, as_of=as_of, known_at=known_at)
+        force = force or default_perspective(case)
+        case.check_is_party(force, "force")
+        collaboration = self.records.collaboration(case.collaboration_id, as_of=as_of, known_at=known_at)
+        quoted_on = as_of or today or date.today()
+        claims = case.claimed_lines(CLAIMED_HEADS)
+        computed: tuple[dict[str, Money] | None, Money | None] = (None, None)
+        basis: dict[str, str] | None = None
+        note = None
+        try:
+            if case.trigger == "withdrawal" and case.force is not None:
+                quote = quote_for_force(collaboration, force=case.force, on=quoted_on, claims=claims)
+                computed = withdrawal_computed(quote, force)
+                basis = {"notice_on": quote.notice_on.isoformat(), "exit_on": quote.exit_on.isoformat()}
+            elif case.function_id is not None:
+                statement = decoupling_costs(collaboration, function_id=case.function_id, on=quoted_on, claims=claims)
+                computed = decoupling_computed(statement, force)
+                basis = {"notice_on": statement.notice_on.isoformat(), "exit_on": statement.exit_on.isoformat()}
+        except DomainError as error:  # the record does not allow a computation (no terms, say)
+            note = f"nothing can be computed: {error.detail}"
+        return {
+            "exit_case_id": str(case.id),
+            "collaboration_id": case.collaboration_id,
+            "version": case.version,
+            "trigger": case.trigger,
+            "force": force,
+            **asked_moment(as_of, known_at),
+            "computed_on": basis,
+            "note": note,
+            **reconciliation_document(reconcile(case, force, *computed)),
+        }
+
+    def _exit_case_of(
+        self, collaboration_id: str, trigger: str, subject: str, *, as_of: date | None, known_at: datetime | None
+    ) -> ExitCase | None:
+        """The exit case of a withdrawal (``subject`` the force) or a decoupling (the function),
+        if there is one (as it stood, if asked)."""
+        case_id = exit_case_id(collaboration_id, trigger, subject)
+        if not self.records.exists(case_id):  # most quotes have no case: one indexed read, not a load
+            return None
+        try:
+            return self.records.exit_case(str(case_id), as_of=as_of, known_at=known_at)
+        except NotYetInEffect:
+            return None
+
+    # ------------------------------------------------------------------------------ benefits
+    def benefit(
+        self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The benefit now, or as it stood (realisation computed on ``as_of``)."""
+        return benefit_document(self.records.benefit(benefit_id, as_of=as_of, known_at=known_at), as_of=as_of)
+
+    def benefit_ids(self, collaboration_id: str) -> list[str]:
+        """The ids of a collaboration's benefits, from the realisation projection: every benefit
+        ever identified, since none is ever removed."""
+        projection = self._caught_up("benefits_realisation")
+        return [row["benefit_id"] for row in projection.portfolio(collaboration_id=collaboration_id)]
+
+    def dashboard(
+        self, collaboration_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The realisation dashboard of a collaboration: now from the realisation projection; as it
+        stood computed from each of its benefits as known at ``known_at`` and in effect on
+        ``as_of`` (restatements recorded later left out)."""
+        if not self._as_it_stood(as_of, known_at):
+            self.records.collaboration(collaboration_id)  # 404 for an unknown collaboration
+            return self._caught_up("benefits_realisation").dashboard(collaboration_id)
+        collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)  # 404s
+        benefits = [
+            benefit
+            for benefit in self._benefits_at(self.benefit_ids(collaboration_id), as_of=as_of, known_at=known_at)
+            if benefit.collaboration_id == str(collaboration.id)
+        ]
+        return dashboard_of(benefits, collaboration_id=str(collaboration.id))
+
+    def portfolio(
+        self,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        stage: int | None = None,
+        status: str | None = None,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """The portfolio rows across collaborations (filters ``force``, ``pillar``, ``category``,
+        ``collaboration_id``, ``stage``, ``status``), now or as it stood: then, the stage and
+        status filters apply to each benefit as it stood."""
+        then = self._as_it_stood(as_of, known_at)
+        projection = self._caught_up("benefits_realisation")
+        if not then:
+            return projection.portfolio(stage=stage, status=status, **filters)
+        ids = [row["benefit_id"] for row in projection.portfolio(**filters)]
+        rows = sorted((benefit_row(b) for b in self._benefits_at(ids, as_of=as_of, known_at=known_at)), key=row_order)
+        return [
+            row
+            for row in rows
+            if (stage is None or row["stage"] == stage) and (status is None or row["status"] == status)
+        ]
+
+    def _benefits_at(self, benefit_ids: Collection[str], *, as_of: date | None, known_at: datetime | None) -> list[Any]:
+        """The benefits as known at ``known_at`` and in effect on ``as_of``, leaving out those not
+        recorded or not identified by then."""
+        benefits = []
+        for benefit_id in benefit_ids:
+            try:
+                benefits.append(self.records.benefit(str(benefit_id), as_of=as_of, known_at=known_at))
+            except NotYetInEffect:
+                continue
+        return benefits
+
+    # ------------------------------------------------------------------------------ decisions
+    def decisions(self, filters: DecisionFilters, **paging: Any) -> dict[str, Any]:
+        """A page of the decision log (``page``/``page_size`` or keyset ``after``)."""
+        return self._caught_up("decision_log").search(filters, **paging)
+
+    def decisions_export(self, filters: DecisionFilters, *, after: Any = None) -> Iterator[dict[str, Any]]:
+        """Every decision matching ``filters`` (after ``after``), streamed."""
+        return self._caught_up("decision_log").export(filters, after=after)
+
+    # ------------------------------------------------------------------------------- the log
+    def feed(self, *, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` events of the global log after position ``after``, each with its hash."""
+        records = self.records
+        notifications = records.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        hashes = records.side_tables.chain_hashes([notification.id for notification in notifications])
+        return [
+            {
+                "position": notification.id,
+                **event_document(records.mapper.to_domain_event(notification)),
+                "hash": hashes.get(notification.id),
+            }
+            for notification in notifications
+        ]
+
+    def feed_items(self, *, after: int) -> Iterator[dict[str, Any]]:
+        """The feed after ``after`` up to the end of the log when the export began, read a page
+        of ``READ_CHUNK`` at a time through the same code as the JSON feed."""
+        last = self.records.log_size()
+        while after < last:
+            page = self.feed(after=after, limit=READ_CHUNK)
+            if not page:
+                return
+            for item in page:
+                if item["position"] > last:
+                    return
+                yield item
+            after = page[-1]["position"]
+
+    def projection_lag(self) -> ProjectionLag:
+        """How many events of the log each projection has still to read (readiness)."""
+        return projection_lag(self.records, self._projections)
+
+    @staticmethod
+    def forces() -> list[dict[str, str]]:
+        return [{"code": f.code, "name": f.name, "country": f.country} for f in FORCES.values()]
+
+
+# ------------------------------------------------------------------------------ helpers
+def asked_moment(as_of: date | None, known_at: datetime | None) -> dict[str, str | None]:
+    """The moment an exit-cost answer is about, as it names it (``known_at`` fixed width)."""
+    return {"as_of": as_of.isoformat() if as_of else None, "known_at": recorded_at_text(known_at) if known_at else None}
+
+
+def known_by(events: list[dict[str, Any]], known_at: datetime | None) -> list[dict[str, Any]]:
+    """The events (or history rows) recorded by ``known_at``."""
+    if known_at is None:
+        return events
+    return [event for event in events if datetime.fromisoformat(event["recorded_at"]) <= known_at]
+
+
+def rows_as_they_stood(
+    rows: list[dict[str, Any]], as_of: date | None, known_at: datetime | None
+) -> list[dict[str, Any]]:
+    """History rows of events recorded by ``known_at`` that had taken effect by ``as_of``."""
+    rows = known_by(rows, known_at)
+    if as_of is None:
+        return rows
+    return [row for row in rows if row["effective_on"] <= as_of.isoformat()]
+
+
+def register_entry_matches(
+    entry: dict[str, Any], *, party: str | None, status: str | None, function: str | None, q: str | None
+) -> bool:
+    """The register projection's filters (``projections/register.py``, ``RegisterView.search``)."""
+    if (party := (party or "").strip()) and party not in entry["parties"]:
+        return False
+    if (status := (status or "").strip()) and entry["status"] != status:
+        return False
+    if function := (function or "").strip():
+        folded = function.casefold()
+        if not any(
+            f["id"] == function or f["kind"] == folded or folded in f["name"].casefold() for f in entry["functions"]
+        ):
+            return False
+    text = "\n".join(t.casefold() for t in (entry["name"], entry["purpose"], entry["governance_body"] or ""))
+    return all(term in text for term in (q or "").casefold().split())
