@@ -13,7 +13,7 @@ from __future__ import annotations
 import http
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any
 
@@ -44,6 +44,11 @@ from service.problems import (
 log = logging.getLogger(__name__)
 
 SECURITY_SCHEME = "bearerAuth"
+# The OpenAPI documents built in this process, by the settings they were built with. A document
+# depends only on the code and the API_* and OPENAPI_* settings, and building one (apispec
+# resolving every schema of every operation) is most of what creating an app costs: a process
+# that creates many apps (the test suite creates one per test) builds it once per settings.
+_BUILT_DOCUMENTS: dict[str, dict[str, Any]] = {}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -101,6 +106,27 @@ class Api(flask_smorest.Api):
                 "force) or auditor (read-only)",
             },
         )
+
+    def register_blueprints(self, blueprints: Iterable[flask_smorest.Blueprint]) -> None:
+        """Registers the resources' blueprints, documenting them in the OpenAPI document the first
+        time this process builds an app with these settings; after that the routes are registered
+        and the document built then is served (``_BUILT_DOCUMENTS``)."""
+        key = json.dumps(
+            {name: value for name, value in self._app.config.items() if name.startswith(("API_", "OPENAPI_"))},
+            sort_keys=True,
+            default=str,
+        )
+        built = _BUILT_DOCUMENTS.get(key)
+        for blueprint in blueprints:
+            if built is None:
+                self.register_blueprint(blueprint)
+            else:
+                self._app.extensions["flask-smorest"]["blp_name_to_api"][blueprint.name] = self
+                self._app.register_blueprint(blueprint)
+        if built is None:
+            _BUILT_DOCUMENTS[key] = deepcopy(self.spec.to_dict())
+        else:
+            self.spec.to_dict = lambda: deepcopy(built)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ documentation
     def _register_responses(self) -> None:

@@ -7,6 +7,7 @@ crosses a fork. Importing this module builds nothing.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -29,7 +30,7 @@ from service.cli import idempotency_cli, tokens_cli
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
 from service.queries import RecordQueries
-from service.resources import register_resources
+from service.resources.blueprints import register_resources
 from service.webview import webview
 
 # The directory holding wsgi.py. A relative sqlite:/// DATABASE_URL (the default is
@@ -84,7 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     file ``instance/records.sqlite3`` under the project root."""
     app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
     app.json = RecordsJSONProvider(app)
-    app.config.update(DEFAULT_CONFIG)
+    app.config.update(copy.deepcopy(DEFAULT_CONFIG))  # apispec writes into the info it is given
     app.config.update(config or {})
 
     environ = dict(os.environ)

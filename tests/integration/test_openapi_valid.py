@@ -47,3 +47,23 @@ def test_nullable_enums_list_null(http: Http) -> None:
 def test_the_document_describes_itself(http: Http) -> None:
     operation = spec_of(http)["paths"][SPEC]["get"]
     assert operation["security"] == [] and operation["operationId"] == "meta.openapi_document"
+
+
+def test_a_process_builds_the_document_once_and_every_app_serves_it_whole(http: Http, tmp_path, monkeypatch) -> None:
+    """Building the document is most of what creating an app costs, so a second app of the same
+    settings serves the first one's document instead of building it again: the same document,
+    and every route still answering."""
+    from flask_smorest import Blueprint as SmorestBlueprint
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the document was built again")
+
+    monkeypatch.setattr(SmorestBlueprint, "register_views_in_doc", not_again)
+    opened = http_support.http_for(f"sqlite:///{tmp_path / 'second.sqlite3'}")
+    second = next(opened)
+    try:
+        assert spec_of(second) == spec_of(http)
+        assert len(spec_of(second)["paths"]) > 40
+        assert second.get("/api/v1/forces").status_code == 200  # its routes are registered all the same
+    finally:
+        opened.close()
