@@ -13,6 +13,9 @@ from service.fields import Code, Date, OptionalText, Text, Timestamp
 from service.limits import MAX_HEADER_FIELD_BYTES
 from service.web import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_LENGTH, IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
 
+MAX_PAGE = 1_000_000
+MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
+
 # Response headers documented on every response about one collaboration.
 ETAG_HEADER = {
     "ETag": {
@@ -140,3 +143,72 @@ class TemporalQuerySchema(Schema):
             "back-dated corrections recorded later left out. Before the thing was recorded: 404"
         }
     )
+
+
+def money_figure(description: str, *, nullable: bool = False) -> ma.fields.String:
+    return ma.fields.String(
+        required=True, allow_none=nullable, metadata={"description": description, "example": "10500000.00"}
+    )
+
+
+class EventDocument(Schema):
+    stream_id = ma.fields.String(required=True, metadata={"description": "The collaboration's id"})
+    version = ma.fields.Integer(required=True)
+    type = ma.fields.String(required=True, metadata={"example": "Collaboration.ApportionmentAgreed"})
+    effective_on = ma.fields.Date(required=True, allow_none=True)
+    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    actor = ma.fields.String(required=True, allow_none=True)
+    reason = ma.fields.String(required=True, allow_none=True)
+    evidence = ma.fields.String(required=True, allow_none=True)
+    approval_ref = ma.fields.String(required=True, allow_none=True)
+    data = ma.fields.Dict(required=True, metadata={"description": "The event's own fields; money as strings"})
+    position = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The event's position in the global log"}
+    )
+    hash = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "SHA-256 of the event in the hash chain over the global log (hex); "
+            "GET /api/v1/audit/verify checks every one"
+        },
+    )
+
+
+class ExitCaseHistoryRowDocument(Schema):
+    seq = ma.fields.Integer(required=True, metadata={"description": "The row's place in the case's history, from 1"})
+    position = ma.fields.Integer(required=True, metadata={"description": "The event's position in the global log"})
+    event_id = ma.fields.String(required=True, metadata={"description": "<stream id>:<version>"})
+    stream_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+    type = ma.fields.String(required=True, metadata={"example": "ExitCase.ClaimLodged"})
+    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    effective_on = ma.fields.Date(required=True, allow_none=True)
+    actor = ma.fields.String(required=True, allow_none=True)
+    reason = ma.fields.String(required=True, allow_none=True)
+    collaboration_id = ma.fields.String(required=True)
+    force = ma.fields.String(required=True, allow_none=True)
+    exit_case_id = ma.fields.String(required=True, allow_none=True)
+    collaboration_version = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The collaboration version the figures were computed from"},
+    )
+    case_version = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The case version the figures were computed from"}
+    )
+    before = ma.fields.Dict(
+        required=True, allow_none=True, metadata={"description": "The figures before the event; null on the first row"}
+    )
+    after = ma.fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The figures after it: by_head {head: {claimed, assessed}} and the totals"},
+    )
+    note = ma.fields.String(required=True, allow_none=True)
+    claimed = money_figure("The case's total claimed after the event", nullable=True)
+    assessed = money_figure("The latest assessment after the event", nullable=True)
+    agreed = money_figure("The latest settlement after the event", nullable=True)
+    written_off = money_figure("The latest settlement's write-offs after the event", nullable=True)
+    paid = money_figure("Paid by then", nullable=True)
+    outstanding = money_figure("Outstanding after the event", nullable=True)

@@ -5,6 +5,10 @@
 - the projections import the domain and the store's infrastructure (``service.persistence``,
   ``service.transcodings``), and nothing else of the service (``KNOWN_OUTWARD`` lists any
   import still to be removed; it is empty, and may only stay so or shrink);
+- the web layer (the API's resources, the web view, their helpers) asks the query side and the
+  application, never a projection or the store below them (``WEB_LAYER``); no resource imports
+  another's routes or schemas;
+- nothing in the project imports in a cycle;
 - the demo data (``demo``) is outermost: it may import the service and the domain, and nothing
   in the domain, the service or the projections imports it.
 
@@ -18,6 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "projections", "service", "demo")
 INFRASTRUCTURE = ("service.persistence", "service.transcodings")
+# The web layer: what answers HTTP. It may import the domain (for its enums and limits), the
+# application (commands), the query side (questions) and the shape of an event
+# (``projections.event_documents``); ``service.api`` alone maps the store's errors to statuses.
+WEB_LAYER = ("service.resources", "service.webview", "service.web", "service.exports", "service.api")
+EVENT_SHAPE = "projections.event_documents"
 
 # projections -> service imports still to be removed (module, imported module).
 KNOWN_OUTWARD: set[tuple[str, str]] = set()
@@ -96,6 +105,38 @@ def test_nothing_inside_imports_the_demo():
     }
     assert inward == set(), "the demo is outermost: wsgi.py adds its command"
     assert "service.application" in GRAPH["demo.loader"]  # the graph does read the demo
+
+
+def test_the_web_layer_asks_the_query_side_not_the_projections_or_the_store():
+    below = {
+        (name, imported)
+        for name, imports in GRAPH.items()
+        if name.startswith(WEB_LAYER)
+        for imported in imports
+        if (imported.startswith("projections") and imported != EVENT_SHAPE)
+        or (imported.startswith(INFRASTRUCTURE) and name != "service.api")
+    }
+    assert below == set()
+    assert "service.queries" in GRAPH["service.web"]  # the graph does read the web layer
+
+
+def test_no_resource_imports_another():
+    def resource(name: str) -> str | None:
+        parts = name.split(".")
+        return parts[2] if len(parts) > 3 and parts[:2] == ["service", "resources"] else None
+
+    across = {
+        (name, imported)
+        for name, imports in GRAPH.items()
+        if resource(name)
+        for imported in imports
+        if resource(imported) and resource(imported) != resource(name)
+    }
+    assert across == set()
+
+
+def test_nothing_imports_in_a_cycle():
+    assert find_cycle(GRAPH) is None
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -15,6 +15,7 @@ import marshmallow as ma
 from domain.benefit import CATEGORIES, DIRECTIONS, PILLARS, STAGES, STATUSES, SUB_CATEGORIES, UNITS
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH
 from service.fields import (
+    FORCE_CODE,
     MAX_FORCES,
     Code,
     Date,
@@ -25,8 +26,8 @@ from service.fields import (
     ShareString,
     Text,
     WholeNumber,
+    known_force,
 )
-from service.resources.collaborations.schemas import FORCE_CODE, known_force
 from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
 
 CATEGORY_CODES = ", ".join(f"{code} {name}" for code, name in CATEGORIES.items())

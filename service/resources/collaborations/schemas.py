@@ -36,17 +36,18 @@ from service.fields import (
 )
 from service.queries import HISTORY_KINDS
 from service.resources.common import (
+    MAX_PAGE,
+    MAX_POSITION,
     ApprovedWriteSchema,
+    EventDocument,
+    ExitCaseHistoryRowDocument,
     ExportFormatSchema,
     Schema,
     TemporalQuerySchema,
     WriteSchema,
 )
-from service.resources.exit_cases.schemas import ExitCaseHistoryRowDocument as ExitCostHistoryRowDocument
 
 QUOTE_CSV_VIEWS = ("lines", "payees")
-MAX_PAGE = 1_000_000
-MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
 SEARCH_LENGTH = 200
 SEARCH_TERMS = 20
 
@@ -687,30 +688,6 @@ class RegisterPageSchema(Schema):
     page_size = ma.fields.Integer(required=True)
 
 
-class EventDocument(Schema):
-    stream_id = ma.fields.String(required=True, metadata={"description": "The collaboration's id"})
-    version = ma.fields.Integer(required=True)
-    type = ma.fields.String(required=True, metadata={"example": "Collaboration.ApportionmentAgreed"})
-    effective_on = ma.fields.Date(required=True, allow_none=True)
-    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
-    actor = ma.fields.String(required=True, allow_none=True)
-    reason = ma.fields.String(required=True, allow_none=True)
-    evidence = ma.fields.String(required=True, allow_none=True)
-    approval_ref = ma.fields.String(required=True, allow_none=True)
-    data = ma.fields.Dict(required=True, metadata={"description": "The event's own fields; money as strings"})
-    position = ma.fields.Integer(
-        required=True, allow_none=True, metadata={"description": "The event's position in the global log"}
-    )
-    hash = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "SHA-256 of the event in the hash chain over the global log (hex); "
-            "GET /api/v1/audit/verify checks every one"
-        },
-    )
-
-
 class HistoryEventDocument(EventDocument):
     stream_id = ma.fields.String(
         required=True, metadata={"description": "The collaboration's, exit case's or benefit's id"}
@@ -733,4 +710,4 @@ class ExitCostHistoryQuerySchema(ExportFormatSchema):
 class ExitCostHistoryDocument(Schema):
     collaboration_id = ma.fields.String(required=True)
     force = ma.fields.String(required=True)
-    items = ma.fields.List(ma.fields.Nested(ExitCostHistoryRowDocument), required=True)
+    items = ma.fields.List(ma.fields.Nested(ExitCaseHistoryRowDocument), required=True)

@@ -8,9 +8,8 @@ from uuid import UUID
 import marshmallow as ma
 
 from domain.values import NAME_LENGTH
-from service.fields import BoundedList, Code, Date, QueryInteger
-from service.resources.collaborations.schemas import FORCE_CODE, MAX_PAGE, MAX_POSITION, known_force
-from service.resources.common import ExportFormatSchema, Schema
+from service.fields import FORCE_CODE, BoundedList, Code, Date, QueryInteger, known_force
+from service.resources.common import MAX_PAGE, MAX_POSITION, ExportFormatSchema, Schema
 
 MAX_TYPES = 20
 # (field, field, their names in the query) of each date range, start first

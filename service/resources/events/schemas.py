@@ -5,8 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from service.fields import QueryInteger
-from service.resources.collaborations.schemas import MAX_POSITION, EventDocument
-from service.resources.common import ExportFormatSchema, Schema
+from service.resources.common import MAX_POSITION, EventDocument, ExportFormatSchema, Schema
 
 MAX_LIMIT = 1000
 

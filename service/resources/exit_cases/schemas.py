@@ -17,7 +17,15 @@ from domain.exit_case import DISPUTE_FORUMS, EXIT_CASE_TRIGGERS, HEADS
 from domain.exit_costs import HEAD_NAMES
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
 from service.fields import FORCE_CODE, BoundedList, Code, Date, MoneyString, OptionalText, Text, known_force
-from service.resources.common import ApprovedWriteSchema, ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
+from service.resources.common import (
+    ApprovedWriteSchema,
+    ExitCaseHistoryRowDocument,
+    ExportFormatSchema,
+    Schema,
+    TemporalQuerySchema,
+    WriteSchema,
+    money_figure,
+)
 
 HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
 # A real claim has tens of lines (DOMAIN.md's has five, under four of the eight heads); 200 leaves
@@ -259,12 +267,6 @@ class PaymentDocument(SourcedSchema):
     effective_on = ma.fields.Date(required=True)
 
 
-def money_figure(description: str, *, nullable: bool = False) -> ma.fields.String:
-    return ma.fields.String(
-        required=True, allow_none=nullable, metadata={"description": description, "example": "10500000.00"}
-    )
-
-
 class ExitCaseDocument(Schema):
     id = ma.fields.String(required=True)
     version = ma.fields.Integer(required=True, metadata={"description": "Also sent as the ETag"})
@@ -310,45 +312,6 @@ class DisputeRaisedDocument(ExitCaseDocument):
 
 class PaymentRecordedDocument(ExitCaseDocument):
     payment_id = ma.fields.String(required=True, metadata={"description": "The new payment's id"})
-
-
-class ExitCaseHistoryRowDocument(Schema):
-    seq = ma.fields.Integer(required=True, metadata={"description": "The row's place in the case's history, from 1"})
-    position = ma.fields.Integer(required=True, metadata={"description": "The event's position in the global log"})
-    event_id = ma.fields.String(required=True, metadata={"description": "<stream id>:<version>"})
-    stream_id = ma.fields.String(required=True)
-    version = ma.fields.Integer(required=True)
-    type = ma.fields.String(required=True, metadata={"example": "ExitCase.ClaimLodged"})
-    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
-    effective_on = ma.fields.Date(required=True, allow_none=True)
-    actor = ma.fields.String(required=True, allow_none=True)
-    reason = ma.fields.String(required=True, allow_none=True)
-    collaboration_id = ma.fields.String(required=True)
-    force = ma.fields.String(required=True, allow_none=True)
-    exit_case_id = ma.fields.String(required=True, allow_none=True)
-    collaboration_version = ma.fields.Integer(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The collaboration version the figures were computed from"},
-    )
-    case_version = ma.fields.Integer(
-        required=True, allow_none=True, metadata={"description": "The case version the figures were computed from"}
-    )
-    before = ma.fields.Dict(
-        required=True, allow_none=True, metadata={"description": "The figures before the event; null on the first row"}
-    )
-    after = ma.fields.Dict(
-        required=True,
-        allow_none=True,
-        metadata={"description": "The figures after it: by_head {head: {claimed, assessed}} and the totals"},
-    )
-    note = ma.fields.String(required=True, allow_none=True)
-    claimed = money_figure("The case's total claimed after the event", nullable=True)
-    assessed = money_figure("The latest assessment after the event", nullable=True)
-    agreed = money_figure("The latest settlement after the event", nullable=True)
-    written_off = money_figure("The latest settlement's write-offs after the event", nullable=True)
-    paid = money_figure("Paid by then", nullable=True)
-    outstanding = money_figure("Outstanding after the event", nullable=True)
 
 
 class ExitCaseHistoryDocument(Schema):
