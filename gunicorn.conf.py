@@ -3,7 +3,9 @@
 - Workers: ``WEB_CONCURRENCY`` (default 2). Each worker builds its own app, store
   connections and register after the fork (``preload_app = False``), so nothing crosses it.
   Several workers share one SQLite file safely: the store runs in WAL mode and waits for the
-  write lock (``SQLITE_LOCK_TIMEOUT``, see service/persistence.py).
+  write lock (``SQLITE_LOCK_TIMEOUT``, see service/persistence/sqlite.py). An in-memory store
+  (``DATABASE_URL=memory://``, service/persistence/memory.py) lives in one process: with it the
+  server refuses to start more than one worker, which would each keep a store of their own.
 - Bind: ``BIND`` if set (e.g. ``0.0.0.0:8000`` or ``unix:/run/crs.sock``); else, when a
   platform sets ``PORT`` (Heroku-style), ``0.0.0.0:$PORT`` so the platform's router can reach
   it; else ``127.0.0.1:8000``, so a developer's machine does not expose the service to the
@@ -62,6 +64,7 @@ def on_starting(server):
     workers inherit the variable, so prometheus_client is in multiprocess mode from its import.
     A directory an earlier master made (this one was started from it by USR2) is that master's,
     removed when it exits, so this one makes its own."""
+    _refuse_workers_in_memory(server.cfg.workers)
     given = os.environ.get(_METRICS_DIR)
     if not given or os.environ.get(_MADE_BY):
         made = tempfile.mkdtemp(prefix="collaboration-records-metrics-")
@@ -73,6 +76,19 @@ def on_starting(server):
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):  # counts of an earlier run would be summed with this one's
         stale.unlink(missing_ok=True)
+
+
+def _refuse_workers_in_memory(workers):
+    """``memory://`` keeps the records in the memory of the process that opened them: several
+    workers would each have a store of their own, and a request would find only what its own
+    worker had recorded. Refused before any worker starts."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("memory:") and workers > 1:
+        raise SystemExit(
+            f"DATABASE_URL={url} keeps the records in one process's memory: {workers} workers would each have a "
+            "store of their own, and nothing in them outlives the worker. Run one worker (WEB_CONCURRENCY=1) to try "
+            "the service out, or use sqlite:/// or postgresql:// for records to keep."
+        )
 
 
 def _remove_made_directory(directory, master):

@@ -58,7 +58,7 @@ from service.audit.chain import GENESIS, Verification
 from service.audit.checkpoints import Checkpoint, CheckpointInvalid, check_signature
 from service.audit.trail import AuditTrail
 from service.audit.tree import LogTree, TreeIncomplete
-from service.persistence import SideTableAccess
+from service.persistence import SideTableAccess, store_in_memory
 
 MANIFEST_FORMAT = "collaboration-records-backup/1"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -129,6 +129,12 @@ def store_of(records: Any) -> Store:
     events_table = records.side_tables.events_table_name
     if module == "eventsourcing.sqlite":
         name = env.get("SQLITE_DBNAME") or ""
+        if store_in_memory(env):
+            raise BackupRefused(
+                "the record store is in memory (DATABASE_URL=memory://): it lives only in the process that opened "
+                "it, there is no file to back up or restore into, and nothing in it outlives that process. Back up "
+                "a store on a file (sqlite:///) or on PostgreSQL"
+            )
         if not name or name.startswith((":memory:", "file:")) or "mode=memory" in name:
             raise BackupRefused(f"the SQLite store {name!r} is not a file this command can back up or restore")
         return SQLiteStore(Path(name), events_table)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a database per test, on SQLite and, where reachable, on PostgreSQL.
+"""Shared fixtures: a database per test, on SQLite (a file, or in memory) and, where reachable,
+on PostgreSQL.
 
 PostgreSQL tests use the server at 127.0.0.1:5432 (database ``test``, trust auth; override
 with TEST_POSTGRES_URL). Each test gets its own schema, dropped afterwards. When no server
@@ -35,6 +36,14 @@ _POSTGRES_REASON = _postgres_unavailable_reason()
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'records.sqlite3'}"
+
+
+@pytest.fixture
+def memory_url() -> str:
+    """An in-memory store (service/persistence/memory.py): the SQLite backend without a disk. Each
+    app built from it has a store of its own, gone when the app is closed; a test that needs a
+    file (a backup, a second process, a second app on the same store) takes ``sqlite_url``."""
+    return "memory://"
 
 
 @pytest.fixture

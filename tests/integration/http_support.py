@@ -116,7 +116,15 @@ def assert_problem(response: TestResponse, status: int, problem: str | None = No
 
 
 @pytest.fixture
-def http(sqlite_url: str) -> Iterator[Http]:
+def http(memory_url: str) -> Iterator[Http]:
+    """The app on an in-memory store: SQLite without a disk, gone when the test ends."""
+    yield from http_for(memory_url)
+
+
+@pytest.fixture
+def http_file(sqlite_url: str) -> Iterator[Http]:
+    """The app on a SQLite file, for a test that needs one: a backup, a second process or a
+    second app on the same store, or reading the file beside the app."""
     yield from http_for(sqlite_url)
 
 

@@ -13,6 +13,7 @@ from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
 # Fixtures shared by the HTTP tests.
 collaboration = http_support.collaboration
 http = http_support.http
+http_file = http_support.http_file
 
 BASE = "/api/v1/collaborations"
 REVIEW = {"outcome": "Continue as agreed", **WHEN}
@@ -154,8 +155,9 @@ def test_a_force_token_reads_any_collaboration(http: Http, collaboration: dict[s
 
 
 # ------------------------------------------------------------------------------ token store
-def test_only_a_hash_of_each_token_is_stored(http: Http, sqlite_url: str) -> None:
-    token = http.token("auditor", name="Stored")
+def test_only_a_hash_of_each_token_is_stored(http_file: Http, sqlite_url: str) -> None:
+    """Reads the store's file beside the app: on a file, not in memory."""
+    token = http_file.token("auditor", name="Stored")
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
         rows = connection.execute("SELECT * FROM api_tokens").fetchall()

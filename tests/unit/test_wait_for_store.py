@@ -39,7 +39,7 @@ def failing(*errors: BaseException):
     ids=["deadlock", "terminated", "full", "starting", "refused", "full-at-connect"],
 )
 def test_what_passes_is_waited_out(cause, monkeypatch):
-    monkeypatch.setattr("service.persistence.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("service.persistence.postgres.time.sleep", lambda seconds: None)
     open_store, calls = failing(cause, cause)
     assert wait_for_store(open_store, patience=60) == "opened"
     assert len(calls) == 3
@@ -55,7 +55,7 @@ def test_what_passes_is_waited_out(cause, monkeypatch):
     ids=["no-database", "bad-password", "no-privilege"],
 )
 def test_what_will_not_pass_is_raised_at_once(cause, monkeypatch):
-    monkeypatch.setattr("service.persistence.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("service.persistence.postgres.time.sleep", lambda seconds: None)
     open_store, calls = failing(cause)
     with pytest.raises(OperationalError):
         wait_for_store(open_store, patience=60)
