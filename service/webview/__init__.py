@@ -25,11 +25,13 @@ of its own.)
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -111,13 +113,18 @@ def _secret_for(app: Flask) -> str:
         return TESTING_SECRET
     path = Path(app.instance_path) / SECRET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        # Written whole under a name of its own, then linked into place: processes starting
+        # together (gunicorn's workers on a fresh instance) never read a file still being
+        # written, and the first link wins.
+        fd, written = tempfile.mkstemp(dir=path.parent, prefix=f".{SECRET_FILE}-")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(written, path)
+        finally:
+            os.unlink(written)
     secret = path.read_text().strip()
     if not secret:
         raise RuntimeError(f"{path} is empty: delete it to have a new secret made")

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from demo import DemoLoad, load_demo
-from service.webview import COOKIE, CSRF_COOKIE
+from service.webview import COOKIE, CSRF_COOKIE, SECRET_FILE
 from tests.integration.http_support import Http, http_for
 
 SETTLEMENT = "10,500,000.00"
@@ -535,3 +535,43 @@ def test_without_a_secret_key_one_is_kept_in_the_instance_folder_with_mode_0600(
     assert len(first) >= 32 and _secret_for(app) == first  # kept across starts
     app.config["SECRET_KEY"] = "configured"
     assert _secret_for(app) == "configured"
+
+
+def test_processes_starting_together_read_one_whole_secret(tmp_path: Path) -> None:
+    """gunicorn's workers start together on a fresh instance: each reads the one secret the first
+    wrote whole, never an empty file still being written, and no scratch file is left behind.
+    (Before, about two rounds in five saw an empty file; five rounds are run.)"""
+    for round_ in range(5):
+        instance = tmp_path / f"instance-{round_}"
+        read, failed = secrets_read_together(instance, 16)
+        assert failed == []
+        assert len(read) == 16 and len(set(read)) == 1 and len(read[0]) >= 32
+        assert [path.name for path in instance.iterdir()] == [SECRET_FILE]
+
+
+def secrets_read_together(instance: Path, count: int) -> tuple[list[str], list[Exception]]:
+    """What ``count`` apps on ``instance`` starting at once read as their secret, and what failed."""
+    import threading
+
+    from flask import Flask
+
+    from service.webview import _secret_for
+
+    apps = [Flask(__name__, instance_path=str(instance)) for _ in range(count)]
+    start = threading.Barrier(count)
+    read: list[str] = []
+    failed: list[Exception] = []
+
+    def read_secret(app: Flask) -> None:
+        start.wait()
+        try:
+            read.append(_secret_for(app))
+        except Exception as error:
+            failed.append(error)
+
+    threads = [threading.Thread(target=read_secret, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return read, failed
