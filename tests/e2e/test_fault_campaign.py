@@ -1,6 +1,6 @@
 """The project's own fault test (issue 13): writers run against gunicorn with three workers and a
 projection follower while a worker and the follower are killed with SIGKILL (and, on PostgreSQL,
-every backend of the service is terminated, and a second host, its own gunicorn and follower on
+every backend of the campaign's processes is terminated, and a second host, its own gunicorn and follower on
 the same database, is killed whole mid-load). Afterwards every acknowledged write is stored
 exactly once, no request was answered 500, the projections equal a rebuild from the log, and the
 hash chain and Merkle tree verify. On PostgreSQL no process holds more connections than its cap.
@@ -44,6 +44,7 @@ class Host:
     service: Service
     follower_log: Path
     follower: subprocess.Popen[bytes] | None = None
+    lost: bool = False  # killed whole (kill_host)
 
     def start_follower(self) -> None:
         self.follower = subprocess.Popen(
@@ -88,6 +89,7 @@ def host(tmp_path: Path, name: str, database_url: str) -> Iterator[Host]:
 
 def kill_host(running: Host) -> None:
     """A machine lost whole: its gunicorn master, its workers and its follower, SIGKILLed."""
+    running.lost = True
     for pid in [running.service.master, *worker_pids(running.service.master)]:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -161,24 +163,45 @@ def writer(
         write += 1
 
 
-def service_connections(base_url: str) -> dict[str, int]:
+def campaign_connection_names(hosts: list[Host]) -> list[str]:
+    """The application_name of the connections of the campaign's own processes: each host's
+    gunicorn master and its workers (the master's children, read from /proc at once) and its
+    follower. Any other process on the same server (a test running beside this one) is not the
+    campaign's."""
+    masters = {running.service.master for running in hosts if not running.lost}
+    pids = set(masters)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent in masters:
+            pids.add(int(stat.parent.name))
+    pids.update(running.follower.pid for running in hosts if running.follower is not None)
+    return [f"{APPLICATION_NAME} {pid}" for pid in sorted(pids)]
+
+
+def service_connections(base_url: str, hosts: list[Host]) -> dict[str, int]:
+    """How many connections each of the campaign's processes holds."""
     import psycopg
 
     with psycopg.connect(base_url, autocommit=True, connect_timeout=5) as conn:
         rows = conn.execute(
-            "SELECT application_name, count(*) FROM pg_stat_activity WHERE application_name LIKE %s GROUP BY 1",
-            (f"{APPLICATION_NAME} %",),
+            "SELECT application_name, count(*) FROM pg_stat_activity WHERE application_name = ANY(%s) GROUP BY 1",
+            (campaign_connection_names(hosts),),
         ).fetchall()
     return dict(rows)
 
 
-def terminate_service_backends(base_url: str) -> int:
+def terminate_service_backends(base_url: str, hosts: list[Host]) -> int:
+    """Ends every backend of the campaign's own processes; the backends of any other process on
+    the same server are left alone."""
     import psycopg
 
     with psycopg.connect(base_url, autocommit=True, connect_timeout=5) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE %s",
-            (f"{APPLICATION_NAME} %",),
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ANY(%s)",
+            (campaign_connection_names(hosts),),
         ).fetchall()
     return len(rows)
 
@@ -234,7 +257,7 @@ def run_campaign(tmp_path: Path, database_url: str, *, postgres_base: str | None
         def sample_connections() -> None:
             while not stop.wait(0.2):
                 try:
-                    for name, count in service_connections(postgres_base).items():  # type: ignore[arg-type]
+                    for name, count in service_connections(postgres_base, hosts).items():  # type: ignore[arg-type]
                         peak[name] = max(peak[name], count)
                 except Exception:  # the sampler must not fail the campaign
                     pass
@@ -260,7 +283,8 @@ def run_campaign(tmp_path: Path, database_url: str, *, postgres_base: str | None
                     time.sleep(1.0)
                     primary.start_follower()
                 elif fault == "terminate-backends":
-                    faults.append(f"terminated {terminate_service_backends(postgres_base)} backends")  # type: ignore[arg-type]
+                    ended = terminate_service_backends(postgres_base, hosts)  # type: ignore[arg-type]
+                    faults.append(f"terminated {ended} backends")
                 elif fault == "kill-host-b":
                     kill_host(hosts[1])
                     faults.append("SIGKILL host b (master, workers, follower)")
