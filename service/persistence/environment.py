@@ -13,7 +13,7 @@ from eventsourcing.utils import get_topic
 from service.persistence.common import PROJECTION_NAMES, DatabaseUrlError
 from service.persistence.memory import MEMORY_SCHEME, memory_environment
 from service.persistence.postgres import RecordsPostgresRecorder, postgres_pool_settings
-from service.persistence.sqlite import RecordsSQLiteRecorder
+from service.persistence.sqlite import RecordsSQLiteRecorder, sqlite_environment
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/records.sqlite3"
 
@@ -66,15 +66,9 @@ def persistence_environment(
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
         path.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(path),
-            "SQLITE_LOCK_TIMEOUT": environ.get("SQLITE_LOCK_TIMEOUT", "30"),
-            "APPLICATION_RECORDER_TOPIC": get_topic(RecordsSQLiteRecorder),
-        }
-        for name in PROJECTION_NAMES:
-            env[f"{name.upper()}_SQLITE_DBNAME"] = str(path.with_name(f"{path.stem}.{name}{path.suffix}"))
-        return env
+        return sqlite_environment(
+            str(path), lambda name: str(path.with_name(f"{path.stem}.{name}{path.suffix}")), environ
+        )
     if parsed.scheme in ("postgresql", "postgres"):
         if not parsed.hostname or not parsed.path.strip("/"):
             raise DatabaseUrlError(f"DATABASE_URL {url!r} needs a host and a database name")

@@ -29,10 +29,9 @@ from collections.abc import Mapping
 from urllib.parse import urlparse
 
 from eventsourcing.sqlite import SQLiteConnectionPool
-from eventsourcing.utils import get_topic
 
-from service.persistence.common import PROJECTION_NAMES, DatabaseUrlError
-from service.persistence.sqlite import RecordsSQLiteRecorder
+from service.persistence.common import DatabaseUrlError
+from service.persistence.sqlite import sqlite_environment
 
 MEMORY_SCHEME = "memory"
 _NAME = re.compile(r"[A-Za-z0-9_-]+")  # no '.', which separates a projection's database from the store's
@@ -73,12 +72,4 @@ def memory_environment(url: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The eventsourcing environment of ``memory://[NAME]``: ``eventsourcing.sqlite`` on
     in-memory databases, named as ``persistence_environment`` names the files of ``sqlite:///``."""
     name = memory_database_name(url)
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": memory_uri(name),
-        "SQLITE_LOCK_TIMEOUT": environ.get("SQLITE_LOCK_TIMEOUT", "30"),
-        "APPLICATION_RECORDER_TOPIC": get_topic(RecordsSQLiteRecorder),
-    }
-    for projection in PROJECTION_NAMES:
-        env[f"{projection.upper()}_SQLITE_DBNAME"] = memory_uri(f"{name}.{projection}")
-    return env
+    return sqlite_environment(memory_uri(name), lambda projection: memory_uri(f"{name}.{projection}"), environ)

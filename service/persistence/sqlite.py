@@ -13,17 +13,19 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import DatabaseError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic
 
 from service.audit.chain import LinkRow
 from service.persistence.common import (
     INSERT_IDEMPOTENCY,
+    PROJECTION_NAMES,
     SIDE_TABLES,
     EventTime,
     IdempotentRequest,
@@ -184,3 +186,20 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
             c.sqlite_cursor.row_factory = None  # tuples, not sqlite3.Row
             c.execute(self.side_sql(statement), tuple(params))
             return c.fetchall()
+
+
+def sqlite_environment(
+    store: str, projection_database: Callable[[str], str], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The eventsourcing environment of a SQLite store: the database ``store`` (a file's path, or
+    an in-memory URI), and each projection's own database, ``projection_database(name)`` (the
+    library's SQLite tracking table is one per database)."""
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": store,
+        "SQLITE_LOCK_TIMEOUT": environ.get("SQLITE_LOCK_TIMEOUT", "30"),
+        "APPLICATION_RECORDER_TOPIC": get_topic(RecordsSQLiteRecorder),
+    }
+    for name in PROJECTION_NAMES:
+        env[f"{name.upper()}_SQLITE_DBNAME"] = projection_database(name)
+    return env
