@@ -350,10 +350,11 @@ class TrackedProjection(Generic[V]):
         return self.view.max_tracking_id(self.application_name) or 0
 
     # -------------------------------------------------------------------- processing
-    def catch_up(self) -> int:
+    def catch_up(self, *, within: float | None = None) -> int:
         """Process every notification recorded before this call, in batches of one transaction
-        each. Returns the new position."""
-        return self._catch_up()
+        each; with ``within``, stop after the batch that ends past that many seconds (each batch
+        commits, so the next call goes on from there). Returns the new position."""
+        return self._catch_up(deadline=None if within is None else monotonic() + within)
 
     def wait_for(self, position: int | None, timeout: float = 5.0) -> bool:
         """Read-your-writes: True once the view has processed ``position`` (catching up

@@ -40,6 +40,7 @@ from service.problems import (
     http_problem,
     validation_detail,
 )
+from service.queries import ProjectionBehind
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ class Api(flask_smorest.Api):
         self._app.register_error_handler(ProgrammingError, self.handle_transient_refusal)
         self._app.register_error_handler(InternalError, self.handle_transient_refusal)
         self._app.register_error_handler(ChainBroken, self.handle_chain_broken)
+        self._app.register_error_handler(ProjectionBehind, self.handle_projection_behind)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         status = error.code or 500
@@ -198,6 +200,19 @@ class Api(flask_smorest.Api):
         log.warning("the record store refused a statement for a transient reason: %s", error)
         detail = "the record store refused the request for a passing reason; nothing was recorded; try again"
         return http_problem(503, detail, headers={"Retry-After": "1"}).response()
+
+    @staticmethod
+    def handle_projection_behind(error: ProjectionBehind) -> Response:
+        """A question about now whose projection is too far behind the log to catch up within a
+        request: 503 with Retry-After, never a worker killed for its timeout."""
+        log.warning("answered 503: %s", error)
+        return http_problem(
+            503,
+            str(error),
+            problem_type="projection-catching-up",
+            title="Catching up with the record",
+            headers={"Retry-After": str(error.retry_after)},
+        ).response()
 
     @staticmethod
     def handle_chain_broken(error: ChainBroken) -> Response:

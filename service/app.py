@@ -29,7 +29,7 @@ from service.backup_cli import backup_cli
 from service.cli import idempotency_cli, tokens_cli
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
-from service.queries import RecordQueries
+from service.queries import DEFAULT_CATCH_UP_SECONDS, RecordQueries
 from service.resources.blueprints import register_resources
 from service.webview import webview
 
@@ -94,7 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     env = environment_from(environ, base_dir=PROJECT_ROOT)
 
     def setting(name: str, default: str) -> str:
-        return str(app.config.get(name) or os.environ.get(name) or default)
+        return setting_of(app, name, default)
 
     def open_store() -> CollaborationRecords:
         records = CollaborationRecords(env=env)
@@ -125,6 +125,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(audit_cli)
     app.cli.add_command(backup_cli)
     return app
+
+
+def setting_of(app: Flask, name: str, default: str) -> str:
+    """A setting: the app's config, else the environment, else ``default``."""
+    return str(app.config.get(name) or os.environ.get(name) or default)
 
 
 def _security_headers(response: Response) -> Response:
@@ -165,6 +170,7 @@ def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationR
         raise
     app.extensions["queries"] = RecordQueries(
         records,
+        catch_up_within=float(setting_of(app, "READ_CATCH_UP_SECONDS", str(DEFAULT_CATCH_UP_SECONDS))),
         register=app.extensions["register"],
         decision_log=app.extensions["decision_log"],
         exit_cost_history=app.extensions["exit_cost_history"],

@@ -82,6 +82,7 @@ REPLAYS = Counter(
     ["route"],
 )
 
+
 # ------------------------------------------------------------------------ the requests
 def install(app: Flask) -> None:
     """Counts every request of ``app`` and serves ``GET /metrics``."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Iterable, Iterator
 from datetime import date, datetime
+from math import ceil
+from time import monotonic
 from typing import Any
 from uuid import UUID
 
@@ -49,8 +51,28 @@ READ_CHUNK = 500  # events read at a time when a history is streamed
 HISTORY_KINDS = {"collaboration": "Collaboration", "exit_case": "ExitCase", "benefit": "Benefit"}
 
 
+# How long a question about now may spend bringing its projection up to the log before it is
+# answered 503 (``ProjectionBehind``) instead: a read answers in bounded time, never by a worker
+# killed for its timeout while it replays a long log (``READ_CATCH_UP_SECONDS``).
+DEFAULT_CATCH_UP_SECONDS = 2.0
+MAX_RETRY_AFTER = 60  # seconds: the Retry-After of a projection behind, at most
+
+
 class ProjectionNotOpen(RuntimeError):
     """A question was asked of a query side built without the projection that answers it."""
+
+
+class ProjectionBehind(RuntimeError):
+    """The projection that answers a question about now is further behind the log than a request
+    may wait for: answered 503 with ``Retry-After`` while the follower (or later reads) bring it
+    up. What it caught up meanwhile is kept."""
+
+    def __init__(self, name: str, position: int, head: int, retry_after: int):
+        super().__init__(
+            f"the {name.replace('_', ' ')} is catching up with the record: {head - position} events still to "
+            f"read (at position {position} of {head}); try again in {retry_after} s"
+        )
+        self.name, self.position, self.head, self.retry_after = name, position, head, retry_after
 
 
 class RecordQueries:
@@ -67,8 +89,10 @@ class RecordQueries:
         decision_log: Any = None,
         exit_cost_history: Any = None,
         benefits_realisation: Any = None,
+        catch_up_within: float = DEFAULT_CATCH_UP_SECONDS,
     ) -> None:
         self.records = records
+        self.catch_up_within = catch_up_within
         self._projections = {
             "register": register,
             "decision_log": decision_log,
@@ -85,10 +109,18 @@ class RecordQueries:
         return as_of is not None or known_at is not None
 
     def _caught_up(self, name: str) -> Any:
+        """The projection ``name``, brought up to the end of the log as it was when asked, within
+        ``catch_up_within`` seconds; ``ProjectionBehind`` if it could not get there in time."""
         projection = self._projections[name]
         if projection is None:
             raise ProjectionNotOpen(f"this query side was built without the {name} projection")
-        projection.catch_up()
+        head = self.records.log_size()
+        start, began = projection.position(), monotonic()
+        position = projection.catch_up(within=self.catch_up_within)
+        if position < head:
+            rate = (position - start) / max(monotonic() - began, 0.001)  # events a second, just now
+            remaining = (head - position) / rate if rate > 0 else MAX_RETRY_AFTER
+            raise ProjectionBehind(name, position, head, retry_after=max(1, min(MAX_RETRY_AFTER, ceil(remaining))))
         return projection
 
     # ------------------------------------------------------------------------ the register

@@ -52,7 +52,7 @@ from domain.forces import FORCES
 from service.auth import Principal, TokenStore
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
-from service.queries import RecordQueries
+from service.queries import ProjectionBehind, RecordQueries
 from service.resources.collaborations.schemas import MAX_PAGE
 from service.webview.charts import Step, step_chart
 
@@ -180,6 +180,10 @@ def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except PageError as error:
             return _page("error.html", status=error.status, message=error.message, title="Cannot show this page")
+        except ProjectionBehind as error:  # a figure still being brought up to the record
+            response = _page("error.html", status=503, message=str(error), title="Catching up with the record")
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
 
     return wrapper
 
