@@ -37,6 +37,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from functools import cached_property
 from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
@@ -67,6 +68,28 @@ logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------- the views
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What one catching up did: the position it started from and got to, the end of the log
+    when it began (its target), and how long it took."""
+
+    start: int
+    position: int
+    target: int
+    seconds: float
+
+    @property
+    def behind(self) -> bool:
+        return self.position < self.target
+
+    @property
+    def rate(self) -> float:
+        """Events read a second."""
+        return (self.position - self.start) / max(self.seconds, 0.001)
+
+
 class TrackedView(TrackingRecorder):
     """A projection's tables and the SQL both backends share. Statements are written once with
     ``?`` placeholders and ``{table}`` names (keys of ``table_names``: each name in ``tables``,
@@ -350,11 +373,16 @@ class TrackedProjection(Generic[V]):
         return self.view.max_tracking_id(self.application_name) or 0
 
     # -------------------------------------------------------------------- processing
-    def catch_up(self, *, within: float | None = None) -> int:
+    def catch_up(self) -> int:
         """Process every notification recorded before this call, in batches of one transaction
-        each; with ``within``, stop after the batch that ends past that many seconds (each batch
-        commits, so the next call goes on from there). Returns the new position."""
-        return self._catch_up(deadline=None if within is None else monotonic() + within)
+        each. Returns the new position."""
+        return self._catch_up().position
+
+    def catch_up_within(self, seconds: float) -> CatchUp:
+        """As ``catch_up``, but stop after the batch that ends past ``seconds`` (each batch
+        commits, so the next call goes on from there). Says where it started, where it got to
+        and where the log ended when it began."""
+        return self._catch_up(deadline=monotonic() + seconds)
 
     def wait_for(self, position: int | None, timeout: float = 5.0) -> bool:
         """Read-your-writes: True once the view has processed ``position`` (catching up
@@ -364,7 +392,7 @@ class TrackedProjection(Generic[V]):
             return True
         deadline = monotonic() + timeout
         while True:
-            if self._catch_up(until=position, deadline=deadline) >= position:
+            if self._catch_up(until=position, deadline=deadline).position >= position:
                 return True
             remaining = deadline - monotonic()
             if remaining <= 0:
@@ -442,14 +470,15 @@ class TrackedProjection(Generic[V]):
         self.close()
 
     # ------------------------------------------------------------------------ inner
-    def _catch_up(self, *, until: int | None = None, deadline: float | None = None) -> int:
-        position = self.position()
+    def _catch_up(self, *, until: int | None = None, deadline: float | None = None) -> CatchUp:
+        began = monotonic()
+        start = position = self.position()
         target = until if until is not None else self.application.recorder.max_notification_id() or 0
         while position < target:
             position, count = self._process_batch(until=until)
             if count == 0 or (deadline is not None and monotonic() >= deadline):
                 break
-        return position
+        return CatchUp(start, position, target, monotonic() - began)
 
     def _process_batch(self, *, until: int | None = None) -> tuple[int, int]:
         """One transaction: take the lock, read the position, apply the notifications after it,

@@ -22,7 +22,6 @@ import heapq
 from collections.abc import Collection, Iterable, Iterator
 from datetime import date, datetime
 from math import ceil
-from time import monotonic
 from typing import Any
 from uuid import UUID
 
@@ -114,13 +113,12 @@ class RecordQueries:
         projection = self._projections[name]
         if projection is None:
             raise ProjectionNotOpen(f"this query side was built without the {name} projection")
-        head = self.records.log_size()
-        start, began = projection.position(), monotonic()
-        position = projection.catch_up(within=self.catch_up_within)
-        if position < head:
-            rate = (position - start) / max(monotonic() - began, 0.001)  # events a second, just now
-            remaining = (head - position) / rate if rate > 0 else MAX_RETRY_AFTER
-            raise ProjectionBehind(name, position, head, retry_after=max(1, min(MAX_RETRY_AFTER, ceil(remaining))))
+        caught = projection.catch_up_within(self.catch_up_within)
+        if caught.behind:
+            left = caught.target - caught.position
+            remaining = left / caught.rate if caught.rate > 0 else MAX_RETRY_AFTER
+            retry_after = max(1, min(MAX_RETRY_AFTER, ceil(remaining)))
+            raise ProjectionBehind(name, caught.position, caught.target, retry_after=retry_after)
         return projection
 
     # ------------------------------------------------------------------------ the register
