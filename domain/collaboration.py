@@ -9,15 +9,17 @@ and upcastable; the aggregate turns them into value objects as it applies them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
 
+from domain.effective_index import EffectiveIndex
 from domain.errors import (
     AgreementEnded,
     CaseBeforeItsTrigger,
@@ -62,6 +64,7 @@ from domain.values import (
     Provenance,
     Share,
     copy_sharing_entries,
+    financial_year_start,
     optional_text,
     required_text,
     shares_summing_to_one,
@@ -128,14 +131,14 @@ class Function(MutableEntry):
     def budget_in_effect(self, on: date) -> tuple[Money, int]:
         """The budget for the financial year containing ``on``, else the latest earlier one,
         else the initial budget."""
-        year = FinancialYear.containing(on)
-        earlier = [
-            (FinancialYear.parse(text), entry)
-            for text, entry in self.budgets.items()
-            if FinancialYear.parse(text) <= year
-        ]
-        if earlier:
-            return max(earlier, key=lambda pair: pair[0])[1]
+        year = FinancialYear.containing(on).start_year
+        found: BudgetEntry | None = None
+        for entry in self.budget_entries:  # in the order recorded: for a year set twice, the later wins
+            start = financial_year_start(entry.financial_year)
+            if start <= year and (found is None or start >= financial_year_start(found.financial_year)):
+                found = entry
+        if found is not None:
+            return found.amount, found.version
         return self.annual_budget, self.version
 
 
@@ -272,6 +275,11 @@ class Variation(Immutable):
     version: int
 
 
+# Building or copying an aggregate's indexes: two readers copying one cached aggregate at once
+# must not both extend its indexes.
+_INDEXING = threading.Lock()
+
+
 class Collaboration(Aggregate):
     """An s22A collaboration agreement between two or more forces."""
 
@@ -288,8 +296,42 @@ class Collaboration(Aggregate):
         "withdrawn",
     )
 
+    # Derived indexes of the entries above in effective order (``domain/effective_index.py``),
+    # built on first use and kept up as entries are added. A slot, not an attribute: outside
+    # ``vars()``, so never in a snapshot, a copy or an ``as_of`` view (which build their own).
+    __slots__ = ("_indexes",)
+    INDEXED: ClassVar[dict[str, tuple[Callable[[Any], tuple[date, int]], Callable[[Any], str | None]]]] = {
+        "apportionments": (lambda a: (a.effective_on, a.version), lambda a: a.function_id),
+        "exit_terms": (lambda t: (t.effective_on, t.version), lambda _: None),
+        "functions": (lambda f: (f.added_on, f.version), lambda _: None),
+        "assets": (lambda a: (a.acquired_on, a.version), lambda _: None),
+        "contracts": (lambda c: (c.effective_on, c.version), lambda _: None),
+    }
+
     def __deepcopy__(self, memo: dict[int, object]) -> Collaboration:
-        return copy_sharing_entries(self, memo, self.SHARED_ENTRIES)
+        """A copy sharing the frozen entries, with its own copy of the indexes: the library's
+        cache hands out a copy for every read, so the indexes are built once, on the cached
+        aggregate, and copied from it (an ``as_of`` view then replaces the containers, and its
+        indexes rebuild from the entries it keeps)."""
+        clone = copy_sharing_entries(self, memo, self.SHARED_ENTRIES)
+        with _INDEXING:
+            clone._indexes = {name: self._index_unlocked(name).copy_for(getattr(clone, name)) for name in self.INDEXED}
+        return clone
+
+    def _index(self, name: str) -> EffectiveIndex[Any]:
+        """The index of the state container ``name``, brought up to date."""
+        with _INDEXING:
+            return self._index_unlocked(name)
+
+    def _index_unlocked(self, name: str) -> EffectiveIndex[Any]:
+        try:
+            indexes = self._indexes
+        except AttributeError:
+            indexes = self._indexes = {}
+        index = indexes.get(name)
+        if index is None:
+            index = indexes[name] = EffectiveIndex(*self.INDEXED[name])
+        return index.following(getattr(self, name))
 
     class Event(Aggregate.Event):
         effective_on: date
@@ -1047,11 +1089,21 @@ class Collaboration(Aggregate):
         """The apportionment of a function in effect on a date: its own ratio if it has one,
         else the ratio agreed for all functions. Latest effective date wins; on a tie, the
         later-recorded agreement wins."""
-        for scope in (function_id, None):
-            candidates = [a for a in self.apportionments if a.function_id == scope and a.effective_on <= on]
-            if candidates:
-                return max(candidates, key=lambda a: (a.effective_on, a.version))
-        return None
+        index = self._index("apportionments")
+        found = index.in_effect(on, function_id)
+        return found if found is not None else index.in_effect(on, None)
+
+    def functions_in_order(self) -> list[Function]:
+        """The functions in the order they were added (by the date added, then as recorded)."""
+        return self._index("functions").in_order()
+
+    def contracts_in_order(self) -> list[Contract]:
+        """The contracts in the order they were committed (by effective date, then as recorded)."""
+        return self._index("contracts").in_order()
+
+    def assets_acquired_by(self, on: date) -> list[JointAsset]:
+        """The jointly funded assets acquired on or before ``on``, in the order acquired."""
+        return self._index("assets").up_to(on)
 
     def current_parties(self) -> list[str]:
         """The parties that have not left the agreement, in the order they became parties."""
@@ -1117,8 +1169,7 @@ class Collaboration(Aggregate):
         return {fid: f.decoupled_on for fid, f in self.functions.items() if f.decoupled_on is not None}
 
     def exit_terms_in_effect(self, on: date) -> ExitTerms | None:
-        candidates = [terms for terms in self.exit_terms if terms.effective_on <= on]
-        return max(candidates, key=lambda t: (t.effective_on, t.version)) if candidates else None
+        return self._index("exit_terms").in_effect(on)
 
     # -------------------------------------------------------------------- views
     def as_of(self, day: date) -> Collaboration:

@@ -272,7 +272,7 @@ def quote_withdrawal(
 
     functions = [
         function
-        for function in sorted(collaboration.functions.values(), key=lambda f: (f.added_on, f.version))
+        for function in collaboration.functions_in_order()
         if function.added_on <= exit_on and not (function.id in decoupled and decoupled[function.id] <= exit_on)
     ]
     counted = {function.id for function in functions}
@@ -285,11 +285,12 @@ def quote_withdrawal(
 
     with localcontext() as context:
         context.prec = _PRECISION
+        weights = _function_weights(functions, ratios, budgets, splits, force)
         worked = [
             (line, allotment.including(remaining))
             for line, allotment in (
-                _notice_shortfall(functions, ratios, budgets, splits, force, terms, dates),
-                _stranded_costs(functions, ratios, budgets, splits, force, terms),
+                _notice_shortfall(weights, terms, dates),
+                _stranded_costs(weights, terms),
                 _contract_break(collaboration, counted, ratios, splits, force, dates),
                 _asset_split(collaboration, counted, remaining, force, dates),
             )
@@ -539,17 +540,27 @@ class Weighing:
         return Allotment(weights, f"{formula} ({rules})", self.inputs, self.versions, None, self.derived)
 
 
-def _function_inputs(
+@dataclass(frozen=True)
+class FunctionWeights:
+    """Σ_f B(f)·r(W,f), exactly, with B(f) and r(W,f) of each function as inputs, and how it is
+    shared among the remaining parties (by each function's own ratio): what the notice shortfall
+    and the stranded costs both rest on, worked once per quote."""
+
+    inputs: Mapping[str, str]
+    versions: Mapping[str, int]
+    weighted: Decimal
+    allotment: Allotment
+
+
+def _function_weights(
     functions: Iterable[Function],
     ratios: Mapping[str, tuple[Share, int]],
     budgets: Mapping[str, tuple[Money, int]],
     splits: Mapping[str, Split],
     force: str,
-    inputs: dict[str, str],
-    versions: dict[str, int],
-) -> tuple[Decimal, Weighing]:
-    """Records B(f) and r(W,f) for each function; returns Σ_f B(f)·r(W,f), exactly, and how it
-    is shared among the remaining parties (by each function's own ratio)."""
+) -> FunctionWeights:
+    inputs: dict[str, str] = {}
+    versions: dict[str, int] = {}
     weighted = ZERO
     weighing = Weighing()
     for function in functions:
@@ -561,7 +572,7 @@ def _function_inputs(
         part = budget.amount * share.value
         weighted += part
         weighing.add(part, splits[function.id], function.name, "r")
-    return weighted, weighing
+    return FunctionWeights(inputs, versions, weighted, weighing.allotment(FUNCTION_PAYEE_FORMULA))
 
 
 FUNCTION_PAYEE_FORMULA = (
@@ -570,22 +581,16 @@ FUNCTION_PAYEE_FORMULA = (
 )
 
 
-def _notice_shortfall(
-    functions: Sequence[Function],
-    ratios: Mapping[str, tuple[Share, int]],
-    budgets: Mapping[str, tuple[Money, int]],
-    splits: Mapping[str, Split],
-    force: str,
-    terms: ExitTerms,
-    dates: ExitDates,
-) -> tuple[QuoteLine, Allotment]:
+def _notice_shortfall(weights: FunctionWeights, terms: ExitTerms, dates: ExitDates) -> tuple[QuoteLine, Allotment]:
     inputs: dict[str, str] = {}
     versions: dict[str, int] = {}
     dates.record(inputs, versions, "N", "E")
     inputs["notice_period_months"] = str(terms.notice_period_months)
     versions["notice_period_months"] = terms.version
     inputs["notice_end"] = dates.notice_end.isoformat()
-    weighted, weighing = _function_inputs(functions, ratios, budgets, splits, force, inputs, versions)
+    inputs.update(weights.inputs)
+    versions.update(weights.versions)
+    weighted = weights.weighted
     days = max(0, days_between(dates.exit_on, dates.notice_end))
     inputs["days(E, notice_end)"] = str(days)
     derived = {"notice_end": ("N", "notice_period_months"), "days(E, notice_end)": ("E", "notice_end")}
@@ -596,27 +601,19 @@ def _notice_shortfall(
         formula = "0: E is on or after notice_end = N + notice_period_months"
         amount = ZERO
     line = QuoteLine("H1", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H1"], derived=derived)
-    return line, weighing.allotment(FUNCTION_PAYEE_FORMULA)
+    return line, weights.allotment
 
 
-def _stranded_costs(
-    functions: Sequence[Function],
-    ratios: Mapping[str, tuple[Share, int]],
-    budgets: Mapping[str, tuple[Money, int]],
-    splits: Mapping[str, Split],
-    force: str,
-    terms: ExitTerms,
-) -> tuple[QuoteLine, Allotment]:
-    inputs: dict[str, str] = {}
-    versions: dict[str, int] = {}
-    weighted, weighing = _function_inputs(functions, ratios, budgets, splits, force, inputs, versions)
+def _stranded_costs(weights: FunctionWeights, terms: ExitTerms) -> tuple[QuoteLine, Allotment]:
+    inputs = dict(weights.inputs)
+    versions = dict(weights.versions)
     rate, months = terms.stranded_cost_rate, terms.stranded_cost_months
     inputs["stranded_cost_rate"], versions["stranded_cost_rate"] = str(rate), terms.version
     inputs["stranded_cost_months"], versions["stranded_cost_months"] = str(months), terms.version
-    amount = weighted * rate.value * months / MONTHS_IN_YEAR
+    amount = weights.weighted * rate.value * months / MONTHS_IN_YEAR
     formula = "Σ_f B(f)·r(W,f)·stranded_cost_rate·stranded_cost_months/12"
     line = QuoteLine("H4", Money(round_pence(amount)), formula, inputs, versions, HEAD_NAMES["H4"])
-    return line, weighing.allotment(FUNCTION_PAYEE_FORMULA)
+    return line, weights.allotment
 
 
 def labels_of(items: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -631,14 +628,11 @@ def labels_of(items: Iterable[tuple[str, str]]) -> dict[str, str]:
 def committed_contracts(collaboration: Collaboration, function_ids: Collection[str], on: date) -> list[Contract]:
     """The contracts of these functions still committed on ``on`` (effective_on <= on < ends_on),
     in the order they were committed."""
-    return sorted(
-        (
-            contract
-            for contract in collaboration.contracts.values()
-            if contract.function_id in function_ids and contract.effective_on <= on < contract.ends_on
-        ),
-        key=lambda c: (c.effective_on, c.version),
-    )
+    return [
+        contract
+        for contract in collaboration.contracts_in_order()
+        if contract.function_id in function_ids and contract.effective_on <= on < contract.ends_on
+    ]
 
 
 def _contract_break(
@@ -684,14 +678,11 @@ def _contract_break(
 def assets_held(collaboration: Collaboration, function_ids: Collection[str] | None, on: date) -> list[JointAsset]:
     """The jointly funded assets held on ``on`` (acquired by then), in the order acquired; with
     ``function_ids``, only those of the agreement as a whole or of one of these functions."""
-    return sorted(
-        (
-            asset
-            for asset in collaboration.assets.values()
-            if asset.acquired_on <= on and (function_ids is None or asset.function_id in (None, *function_ids))
-        ),
-        key=lambda a: (a.acquired_on, a.version),
-    )
+    return [
+        asset
+        for asset in collaboration.assets_acquired_by(on)
+        if function_ids is None or asset.function_id is None or asset.function_id in function_ids
+    ]
 
 
 def net_book_value(asset: JointAsset, on: date) -> tuple[int, Decimal]:

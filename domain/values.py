@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -266,6 +267,13 @@ class FinancialYear:
 
     def __str__(self) -> str:
         return f"{self.start_year:04d}/{(self.start_year + 1) % 100:02d}"
+
+
+@lru_cache(maxsize=512)
+def financial_year_start(text: str) -> int:
+    """The year a financial year written ``2019/20`` starts in, remembered: a quote reads each
+    budget's year many times, and the texts are few."""
+    return FinancialYear.parse(text).start_year
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ if TYPE_CHECKING:
     from service.application import CollaborationRecords
 
 PROJECTION_NAME = "benefits_realisation"
-AGGREGATE_CACHE_SIZE = 256  # the latest aggregate of this many recently seen benefits
+CACHED_EVENTS = 100_000  # the latest aggregates of recently seen benefits, up to this many events in all
 PENNY = Decimal("0.01")
 BENEFIT_EVENTS: tuple[type, ...] = (Benefit.Identified, Benefit.Event)
 
@@ -425,7 +425,7 @@ class BenefitsRealisation(TrackedProjection[BenefitsRealisationView]):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         super().__init__(env, application, batch_size=batch_size)
-        self.aggregates = AggregateCache(AGGREGATE_CACHE_SIZE)
+        self.aggregates = AggregateCache(CACHED_EVENTS)
 
     # ------------------------------------------------------------------------ reads
     def dashboard(self, collaboration_id: str | UUID) -> dict[str, Any]:

@@ -85,7 +85,7 @@ if TYPE_CHECKING:
 PROJECTION_NAME = "exit_cost_history"
 FORCE = "force"
 CASE = "case"
-AGGREGATE_CACHE_SIZE = 64  # the latest aggregate of this many recently seen streams
+CACHED_EVENTS = 100_000  # the aggregates of recently seen streams, up to this many events in all
 
 # Collaboration events that never change a figure: not even computed.
 NOT_FORCE_CANDIDATES: tuple[type, ...] = (
@@ -585,7 +585,7 @@ class ExitCostHistory(TrackedProjection[ExitCostHistoryView]):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         super().__init__(env, application, batch_size=batch_size)
-        self.aggregates = AggregateCache(AGGREGATE_CACHE_SIZE)
+        self.aggregates = AggregateCache(CACHED_EVENTS)
 
     # ------------------------------------------------------------------------ reads
     def force_history(self, collaboration_id: str | UUID, force: str) -> list[dict[str, Any]]:

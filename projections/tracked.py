@@ -264,30 +264,46 @@ class AggregateCache:
     """The latest aggregate of recently seen streams, for a projection's next batch to advance
     with ``mutate`` instead of loading it. A batch ``take``s what it uses (so the cache never
     holds an object a batch is changing) and ``give``s its aggregates back once it has
-    committed; the newer version wins, and the least recently given go past ``size``."""
+    committed; the newer version wins.
 
-    def __init__(self, size: int):
-        self.size = size
+    It is sized by the events its aggregates hold (the sum of their versions, a measure of their
+    state), not by how many there are, so that it fits the set of streams being written: two
+    hundred agreements written at once at a hundred events each, or one agreement of fifty
+    thousand. The least recently given go once the sum passes ``events``; the latest given is
+    always kept, however large."""
+
+    def __init__(self, events: int):
+        self.events = events
         self._aggregates: OrderedDict[UUID, Any] = OrderedDict()
+        self._held = 0  # the sum of the held aggregates' versions
         self._lock = threading.Lock()
 
     def take(self, stream_id: UUID) -> Any | None:
         with self._lock:
-            return self._aggregates.pop(stream_id, None)
+            aggregate = self._aggregates.pop(stream_id, None)
+            if aggregate is not None:
+                self._held -= aggregate.version
+            return aggregate
 
     def give(self, aggregates: Iterable[Any]) -> None:
         with self._lock:
             for aggregate in aggregates:
                 cached = self._aggregates.get(aggregate.id)
                 if cached is None or cached.version <= aggregate.version:
+                    self._held += aggregate.version - (cached.version if cached is not None else 0)
                     self._aggregates[aggregate.id] = aggregate
                     self._aggregates.move_to_end(aggregate.id)
-            while len(self._aggregates) > self.size:
-                self._aggregates.popitem(last=False)
+            while self._held > self.events and len(self._aggregates) > 1:
+                _, dropped = self._aggregates.popitem(last=False)
+                self._held -= dropped.version
+
+    def __len__(self) -> int:
+        return len(self._aggregates)
 
     def clear(self) -> None:
         with self._lock:
             self._aggregates.clear()
+            self._held = 0
 
 
 class TrackedProjection(Generic[V]):

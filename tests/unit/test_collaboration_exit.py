@@ -322,6 +322,9 @@ def test_every_command_is_refused_once_the_agreement_is_terminated():
         "latest_fact_on",
         "exit_case_opening",
         "remaining_parties",
+        "functions_in_order",
+        "contracts_in_order",
+        "assets_acquired_by",
         "establish",
     }
     assert {command.__name__ for command, _ in commands} == public - queries  # a new command joins this test

@@ -38,7 +38,7 @@ def test_it_decodes_collaboration_and_exit_case_events_only():
 
 
 def test_the_cache_hands_each_aggregate_out_once_and_keeps_the_newer_version():
-    cache = AggregateCache(size=2)
+    cache = AggregateCache(events=2)
     one, two, three = (uuid4() for _ in range(3))
     cache.give([SimpleNamespace(id=one, version=5)])
     cache.give([SimpleNamespace(id=one, version=3)])  # an older batch committing late
@@ -47,7 +47,7 @@ def test_the_cache_hands_each_aggregate_out_once_and_keeps_the_newer_version():
     assert cache.take(one) is None  # taken: a failing batch cannot leave it half-changed
     cache.give([SimpleNamespace(id=one, version=1), SimpleNamespace(id=two, version=1)])
     cache.give([SimpleNamespace(id=three, version=1)])
-    assert cache.take(one) is None  # the least recently given is dropped beyond the size
+    assert cache.take(one) is None  # the least recently given is dropped beyond the events held
     assert cache.take(three).version == 1
     cache.clear()
     assert cache.take(two) is None
