@@ -25,8 +25,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import EventStore, InfrastructureFactory, IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import Environment
 
 import domain.benefit
@@ -55,9 +56,14 @@ from service.persistence import (
     IDEMPOTENCY_RECORD,
     EventTime,
     IdempotentRequest,
+    PruneReport,
+    PruningPostgresSnapshotRecorder,
+    PruningSQLiteSnapshotRecorder,
     RecordedOutOfOrder,
     SharedPostgresDatastore,
     SideTableAccess,
+    SnapshotPruning,
+    SnapshotRetention,
     recorded_at_text,
     schema_lock,
     use_wal,
@@ -221,14 +227,42 @@ class CollaborationRecords(Application[UUID]):
             SharedPostgresDatastore.share(factory.datastore)
         return factory
 
+    @property
+    def snapshot_interval(self) -> int:
+        """Events between snapshots of one aggregate: the retention rule's interval. One for every
+        aggregate type (``SNAPSHOT_INTERVAL``); were they to differ, the smallest (the rule then
+        keeps fewer of the others' snapshots, never a wrong one)."""
+        return min(self.snapshotting_intervals.values(), default=SNAPSHOT_INTERVAL)
+
     def construct_snapshot_store(self) -> Any:
-        """The library's snapshot store; on PostgreSQL its table is created under the same
-        advisory lock as the other tables (on the same connection), so workers starting together
-        do not race."""
+        """The library's snapshot store, on a recorder that keeps a bounded set of each
+        aggregate's snapshots (the latest two and those at interval·2^k), pruning the others in
+        the transaction that inserts a new one (``service/persistence/snapshots.py``). On
+        PostgreSQL its table is created under the same advisory lock as the other tables (on the
+        same connection), so workers starting together do not race. (The in-process POPO store
+        of some unit tests keeps the library's recorder.)"""
         if isinstance(self.factory, PostgresFactory):
             with schema_lock(self.factory.datastore):
-                return super().construct_snapshot_store()
+                return self._pruning_snapshot_store(PruningPostgresSnapshotRecorder)
+        if isinstance(self.factory, SQLiteFactory):
+            return self._pruning_snapshot_store(PruningSQLiteSnapshotRecorder)
         return super().construct_snapshot_store()
+
+    def _pruning_snapshot_store(self, recorder_class: Any) -> EventStore[UUID]:
+        library_recorder = self.factory.aggregate_recorder(purpose="snapshots")  # creates its table
+        recorder = recorder_class.replacing(library_recorder, SnapshotRetention(self.snapshot_interval))
+        return self.factory.event_store(mapper=self.mapper, recorder=recorder)
+
+    @property
+    def snapshot_recorder(self) -> SnapshotPruning:
+        assert self.snapshots is not None and isinstance(self.snapshots.recorder, SnapshotPruning)
+        return self.snapshots.recorder
+
+    def prune_snapshots(self, *, dry_run: bool = False) -> PruneReport:
+        """Deletes, stream by stream, the snapshots the retention rule does not keep: for a store
+        written before the rule (each stream is also pruned at its next snapshot). Snapshots are
+        a cache: reads stay correct whatever is deleted."""
+        return self.snapshot_recorder.prune_snapshots(dry_run=dry_run)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
         """Passes each event's recorded time and effective date to the recorder, which writes

@@ -1,5 +1,6 @@
-"""``flask --app wsgi tokens ...``: create, list and revoke bearer tokens; and
-``flask --app wsgi idempotency prune``: expire stored Idempotency-Keys."""
+"""``flask --app wsgi tokens ...``: create, list and revoke bearer tokens;
+``flask --app wsgi idempotency prune``: expire stored Idempotency-Keys; and
+``flask --app wsgi snapshots prune``: delete the snapshots the retention rule does not keep."""
 
 from __future__ import annotations
 
@@ -99,4 +100,36 @@ def prune_idempotency_keys(older_than_days: int | None, batch_size: int) -> None
     click.echo(
         f"Deleted {deleted} idempotency key{'' if deleted == 1 else 's'} recorded before {cutoff} "
         f"(older than {days} days)."
+    )
+
+
+snapshots_cli = AppGroup("snapshots", help="Prune aggregate snapshots to the bounded set reads need.")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+@snapshots_cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Delete nothing; say what would be deleted")
+@click.option("--verbose", "-v", is_flag=True, help="Also list each stream's deleted versions")
+def prune_snapshots(dry_run: bool, verbose: bool) -> None:
+    """Delete the snapshots the retention rule does not keep, stream by stream, and print how many.
+
+    Of each aggregate's snapshots (taken every SNAPSHOT_INTERVAL events) only the latest two and
+    those at interval x 2^k are kept; the service prunes a stream each time it snapshots it, so
+    this is for a store written before that rule (once), or to see what is kept (--dry-run). It
+    runs beside the service: each stream is pruned in a short transaction of its own, and reads
+    stay correct throughout (a snapshot is a cache; a read replays the events after an earlier
+    one). The space freed is reused by later writes; see docs/operations.md to give it back."""
+    records = current_app.extensions["records"]
+    report = records.prune_snapshots(dry_run=dry_run)
+    if verbose:
+        for stream, versions in sorted(report.deleted_versions.items()):
+            click.echo(f"{stream}: {'would delete' if dry_run else 'deleted'} versions {', '.join(map(str, versions))}")
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(
+        f"{verb} {report.deleted} snapshot{'' if report.deleted == 1 else 's'} ({_mib(report.deleted_bytes)}) of "
+        f"{report.streams} stream{'' if report.streams == 1 else 's'}; kept {report.kept} "
+        f"({_mib(report.kept_bytes)}): each stream's latest two and those at {records.snapshot_interval} x 2^k."
     )

@@ -48,7 +48,11 @@ The package has one module per backend, and one for what they share:
   (``SharedPostgresDatastore``), and waiting for a server that cannot be reached yet
   (``postgresql://``);
 - ``environment.py``: ``DATABASE_URL`` (or the library's own variables) to the library's
-  environment.
+  environment;
+- ``snapshots.py``: which snapshots of an aggregate are kept (the latest two and those at
+  interval·2^k), the pruning both backends' snapshot recorders do in the transaction that inserts
+  a snapshot (``PruningSQLiteSnapshotRecorder``, ``PruningPostgresSnapshotRecorder``), and the
+  pruning of a whole store (``flask snapshots prune``).
 
 Import from ``service.persistence`` itself: it re-exports what the service, the projections and
 the tests use.
@@ -107,15 +111,19 @@ from service.persistence.postgres import (
     PASSING_REFUSALS,
     SCHEMA_LOCK_KEY,
     SETTLE_SECONDS,
+    SNAPSHOT_LOCK_CLASS,
     WRITE_ATTEMPTS,
+    PruningPostgresSnapshotRecorder,
     RecordsPostgresRecorder,
     SharedPostgresDatastore,
     postgres_pool_settings,
     schema_lock,
     wait_for_store,
 )
+from service.persistence.snapshots import PruneReport, SnapshotPruning, SnapshotRetention
 from service.persistence.sqlite import (
     InRecordedOrder,
+    PruningSQLiteSnapshotRecorder,
     RecordsSQLiteRecorder,
     create_tables_despite_a_race,
     use_wal,
@@ -144,6 +152,7 @@ __all__ = [
     "SELECT_VERSION_KNOWN_AT",
     "SETTLE_SECONDS",
     "SIDE_TABLES",
+    "SNAPSHOT_LOCK_CLASS",
     "UPSERT_EDGE",
     "WRITE_ATTEMPTS",
     "ChainBroken",
@@ -153,11 +162,16 @@ __all__ = [
     "IdempotentRequest",
     "InRecordedOrder",
     "OutcomeUnknown",
+    "PruneReport",
+    "PruningPostgresSnapshotRecorder",
+    "PruningSQLiteSnapshotRecorder",
     "RecordedOutOfOrder",
     "RecordsPostgresRecorder",
     "RecordsSQLiteRecorder",
     "SharedPostgresDatastore",
     "SideTableAccess",
+    "SnapshotPruning",
+    "SnapshotRetention",
     "TreeGrowth",
     "_idempotency_params",
     "create_tables_despite_a_race",

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 
 from service.audit.chain import GENESIS, LinkRow
 from service.persistence.common import (
@@ -39,11 +39,19 @@ from service.persistence.common import (
     edge_from_text,
     edge_text,
 )
+from service.persistence.snapshots import SnapshotPruning, SnapshotRetention
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCHEMA_LOCK_KEY = 0x636F6C6C6162  # "collab": the advisory lock that serialises creating tables
+# "snap": with a stream id's hashtext, the transaction-scoped advisory lock (the two-int4 form, a key
+# space apart from the one-bigint locks above and the projections') that gives a stream's snapshot
+# writers their turn.
+SNAPSHOT_LOCK_CLASS = 0x736E6170
+# What the library sets on its tables for events that are never deleted (autovacuum after 100
+# million dead rows): wrong for snapshots, which are pruned. Reset to the server's defaults.
+SNAPSHOT_VACUUM_OPTIONS = ("autovacuum_vacuum_threshold", "autovacuum_vacuum_scale_factor")
 APPLICATION_NAME = "collab-records"  # each connection's application_name, followed by the process id
 DEFAULT_MAX_CONNECTIONS = 3  # PostgreSQL connections one process may open (POSTGRES_MAX_CONNECTIONS)
 DEFAULT_POOL_WAIT = 5  # seconds a request waits for a connection (POSTGRES_CONNECT_TIMEOUT), well below the worker's
@@ -628,3 +636,82 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         ):
             curs.execute(statement, params, prepare=True, binary=binary)
             return curs.fetchall()
+
+
+class PruningPostgresSnapshotRecorder(PostgresAggregateRecorder, SnapshotPruning):
+    """The library's snapshot recorder, which inserts a snapshot and deletes the stream's
+    snapshots the retention rule no longer keeps (``snapshots.py``) in one transaction. The
+    transaction first takes the stream's advisory lock (``SNAPSHOT_LOCK_CLASS``), so two processes
+    snapshotting one stream take turns and the later one's pruning sees the earlier one's snapshot
+    (READ COMMITTED reads what committed before each statement). Readers take no lock."""
+
+    def __init__(self, datastore: Any, *, events_table_name: str, retention: SnapshotRetention) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.retention = retention
+
+    @classmethod
+    def replacing(
+        cls, recorder: PostgresAggregateRecorder, retention: SnapshotRetention
+    ) -> PruningPostgresSnapshotRecorder:
+        """This recorder on the table and datastore of the library's snapshot recorder, with the
+        table's autovacuum settings made fit for deletes (``reset_vacuum_settings``)."""
+        pruning = cls(recorder.datastore, events_table_name=recorder.events_table_name, retention=retention)
+        pruning.reset_vacuum_settings()
+        return pruning
+
+    @property
+    def _table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.events_table_name}"'
+
+    def reset_vacuum_settings(self) -> bool:
+        """The library creates the snapshot table with autovacuum only after 100 million dead rows
+        (``SNAPSHOT_VACUUM_OPTIONS``; its TOAST table, which holds the states, follows them): the
+        space of pruned snapshots would never be reused. Resets them to the server's defaults
+        (vacuum once a fifth of the rows are dead), where they are set; answers whether it did.
+        Run at every start (a store restored from an older dump gets them back), under
+        ``schema_lock``; once done it only reads the catalogue."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %s AND c.relname = %s",
+                (self.datastore.schema, self.events_table_name),
+            )
+            row = curs.fetchone()
+            options = (row or {}).get("reloptions") or []
+            if not any(option.split("=", 1)[0] in SNAPSHOT_VACUUM_OPTIONS for option in options):
+                return False
+            curs.execute(f"ALTER TABLE {self._table} RESET ({', '.join(SNAPSHOT_VACUUM_OPTIONS)})")
+            return True
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The snapshots, and the pruning of their streams, in one transaction. Not tried again on
+        failure, unlike the library's insert (ten tries, each of which may wait out the lock
+        timeout): a snapshot is a cache, and the application logs one not taken and takes the
+        next at the next interval, rather than hold the request that triggered it."""
+        if stored_events:
+            stored_ids = sorted({self._stored_id(event.originator_id) for event in stored_events}, key=str)
+            with self.datastore.transaction(commit=True) as curs:
+                self._take_turns(curs, stored_ids)
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                for stored_id in stored_ids:
+                    self._prune_stream(curs, stored_id)
+        return None
+
+    def _take_turns(self, curs: Any, stored_ids: Sequence[Any]) -> None:
+        """The streams' advisory locks, in id order (no two writers wait on each other in a cycle),
+        waiting at most the store's lock timeout."""
+        curs.execute(f"SET LOCAL lock_timeout = '{int(self.datastore.lock_timeout or 0)}s'")
+        for stored_id in stored_ids:
+            curs.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (SNAPSHOT_LOCK_CLASS, str(stored_id)))
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("{table}", self._table).replace("?", "%s")
+
+    @contextmanager
+    def _pruning_turn(self, stored_id: Any) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as curs:
+            self._take_turns(curs, [stored_id])
+            yield curs
+
+    def _read_transaction(self) -> Any:
+        return self.datastore.transaction(commit=False)

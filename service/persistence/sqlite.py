@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import DatabaseError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from service.audit.chain import LinkRow
@@ -32,6 +32,7 @@ from service.persistence.common import (
     SideTableAccess,
     _idempotency_params,
 )
+from service.persistence.snapshots import SnapshotPruning, SnapshotRetention
 
 
 def use_wal(path: str, attempts: int = 50) -> None:
@@ -186,6 +187,55 @@ class RecordsSQLiteRecorder(SQLiteApplicationRecorder, SideTableAccess):
             c.sqlite_cursor.row_factory = None  # tuples, not sqlite3.Row
             c.execute(self.side_sql(statement), tuple(params))
             return c.fetchall()
+
+
+class PruningSQLiteSnapshotRecorder(SQLiteAggregateRecorder, SnapshotPruning):
+    """The library's snapshot recorder, which also deletes, in the transaction that inserts a
+    snapshot, the stream's snapshots the retention rule no longer keeps (``snapshots.py``). The
+    insert is the transaction's first statement, so it holds SQLite's write lock (every process's
+    writers wait for it) before the stream's versions are read: the pruning sees every snapshot
+    committed before it."""
+
+    def __init__(self, datastore: Any, events_table_name: str, retention: SnapshotRetention) -> None:
+        super().__init__(datastore, events_table_name)
+        self.retention = retention
+
+    @classmethod
+    def replacing(
+        cls, recorder: SQLiteAggregateRecorder, retention: SnapshotRetention
+    ) -> PruningSQLiteSnapshotRecorder:
+        """This recorder on the table and datastore of the library's snapshot recorder."""
+        return cls(recorder.datastore, recorder.events_table_name, retention)
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        super()._insert_events(c, stored_events, **kwargs)
+        for stored_id in sorted({self._stored_id(event.originator_id) for event in stored_events}):
+            self._prune_stream(c, stored_id)
+        return None
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("{table}", self.events_table_name)
+
+    def _stored_id(self, originator_id: Any) -> Any:
+        return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+    def _stream_name(self, stored_id: Any) -> str:
+        return str(self.convert_originator_id(stored_id))
+
+    @contextmanager
+    def _pruning_turn(self, stored_id: Any) -> Iterator[Any]:
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")  # the write lock first, as an insert takes it
+            try:
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def _read_transaction(self) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=False)
 
 
 def sqlite_environment(
