@@ -41,7 +41,17 @@ from domain.values import Provenance
 from projections.event_documents import jsonable
 from service import access, write_retries
 from service.access import Caller
-from service.documents import benefit_document, collaboration_document, exit_case_document
+from service.documents import (
+    benefit_document,
+    benefit_links,
+    collaboration_document,
+    collaboration_links,
+    compact_benefit_document,
+    compact_collaboration_document,
+    compact_exit_case_document,
+    exit_case_document,
+    exit_case_links,
+)
 from service.errors import (
     BenefitNotFound,
     CollaborationNotFound,
@@ -124,12 +134,38 @@ class DateAsISO(Transcoding):
 # recorded again.
 IDEMPOTENCY_RETENTION_DAYS = 30
 
-# The aggregates a keyed write answers about, by type name (as the write's idempotency record
-# names them): the class, and the function that built the answer's document.
-ANSWER_DOCUMENTS: dict[str, tuple[type[Aggregate], Callable[[Any], dict[str, Any]]]] = {
-    "Collaboration": (Collaboration, collaboration_document),
-    "ExitCase": (ExitCase, exit_case_document),
-    "Benefit": (Benefit, benefit_document),
+# The two answers a write may give, named as RFC 7240's ``return`` preference names them: the
+# compact document of the aggregate (the default) or its whole document, as a GET answers it.
+MINIMAL = "minimal"
+REPRESENTATION = "representation"
+ANSWERS = (MINIMAL, REPRESENTATION)
+
+
+@dataclass(frozen=True)
+class AnswerDocuments:
+    """How the answers about one kind of aggregate are built: its class, its whole document, its
+    compact document (constant in size, built without working anything out), and its links."""
+
+    aggregate: type[Aggregate]
+    whole: Callable[[Any], dict[str, Any]]
+    compact: Callable[[Any], dict[str, Any]]
+    links: Callable[[Any], dict[str, str]]
+
+
+# The aggregates a write answers about, by type name (as the write's idempotency record names them).
+ANSWER_DOCUMENTS: dict[str, AnswerDocuments] = {
+    "Collaboration": AnswerDocuments(
+        Collaboration, collaboration_document, compact_collaboration_document, lambda c: collaboration_links(str(c.id))
+    ),
+    "ExitCase": AnswerDocuments(
+        ExitCase,
+        exit_case_document,
+        compact_exit_case_document,
+        lambda case: exit_case_links(str(case.id), case.collaboration_id),
+    ),
+    "Benefit": AnswerDocuments(
+        Benefit, benefit_document, compact_benefit_document, lambda b: benefit_links(str(b.id), b.collaboration_id)
+    ),
 }
 
 
@@ -140,7 +176,7 @@ def answer_document(aggregate: Any, on: date) -> dict[str, Any]:
     the first answer's day: that document takes "today" from the view's date when there is one
     (and names it as ``as_of``), so the date is set on the aggregate while the document is built,
     and ``as_of`` is given back its value. The other documents do not depend on the day."""
-    _, document = ANSWER_DOCUMENTS[type(aggregate).__name__]
+    document = ANSWER_DOCUMENTS[type(aggregate).__name__].whole
     if not isinstance(aggregate, Collaboration):
         return document(aggregate)
     viewed_as_of = aggregate.viewed_as_of
@@ -153,11 +189,13 @@ def answer_document(aggregate: Any, on: date) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """An Idempotency-Key header, whose request it was and what that request said."""
+    """An Idempotency-Key header, whose request it was and what that request said, and the
+    answer it asked for (``ANSWERS``), which its replays give again."""
 
     principal: str
     key: str
     fingerprint: str
+    answer: str = MINIMAL
 
     @staticmethod
     def fingerprint_of(method: str, path: str, body: Any) -> str:
@@ -167,12 +205,47 @@ class IdempotencyKey:
 
 @dataclass(frozen=True)
 class Written:
-    """The outcome of a command: the JSON-ready result and the log position of its last
-    event (for read-your-writes), and whether it was replayed from an earlier request."""
+    """The outcome of a command: the aggregate as it stood after it, the ids the command
+    returned (``extra``), the day its answer is built as on, the log position of its last event
+    (for read-your-writes), and whether it was replayed from an earlier request, and then the
+    answer that request got (``ANSWERS``).
 
-    result: dict[str, Any]
+    The answer's documents are built when asked for, once: ``compact`` (constant in size, cheap)
+    or ``result`` (the whole document). A replay of a key stored before issue 13 has no aggregate,
+    only the whole answer it stored (``stored_answer``), which is both."""
+
+    aggregate: Any
+    extra: Mapping[str, Any]
+    on: date
     position: int | None
     replayed: bool = False
+    answer: str = MINIMAL
+    stored_answer: dict[str, Any] | None = None
+
+    @functools.cached_property
+    def result(self) -> dict[str, Any]:
+        """The whole document, with the ids the command returned."""
+        if self.stored_answer is not None:
+            return self.stored_answer
+        return {**answer_document(self.aggregate, self.on), **self.extra}
+
+    @functools.cached_property
+    def compact(self) -> dict[str, Any]:
+        """The compact document, with the ids the command returned."""
+        if self.stored_answer is not None:
+            return self.stored_answer
+        return {**ANSWER_DOCUMENTS[type(self.aggregate).__name__].compact(self.aggregate), **self.extra}
+
+    def document(self, answer: str) -> dict[str, Any]:
+        """The answer of that kind: ``MINIMAL``, the compact document; ``REPRESENTATION``, the whole."""
+        return self.result if answer == REPRESENTATION else self.compact
+
+    @property
+    def location(self) -> str | None:
+        """The URL of what was written (None for a whole answer stored before issue 13)."""
+        if self.aggregate is None:
+            return None
+        return ANSWER_DOCUMENTS[type(self.aggregate).__name__].links(self.aggregate)["self"]
 
 
 class CollaborationRecords(Application[UUID]):
@@ -314,9 +387,8 @@ class CollaborationRecords(Application[UUID]):
             review_cycle_months=review_cycle_months,
             provenance=provenance,
         )
-        result = collaboration_document(collaboration)
         try:
-            return self._save(collaboration, result, idempotency)
+            return self._save(collaboration, idempotency)
         except RecordedOutOfOrder:
             raise  # run again from the start, with fresh events
         except IntegrityError:
@@ -558,9 +630,8 @@ class CollaborationRecords(Application[UUID]):
         )
         if self.exists(case.id):
             raise ExitCaseExists(f"this {trigger} already has its exit case, {case.id}", field="trigger")
-        result = exit_case_document(case)
         try:
-            return self._save(case, result, idempotency)
+            return self._save(case, idempotency)
         except RecordedOutOfOrder:
             raise  # run again from the start, with fresh events
         except IntegrityError:
@@ -737,9 +808,8 @@ class CollaborationRecords(Application[UUID]):
             parties=list(parties),
             provenance=provenance,
         )
-        result = benefit_document(benefit)
         try:
-            return self._save(benefit, result, idempotency)
+            return self._save(benefit, idempotency)
         except RecordedOutOfOrder:
             raise  # run again from the start, with fresh events
         except IntegrityError:
@@ -864,7 +934,6 @@ class CollaborationRecords(Application[UUID]):
         return self._change_aggregate(
             lambda: self.benefit(benefit_id),
             mutate,
-            benefit_document,
             "benefit",
             parties_of=lambda benefit: self.collaboration(benefit.collaboration_id).current_parties(),
             **common,
@@ -957,7 +1026,6 @@ class CollaborationRecords(Application[UUID]):
         return self._change_aggregate(
             lambda: self.collaboration(collaboration_id),
             mutate,
-            collaboration_document,
             "collaboration",
             parties_of=lambda collaboration: collaboration.current_parties(),
             **common,
@@ -972,7 +1040,6 @@ class CollaborationRecords(Application[UUID]):
         return self._change_aggregate(
             lambda: self.exit_case(case_id),
             mutate,
-            exit_case_document,
             "exit case",
             parties_of=lambda case: case.parties,
             **common,
@@ -982,7 +1049,6 @@ class CollaborationRecords(Application[UUID]):
         self,
         load: Callable[[], Any],
         mutate: Callable[[Any, Provenance], Mapping[str, Any] | None],
-        document: Callable[[Any], dict[str, Any]],
         what: str,
         *,
         parties_of: Callable[[Any], Collection[str]],
@@ -1011,9 +1077,8 @@ class CollaborationRecords(Application[UUID]):
                 versions = "versions" if len(expected) > 1 else "version"
                 raise VersionMismatch(f"If-Match names {versions} {named} but the {what} is at {aggregate.version}")
             extra = mutate(aggregate, provenance) or {}
-            result = {**document(aggregate), **extra}
             try:
-                return self._save(aggregate, result, idempotency, extra)
+                return self._save(aggregate, idempotency, extra)
             except RecordedOutOfOrder as refused:  # the log was closed past these events' time
                 write_retries.write_retried(write_retries.OUT_OF_ORDER)
                 wait_for_the_clock(refused.closed_at)  # and again, with fresh events
@@ -1028,52 +1093,54 @@ class CollaborationRecords(Application[UUID]):
     def _save(
         self,
         aggregate: Any,
-        result: dict[str, Any],
         idempotency: IdempotencyKey | None,
         extra: Mapping[str, Any] | None = None,
     ) -> Written:
-        """Saves the aggregate's new events and answers ``result``: the aggregate's document (its
-        type's in ``ANSWER_DOCUMENTS``), with ``extra`` (the ids a command returns) merged in.
+        """Saves the aggregate's new events and answers what was written: the aggregate and
+        ``extra`` (the ids a command returns). Its answer (``Written``: the compact or the whole
+        document of its type in ``ANSWER_DOCUMENTS``) is built only when asked for, as on the day
+        of the save.
 
         With an Idempotency-Key, the key is stored with the events, with a bounded record of the
         answer, never the answer itself: the aggregate's type, id and version, the day the
-        document was built on, ``extra``, and (added by the recorder) the log position of the
-        last event. ``_replay`` builds the same answer from it."""
+        answer is built as on, ``extra``, the answer the request asked for, and (added by the
+        recorder) the log position of the last event. ``_replay`` gives the same answer from it."""
+        on = _today()
         request = None
         if idempotency is not None:
-            record = self._idempotency_record(aggregate, extra or {})
-            if record is None:  # an aggregate without a document to rebuild: the whole answer
-                record = result
-            elif record["on"] != _day_of(aggregate.modified_on):
-                # The day turned between the write's events and now: the answer may have been built
-                # on either day. Build it again on the day the record says.
-                result = {**answer_document(aggregate, date.fromisoformat(record["on"])), **(extra or {})}
+            record = self._idempotency_record(aggregate, extra or {}, on, idempotency.answer)
             request = IdempotentRequest(idempotency.principal, idempotency.key, idempotency.fingerprint, record)
         recordings = self.save(aggregate, idempotency=request)
-        return Written(result=result, position=recordings[-1].notification.id if recordings else None)
+        return Written(
+            aggregate=aggregate,
+            extra=dict(extra or {}),
+            on=on,
+            position=recordings[-1].notification.id if recordings else None,
+            answer=idempotency.answer if idempotency is not None else MINIMAL,
+        )
 
     @staticmethod
-    def _idempotency_record(aggregate: Any, extra: Mapping[str, Any]) -> dict[str, Any] | None:
-        """What ``_replay`` needs to answer again as a write on ``aggregate`` answered (None: an
-        aggregate whose answer cannot be rebuilt). Its size does not grow with the aggregate."""
-        kind = type(aggregate).__name__
-        if kind not in ANSWER_DOCUMENTS:
-            return None
+    def _idempotency_record(aggregate: Any, extra: Mapping[str, Any], on: date, answer: str) -> dict[str, Any]:
+        """What ``_replay`` needs to answer again as a write on ``aggregate`` answered. Its size
+        does not grow with the aggregate."""
         return {
             IDEMPOTENCY_RECORD: 1,
-            "type": kind,
+            "type": type(aggregate).__name__,
             "id": str(aggregate.id),
             "version": aggregate.version,
-            "on": date.today().isoformat(),
+            "on": on.isoformat(),
             "extra": dict(extra),
+            "answer": answer,
         }
 
     def _replay(self, idempotency: IdempotencyKey | None) -> Written | None:
         """The answer of the earlier request with this key, if there was one (None: there was
         not, or it was pruned); refused if the key was used for a different request. The answer
-        is rebuilt from the stored record (``_save``): the aggregate as it stood after that write,
-        its document as on the day it was built, and the ids the command returned. A key stored
-        before issue 13 holds the whole answer, which is answered as it is."""
+        is given again from the stored record (``_save``): the aggregate as it stood after that
+        write, its documents as on the day they were first built, the ids the command returned,
+        and the answer that request got (a record from before answers could be compact got the
+        whole document). A key stored before issue 13 holds the whole answer, which is answered
+        as it is."""
         if idempotency is None:
             return None
         rows = self.side_tables.execute(
@@ -1087,16 +1154,29 @@ class CollaborationRecords(Application[UUID]):
                 "this Idempotency-Key was already used for a different request; use a new key", field="Idempotency-Key"
             )
         record = json.loads(rows[0]["result"])
-        if not isinstance(record, dict) or IDEMPOTENCY_RECORD not in record:
-            return Written(result=record, position=None, replayed=True)  # the whole answer (before issue 13)
-        aggregate = self._aggregate_at(record["type"], UUID(record["id"]), record["version"])
-        result = {**answer_document(aggregate, date.fromisoformat(record["on"])), **record["extra"]}
-        return Written(result=result, position=record.get("position"), replayed=True)
+        if not isinstance(record, dict) or IDEMPOTENCY_RECORD not in record:  # the whole answer (before issue 13)
+            return Written(
+                aggregate=None,
+                extra={},
+                on=date.today(),
+                position=None,
+                replayed=True,
+                answer=REPRESENTATION,
+                stored_answer=record,
+            )
+        return Written(
+            aggregate=self._aggregate_at(record["type"], UUID(record["id"]), record["version"]),
+            extra=record["extra"],
+            on=date.fromisoformat(record["on"]),
+            position=record.get("position"),
+            replayed=True,
+            answer=record.get("answer", REPRESENTATION),
+        )
 
     def _aggregate_at(self, kind: str, uuid: UUID, version: int) -> Any:
         """The aggregate as it stood at ``version``: the cached one when it is still there (a
         retry soon after its request), else rebuilt from its snapshot and events up to it."""
-        aggregate_class, _ = ANSWER_DOCUMENTS[kind]
+        aggregate_class = ANSWER_DOCUMENTS[kind].aggregate
         aggregate = self.repository.get(uuid) if self.repository.cache else None
         if aggregate is None or aggregate.version != version:
             aggregate = self.repository.get(uuid, version=version)
@@ -1117,9 +1197,9 @@ class CollaborationRecords(Application[UUID]):
         return self.side_tables.prune_idempotency_keys(cutoff, batch_size=batch_size), cutoff
 
 
-def _day_of(moment: datetime) -> str:
-    """The local date of a moment, as ``date.today()`` would have said then (ISO text)."""
-    return moment.astimezone().date().isoformat()
+def _today() -> date:
+    """The day a write's answer is built as on (what the tests move to cross midnight)."""
+    return date.today()
 
 
 def _uuid(value: str, not_found: type[DomainError] = CollaborationNotFound, what: str = "collaboration") -> UUID:

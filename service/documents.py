@@ -10,12 +10,18 @@ from typing import Any
 
 from domain.benefit import CATEGORIES, STAGES, SUB_CATEGORIES, Benefit
 from domain.collaboration import Collaboration
-from domain.exit_case import ExitCase
+from domain.exit_case import CaseFigures, ExitCase
 from projections.event_documents import (  # the event's public shape, shared with the projections
     decimal_text,
     jsonable,
     utc_text,
 )
+
+API = "/api/v1"
+# How many of the newest entries of a list that grows with every event of its kind (a
+# collaboration's reviews and variations, a benefit's measurements) a document shows; the whole
+# list is a paginated resource of its own, linked from the document, and ``<list>_total`` counts it.
+PREVIEW = 20
 
 
 def by_version(entries: Iterable[Any]) -> list[Any]:
@@ -24,7 +30,79 @@ def by_version(entries: Iterable[Any]) -> list[Any]:
     return sorted(entries, key=lambda entry: entry.version)
 
 
+# ---------------------------------------------------------------------------- links
+def collaboration_links(collaboration_id: str) -> dict[str, str]:
+    """Where a collaboration's document, history, reviews and variations are."""
+    one = f"{API}/collaborations/{collaboration_id}"
+    return {"self": one, "history": f"{one}/history", "reviews": f"{one}/reviews", "variations": f"{one}/variations"}
+
+
+def exit_case_links(case_id: str, collaboration_id: str) -> dict[str, str]:
+    """Where an exit case's document and its history (its figures event by event) are, and its collaboration."""
+    one = f"{API}/exit-cases/{case_id}"
+    return {"self": one, "history": f"{one}/history", "collaboration": f"{API}/collaborations/{collaboration_id}"}
+
+
+def benefit_links(benefit_id: str, collaboration_id: str) -> dict[str, str]:
+    """Where a benefit's document and measurements are; its events are in its collaboration's history."""
+    one = f"{API}/benefits/{benefit_id}"
+    collaboration = f"{API}/collaborations/{collaboration_id}"
+    return {
+        "self": one,
+        "history": f"{collaboration}/history?kind=benefit",
+        "measurements": f"{one}/measurements",
+        "collaboration": collaboration,
+    }
+
+
+def newest(entries: list[Any]) -> list[Any]:
+    """The ``PREVIEW`` newest of entries kept in the order they were recorded, still in that order."""
+    return entries[-PREVIEW:]
+
+
+# --------------------------------------------------------------------- collaborations
+def review_document(review: Any) -> dict[str, Any]:
+    return {"outcome": review.outcome, "held_on": review.held_on.isoformat(), "source_version": review.version}
+
+
+def variation_document(variation: Any) -> dict[str, Any]:
+    return {
+        "clause": variation.clause,
+        "summary": variation.summary,
+        "effective_on": variation.effective_on.isoformat(),
+        "source_version": variation.version,
+    }
+
+
+def compact_collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
+    """What a write on a collaboration answers by default: its id and version, its fields whose
+    size does not grow with its events, and links to the whole document and its history. Built
+    from the aggregate's own fields alone: nothing is computed (no shares or budgets in effect)."""
+    return {
+        "id": str(collaboration.id),
+        "version": collaboration.version,
+        "name": collaboration.name,
+        "purpose": collaboration.purpose,
+        "status": collaboration.status,
+        "lead_force": collaboration.lead_force,
+        "parties": [
+            {"force": party, "joined_on": collaboration.joined_on[party].isoformat()} for party in collaboration.parties
+        ],
+        "governance_body": collaboration.governance_body,
+        "review_cycle_months": collaboration.review_cycle_months,
+        "established_on": collaboration.established_on.isoformat(),
+        "created_at": utc_text(collaboration.created_on),
+        "modified_at": utc_text(collaboration.modified_on),
+        "terminated_on": jsonable(collaboration.terminated_on),
+        "links": collaboration_links(str(collaboration.id)),
+    }
+
+
 def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
+    """A collaboration's whole state. Its reviews and variations, which grow with every one held
+    or agreed and change no figure, are previewed: the ``PREVIEW`` newest, with their totals and
+    links to the paginated lists."""
+
     def apportionment(entry: Any) -> dict[str, Any]:
         return {
             "function_id": entry.function_id,
@@ -72,20 +150,7 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             }
         )
     return {
-        "id": str(collaboration.id),
-        "version": collaboration.version,
-        "name": collaboration.name,
-        "purpose": collaboration.purpose,
-        "status": collaboration.status,
-        "lead_force": collaboration.lead_force,
-        "parties": [
-            {"force": party, "joined_on": collaboration.joined_on[party].isoformat()} for party in collaboration.parties
-        ],
-        "governance_body": collaboration.governance_body,
-        "review_cycle_months": collaboration.review_cycle_months,
-        "established_on": collaboration.established_on.isoformat(),
-        "created_at": utc_text(collaboration.created_on),
-        "modified_at": utc_text(collaboration.modified_on),
+        **compact_collaboration_document(collaboration),
         "functions": functions,
         "apportionments": [apportionment(a) for a in collaboration.apportionments if a.function_id is None],
         "exit_terms": [
@@ -125,19 +190,10 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             }
             for contract in by_version(collaboration.contracts.values())
         ],
-        "reviews": [
-            {"outcome": r.outcome, "held_on": r.held_on.isoformat(), "source_version": r.version}
-            for r in collaboration.reviews
-        ],
-        "variations": [
-            {
-                "clause": v.clause,
-                "summary": v.summary,
-                "effective_on": v.effective_on.isoformat(),
-                "source_version": v.version,
-            }
-            for v in collaboration.variations
-        ],
+        "reviews": [review_document(review) for review in newest(collaboration.reviews)],
+        "reviews_total": len(collaboration.reviews),
+        "variations": [variation_document(variation) for variation in newest(collaboration.variations)],
+        "variations_total": len(collaboration.variations),
         "notices": [
             {
                 "force": notice.force,
@@ -165,25 +221,16 @@ def collaboration_document(collaboration: Collaboration) -> dict[str, Any]:
             {"force": force, "effective_on": entry.effective_on.isoformat(), "source_version": entry.version}
             for force, entry in sorted(collaboration.withdrawn.items(), key=lambda item: item[1].version)
         ],
-        "terminated_on": jsonable(collaboration.terminated_on),
         "as_of": jsonable(collaboration.viewed_as_of),
     }
 
 
-def exit_case_document(case: ExitCase) -> dict[str, Any]:
-    """An exit case: its figures at the top (claimed, assessed, agreed, paid, outstanding, and
-    by head), then every fact behind them with the version of the event that recorded it."""
-    figures = case.figures()
-
-    def line(entry: Any) -> dict[str, Any]:
-        return {
-            "head": entry.head,
-            "amount": str(entry.amount),
-            "description": entry.description,
-            "evidence": entry.evidence,
-        }
-
-    settlement = case.settlement
+# ------------------------------------------------------------------------- exit cases
+def compact_exit_case_document(case: ExitCase, figures: CaseFigures | None = None) -> dict[str, Any]:
+    """What a write on an exit case answers by default: its id and version, what it is about,
+    its status and money totals, and links. The totals are sums over the case's facts; nothing
+    else is worked out (no figures by head, no instalment schedule)."""
+    figures = figures or case.figures()
     return {
         "id": str(case.id),
         "version": case.version,
@@ -204,6 +251,26 @@ def exit_case_document(case: ExitCase) -> dict[str, Any]:
         "written_off": jsonable(figures.written_off),
         "paid": str(figures.paid),
         "outstanding": jsonable(figures.outstanding),
+        "links": exit_case_links(str(case.id), case.collaboration_id),
+    }
+
+
+def exit_case_document(case: ExitCase) -> dict[str, Any]:
+    """An exit case: its figures at the top (claimed, assessed, agreed, paid, outstanding, and
+    by head), then every fact behind them with the version of the event that recorded it."""
+    figures = case.figures()
+
+    def line(entry: Any) -> dict[str, Any]:
+        return {
+            "head": entry.head,
+            "amount": str(entry.amount),
+            "description": entry.description,
+            "evidence": entry.evidence,
+        }
+
+    settlement = case.settlement
+    return {
+        **compact_exit_case_document(case, figures),
         "by_head": [
             {"head": head, **{name: jsonable(amount) for name, amount in amounts.items()}}
             for head, amounts in sorted(figures.by_head.items())
@@ -280,18 +347,37 @@ def exit_case_document(case: ExitCase) -> dict[str, Any]:
     }
 
 
-def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, Any]:
-    """A benefit: what it is, how it is doing, then every fact behind it with the version of
-    the event that recorded it. Values and percentages are decimal strings. Realisation counts
-    every current measurement (it is read on the latest period end, as the realisation
-    projection reads it); a benefit viewed ``as_of`` a date has only the facts effective by then."""
-    current = benefit.current_measurements()
-    on = max((measurement.period_end for measurement in current), default=benefit.identified_on)
-    current_ids = {measurement.measurement_id for measurement in current}
+# --------------------------------------------------------------------------- benefits
+def level_document(value: Decimal | None, day: date | None) -> dict[str, str] | None:
+    """A baseline or a target: a value on a date."""
+    return None if value is None or day is None else {"value": decimal_text(value), "on": day.isoformat()}
 
-    def level(value: Decimal | None, day: date | None) -> dict[str, str] | None:
-        return None if value is None or day is None else {"value": decimal_text(value), "on": day.isoformat()}
 
+def measurement_documents(benefit: Benefit, measurements: Iterable[Any]) -> list[dict[str, Any]]:
+    """Some of a benefit's measurements, each saying whether it counts (is not restated)."""
+    restated = benefit.restated_by
+    return [
+        {
+            "id": measurement.measurement_id,
+            "period_start": measurement.period_start.isoformat(),
+            "period_end": measurement.period_end.isoformat(),
+            "value": decimal_text(measurement.value),
+            "source": measurement.source,
+            "measurer": measurement.measurer,
+            "restates": measurement.restates,
+            "restated_by": restated.get(measurement.measurement_id),
+            "current": measurement.measurement_id not in restated,
+            "effective_on": measurement.effective_on.isoformat(),
+            "source_version": measurement.version,
+        }
+        for measurement in measurements
+    ]
+
+
+def compact_benefit_document(benefit: Benefit) -> dict[str, Any]:
+    """What a write on a benefit answers by default: its id and version, what it is and where it
+    stands (definition, baseline, target, stage, status), and links. Its realisation, worked out
+    from every measurement, and its lists are in the whole document."""
     return {
         "id": str(benefit.id),
         "version": benefit.version,
@@ -306,8 +392,8 @@ def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, A
         "measure": benefit.measure,
         "unit": benefit.unit,
         "tolerance": jsonable(benefit.tolerance),
-        "baseline": level(benefit.baseline_value, benefit.baseline_on),
-        "target": level(benefit.target_value, benefit.target_on),
+        "baseline": level_document(benefit.baseline_value, benefit.baseline_on),
+        "target": level_document(benefit.target_value, benefit.target_on),
         "owner": benefit.owner,
         "function_id": benefit.function_id,
         "attribution": {force: decimal_text(share) for force, share in sorted(benefit.attribution.items())},
@@ -318,30 +404,32 @@ def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, A
         "identified_on": benefit.identified_on.isoformat(),
         "created_at": utc_text(benefit.created_on),
         "modified_at": utc_text(benefit.modified_on),
+        "links": benefit_links(str(benefit.id), benefit.collaboration_id),
+    }
+
+
+def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, Any]:
+    """A benefit: what it is, how it is doing, then every fact behind it with the version of
+    the event that recorded it. Values and percentages are decimal strings. Realisation counts
+    every current measurement (it is read on the latest period end, as the realisation
+    projection reads it); a benefit viewed ``as_of`` a date has only the facts effective by then.
+    Its measurements, one a period for as long as it is measured, are previewed: the ``PREVIEW``
+    newest recorded, with their total and a link to the paginated list."""
+    current = benefit.current_measurements()
+    on = max((measurement.period_end for measurement in current), default=benefit.identified_on)
+    measurements = by_version(benefit.measurements)
+    return {
+        **compact_benefit_document(benefit),
         "realisation": {
             "on": on.isoformat(),
             "cumulative": benefit.is_cumulative,
             **benefit.realisation(on).as_dict(),
         },
-        "measurements": [
-            {
-                "id": measurement.measurement_id,
-                "period_start": measurement.period_start.isoformat(),
-                "period_end": measurement.period_end.isoformat(),
-                "value": decimal_text(measurement.value),
-                "source": measurement.source,
-                "measurer": measurement.measurer,
-                "restates": measurement.restates,
-                "restated_by": benefit.restated_by.get(measurement.measurement_id),
-                "current": measurement.measurement_id in current_ids,
-                "effective_on": measurement.effective_on.isoformat(),
-                "source_version": measurement.version,
-            }
-            for measurement in by_version(benefit.measurements)
-        ],
+        "measurements": measurement_documents(benefit, newest(measurements)),
+        "measurements_total": len(measurements),
         "baselines": [
             {
-                **level(entry.value, entry.on),
+                **level_document(entry.value, entry.on),
                 "effective_on": entry.effective_on.isoformat(),
                 "source_version": entry.version,
             }
@@ -349,7 +437,7 @@ def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, A
         ],
         "targets": [
             {
-                **level(entry.value, entry.on),
+                **level_document(entry.value, entry.on),
                 "effective_on": entry.effective_on.isoformat(),
                 "source_version": entry.version,
             }

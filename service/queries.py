@@ -19,8 +19,11 @@ answers never changes afterwards. Answers are JSON-ready documents (``service.do
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from math import ceil
 from typing import Any
 from uuid import UUID
@@ -38,7 +41,16 @@ from projections.decision_log import DecisionFilters, UnknownDecision
 from projections.event_documents import event_document
 from projections.lag import ProjectionLag, projection_lag
 from service.application import CollaborationRecords
-from service.documents import benefit_document, by_version, collaboration_document, exit_case_document, register_entry
+from service.documents import (
+    benefit_document,
+    by_version,
+    collaboration_document,
+    exit_case_document,
+    measurement_documents,
+    register_entry,
+    review_document,
+    variation_document,
+)
 from service.errors import CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.exit_documents import EventSources, decoupling_document, quote_document, reconciliation_document
 from service.persistence import recorded_at_text
@@ -46,6 +58,16 @@ from service.persistence import recorded_at_text
 __all__ = ["BENEFIT_ROW_FIELDS", "DecisionFilters", "RecordQueries", "UnknownDecision"]
 
 READ_CHUNK = 500  # events read at a time when a history is streamed
+FIRST_CHUNK = 64  # events first read of each stream of a history: many are short, and a page needs few of each
+PROBES = 64  # versions of a stream looked up at once when finding where its events pass a log position
+# A page of a history (a collaboration's events, exit figures event by event): events by default
+# (small records come back whole) and at most.
+HISTORY_PAGE = 1000
+MAX_HISTORY_PAGE = 5000
+# A page of a list that grows with its events (a collaboration's reviews and variations, a
+# benefit's measurements): entries by default and at most.
+LIST_PAGE = 100
+MAX_LIST_PAGE = 1000
 # The kinds of a collaboration's history: its own events, its exit cases', its benefits'.
 HISTORY_KINDS = {"collaboration": "Collaboration", "exit_case": "ExitCase", "benefit": "Benefit"}
 
@@ -72,6 +94,39 @@ class ProjectionBehind(RuntimeError):
             f"read (at position {position} of {head}); try again in {retry_after} s"
         )
         self.name, self.position, self.head, self.retry_after = name, position, head, retry_after
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a list read with a cursor (``after``): its items, and the cursor the next page
+    starts after (the last item's), None when the list ends with this page."""
+
+    items: list[dict[str, Any]]
+    next_after: int | None
+
+
+def page_of(items: Iterable[dict[str, Any]], limit: int | None, cursor: Callable[[dict[str, Any]], int]) -> Page:
+    """The first ``limit`` of ``items`` (all of them with None), reading one more to know whether
+    the list goes on; ``cursor`` is an item's place in the list (a log position, a version)."""
+    if limit is None:
+        return Page(list(items), None)
+    taken = list(islice(items, limit + 1))
+    if len(taken) <= limit:
+        return Page(taken, None)
+    return Page(taken[:limit], cursor(taken[limit - 1]))
+
+
+def by_position(item: dict[str, Any]) -> int:
+    return item["position"]
+
+
+def by_source_version(item: dict[str, Any]) -> int:
+    return item["source_version"]
+
+
+def versioned_after(entries: Sequence[Any], after: int) -> Sequence[Any]:
+    """The entries (in the order recorded, so by version) recorded after version ``after``."""
+    return entries[bisect_right(entries, after, key=lambda entry: entry.version) :]
 
 
 class RecordQueries:
@@ -178,15 +233,51 @@ class RecordQueries:
             self.records.collaboration(collaboration_id, version=version, as_of=as_of, known_at=known_at)
         )
 
+    def reviews(
+        self,
+        collaboration_id: str,
+        *,
+        after: int = 0,
+        limit: int = LIST_PAGE,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A page of the collaboration's reviews (now, or as it stood), in the order they were
+        recorded: those recorded after version ``after``."""
+        collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+        return versioned_page(collaboration, collaboration.reviews, review_document, after=after, limit=limit)
+
+    def variations(
+        self,
+        collaboration_id: str,
+        *,
+        after: int = 0,
+        limit: int = LIST_PAGE,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A page of the collaboration's variations (now, or as it stood), in the order they were
+        recorded: those recorded after version ``after``."""
+        collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)
+        return versioned_page(collaboration, collaboration.variations, variation_document, after=after, limit=limit)
+
     def history(
-        self, collaboration_id: str, *, upto_version: int | None = None, kind: str | None = None
+        self,
+        collaboration_id: str,
+        *,
+        upto_version: int | None = None,
+        kind: str | None = None,
+        after: int = 0,
     ) -> tuple[int, Iterator[dict[str, Any]]]:
         """The collaboration's version (now, or ``upto_version``), and every event of it and of
         its children (its exit cases, and its benefits, which the realisation projection lists)
         in log order, each with its ``aggregate_type``, log ``position`` and chain ``hash``:
         only those of one ``kind`` (``HISTORY_KINDS``) if given; with ``upto_version``, only
-        those recorded up to that version of the collaboration. Streams are read a chunk at a
-        time and merged by position, so an export of a long history stays in bounded memory."""
+        those recorded up to that version of the collaboration; only those after log position
+        ``after``. Each stream is read from its first event after ``after`` (found in a few
+        indexed reads, ``_first_version_after``), a chunk at a time as the merge by position
+        takes them, with the chain rows of that chunk only: a page, or the history up to an early
+        version, reads what it answers and little more, and an export stays in bounded memory."""
         records = self.records
         collaboration = records.collaboration(collaboration_id)  # 404 for an unknown id
         version = collaboration.version if upto_version is None else min(upto_version, collaboration.version)
@@ -201,26 +292,74 @@ class RecordQueries:
             chain = records.side_tables.stream_chain(collaboration.id, versions=[version])
             last_position = chain.get(version, (None,))[0]
         lte = {collaboration.id: version}
-
-        def stream_items(stream: UUID, aggregate: str) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
-            chain = records.side_tables.stream_chain(stream)  # version -> (position, hash): small
-            after = 0
-            while True:
-                events = list(records.events.get(stream, gt=after, lte=lte.get(stream), limit=READ_CHUNK))
-                for event in events:
-                    position, digest = chain.get(event.originator_version, (None, None))
-                    if last_position is not None and (position is None or position > last_position):
-                        return
-                    item = {**event_document(event), "aggregate_type": aggregate, "position": position, "hash": digest}
-                    yield (position if position is not None else 0, event.originator_version), item
-                if len(events) < READ_CHUNK:
-                    return
-                after = events[-1].originator_version
-
         merged = heapq.merge(
-            *(stream_items(stream, aggregate) for stream, aggregate in streams), key=lambda pair: pair[0]
+            *(
+                self._stream_history(stream, aggregate, after=after, lte=lte.get(stream), last_position=last_position)
+                for stream, aggregate in streams
+            ),
+            key=lambda pair: pair[0],
         )
         return version, (item for _, item in merged)
+
+    def history_page(
+        self,
+        collaboration_id: str,
+        *,
+        after: int = 0,
+        limit: int = HISTORY_PAGE,
+        upto_version: int | None = None,
+        kind: str | None = None,
+    ) -> tuple[int, Page]:
+        """A page of ``history``: its first ``limit`` events after log position ``after``, and
+        the position to read on from (None at the end)."""
+        version, items = self.history(collaboration_id, upto_version=upto_version, kind=kind, after=after)
+        return version, page_of(items, limit, by_position)
+
+    def _stream_history(
+        self, stream: UUID, aggregate: str, *, after: int, lte: int | None, last_position: int | None
+    ) -> Iterator[tuple[tuple[int, int], dict[str, Any]]]:
+        """One stream's events after log position ``after`` (up to version ``lte``; none past
+        ``last_position``), each keyed by (position, version) for the merge. Chunks start small
+        and double, since many streams (a benefit's) are short and a page takes few of each."""
+        records = self.records
+        gt = self._first_version_after(stream, after, lte) - 1 if after > 0 else 0
+        chunk = min(FIRST_CHUNK, READ_CHUNK)
+        while True:
+            events = list(records.events.get(stream, gt=gt, lte=lte, limit=chunk))
+            if not events:
+                return
+            chain = records.side_tables.stream_chain(stream, versions=[event.originator_version for event in events])
+            for event in events:
+                position, digest = chain.get(event.originator_version, (None, None))
+                if last_position is not None and (position is None or position > last_position):
+                    return
+                item = {**event_document(event), "aggregate_type": aggregate, "position": position, "hash": digest}
+                yield (position if position is not None else 0, event.originator_version), item
+            if len(events) < chunk:
+                return
+            gt = events[-1].originator_version
+            chunk = min(2 * chunk, READ_CHUNK)
+
+    def _first_version_after(self, stream: UUID, after: int, lte: int | None) -> int:
+        """The first version of the stream (up to ``lte``) whose event is after log position
+        ``after``; one past the last if none is. A stream's events take log positions in the
+        order of their versions, so it is searched for: ``PROBES`` versions looked up in one
+        indexed read narrow it down ``PROBES``-fold (three reads for 50,000 events). An event
+        not in the hash chain (stored before it existed) counts as before every position."""
+        last = lte
+        if last is None:
+            newest = self.records.recorder.select_events(stream, desc=True, limit=1)
+            last = newest[0].originator_version if newest else 0
+        low, high = 1, last + 1  # the answer is in [low, high]
+        while low < high:
+            probes = range(low, high, ceil((high - low) / PROBES))
+            chain = self.records.side_tables.stream_chain(stream, versions=list(probes))
+            for probe in probes:
+                if chain.get(probe, (0, ""))[0] > after:
+                    high = probe
+                    break
+                low = probe + 1
+        return low
 
     def events_of(self, collaboration_id: str, *, known_at: datetime | None = None) -> list[dict[str, Any]]:
         """The collaboration's own events (as its history lists them), those recorded by ``known_at``."""
@@ -315,15 +454,29 @@ class RecordQueries:
         }
 
     def force_exit_cost_history(
-        self, collaboration_id: str, force: str, *, as_of: date | None = None, known_at: datetime | None = None
+        self,
+        collaboration_id: str,
+        force: str,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        after: int = 0,
     ) -> list[dict[str, Any]]:
         """The rows of the force's exit figures, one per event that changed them (the exit-cost
         history projection); with ``as_of``/``known_at``, only the rows of events recorded by
-        then that had taken effect by then. A force that is not a party is refused."""
+        then that had taken effect by then; only those of events after log position ``after``.
+        A force that is not a party is refused."""
         self._as_it_stood(as_of, known_at)
         self.records.collaboration(collaboration_id).check_is_party(force, "force")  # 404, 422
         rows = self._caught_up("exit_cost_history").force_history(collaboration_id, force)
-        return rows_as_they_stood(rows, as_of, known_at)
+        return rows_after(rows_as_they_stood(rows, as_of, known_at), after)
+
+    def force_exit_cost_history_page(
+        self, collaboration_id: str, force: str, *, after: int = 0, limit: int = HISTORY_PAGE
+    ) -> Page:
+        """A page of ``force_exit_cost_history``: its first ``limit`` rows after log position
+        ``after``. (The projection reads the force's rows whole; the answer is bounded.)"""
+        return page_of(self.force_exit_cost_history(collaboration_id, force, after=after), limit, by_position)
 
     # ---------------------------------------------------------------------------- exit cases
     def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> dict[str, Any]:
@@ -348,14 +501,20 @@ class RecordQueries:
         return cases
 
     def case_exit_cost_history(
-        self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+        self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None, after: int = 0
     ) -> list[dict[str, Any]]:
         """The exit case's figures, one row per event that changed them (the exit-cost history
-        projection); with ``as_of``/``known_at``, the rows as they stood."""
+        projection); with ``as_of``/``known_at``, the rows as they stood; only those of events
+        after log position ``after``."""
         self._as_it_stood(as_of, known_at)
         self.records.exit_case(case_id)  # 404 for an unknown case
         rows = self._caught_up("exit_cost_history").case_history(case_id)
-        return rows_as_they_stood(rows, as_of, known_at)
+        return rows_after(rows_as_they_stood(rows, as_of, known_at), after)
+
+    def case_exit_cost_history_page(self, case_id: str, *, after: int = 0, limit: int = HISTORY_PAGE) -> Page:
+        """A page of ``case_exit_cost_history``: its first ``limit`` rows after log position
+        ``after``. (The projection reads the case's rows whole; the answer is bounded.)"""
+        return page_of(self.case_exit_cost_history(case_id, after=after), limit, by_position)
 
     def reconciliation(
         self,
@@ -421,6 +580,30 @@ class RecordQueries:
     ) -> dict[str, Any]:
         """The benefit now, or as it stood (realisation computed on ``as_of``)."""
         return benefit_document(self.records.benefit(benefit_id, as_of=as_of, known_at=known_at), as_of=as_of)
+
+    def measurements(
+        self,
+        benefit_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = LIST_PAGE,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A page of the benefit's measurements (now, or as it stood), in the order they were
+        recorded: those recorded after version ``after``, ``limit`` of them (None: all, as the web
+        view lists them)."""
+        benefit = self.records.benefit(benefit_id, as_of=as_of, known_at=known_at)
+        entries = versioned_after(by_version(benefit.measurements), after)
+        taken = entries if limit is None else entries[: limit + 1]  # one more: does the list go on?
+        page = page_of(measurement_documents(benefit, taken), limit, by_source_version)
+        return {
+            "benefit_id": str(benefit.id),
+            "version": benefit.version,
+            "total": len(benefit.measurements),
+            "items": page.items,
+            "next_after": page.next_after,
+        }
 
     def benefit_ids(self, collaboration_id: str) -> list[str]:
         """The ids of a collaboration's benefits, from the realisation projection: every benefit
@@ -538,6 +721,26 @@ def known_by(events: list[dict[str, Any]], known_at: datetime | None) -> list[di
     if known_at is None:
         return events
     return [event for event in events if datetime.fromisoformat(event["recorded_at"]) <= known_at]
+
+
+def rows_after(rows: list[dict[str, Any]], after: int) -> list[dict[str, Any]]:
+    """History rows (in log order) of events after log position ``after``."""
+    return rows if after <= 0 else rows[bisect_right(rows, after, key=by_position) :]
+
+
+def versioned_page(
+    collaboration: Any, entries: Sequence[Any], document: Callable[[Any], dict[str, Any]], *, after: int, limit: int
+) -> dict[str, Any]:
+    """A page of a collaboration's list (reviews, variations: kept in the order recorded), of
+    the entries recorded after version ``after``."""
+    page = page_of((document(entry) for entry in versioned_after(entries, after)), limit, by_source_version)
+    return {
+        "collaboration_id": str(collaboration.id),
+        "version": collaboration.version,
+        "total": len(entries),
+        "items": page.items,
+        "next_after": page.next_after,
+    }
 
 
 def rows_as_they_stood(

@@ -9,11 +9,12 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any, NoReturn
+from urllib.parse import urlencode
 
 from flask import current_app, g, jsonify, request
 from flask.wrappers import Response
 
-from service.application import CollaborationRecords, IdempotencyKey, Written
+from service.application import MINIMAL, REPRESENTATION, CollaborationRecords, IdempotencyKey, Written
 from service.auth import FailedSignIns, Principal, TokenStore
 from service.problems import http_problem
 from service.queries import RecordQueries
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 REALM = "collaboration-records"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+PREFER = "Prefer"
+PREFERENCE_APPLIED = "Preference-Applied"
 READ_YOUR_WRITES_TIMEOUT = 5.0
 # RFC 9110 8.8.3 and 13.1.1: If-Match is "*" or a comma-separated list of entity tags. Our
 # tags are "<version>": one to nineteen ASCII digits (a version is a 64-bit integer).
@@ -36,6 +39,12 @@ IF_MATCH_PATTERN = r'^(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\
 IDEMPOTENCY_KEY_LENGTH = 255
 IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_LENGTH}}}$"
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+# What a client may send as Prefer (visible ASCII, spaces and tabs): what it holds beyond a
+# ``return`` preference is ignored.
+PREFER_PATTERN = r"^[\t\x20-\x7e]*$"
+# The preferences of a Prefer header (RFC 7240 section 2): comma-separated, each a token,
+# optionally "=" a token or a quoted string (which may hold commas), then parameters after ";".
+_PREFERENCES = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*")+')
 
 
 class ProblemRaised(Exception):
@@ -154,7 +163,22 @@ def refuse_if_match() -> None:
         fail(412, "If-Match cannot match a record that does not exist yet; send the create without it")
 
 
-def idempotency_key() -> IdempotencyKey | None:
+def preferred_return() -> str | None:
+    """The ``return`` preference of the request's Prefer headers (RFC 7240): ``minimal`` or
+    ``representation``, or None when they name neither. Preferences are hints: an unknown one
+    or an unknown value is ignored, never refused; of several ``return`` preferences the first
+    counts (section 2)."""
+    for header in request.headers.getlist(PREFER):
+        for preference in _PREFERENCES.findall(header):
+            name, _, value = preference.split(";", 1)[0].partition("=")
+            if name.strip().lower() == "return":
+                value = value.strip().strip('"').lower()
+                return value if value in (MINIMAL, REPRESENTATION) else None
+    return None
+
+
+def idempotency_key(answer: str = MINIMAL) -> IdempotencyKey | None:
+    """The request's Idempotency-Key, with what the request said and the answer it asked for."""
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
         return None
@@ -165,7 +189,7 @@ def idempotency_key() -> IdempotencyKey | None:
             errors={IDEMPOTENCY_KEY: [f"must be 1 to {IDEMPOTENCY_KEY_LENGTH} visible ASCII characters"]},
         )
     fingerprint = IdempotencyKey.fingerprint_of(request.method, request.path, request.get_json(silent=True))
-    return IdempotencyKey(principal=current_principal().id, key=key, fingerprint=fingerprint)
+    return IdempotencyKey(principal=current_principal().id, key=key, fingerprint=fingerprint, answer=answer)
 
 
 # ---------------------------------------------------------------------------- responses
@@ -178,12 +202,19 @@ def about_collaboration(document: dict[str, Any], status: int = 200) -> Response
 
 
 def record(command: Callable[..., Written], *args: Any, creating: bool = False, **fields: Any) -> Response:
-    """Runs a write command as the caller and answers 201 with its result.
+    """Runs a write command as the caller and answers 201 with what it wrote.
 
     The caller, If-Match and Idempotency-Key come from the request, never from the body.
     After the write, the register is brought up to it so the caller reads its own write.
-    A malformed header is refused (400) before any precondition is judged (412)."""
-    idempotency = idempotency_key()
+    A malformed header is refused (400) before any precondition is judged (412).
+
+    The answer is the aggregate's compact document (its id, version, the ids the write made,
+    its fields of constant size, links), or with ``Prefer: return=representation`` its whole
+    document; ``Location`` is the aggregate's URL. A replay answers as the first request was
+    answered, whatever the replaying request prefers: ``Preference-Applied`` names the
+    preference only when the answer is the one the request asked for."""
+    requested = preferred_return()
+    idempotency = idempotency_key(requested or MINIMAL)
     if creating:
         refuse_if_match()
     else:
@@ -191,11 +222,28 @@ def record(command: Callable[..., Written], *args: Any, creating: bool = False, 
     written = command(*args, caller=current_principal().caller, idempotency=idempotency, **fields)
     if written.position is not None:
         catch_register_up_to(written.position)
-    response = about_collaboration(written.result, status=201)
-    if creating:
-        response.headers["Location"] = f"{request.path}/{written.result['id']}"
+    answer = written.answer if written.replayed else (requested or MINIMAL)
+    document = written.document(answer)
+    response = about_collaboration(document, status=201)
+    response.vary.add(PREFER)
+    if requested == answer:
+        response.headers[PREFERENCE_APPLIED] = f"return={answer}"
+    if written.location is not None:
+        response.headers["Location"] = written.location
+    elif creating:  # a whole answer stored before issue 13 names no URL
+        response.headers["Location"] = f"{request.path}/{document['id']}"
     if written.replayed:
         response.headers[IDEMPOTENT_REPLAYED] = "true"
+    return response
+
+
+def with_next_page(response: Response, next_after: int | None) -> Response:
+    """Adds ``Link: <...>; rel="next"`` to a page whose list goes on after ``next_after``: this
+    request's URL with ``after`` moved on, its other parameters kept."""
+    if next_after is not None:
+        query = [(name, value) for name, value in request.args.items(multi=True) if name != "after"]
+        query.append(("after", str(next_after)))
+        response.headers.add("Link", f'<{request.path}?{urlencode(query)}>; rel="next"')
     return response
 
 

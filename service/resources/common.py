@@ -9,9 +9,18 @@ import marshmallow as ma
 
 from domain.values import REFERENCE_LENGTH, TEXT_LENGTH
 from service.exports import FORMATS
-from service.fields import Code, Date, OptionalText, Text, Timestamp
+from service.fields import Code, Date, OptionalText, QueryInteger, Text, Timestamp
 from service.limits import MAX_HEADER_FIELD_BYTES
-from service.web import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_LENGTH, IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
+from service.queries import HISTORY_PAGE, LIST_PAGE, MAX_HISTORY_PAGE, MAX_LIST_PAGE
+from service.web import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    IF_MATCH_PATTERN,
+    PREFER,
+    PREFER_PATTERN,
+    PREFERENCE_APPLIED,
+)
 
 MAX_PAGE = 1_000_000
 MAX_POSITION = 2**63 - 1  # versions and log positions are 64-bit signed integers in the store
@@ -25,11 +34,27 @@ ETAG_HEADER = {
 }
 WRITE_HEADERS = {
     **ETAG_HEADER,
+    "Location": {
+        "description": "The URL of the collaboration, exit case or benefit written (its links.self)",
+        "schema": {"type": "string"},
+    },
+    PREFERENCE_APPLIED: {
+        "description": "`return=minimal` or `return=representation` when the answer is the one the request's "
+        "Prefer header asked for (RFC 7240)",
+        "schema": {"type": "string", "enum": ["return=minimal", "return=representation"]},
+    },
+    "Vary": {"description": "`Prefer`: the answer depends on it", "schema": {"type": "string"}},
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
+# What a write answers (``service/web.py``, ``record``): by default, and with return=minimal.
+COMPACT_ANSWER = (
+    "By default (or with `Prefer: return=minimal`), the compact answer: the id and version, the ids this write "
+    "made, the fields whose size does not grow with the record, and `links` (`self`, `history`). With `Prefer: "
+    "return=representation`, the whole document, as a GET of `links.self` answers it, with the same ids."
+)
 WRITE_PARAMETERS = [
     {
         "in": "header",
@@ -45,9 +70,18 @@ WRITE_PARAMETERS = [
     },
     {
         "in": "header",
+        "name": PREFER,
+        "required": False,
+        "description": "RFC 7240. `return=minimal` (the default): answer the compact document; "
+        "`return=representation`: answer the whole document, as a GET of it does. Other preferences are ignored.",
+        "schema": {"type": "string", "maxLength": MAX_HEADER_FIELD_BYTES - len("Prefer: "), "pattern": PREFER_PATTERN},
+    },
+    {
+        "in": "header",
         "name": IDEMPOTENCY_KEY,
         "required": False,
-        "description": "Repeat a POST safely: the same key from the same token returns the first answer and "
+        "description": "Repeat a POST safely: the same key from the same token returns the first answer (the "
+        "compact or the whole document, as the first request asked, whatever the repeat's Prefer) and "
         "records nothing new; the same key with a different request is refused with 422. 1 to "
         f"{IDEMPOTENCY_KEY_LENGTH} visible ASCII characters, e.g. a UUID.",
         "schema": {
@@ -61,12 +95,26 @@ WRITE_PARAMETERS = [
 
 
 def write_route(blp: Any, rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A POST route of ``blp``, documented with the If-Match and Idempotency-Key headers it honours."""
+    """A POST route of ``blp``, documented with the If-Match, Prefer and Idempotency-Key headers it honours."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         return blp.route(rule, methods=["POST"])(blp.doc(parameters=WRITE_PARAMETERS)(func))
 
     return decorator
+
+
+def write_answer(blp: Any, compact: type[ma.Schema], whole: type[ma.Schema], headers: dict[str, Any]) -> Any:
+    """Documents a write's 201: ``compact`` by default, ``whole`` with Prefer: return=representation."""
+    return blp.response(201, {"oneOf": [compact, whole]}, description=f"Recorded. {COMPACT_ANSWER}", headers=headers)
+
+
+# The Link header of a page that has a next one.
+NEXT_PAGE_HEADER = {
+    "Link": {
+        "description": 'The next page, when there is one: `<...?after=N...>; rel="next"` (N is next_after)',
+        "schema": {"type": "string"},
+    }
+}
 
 
 # How many members an object (a body, a query string, a claim line) may have beyond its schema's
@@ -142,6 +190,48 @@ class TemporalQuerySchema(Schema):
             "description": "Only facts recorded at or before this RFC 3339 time (e.g. 2019-04-01T09:30:00Z), "
             "back-dated corrections recorded later left out. Before the thing was recorded: 404"
         }
+    )
+
+
+class HistoryPageQuerySchema(Schema):
+    """A page of a history, in log order: read on with the previous page's ``next_after``."""
+
+    after = QueryInteger(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=MAX_POSITION),
+        metadata={"description": "Answer the events after this log position: the previous page's next_after"},
+    )
+    limit = QueryInteger(
+        load_default=HISTORY_PAGE,
+        validate=ma.validate.Range(min=1, max=MAX_HISTORY_PAGE),
+        metadata={
+            "description": f"Events per JSON page: {HISTORY_PAGE} by default, at most {MAX_HISTORY_PAGE}. A CSV "
+            "export runs to the end, so `limit` with it is 422"
+        },
+    )
+
+
+class ListPageQuerySchema(Schema):
+    """A page of a list kept in the order recorded: read on with the previous page's ``next_after``."""
+
+    after = QueryInteger(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=MAX_POSITION),
+        metadata={"description": "Answer the entries recorded after this version: the previous page's next_after"},
+    )
+    limit = QueryInteger(
+        load_default=LIST_PAGE,
+        validate=ma.validate.Range(min=1, max=MAX_LIST_PAGE),
+        metadata={"description": f"Entries per page: {LIST_PAGE} by default, at most {MAX_LIST_PAGE}"},
+    )
+
+
+def next_after(what: str) -> ma.fields.Integer:
+    """The cursor of the next page: the last item's place (``what``), or null at the end."""
+    return ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": f"Pass as `after` for the next page: the last item's {what}; null: this is the end"},
     )
 
 

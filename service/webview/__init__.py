@@ -584,6 +584,8 @@ def benefit_page(benefit_id: str) -> Any:
         "benefit.html",
         title=f"Benefit: {benefit['title']}",
         b=benefit,
+        # Every measurement, not the document's preview of the newest.
+        measurements=queries.measurements(benefit_id, limit=None, as_of=as_of, known_at=known_at)["items"],
         events=queries.stream_events(benefit_id, known_at=known_at),
         as_of=as_of,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.integration.http_support import Http
+from tests.integration.http_support import REPRESENTATION, Http
 
 BASE = "/api/v1/collaborations"
 CASES = "/api/v1/exit-cases"
@@ -20,7 +20,8 @@ def at(day: str, **body: Any) -> dict[str, Any]:
 
 
 def posted(http: Http, path: str, body: dict[str, Any], token: str | None = "admin", **headers: str) -> dict[str, Any]:
-    response = http.post(path, body, token, **headers)
+    """POSTs a write that must be recorded, asking for the whole document (the scenarios check it)."""
+    response = http.post(path, body, token, **{**REPRESENTATION, **headers})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -95,7 +96,7 @@ def alliance(http: Http, *, direction: bool = True, decoupling: bool = True) -> 
 def open_case(http: Http, collaboration_id: str, token: str | None = "admin", **overrides: Any) -> dict[str, Any]:
     """Opens West Mercia's withdrawal case (or what ``overrides`` say)."""
     body = at("2019-11-01", collaboration_id=collaboration_id, trigger="withdrawal", force=WM, **overrides)
-    response = http.post(CASES, body, token)
+    response = http.post(CASES, body, token, **REPRESENTATION)
     assert response.status_code == 201, response.get_json()
     assert response.headers["Location"] == f"{CASES}/{response.get_json()['id']}"
     return response.get_json()

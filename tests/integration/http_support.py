@@ -16,6 +16,8 @@ from service.app import create_app
 from service.auth import TokenStore
 
 PROBLEM_JSON = "application/problem+json"
+# Asks a write for the whole document rather than the compact answer it gives by default.
+REPRESENTATION = {"Prefer": "return=representation"}
 PROBLEM_BASE = "https://collaboration-records/problems/"
 WHEN = {"effective_on": "2012-04-01", "reason": "Agreed by the Alliance board", "approval_ref": "AB-2012-04"}
 ALLIANCE = {
@@ -74,9 +76,16 @@ class Http:
         return response.get_json()["function_id"]
 
     def history(self, collaboration_id: str) -> list[dict[str, Any]]:
-        response = self.get(f"/api/v1/collaborations/{collaboration_id}/history")
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()["items"]
+        """The collaboration's whole history, page after page."""
+        items: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            response = self.get(f"/api/v1/collaborations/{collaboration_id}/history?after={after}")
+            assert response.status_code == 200, response.get_json()
+            items += response.get_json()["items"]
+            after = response.get_json()["next_after"]
+            if after is None:
+                return items
 
     def version(self, collaboration_id: str) -> int:
         response = self.get(f"/api/v1/collaborations/{collaboration_id}")

@@ -21,7 +21,14 @@ from service.resources.benefits.schemas import (
     PortfolioDocument,
 )
 from tests.integration import http_support
-from tests.integration.http_support import BENEFIT, BENEFIT_WRITES, Http, assert_problem, benefit_write_requests
+from tests.integration.http_support import (
+    BENEFIT,
+    BENEFIT_WRITES,
+    REPRESENTATION,
+    Http,
+    assert_problem,
+    benefit_write_requests,
+)
 
 http = http_support.http
 http_any = http_support.http_any
@@ -37,7 +44,8 @@ def at(day: str, **body: Any) -> dict[str, Any]:
 
 
 def posted(http: Http, path: str, body: dict[str, Any], token: str | None = "admin", **headers: str) -> dict[str, Any]:
-    response = http.post(path, body, token, **headers)
+    """POSTs a write that must be recorded, asking for the whole document (the tests check it)."""
+    response = http.post(path, body, token, **{**REPRESENTATION, **headers})
     assert response.status_code == 201, response.get_json()
     assert response.headers["ETag"] == f'"{response.get_json()["version"]}"'
     return response.get_json()
@@ -59,7 +67,10 @@ def got(http: Http, path: str, token: str | None = "admin") -> dict[str, Any]:
 
 def identify(http: Http, collaboration_id: str, token: str | None = "admin", **overrides: Any) -> dict[str, Any]:
     response = http.post(
-        f"{COLLABORATIONS}/{collaboration_id}/benefits", at("2019-04-01", **{**BENEFIT, **overrides}), token
+        f"{COLLABORATIONS}/{collaboration_id}/benefits",
+        at("2019-04-01", **{**BENEFIT, **overrides}),
+        token,
+        **REPRESENTATION,
     )
     assert response.status_code == 201, response.get_json()
     document = response.get_json()

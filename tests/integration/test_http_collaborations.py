@@ -16,7 +16,7 @@ from service.resources.collaborations.schemas import (
     RegisterPageSchema,
 )
 from tests.integration import http_support
-from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
+from tests.integration.http_support import ALLIANCE, REPRESENTATION, WHEN, Http, assert_problem
 
 # Fixtures shared by the HTTP tests.
 collaboration = http_support.collaboration
@@ -49,7 +49,7 @@ def refused(
 
 # -------------------------------------------------------------------------------- establish
 def test_establish_answers_201_with_the_document_its_version_and_where_it_lives(http: Http) -> None:
-    response = http.post(BASE, ALLIANCE)
+    response = http.post(BASE, ALLIANCE, **REPRESENTATION)
 
     assert response.status_code == 201
     body = response.get_json()
@@ -206,7 +206,7 @@ def test_a_function_is_added_and_its_id_returned(http: Http, collaboration: dict
         "annual_budget": "2000000.00",
         **WHEN,
     }
-    response = http.post(url(collaboration, "/functions"), body)
+    response = http.post(url(collaboration, "/functions"), body, **REPRESENTATION)
 
     assert response.status_code == 201
     result = response.get_json()
@@ -267,7 +267,7 @@ def test_a_function_budget_is_set_for_a_financial_year(http: Http, collaboration
     function_id = http.add_function(collaboration["id"])
     body = {"financial_year": "2019/20", "annual_budget": "10500000.00", **WHEN}
 
-    response = http.post(url(collaboration, f"/functions/{function_id}/budgets"), body)
+    response = http.post(url(collaboration, f"/functions/{function_id}/budgets"), body, **REPRESENTATION)
 
     assert response.status_code == 201
     [function] = response.get_json()["functions"]
@@ -306,7 +306,9 @@ def test_shares_are_agreed_for_all_functions_and_for_one(http: Http, collaborati
     for_one = {"function_id": function_id, "basis": "usage", "shares": {"west-mercia": "0.5", "warwickshire": "0.5"}}
 
     first = http.post(url(collaboration, "/apportionments"), {**for_all, **WHEN})
-    second = http.post(url(collaboration, "/apportionments"), {**for_one, **WHEN, "effective_on": "2013-04-01"})
+    second = http.post(
+        url(collaboration, "/apportionments"), {**for_one, **WHEN, "effective_on": "2013-04-01"}, **REPRESENTATION
+    )
 
     assert first.status_code == 201 and second.status_code == 201
     document = second.get_json()
@@ -352,7 +354,7 @@ def test_exit_terms_are_agreed(http: Http, collaboration: dict[str, Any]) -> Non
         **WHEN,
     }
 
-    response = http.post(url(collaboration, "/exit-terms"), body)
+    response = http.post(url(collaboration, "/exit-terms"), body, **REPRESENTATION)
 
     assert response.status_code == 201
     [terms] = response.get_json()["exit_terms"]
@@ -393,7 +395,7 @@ ASSET = {
 
 
 def test_a_joint_asset_is_registered(http: Http, collaboration: dict[str, Any]) -> None:
-    response = http.post(url(collaboration, "/assets"), {**ASSET, **WHEN})
+    response = http.post(url(collaboration, "/assets"), {**ASSET, **WHEN}, **REPRESENTATION)
 
     assert response.status_code == 201
     result = response.get_json()
@@ -433,7 +435,7 @@ def test_a_contract_is_committed_for_a_function(http: Http, collaboration: dict[
         **WHEN,
     }
 
-    response = http.post(url(collaboration, "/contracts"), body)
+    response = http.post(url(collaboration, "/contracts"), body, **REPRESENTATION)
 
     assert response.status_code == 201
     result = response.get_json()
@@ -475,7 +477,7 @@ def test_committing_a_contract_against_a_rule_is_refused(
 def test_a_review_and_a_variation_are_recorded(http: Http, collaboration: dict[str, Any]) -> None:
     review = http.post(url(collaboration, "/reviews"), {"outcome": "Continue; refresh the ICT ratio", **WHEN})
     variation = http.post(
-        url(collaboration, "/variations"), {"clause": "7.2", "summary": "Notice is 12 months", **WHEN}
+        url(collaboration, "/variations"), {"clause": "7.2", "summary": "Notice is 12 months", **WHEN}, **REPRESENTATION
     )
 
     assert review.status_code == 201 and variation.status_code == 201

@@ -43,7 +43,7 @@ from tests.integration.exit_case_support import (
     posted,
     west_mercia_warwickshire,
 )
-from tests.integration.http_support import Http, assert_problem
+from tests.integration.http_support import REPRESENTATION, Http, assert_problem
 
 http = http_support.http
 http_any = http_support.http_any
@@ -239,7 +239,9 @@ def test_the_history_of_the_case_has_a_row_per_event_that_changed_its_figures(ht
 def test_opening_a_withdrawal_case_answers_201_with_the_case_its_etag_and_location(http_any: Http) -> None:
     http = http_any
     alliance_ = alliance(http)
-    response = http.post(CASES, at("2019-11-01", collaboration_id=alliance_.id, trigger="withdrawal", force=WM))
+    response = http.post(
+        CASES, at("2019-11-01", collaboration_id=alliance_.id, trigger="withdrawal", force=WM), **REPRESENTATION
+    )
 
     assert response.status_code == 201, response.get_json()
     document = response.get_json()
@@ -756,7 +758,7 @@ def test_if_match_guards_every_case_write(http: Http) -> None:
     response = http.post(f"{one}/claims", CLAIM, **{"If-Match": '"1"'})
     assert response.status_code == 201, response.get_json()
     assert response.headers["ETag"] == '"2"'
-    assert "Location" not in response.headers
+    assert response.headers["Location"] == one  # every write answers where its exit case is
     refused_and_nothing_recorded(http, case_id, f"{one}/claims", CLAIM, 400, "bad-request", **{"If-Match": "1"})
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from service.resources.collaborations.schemas import ExitCostsDocument, NoticeServedDocument, RegisterPageSchema
 from tests.integration import http_support
-from tests.integration.http_support import Http, assert_problem
+from tests.integration.http_support import REPRESENTATION, Http, assert_problem
 
 http = http_support.http
 http_any = http_support.http_any
@@ -23,7 +23,8 @@ def at(day: str, **body: Any) -> dict[str, Any]:
 
 
 def posted(http: Http, path: str, body: dict[str, Any], token: str | None = "admin") -> dict[str, Any]:
-    response = http.post(path, body, token)
+    """POSTs a write that must be recorded, asking for the whole document (the tests check it)."""
+    response = http.post(path, body, token, **REPRESENTATION)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

@@ -12,7 +12,7 @@ import pytest
 
 from service.fields import Date, DecimalString, QueryInteger, Text, Timestamp, WholeNumber
 from tests.integration import http_support
-from tests.integration.http_support import WHEN, WRITES, Http, assert_problem, write_requests
+from tests.integration.http_support import REPRESENTATION, WHEN, WRITES, Http, assert_problem, write_requests
 
 http = http_support.http
 http_any = http_support.http_any
@@ -36,7 +36,8 @@ def refused(
 
 
 def accepted(http: Http, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = http.post(path, body)
+    """POSTs a write that must be recorded; answers the whole document (what was recorded)."""
+    response = http.post(path, body, **REPRESENTATION)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

@@ -25,6 +25,7 @@ from tests.integration.exit_case_support import alliance as exit_alliance
 from tests.integration.exit_case_support import at as case_at
 from tests.integration.http_support import (
     BENEFIT_WRITES,
+    REPRESENTATION,
     WHEN,
     WRITES,
     Http,
@@ -235,7 +236,7 @@ def warwickshire_left(http: Http, alliance: tuple[str, str]) -> tuple[str, str]:
     """The collaboration after Warwickshire served notice and left on it (by its own token)."""
     prepare(http, *alliance, "party-withdrawals")
     path, body = write_requests(*alliance)["party-withdrawals"]
-    response = http.post(path, {**WHEN, **body}, http.token("force", WK))
+    response = http.post(path, {**WHEN, **body}, http.token("force", WK), **REPRESENTATION)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["withdrawals"][0]["force"] == WK
     return alliance

@@ -93,7 +93,7 @@ def assert_small_record(row: dict[str, Any], answer: dict[str, Any]) -> dict[str
     assert record[IDEMPOTENCY_RECORD] == 1
     assert record["id"] == answer["id"] and record["version"] == answer["version"]
     assert isinstance(record["position"], int)
-    assert set(record) == {IDEMPOTENCY_RECORD, "type", "id", "version", "on", "extra", "position"}
+    assert set(record) == {IDEMPOTENCY_RECORD, "type", "id", "version", "on", "extra", "answer", "position"}
     assert all(answer[name] == value for name, value in record["extra"].items())  # the ids the command returned
     return record
 
@@ -262,9 +262,12 @@ def test_a_replay_rebuilds_the_answer_from_a_snapshot_and_the_events_after_it(sn
 def test_the_record_is_the_same_size_however_long_the_aggregate(records: CollaborationRecords):
     collaboration_id = establish(records)
     sizes = {}
-    for number in range(1, 151):
-        key = IdempotencyKey("token-1", f"review-{number:03d}", "print")
-        written = records.hold_review(collaboration_id, outcome=f"review {number}", caller=ADMIN, idempotency=key, **ON)
+    shares = {"west-mercia": "0.69", "warwickshire": "0.31"}
+    for number in range(1, 151):  # apportionments, which the whole document lists every one of
+        key = IdempotencyKey("token-1", f"shares-{number:03d}", "print")
+        written = records.agree_apportionment(
+            collaboration_id, function_id=None, basis="fixed_ratio", shares=shares, caller=ADMIN, idempotency=key, **ON
+        )
         if number in (1, 150):
             row = stored_row(records, "token-1", key.key)
             sizes[number] = len(row["result"].encode())
@@ -332,14 +335,14 @@ def test_an_answer_built_today_is_the_document_itself(records: CollaborationReco
     assert built_in_2090 == collaboration_document(collaboration)  # nothing of it depends on the day
 
 
-def test_a_write_whose_day_turned_while_it_was_answered_is_answered_as_recorded(
+def test_a_write_is_answered_as_on_the_day_its_record_keeps(
     records: CollaborationRecords, monkeypatch: pytest.MonkeyPatch
 ):
-    """If the day turned between the write's events and its save (simulated: its events are
-    dated the day before), the answer is built again on the day the record keeps, so that its
-    replay is the same answer."""
+    """The answer is built when it is asked for, after the save, as on the day the write's
+    idempotency record keeps, never on the day it happens to be built: if the day turns between
+    the write and its answer (simulated: the write runs on 1999-12-31), the first answer and its
+    replay are built as on the same day."""
     collaboration_id = establish(records)
-    monkeypatch.setattr(application, "_day_of", lambda moment: "1999-12-31")
     built_on: list[date] = []
     real_answer_document = application.answer_document
 
@@ -349,15 +352,19 @@ def test_a_write_whose_day_turned_while_it_was_answered_is_answered_as_recorded(
 
     monkeypatch.setattr(application, "answer_document", answer_document_spy)
     key = IdempotencyKey("token-1", "midnight", "print")
+    with monkeypatch.context() as on_the_day:
+        on_the_day.setattr(application, "_today", lambda: date(1999, 12, 31))
+        first = records.hold_review(collaboration_id, outcome="at midnight", caller=ADMIN, idempotency=key, **ON)
 
-    first = records.hold_review(collaboration_id, outcome="at midnight", caller=ADMIN, idempotency=key, **ON)
-
+    assert built_on == []  # nothing is built until the answer is asked for
     record = json.loads(stored_row(records, "token-1", "midnight")["result"])
-    assert built_on == [date.fromisoformat(record["on"])]  # built again, on the recorded day
+    assert record["on"] == "1999-12-31" and first.on == date(1999, 12, 31)
+    assert first.result["version"] == 2 and first.result["as_of"] is None
+    assert built_on == [date(1999, 12, 31)]  # asked for today, built as on the record's day
     again = records.hold_review(collaboration_id, outcome="at midnight", caller=ADMIN, idempotency=key, **ON)
-    assert built_on == [date.fromisoformat(record["on"])] * 2
     assert again.replayed and again.result == first.result
-    assert first.result == RecordQueries(records).collaboration(collaboration_id)
+    assert built_on == [date(1999, 12, 31)] * 2
+    assert first.result == RecordQueries(records).collaboration(collaboration_id)  # no budget turns on that day
 
 
 def test_concurrent_creates_with_one_key_record_once(database_url: str):

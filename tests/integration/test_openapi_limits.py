@@ -55,7 +55,7 @@ from service.fields import (
 )
 from service.resources.audit.schemas import Ed25519PublicKey, KeyName
 from service.resources.collaborations.schemas import financial_year_pattern
-from service.web import IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN
+from service.web import IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN, PREFER_PATTERN
 from tests.integration import http_support
 from tests.integration.http_support import WHEN, Http, write_requests
 
@@ -320,6 +320,7 @@ PROVEN = {
     financial_year_pattern(),
     IDEMPOTENCY_KEY_PATTERN,
     IF_MATCH_PATTERN,
+    PREFER_PATTERN,
     KeyName.json_schema["pattern"],
     Ed25519PublicKey.json_schema["pattern"],
 }
@@ -495,6 +496,35 @@ def test_any_if_match_the_document_allows_is_judged_never_refused_as_malformed(h
         assert response.status_code in (201, 412), (tags, response.get_json())
 
     judged()
+
+
+def test_any_prefer_the_document_allows_is_taken_and_only_a_return_preference_changes_the_answer(
+    http: Http,
+) -> None:
+    collaboration = http.establish()
+    path, body = write_requests(collaboration["id"], "-")["reviews"]
+    documented = next(
+        parameter["schema"]
+        for parameter in spec_of(http)["paths"]["/api/v1/collaborations/{collaboration_id}/reviews"]["post"][
+            "parameters"
+        ]
+        if parameter["name"] == "Prefer"
+    )
+
+    @LIVE
+    @given(prefer=st.one_of(from_schema({**documented, "maxLength": 200}), st.just("return=representation")))
+    def taken(prefer: str) -> None:
+        response = http.post(path, {**WHEN, **body}, Prefer=prefer)
+        assert response.status_code == 201, (prefer, response.get_json())
+        whole = "functions" in response.get_json()
+        applied = response.headers.get("Preference-Applied")
+        assert applied in (None, "return=minimal", "return=representation"), prefer
+        assert applied is None or applied == f"return={'representation' if whole else 'minimal'}", prefer
+        if "return" not in prefer.lower():  # anything else is ignored: the default answer
+            assert not whole and applied is None, prefer
+        assert (applied == "return=representation") == whole, prefer
+
+    taken()
 
 
 def test_a_timestamp_in_year_one_or_ten_thousand_in_utc_is_answered(http: Http) -> None:

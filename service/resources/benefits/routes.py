@@ -18,7 +18,7 @@ from service import exports, web
 from service.api import Blueprint
 from service.resources import common
 from service.resources.benefits import schemas as s
-from service.resources.common import WRITE_HEADERS, TemporalQuerySchema
+from service.resources.common import NEXT_PAGE_HEADER, WRITE_HEADERS, TemporalQuerySchema
 
 blp = Blueprint(
     "benefits",
@@ -33,20 +33,21 @@ ONE = "/benefits/<uuid:benefit_id>"
 OF_COLLABORATION = "/collaborations/<uuid:collaboration_id>/benefits"
 BENEFIT_ETAG = 'The benefit\'s version, e.g. "3"; send it back in If-Match'
 ETAG_HEADER = {"ETag": {"description": BENEFIT_ETAG, "schema": {"type": "string"}}}
-BENEFIT_WRITE_HEADERS = {**WRITE_HEADERS, **ETAG_HEADER}
-CREATED_HEADERS = {
-    **BENEFIT_WRITE_HEADERS,
-    "Location": {"description": "The new benefit: /api/v1/benefits/{id}", "schema": {"type": "string"}},
+BENEFIT_WRITE_HEADERS = {
+    **WRITE_HEADERS,
+    **ETAG_HEADER,
+    "Location": {"description": "The benefit: /api/v1/benefits/{id}", "schema": {"type": "string"}},
 }
 
 
 write_route = functools.partial(common.write_route, blp)
+write_answer = functools.partial(common.write_answer, blp, headers=BENEFIT_WRITE_HEADERS)
 
 
 # ----------------------------------------------------------------- a collaboration's benefits
 @write_route(OF_COLLABORATION)
 @blp.arguments(s.IdentifyBenefitSchema)
-@blp.response(201, s.BenefitDocument, headers=CREATED_HEADERS)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
 @blp.problems(404, 409, 412)
 def identify(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Identify a benefit of the collaboration
@@ -60,9 +61,7 @@ def identify(body: dict[str, Any], collaboration_id: UUID) -> Response:
     benefit and `Location: /api/v1/benefits/{id}`. A force token identifies benefits only of
     collaborations its force is a current party of (403).
     """
-    response = web.record(web.records().identify_benefit, str(collaboration_id), creating=True, **body)
-    response.headers["Location"] = f"/api/v1{BENEFITS}/{response.get_json()['id']}"
-    return response
+    return web.record(web.records().identify_benefit, str(collaboration_id), creating=True, **body)
 
 
 @blp.route(OF_COLLABORATION, methods=["GET"])
@@ -134,13 +133,34 @@ def show(args: dict[str, Any], benefit_id: UUID) -> Response:
     `as_of` (a date) answers with only the facts effective on or before it, realisation computed
     on that date; `known_at` (an RFC 3339 time) with only the events recorded at or before it.
     Asking about a time before the benefit was identified (or recorded) is 404.
+
+    Its measurements, one a period for as long as it is measured, are previewed: the newest 20
+    recorded, with `measurements_total`; all of them are at `links.measurements`, a page at a
+    time. Realisation counts every one.
     """
     return web.about_collaboration(web.queries().benefit(str(benefit_id), **args))
 
 
+@blp.route(f"{ONE}/measurements", methods=["GET"])
+@blp.arguments(s.MeasurementsQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.MeasurementsPageDocument, headers={**ETAG_HEADER, **NEXT_PAGE_HEADER})
+@blp.problems(404)
+def measurements(args: dict[str, Any], benefit_id: UUID) -> Response:
+    """Every measurement of the benefit, a page at a time (an extension of the v1 contract)
+
+    In the order recorded: the measurements recorded after version `after` (0, the default:
+    from the first), `limit` of them (100 by default, at most 1000); `next_after` (also `Link:
+    <...>; rel="next"`) is the last one's `source_version`, null on the last page; `total` counts
+    them all. The benefit's document shows only the newest 20. `as_of` and `known_at` answer as
+    it stood, as for the benefit.
+    """
+    document = web.queries().measurements(str(benefit_id), **args)
+    return web.with_next_page(web.about_collaboration(document), document["next_after"])
+
+
 @write_route(f"{ONE}/measurements")
 @blp.arguments(s.MeasurementSchema)
-@blp.response(201, s.MeasurementRecordedDocument, headers=BENEFIT_WRITE_HEADERS)
+@write_answer(s.CompactMeasurementRecordedDocument, s.MeasurementRecordedDocument)
 @blp.problems(404, 409, 412)
 def record_measurement(body: dict[str, Any], benefit_id: UUID) -> Response:
     """Record a measurement for a period; answers with its `measurement_id`
@@ -156,7 +176,7 @@ def record_measurement(body: dict[str, Any], benefit_id: UUID) -> Response:
 
 @write_route(f"{ONE}/stage")
 @blp.arguments(s.StageSchema)
-@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
 @blp.problems(404, 409, 412)
 def change_stage(body: dict[str, Any], benefit_id: UUID) -> Response:
     """Move the benefit to a business-case stage (0-5), and optionally to a later status
@@ -170,7 +190,7 @@ def change_stage(body: dict[str, Any], benefit_id: UUID) -> Response:
 
 @write_route(f"{ONE}/target")
 @blp.arguments(s.TargetSchema)
-@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
 @blp.problems(404, 409, 412)
 def revise_target(body: dict[str, Any], benefit_id: UUID) -> Response:
     """Revise the target: a new value and date, its own event with its reason
@@ -182,7 +202,7 @@ def revise_target(body: dict[str, Any], benefit_id: UUID) -> Response:
 
 @write_route(f"{ONE}/baseline")
 @blp.arguments(s.BaselineSchema)
-@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
 @blp.problems(404, 409, 412)
 def rebaseline(body: dict[str, Any], benefit_id: UUID) -> Response:
     """Re-baseline: a new baseline value and date, its own event with its reason
@@ -194,7 +214,7 @@ def rebaseline(body: dict[str, Any], benefit_id: UUID) -> Response:
 
 @write_route(f"{ONE}/definition")
 @blp.arguments(s.DefinitionSchema)
-@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
 @blp.problems(404, 409, 412)
 def define(body: dict[str, Any], benefit_id: UUID) -> Response:
     """Complete or change how the benefit is measured and who owns it
@@ -208,7 +228,7 @@ def define(body: dict[str, Any], benefit_id: UUID) -> Response:
 
 @write_route(f"{ONE}/reopening")
 @blp.arguments(s.ReopeningSchema)
-@blp.response(201, s.BenefitDocument, headers=BENEFIT_WRITE_HEADERS)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
 @blp.problems(404, 409, 412)
 def reopen(body: dict[str, Any], benefit_id: UUID) -> Response:
     """Reopen: move the benefit back to an earlier status (and stage), recorded with its reason

@@ -14,6 +14,7 @@ import marshmallow as ma
 
 from domain.benefit import CATEGORIES, DIRECTIONS, PILLARS, STAGES, STATUSES, SUB_CATEGORIES, UNITS
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH
+from service.documents import PREVIEW
 from service.fields import (
     FORCE_CODE,
     MAX_FORCES,
@@ -28,7 +29,14 @@ from service.fields import (
     WholeNumber,
     known_force,
 )
-from service.resources.common import ExportFormatSchema, Schema, TemporalQuerySchema, WriteSchema
+from service.resources.common import (
+    ExportFormatSchema,
+    ListPageQuerySchema,
+    Schema,
+    TemporalQuerySchema,
+    WriteSchema,
+    next_after,
+)
 
 CATEGORY_CODES = ", ".join(f"{code} {name}" for code, name in CATEGORIES.items())
 SUB_CATEGORY_CODES = ", ".join(f"{code} {name}" for code, name in SUB_CATEGORIES.items())
@@ -287,7 +295,18 @@ class RealisationDocument(Schema):
     compared_value = decimal_figure("The value realisation compares with the target")
 
 
-class BenefitDocument(Schema):
+class BenefitLinksDocument(Schema):
+    self = ma.fields.String(required=True, metadata={"description": "This benefit: GET it for its realisation"})
+    history = ma.fields.String(
+        required=True, metadata={"description": "Its events, in its collaboration's history (kind=benefit)"}
+    )
+    measurements = ma.fields.String(required=True, metadata={"description": "All its measurements, paginated"})
+    collaboration = ma.fields.String(required=True, metadata={"description": "Its collaboration"})
+
+
+class CompactBenefitDocument(Schema):
+    """What a write on a benefit answers by default: the same size however many measurements it has."""
+
     id = ma.fields.String(required=True)
     version = ma.fields.Integer(required=True, metadata={"description": "Also sent as the ETag"})
     collaboration_id = ma.fields.String(required=True)
@@ -317,8 +336,25 @@ class BenefitDocument(Schema):
     identified_on = ma.fields.Date(required=True)
     created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     modified_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    links = ma.fields.Nested(BenefitLinksDocument, required=True)
+
+
+class BenefitDocument(CompactBenefitDocument):
+    """A benefit, its realisation and the facts behind it (a GET, or a write's answer with Prefer:
+    return=representation)."""
+
     realisation = ma.fields.Nested(RealisationDocument, required=True)
-    measurements = ma.fields.List(ma.fields.Nested(MeasurementDocument), required=True)
+    measurements = ma.fields.List(
+        ma.fields.Nested(MeasurementDocument),
+        required=True,
+        metadata={
+            "description": f"The {PREVIEW} newest recorded, in the order recorded; all of them are at "
+            "links.measurements (realisation counts every one)"
+        },
+    )
+    measurements_total = ma.fields.Integer(
+        required=True, metadata={"description": "How many measurements there are in all"}
+    )
     baselines = ma.fields.List(ma.fields.Nested(LevelEntryDocument), required=True)
     targets = ma.fields.List(ma.fields.Nested(LevelEntryDocument), required=True)
     stages = ma.fields.List(ma.fields.Nested(StageEntryDocument), required=True)
@@ -326,8 +362,28 @@ class BenefitDocument(Schema):
     as_of = ma.fields.Date(required=True, allow_none=True)
 
 
+def new_measurement_id() -> ma.fields.String:
+    return ma.fields.String(required=True, metadata={"description": "The new measurement's id"})
+
+
+class CompactMeasurementRecordedDocument(CompactBenefitDocument):
+    measurement_id = new_measurement_id()
+
+
 class MeasurementRecordedDocument(BenefitDocument):
-    measurement_id = ma.fields.String(required=True, metadata={"description": "The new measurement's id"})
+    measurement_id = new_measurement_id()
+
+
+class MeasurementsQuerySchema(TemporalQuerySchema, ListPageQuerySchema):
+    """A page of a benefit's measurements, now or as it stood."""
+
+
+class MeasurementsPageDocument(Schema):
+    benefit_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "The benefit's version; the ETag"})
+    total = ma.fields.Integer(required=True, metadata={"description": "How many measurements there are in all"})
+    items = ma.fields.List(ma.fields.Nested(MeasurementDocument), required=True)
+    next_after = next_after("source_version")
 
 
 class TotalDocument(Schema):

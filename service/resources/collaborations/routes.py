@@ -14,7 +14,7 @@ from service import exports, web
 from service.api import Blueprint
 from service.resources import common
 from service.resources.collaborations import schemas as s
-from service.resources.common import ETAG_HEADER, WRITE_HEADERS, ApprovedWriteSchema
+from service.resources.common import ETAG_HEADER, NEXT_PAGE_HEADER, WRITE_HEADERS, ApprovedWriteSchema
 
 blp = Blueprint(
     "collaborations",
@@ -27,6 +27,7 @@ ONE = "/<uuid:collaboration_id>"
 
 
 write_route = functools.partial(common.write_route, blp)
+write_answer = functools.partial(common.write_answer, blp, headers=WRITE_HEADERS)
 
 
 # --------------------------------------------------------------------- the register
@@ -46,7 +47,7 @@ def search_register(args: dict[str, Any]) -> Response:
 
 @write_route("")
 @blp.arguments(s.EstablishSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(412)
 def establish(body: dict[str, Any]) -> Response:
     """Establish a collaboration
@@ -69,13 +70,18 @@ def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
     that date: parties joined, functions added and not yet decoupled, budgets, shares, terms,
     assets, contracts, notices and directions effective by then. Combined, they reproduce what a
     board saw on the day it decided. Either one before the collaboration existed is 404.
+
+    Reviews and variations, which change no figure and grow with every one recorded, are
+    previewed: the newest 20 of each, in the order recorded, with `reviews_total` and
+    `variations_total`; all of them are at `links.reviews` and `links.variations`, a page at a
+    time. `links.history` is its history.
     """
     return web.about_collaboration(web.queries().collaboration(str(collaboration_id), **args))
 
 
 @blp.route(f"{ONE}/history", methods=["GET"])
 @blp.arguments(s.HistoryQuerySchema, location="query", unknown=ma.RAISE)
-@blp.response(200, s.HistorySchema, headers=ETAG_HEADER)
+@blp.response(200, s.HistorySchema, headers={**ETAG_HEADER, **NEXT_PAGE_HEADER})
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def history(args: dict[str, Any], collaboration_id: UUID) -> Response:
@@ -85,28 +91,74 @@ def history(args: dict[str, Any], collaboration_id: UUID) -> Response:
     cite as sources), ordered by their `position` in the global log; each names its `stream_id`
     and `aggregate_type` (`Collaboration`, `ExitCase` or `Benefit`), and its `version` is in that
     stream. `kind` keeps one kind only (`collaboration`, `exit_case` or `benefit`); `upto_version`
-    keeps the events recorded up to that version of the collaboration. The ETag is the
-    collaboration's version.
+    keeps the events recorded up to that version of the collaboration (and reads no further). The
+    ETag is the collaboration's version.
+
+    JSON comes in pages of `limit` events (1000 by default, at most 5000) after the log position
+    `after` (0, the default: from the start). `next_after` is the last event's position, to pass
+    as `after` for the next page, also linked as `Link: <...>; rel="next"`; it is null on the
+    last page. Positions only grow, so walking the pages gives every event once, in order.
 
     Answers JSON, or CSV with `?format=csv` or `Accept: text/csv` (`format` wins): a streamed
-    download with the columns `position`, `stream_id`, `aggregate_type`, `version`, `type`,
-    `effective_on`, `recorded_at`, `actor`, `reason`, `evidence`, `approval_ref`, `hash` and
-    `data` (JSON). A client that accepts neither gets 406.
+    download of every event after `after` (no pages: `limit` with it is 422) with the columns
+    `position`, `stream_id`, `aggregate_type`, `version`, `type`, `effective_on`, `recorded_at`,
+    `actor`, `reason`, `evidence`, `approval_ref`, `hash` and `data` (JSON). A client that accepts
+    neither gets 406.
     """
     as_csv = exports.wants_csv(args.pop("format", None))
     one = str(collaboration_id)
-    version, items = web.queries().history(one, **args)
     if as_csv:
+        exports.refuse_paging("limit")
+        args.pop("limit")
+        version, items = web.queries().history(one, **args)
         response = exports.csv_response(items, exports.HISTORY_COLUMNS, f"collaboration-{collaboration_id}-history.csv")
     else:
-        response = exports.negotiated(jsonify({"collaboration_id": one, "items": list(items)}))
+        version, page = web.queries().history_page(one, **args)
+        document = {"collaboration_id": one, "items": page.items, "next_after": page.next_after}
+        response = web.with_next_page(exports.negotiated(jsonify(document)), page.next_after)
     response.set_etag(str(version))
     return response
 
 
+@blp.route(f"{ONE}/reviews", methods=["GET"])
+@blp.arguments(s.ListQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ReviewsPageDocument, headers={**ETAG_HEADER, **NEXT_PAGE_HEADER})
+@blp.problems(404)
+def reviews(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Every review of the collaboration, a page at a time (an extension of the v1 contract)
+
+    In the order recorded: the reviews recorded after version `after` (0, the default: from the
+    first), `limit` of them (100 by default, at most 1000); `next_after` (also `Link: <...>;
+    rel="next"`) is the last one's `source_version`, null on the last page; `total` counts them
+    all. The collaboration's document shows only the newest 20. `as_of` and `known_at` answer as
+    it stood, as for the collaboration.
+    """
+    return page_about_collaboration(web.queries().reviews(str(collaboration_id), **args))
+
+
+@blp.route(f"{ONE}/variations", methods=["GET"])
+@blp.arguments(s.ListQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.VariationsPageDocument, headers={**ETAG_HEADER, **NEXT_PAGE_HEADER})
+@blp.problems(404)
+def variations(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Every variation of the collaboration, a page at a time (an extension of the v1 contract)
+
+    In the order recorded: the variations recorded after version `after` (0, the default: from
+    the first), `limit` of them (100 by default, at most 1000); `next_after` (also `Link: <...>;
+    rel="next"`) is the last one's `source_version`, null on the last page; `total` counts them
+    all. The collaboration's document shows only the newest 20. `as_of` and `known_at` answer as
+    it stood, as for the collaboration.
+    """
+    return page_about_collaboration(web.queries().variations(str(collaboration_id), **args))
+
+
+def page_about_collaboration(document: dict[str, Any]) -> Response:
+    return web.with_next_page(web.about_collaboration(document), document["next_after"])
+
+
 @write_route(f"{ONE}/parties")
 @blp.arguments(s.JoinPartySchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def join_party(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """A force joins the collaboration
@@ -118,7 +170,7 @@ def join_party(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/functions")
 @blp.arguments(s.AddFunctionSchema)
-@blp.response(201, s.FunctionAddedDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactFunctionAddedDocument, s.FunctionAddedDocument)
 @blp.problems(404, 409, 412)
 def add_function(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Add a function (business area) run jointly; answers with its `function_id`
@@ -131,7 +183,7 @@ def add_function(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/functions/<uuid:function_id>/budgets")
 @blp.arguments(s.SetBudgetSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def set_function_budget(body: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
     """Set a function's annual budget for a financial year
@@ -144,7 +196,7 @@ def set_function_budget(body: dict[str, Any], collaboration_id: UUID, function_i
 
 @write_route(f"{ONE}/apportionments")
 @blp.arguments(s.ApportionmentSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def agree_apportionment(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Agree how costs are shared, for one function or (`function_id` null) all of them
@@ -157,7 +209,7 @@ def agree_apportionment(body: dict[str, Any], collaboration_id: UUID) -> Respons
 
 @write_route(f"{ONE}/exit-terms")
 @blp.arguments(s.ExitTermsSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def agree_exit_terms(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Agree the exit terms: notice period, stranded costs, caps per head
@@ -169,7 +221,7 @@ def agree_exit_terms(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/assets")
 @blp.arguments(s.AssetSchema)
-@blp.response(201, s.AssetRegisteredDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactAssetRegisteredDocument, s.AssetRegisteredDocument)
 @blp.problems(404, 409, 412)
 def register_asset(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Register a jointly funded asset; answers with its `asset_id`
@@ -181,7 +233,7 @@ def register_asset(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/contracts")
 @blp.arguments(s.ContractSchema)
-@blp.response(201, s.ContractCommittedDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactContractCommittedDocument, s.ContractCommittedDocument)
 @blp.problems(404, 409, 412)
 def commit_contract(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record a contract committed for a function; answers with its `contract_id`
@@ -193,7 +245,7 @@ def commit_contract(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/reviews")
 @blp.arguments(s.ReviewSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def hold_review(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record a periodic review and its outcome
@@ -205,7 +257,7 @@ def hold_review(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/variations")
 @blp.arguments(s.VariationSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def agree_variation(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record an agreed variation of a clause
@@ -218,7 +270,7 @@ def agree_variation(body: dict[str, Any], collaboration_id: UUID) -> Response:
 # ------------------------------------------------------------- withdrawal and exit costs
 @write_route(f"{ONE}/withdrawal-notices")
 @blp.arguments(s.WithdrawalNoticeSchema)
-@blp.response(201, s.NoticeServedDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactNoticeServedDocument, s.NoticeServedDocument)
 @blp.problems(404, 409, 412)
 def serve_withdrawal_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Serve notice to withdraw
@@ -234,7 +286,7 @@ def serve_withdrawal_notice(body: dict[str, Any], collaboration_id: UUID) -> Res
 
 @write_route(f"{ONE}/withdrawal-notices/withdrawals")
 @blp.arguments(s.WithdrawalNoticeSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def withdraw_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Withdraw a live withdrawal notice
@@ -247,7 +299,7 @@ def withdraw_notice(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/party-withdrawals")
 @blp.arguments(s.PartyWithdrawalSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record that a party left the agreement (an extension of the v1 contract)
@@ -264,7 +316,7 @@ def record_withdrawal(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/termination")
 @blp.arguments(ApprovedWriteSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def terminate(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record that the agreement ended (an extension of the v1 contract)
@@ -279,7 +331,7 @@ def terminate(body: dict[str, Any], collaboration_id: UUID) -> Response:
 
 @write_route(f"{ONE}/functions/<uuid:function_id>/decoupling")
 @blp.arguments(s.DecouplingSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def decouple_function(body: dict[str, Any], collaboration_id: UUID, function_id: UUID) -> Response:
     """Decouple a function: it returns to a single force
@@ -294,7 +346,7 @@ def decouple_function(body: dict[str, Any], collaboration_id: UUID, function_id:
 
 @write_route(f"{ONE}/directions")
 @blp.arguments(s.DirectionSchema)
-@blp.response(201, s.CollaborationDocument, headers=WRITE_HEADERS)
+@write_answer(s.CompactCollaborationDocument, s.CollaborationDocument)
 @blp.problems(404, 409, 412)
 def give_direction(body: dict[str, Any], collaboration_id: UUID) -> Response:
     """Record an s23G direction: moves the exit date of the live notice(s)
@@ -405,7 +457,7 @@ def decoupling_costs(args: dict[str, Any], collaboration_id: UUID, function_id: 
 
 @blp.route(f"{ONE}/exit-cost-history", methods=["GET"])
 @blp.arguments(s.ExitCostHistoryQuerySchema, location="query", unknown=ma.RAISE)
-@blp.response(200, s.ExitCostHistoryDocument)
+@blp.response(200, s.ExitCostHistoryDocument, headers=NEXT_PAGE_HEADER)
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def exit_cost_history(args: dict[str, Any], collaboration_id: UUID) -> Response:
@@ -424,12 +476,20 @@ def exit_cost_history(args: dict[str, Any], collaboration_id: UUID) -> Response:
     Where none can be computed (no exit terms yet), `after` is null and `note` says why. A force
     that is not a party is 422.
 
-    `?format=csv` (or `Accept: text/csv`) answers one row per event with a column per head.
+    JSON comes in pages of `limit` rows (1000 by default, at most 5000) after the log position
+    `after`; `next_after` (also `Link: <...>; rel="next"`) is the last row's `position`, null on
+    the last page.
+
+    `?format=csv` (or `Accept: text/csv`) answers every row after `after`, one per event with a
+    column per head (no pages: `limit` with it is 422).
     """
     as_csv = exports.wants_csv(args.pop("format", None))
-    items = web.queries().force_exit_cost_history(str(collaboration_id), args["force"])
+    one, force = str(collaboration_id), args["force"]
     if as_csv:
-        filename = f"exit-cost-history-{collaboration_id}-{args['force']}.csv"
+        exports.refuse_paging("limit")
+        items = web.queries().force_exit_cost_history(one, force, after=args["after"])
+        filename = f"exit-cost-history-{collaboration_id}-{force}.csv"
         return exports.csv_response(exports.exit_cost_history_rows(items), exports.EXIT_COST_HISTORY_COLUMNS, filename)
-    document = {"collaboration_id": str(collaboration_id), "force": args["force"], "items": items}
-    return exports.negotiated(jsonify(document))
+    page = web.queries().force_exit_cost_history_page(one, force, after=args["after"], limit=args["limit"])
+    document = {"collaboration_id": one, "force": force, "items": page.items, "next_after": page.next_after}
+    return web.with_next_page(exports.negotiated(jsonify(document)), page.next_after)

@@ -19,6 +19,7 @@ from domain.collaboration import (
     USEFUL_LIFE_MONTHS,
 )
 from domain.values import FIRST_FINANCIAL_YEAR, LAST_FINANCIAL_YEAR, NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
+from service.documents import PREVIEW
 from service.fields import (
     FORCE_CODE,
     MAX_FORCES,
@@ -42,9 +43,12 @@ from service.resources.common import (
     EventDocument,
     ExitCaseHistoryRowDocument,
     ExportFormatSchema,
+    HistoryPageQuerySchema,
+    ListPageQuerySchema,
     Schema,
     TemporalQuerySchema,
     WriteSchema,
+    next_after,
 )
 
 QUOTE_CSV_VIEWS = ("lines", "payees")
@@ -267,7 +271,7 @@ class CollaborationQuerySchema(TemporalQuerySchema):
     )
 
 
-class HistoryQuerySchema(ExportFormatSchema):
+class HistoryQuerySchema(ExportFormatSchema, HistoryPageQuerySchema):
     upto_version = QueryInteger(
         validate=ma.validate.Range(min=1, max=MAX_POSITION),
         metadata={"description": "Only events recorded up to and including version N of the collaboration"},
@@ -411,7 +415,16 @@ class VariationDocument(SourcedSchema):
     effective_on = ma.fields.Date(required=True)
 
 
-class CollaborationDocument(Schema):
+class CollaborationLinksDocument(Schema):
+    self = ma.fields.String(required=True, metadata={"description": "This collaboration: GET it for its whole state"})
+    history = ma.fields.String(required=True, metadata={"description": "Its events and its children's, paginated"})
+    reviews = ma.fields.String(required=True, metadata={"description": "All its reviews, paginated"})
+    variations = ma.fields.String(required=True, metadata={"description": "All its variations, paginated"})
+
+
+class CompactCollaborationDocument(Schema):
+    """What a write on a collaboration answers by default: the same size however long its record."""
+
     id = ma.fields.String(required=True)
     version = ma.fields.Integer(required=True, metadata={"description": "Also sent as the ETag"})
     name = ma.fields.String(required=True)
@@ -424,6 +437,13 @@ class CollaborationDocument(Schema):
     established_on = ma.fields.Date(required=True)
     created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     modified_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    terminated_on = ma.fields.Date(allow_none=True, metadata={"description": "The date the agreement ended"})
+    links = ma.fields.Nested(CollaborationLinksDocument, required=True)
+
+
+class CollaborationDocument(CompactCollaborationDocument):
+    """A collaboration's whole state (a GET, or a write's answer with Prefer: return=representation)."""
+
     functions = ma.fields.List(ma.fields.Nested(FunctionDocument), required=True)
     apportionments = ma.fields.List(
         ma.fields.Nested(ApportionmentDocument),
@@ -433,31 +453,80 @@ class CollaborationDocument(Schema):
     exit_terms = ma.fields.List(ma.fields.Nested(ExitTermsDocument), required=True)
     assets = ma.fields.List(ma.fields.Nested(AssetDocument), required=True)
     contracts = ma.fields.List(ma.fields.Nested(ContractDocument), required=True)
-    reviews = ma.fields.List(ma.fields.Nested(ReviewDocument), required=True)
-    variations = ma.fields.List(ma.fields.Nested(VariationDocument), required=True)
+    reviews = ma.fields.List(
+        ma.fields.Nested(ReviewDocument),
+        required=True,
+        metadata={
+            "description": f"The {PREVIEW} newest reviews, in the order recorded; all of them are at links.reviews"
+        },
+    )
+    reviews_total = ma.fields.Integer(required=True, metadata={"description": "How many reviews there are in all"})
+    variations = ma.fields.List(
+        ma.fields.Nested(VariationDocument),
+        required=True,
+        metadata={
+            "description": f"The {PREVIEW} newest variations, in the order recorded; all of them are at "
+            "links.variations"
+        },
+    )
+    variations_total = ma.fields.Integer(
+        required=True, metadata={"description": "How many variations there are in all"}
+    )
     notices = ma.fields.List(ma.fields.Nested(NoticeDocument), required=True)
     directions = ma.fields.List(ma.fields.Nested(DirectionDocument), required=True)
     withdrawals = ma.fields.List(
         ma.fields.Nested(WithdrawalDocument), metadata={"description": "Parties that have left the agreement"}
     )
-    terminated_on = ma.fields.Date(allow_none=True, metadata={"description": "The date the agreement ended"})
     as_of = ma.fields.Date(allow_none=True, metadata={"description": "The as_of date of this view, if any"})
 
 
+# The ids a write makes: answered beside the compact document (the default) or the whole one.
+def new_function_id() -> ma.fields.String:
+    return ma.fields.String(required=True, metadata={"description": "The new function's id"})
+
+
+def new_asset_id() -> ma.fields.String:
+    return ma.fields.String(required=True, metadata={"description": "The new asset's id"})
+
+
+def new_contract_id() -> ma.fields.String:
+    return ma.fields.String(required=True, metadata={"description": "The new contract's id"})
+
+
+def new_notice_exit_on() -> ma.fields.Date:
+    return ma.fields.Date(required=True, metadata={"description": "The new notice's earliest exit date"})
+
+
+class CompactFunctionAddedDocument(CompactCollaborationDocument):
+    function_id = new_function_id()
+
+
 class FunctionAddedDocument(CollaborationDocument):
-    function_id = ma.fields.String(required=True, metadata={"description": "The new function's id"})
+    function_id = new_function_id()
+
+
+class CompactAssetRegisteredDocument(CompactCollaborationDocument):
+    asset_id = new_asset_id()
 
 
 class AssetRegisteredDocument(CollaborationDocument):
-    asset_id = ma.fields.String(required=True, metadata={"description": "The new asset's id"})
+    asset_id = new_asset_id()
+
+
+class CompactContractCommittedDocument(CompactCollaborationDocument):
+    contract_id = new_contract_id()
 
 
 class ContractCommittedDocument(CollaborationDocument):
-    contract_id = ma.fields.String(required=True, metadata={"description": "The new contract's id"})
+    contract_id = new_contract_id()
+
+
+class CompactNoticeServedDocument(CompactCollaborationDocument):
+    earliest_exit_on = new_notice_exit_on()
 
 
 class NoticeServedDocument(CollaborationDocument):
-    earliest_exit_on = ma.fields.Date(required=True, metadata={"description": "The new notice's earliest exit date"})
+    earliest_exit_on = new_notice_exit_on()
 
 
 class SourceEventDocument(Schema):
@@ -701,9 +770,10 @@ class HistoryEventDocument(EventDocument):
 class HistorySchema(Schema):
     collaboration_id = ma.fields.String(required=True)
     items = ma.fields.List(ma.fields.Nested(HistoryEventDocument), required=True)
+    next_after = next_after("position")
 
 
-class ExitCostHistoryQuerySchema(ExportFormatSchema):
+class ExitCostHistoryQuerySchema(ExportFormatSchema, HistoryPageQuerySchema):
     force = Code(required=True, validate=known_force, metadata={**FORCE_CODE, "description": "The party whose figures"})
 
 
@@ -711,3 +781,23 @@ class ExitCostHistoryDocument(Schema):
     collaboration_id = ma.fields.String(required=True)
     force = ma.fields.String(required=True)
     items = ma.fields.List(ma.fields.Nested(ExitCaseHistoryRowDocument), required=True)
+    next_after = next_after("position")
+
+
+class ListQuerySchema(TemporalQuerySchema, ListPageQuerySchema):
+    """A page of a collaboration's reviews or variations, now or as it stood."""
+
+
+class ListPageDocument(Schema):
+    collaboration_id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True, metadata={"description": "The collaboration's version; the ETag"})
+    total = ma.fields.Integer(required=True, metadata={"description": "How many there are in all"})
+    next_after = next_after("source_version")
+
+
+class ReviewsPageDocument(ListPageDocument):
+    items = ma.fields.List(ma.fields.Nested(ReviewDocument), required=True)
+
+
+class VariationsPageDocument(ListPageDocument):
+    items = ma.fields.List(ma.fields.Nested(VariationDocument), required=True)

@@ -14,7 +14,7 @@ from flask.wrappers import Response
 from service import exports, web
 from service.api import Blueprint
 from service.resources import common
-from service.resources.common import WRITE_HEADERS, ExportFormatSchema, TemporalQuerySchema
+from service.resources.common import NEXT_PAGE_HEADER, WRITE_HEADERS, TemporalQuerySchema
 from service.resources.exit_cases import schemas as s
 
 blp = Blueprint(
@@ -28,20 +28,21 @@ blp = Blueprint(
 ONE = "/<uuid:exit_case_id>"
 CASE_ETAG = 'The exit case\'s version, e.g. "7"; send it back in If-Match'
 ETAG_HEADER = {"ETag": {"description": CASE_ETAG, "schema": {"type": "string"}}}
-CASE_WRITE_HEADERS = {**WRITE_HEADERS, **ETAG_HEADER}
-CREATED_HEADERS = {
-    **CASE_WRITE_HEADERS,
-    "Location": {"description": "The new exit case: /api/v1/exit-cases/{id}", "schema": {"type": "string"}},
+CASE_WRITE_HEADERS = {
+    **WRITE_HEADERS,
+    **ETAG_HEADER,
+    "Location": {"description": "The exit case: /api/v1/exit-cases/{id}", "schema": {"type": "string"}},
 }
 
 
 write_route = functools.partial(common.write_route, blp)
+write_answer = functools.partial(common.write_answer, blp, headers=CASE_WRITE_HEADERS)
 
 
 # --------------------------------------------------------------------------- opening
 @write_route("")
 @blp.arguments(s.OpenExitCaseSchema)
-@blp.response(201, s.ExitCaseDocument, headers=CREATED_HEADERS)
+@write_answer(s.CompactExitCaseDocument, s.ExitCaseDocument)
 @blp.problems(409, 412)
 def open_case(body: dict[str, Any]) -> Response:
     """Open the exit case of a withdrawal or a decoupling
@@ -72,7 +73,8 @@ def show(args: dict[str, Any], exit_case_id: UUID) -> Response:
 
     `as_of` (a date) answers with only the facts effective on or before it; `known_at` (an RFC
     3339 time) with only the events recorded at or before it; together, what was known then about
-    that date. Asking about a time before the case was opened (or recorded) is 404.
+    that date. Asking about a time before the case was opened (or recorded) is 404. `links` name
+    its history (its figures event by event) and its collaboration.
     """
     return web.about_collaboration(web.queries().exit_case(str(exit_case_id), **args))
 
@@ -117,8 +119,8 @@ def reconciliation(args: dict[str, Any], exit_case_id: UUID) -> Response:
 
 
 @blp.route(f"{ONE}/history", methods=["GET"])
-@blp.arguments(ExportFormatSchema, location="query", unknown=ma.RAISE)
-@blp.response(200, s.ExitCaseHistoryDocument)
+@blp.arguments(s.ExitCaseHistoryQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ExitCaseHistoryDocument, headers=NEXT_PAGE_HEADER)
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
 @blp.problems(404, 406)
 def history(args: dict[str, Any], exit_case_id: UUID) -> Response:
@@ -132,21 +134,27 @@ def history(args: dict[str, Any], exit_case_id: UUID) -> Response:
     claimed, assessed, agreed, written off, paid and outstanding after it. Any row can be
     re-derived by replaying the case's events up to it.
 
-    `?format=csv` (or `Accept: text/csv`) answers one row per event with the claimed figure per
-    head as columns.
+    JSON comes in pages of `limit` rows (1000 by default, at most 5000) after the log position
+    `after`; `next_after` (also `Link: <...>; rel="next"`) is the last row's `position`, null on
+    the last page.
+
+    `?format=csv` (or `Accept: text/csv`) answers every row after `after`, one per event with
+    the claimed figure per head as columns (no pages: `limit` with it is 422).
     """
     as_csv = exports.wants_csv(args.pop("format", None))
     case_id = str(exit_case_id)
-    items = web.queries().case_exit_cost_history(case_id)
     if as_csv:
-        rows = exports.exit_case_history_rows(items)
+        exports.refuse_paging("limit")
+        rows = exports.exit_case_history_rows(web.queries().case_exit_cost_history(case_id, after=args["after"]))
         return exports.csv_response(rows, exports.EXIT_CASE_HISTORY_COLUMNS, f"exit-case-{case_id}-history.csv")
-    return exports.negotiated(jsonify({"exit_case_id": case_id, "items": items}))
+    page = web.queries().case_exit_cost_history_page(case_id, **args)
+    document = {"exit_case_id": case_id, "items": page.items, "next_after": page.next_after}
+    return web.with_next_page(exports.negotiated(jsonify(document)), page.next_after)
 
 
 @write_route(f"{ONE}/claims")
 @blp.arguments(s.ClaimSchema)
-@blp.response(201, s.ClaimLodgedDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactClaimLodgedDocument, s.ClaimLodgedDocument)
 @blp.problems(404, 409, 412)
 def lodge_claim(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Lodge a claim: line items by cost head, with evidence; answers with its `claim_id`
@@ -162,7 +170,7 @@ def lodge_claim(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
 @write_route(f"{ONE}/assessments")
 @blp.arguments(s.AssessmentSchema)
-@blp.response(201, s.AssessmentRecordedDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactAssessmentRecordedDocument, s.AssessmentRecordedDocument)
 @blp.problems(404, 409, 412)
 def record_assessment(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Record an independent assessment; answers with its `assessment_id`
@@ -177,7 +185,7 @@ def record_assessment(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
 @write_route(f"{ONE}/disputes")
 @blp.arguments(s.DisputeSchema)
-@blp.response(201, s.DisputeRaisedDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactDisputeRaisedDocument, s.DisputeRaisedDocument)
 @blp.problems(404, 409, 412)
 def raise_dispute(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Raise a dispute before the Home Secretary, a court or arbitration; answers with its `dispute_id`
@@ -189,7 +197,7 @@ def raise_dispute(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
 @write_route(f"{ONE}/settlement")
 @blp.arguments(s.SettlementSchema)
-@blp.response(201, s.ExitCaseDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactExitCaseDocument, s.ExitCaseDocument)
 @blp.problems(404, 409, 412)
 def agree_settlement(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Record the agreed settlement: payer, payee, amount, write-offs and instalment plan
@@ -205,7 +213,7 @@ def agree_settlement(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
 @write_route(f"{ONE}/payments")
 @blp.arguments(s.PaymentSchema)
-@blp.response(201, s.PaymentRecordedDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactPaymentRecordedDocument, s.PaymentRecordedDocument)
 @blp.problems(404, 409, 412)
 def record_payment(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Record a payment under the settlement, from its payer to its payee; answers with its `payment_id`
@@ -221,7 +229,7 @@ def record_payment(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
 @write_route(f"{ONE}/closure")
 @blp.arguments(s.MilestoneSchema)
-@blp.response(201, s.ExitCaseDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactExitCaseDocument, s.ExitCaseDocument)
 @blp.problems(404, 409, 412)
 def close_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Close the exit case
@@ -237,7 +245,7 @@ def close_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
 
 @write_route(f"{ONE}/reopening")
 @blp.arguments(s.MilestoneSchema)
-@blp.response(201, s.ExitCaseDocument, headers=CASE_WRITE_HEADERS)
+@write_answer(s.CompactExitCaseDocument, s.ExitCaseDocument)
 @blp.problems(404, 409, 412)
 def reopen_case(body: dict[str, Any], exit_case_id: UUID) -> Response:
     """Reopen a settled or closed exit case

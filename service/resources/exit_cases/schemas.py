@@ -21,10 +21,12 @@ from service.resources.common import (
     ApprovedWriteSchema,
     ExitCaseHistoryRowDocument,
     ExportFormatSchema,
+    HistoryPageQuerySchema,
     Schema,
     TemporalQuerySchema,
     WriteSchema,
     money_figure,
+    next_after,
 )
 
 HEAD_CODES = ", ".join(f"{head} {HEAD_NAMES[head]}" for head in HEADS)
@@ -267,7 +269,15 @@ class PaymentDocument(SourcedSchema):
     effective_on = ma.fields.Date(required=True)
 
 
-class ExitCaseDocument(Schema):
+class ExitCaseLinksDocument(Schema):
+    self = ma.fields.String(required=True, metadata={"description": "This exit case: GET it for all its facts"})
+    history = ma.fields.String(required=True, metadata={"description": "Its figures event by event, paginated"})
+    collaboration = ma.fields.String(required=True, metadata={"description": "The collaboration it is about"})
+
+
+class CompactExitCaseDocument(Schema):
+    """What a write on an exit case answers by default: the same size however long its record."""
+
     id = ma.fields.String(required=True)
     version = ma.fields.Integer(required=True, metadata={"description": "Also sent as the ETag"})
     collaboration_id = ma.fields.String(required=True)
@@ -287,6 +297,13 @@ class ExitCaseDocument(Schema):
     written_off = money_figure("The latest settlement's write-offs; null before any", nullable=True)
     paid = money_figure("The sum of the payments")
     outstanding = money_figure("agreed - paid; null before a settlement", nullable=True)
+    links = ma.fields.Nested(ExitCaseLinksDocument, required=True)
+
+
+class ExitCaseDocument(CompactExitCaseDocument):
+    """An exit case with every fact behind its figures (a GET, or a write's answer with Prefer:
+    return=representation)."""
+
     by_head = ma.fields.List(ma.fields.Nested(HeadFiguresDocument), required=True)
     claims = ma.fields.List(ma.fields.Nested(ClaimDocument), required=True)
     assessments = ma.fields.List(ma.fields.Nested(AssessmentDocument), required=True)
@@ -298,25 +315,51 @@ class ExitCaseDocument(Schema):
     payments = ma.fields.List(ma.fields.Nested(PaymentDocument), required=True)
 
 
+# The ids a write makes: answered beside the compact document (the default) or the whole one.
+def new_id(what: str) -> ma.fields.String:
+    return ma.fields.String(required=True, metadata={"description": f"The new {what}'s id"})
+
+
+class CompactClaimLodgedDocument(CompactExitCaseDocument):
+    claim_id = new_id("claim")
+
+
 class ClaimLodgedDocument(ExitCaseDocument):
-    claim_id = ma.fields.String(required=True, metadata={"description": "The new claim's id"})
+    claim_id = new_id("claim")
+
+
+class CompactAssessmentRecordedDocument(CompactExitCaseDocument):
+    assessment_id = new_id("assessment")
 
 
 class AssessmentRecordedDocument(ExitCaseDocument):
-    assessment_id = ma.fields.String(required=True, metadata={"description": "The new assessment's id"})
+    assessment_id = new_id("assessment")
+
+
+class CompactDisputeRaisedDocument(CompactExitCaseDocument):
+    dispute_id = new_id("dispute")
 
 
 class DisputeRaisedDocument(ExitCaseDocument):
-    dispute_id = ma.fields.String(required=True, metadata={"description": "The new dispute's id"})
+    dispute_id = new_id("dispute")
+
+
+class CompactPaymentRecordedDocument(CompactExitCaseDocument):
+    payment_id = new_id("payment")
 
 
 class PaymentRecordedDocument(ExitCaseDocument):
-    payment_id = ma.fields.String(required=True, metadata={"description": "The new payment's id"})
+    payment_id = new_id("payment")
+
+
+class ExitCaseHistoryQuerySchema(ExportFormatSchema, HistoryPageQuerySchema):
+    """The case's figures event by event, a page at a time (or as CSV, all of them)."""
 
 
 class ExitCaseHistoryDocument(Schema):
     exit_case_id = ma.fields.String(required=True)
     items = ma.fields.List(ma.fields.Nested(ExitCaseHistoryRowDocument), required=True)
+    next_after = next_after("position")
 
 
 class ReconciliationQuerySchema(TemporalQuerySchema, ExportFormatSchema):
