@@ -395,8 +395,9 @@ class TrackedProjection(Generic[V]):
         return self._catch_up().position
 
     def catch_up_within(self, seconds: float) -> CatchUp:
-        """As ``catch_up``, but stop after the batch that ends past ``seconds`` (each batch
-        commits, so the next call goes on from there). Says where it started, where it got to
+        """As ``catch_up``, but within ``seconds``: no batch is begun that would end past them,
+        judged by how long the last one took (one batch always runs; each commits, so the next
+        call goes on from there). Says where it started, where it got to
         and where the log ended when it began."""
         return self._catch_up(deadline=monotonic() + seconds)
 
@@ -491,8 +492,11 @@ class TrackedProjection(Generic[V]):
         start = position = self.position()
         target = until if until is not None else self.application.recorder.max_notification_id() or 0
         while position < target:
+            batch_began = monotonic()
             position, count = self._process_batch(until=until)
-            if count == 0 or (deadline is not None and monotonic() >= deadline):
+            now = monotonic()
+            # Stop where the next batch, taking as long as this one, would end past the deadline.
+            if count == 0 or (deadline is not None and now + (now - batch_began) >= deadline):
                 break
         return CatchUp(start, position, target, monotonic() - began)
 
