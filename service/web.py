@@ -26,7 +26,6 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
 PREFER = "Prefer"
 PREFERENCE_APPLIED = "Preference-Applied"
-READ_YOUR_WRITES_TIMEOUT = 5.0
 # RFC 9110 8.8.3 and 13.1.1: If-Match is "*" or a comma-separated list of entity tags. Our
 # tags are "<version>": one to nineteen ASCII digits (a version is a 64-bit integer).
 _ENTITY_TAG = r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"'
@@ -68,10 +67,6 @@ def records() -> CollaborationRecords:
 def queries() -> RecordQueries:
     """The read side: one entry point per question."""
     return current_app.extensions["queries"]
-
-
-def register() -> Any:
-    return current_app.extensions["register"]
 
 
 def tokens() -> TokenStore:
@@ -205,7 +200,8 @@ def record(command: Callable[..., Written], *args: Any, creating: bool = False, 
     """Runs a write command as the caller and answers 201 with what it wrote.
 
     The caller, If-Match and Idempotency-Key come from the request, never from the body.
-    After the write, the register is brought up to it so the caller reads its own write.
+    The caller reads its own write: a read about now brings its projection up to the log
+    first (``service/queries.py``), so the write does not wait for any projection.
     A malformed header is refused (400) before any precondition is judged (412).
 
     The answer is the aggregate's compact document (its id, version, the ids the write made,
@@ -220,8 +216,6 @@ def record(command: Callable[..., Written], *args: Any, creating: bool = False, 
     else:
         fields["expected_version"] = if_match_versions()
     written = command(*args, caller=current_principal().caller, idempotency=idempotency, **fields)
-    if written.position is not None:
-        catch_register_up_to(written.position)
     answer = written.answer if written.replayed else (requested or MINIMAL)
     document = written.document(answer)
     response = about_collaboration(document, status=201)
@@ -245,14 +239,3 @@ def with_next_page(response: Response, next_after: int | None) -> Response:
         query.append(("after", str(next_after)))
         response.headers.add("Link", f'<{request.path}?{urlencode(query)}>; rel="next"')
     return response
-
-
-def catch_register_up_to(position: int) -> None:
-    """Read-your-writes for the register. The write is already committed, so a lagging or
-    failing register must not turn its success into an error: it is logged, and the register
-    catches up before its next read."""
-    try:
-        if not register().wait_for(position, timeout=READ_YOUR_WRITES_TIMEOUT):
-            log.warning("register did not reach position %s within %ss", position, READ_YOUR_WRITES_TIMEOUT)
-    except Exception:
-        log.exception("register failed to process up to position %s; it will catch up on its next read", position)

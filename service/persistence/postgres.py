@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 
 from service.audit.chain import GENESIS, LinkRow
@@ -368,6 +368,10 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
         from psycopg.sql import SQL
 
         self.sql_create_statements.extend(SQL(self.side_sql(s)) for s in SIDE_TABLES)  # type: ignore[arg-type]
+        # Each new row's stream and version beside its position, so that the chain pairs every
+        # position with the event given for it for certain, without reading the events back
+        # under the lock (the library's statement ends "RETURNING notification_id").
+        self.insert_events_statement += SQL(", originator_id, originator_version")
 
     def create_table(self) -> None:
         with schema_lock(self.datastore):
@@ -388,7 +392,14 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        returned = curs.fetchall()
+        if len(returned) != len(stored_events):
+            raise ProgrammingError(f"{len(returned)} positions came back for {len(stored_events)} events")
+        given = {(str(event.originator_id), event.originator_version): event for event in stored_events}
+        paired = sorted(
+            (row["notification_id"], given[str(row["originator_id"]), row["originator_version"]]) for row in returned
+        )
+        notification_ids = [position for position, _ in paired]
         # Still inside the insert's transaction and its table lock.
         request: IdempotentRequest | None = kwargs.get("idempotency")
         if request is not None:
@@ -399,7 +410,7 @@ class RecordsPostgresRecorder(PostgresApplicationRecorder, SideTableAccess):
                 _idempotency_params(request, notification_ids),
             )
             curs.fetchone()
-        self._extend_chain(curs, positions=notification_ids or [])
+        self._extend_chain(curs, positions=notification_ids, inserted=[event for _, event in paired])
         return notification_ids
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:

@@ -88,3 +88,15 @@ def test_within_the_budget_the_same_read_answers_at_once(memory_url: str):
         response = http.get("/api/v1/decisions?page_size=100")
         assert response.status_code == 200, response.get_json()
         assert response.get_json()["total"] == head
+
+
+def test_a_write_waits_for_no_projection_and_the_next_read_sees_it(memory_url: str):
+    """Read-your-writes without catching up on the write path: the read catches up first."""
+    for http in app_with_budget(memory_url, "2"):
+        register = http.app.extensions["register"]
+        created = http.establish()
+        head = http.app.extensions["records"].log_size()
+        assert register.position() < head  # the write's answer did not wait for the register
+        found = http.get("/api/v1/collaborations").get_json()
+        assert created["id"] in [item["id"] for item in found["items"]]
+        assert register.position() == head
