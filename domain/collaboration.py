@@ -97,6 +97,11 @@ def whole_months(value: object, field_name: str, allowed: range, error: type[Dom
 # The state is snapshotted by the JSON transcoder, so it holds only these dataclasses, dicts with
 # str keys, lists, str, int, Decimal, date, Money, Share and None: no tuples (they come back as
 # lists) and no sets.
+# Building or copying an aggregate's indexes: two readers copying one cached aggregate at once
+# must not both extend its indexes.
+_INDEXING = threading.RLock()
+
+
 @dataclass(frozen=True)
 class BudgetEntry(Immutable):
     """A function's annual budget for one financial year, as set by one event."""
@@ -130,16 +135,30 @@ class Function(MutableEntry):
 
     def budget_in_effect(self, on: date) -> tuple[Money, int]:
         """The budget for the financial year containing ``on``, else the latest earlier one,
-        else the initial budget."""
-        year = FinancialYear.containing(on).start_year
-        found: BudgetEntry | None = None
-        for entry in self.budget_entries:  # in the order recorded: for a year set twice, the later wins
-            start = financial_year_start(entry.financial_year)
-            if start <= year and (found is None or start >= financial_year_start(found.financial_year)):
-                found = entry
+        else the initial budget. (Found in an index of the entries by the day their year starts,
+        then as recorded, so a year set twice gives the later-recorded.)"""
+        found = self._budget_index().in_effect(FinancialYear.containing(on).starts_on)
         if found is not None:
             return found.amount, found.version
         return self.annual_budget, self.version
+
+    def _budget_index(self) -> EffectiveIndex[BudgetEntry]:
+        # Kept in the instance's dict but not a dataclass field: never transcoded into a
+        # snapshot, never compared; a copy does not share it (``__deepcopy__``).
+        with _INDEXING:
+            index = self.__dict__.get("_budgets_by_year")
+            if index is None:
+                index = self.__dict__["_budgets_by_year"] = EffectiveIndex(_budget_order)
+            return index.following(self.budget_entries)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Function:
+        clone = super().__deepcopy__(memo)
+        clone.__dict__.pop("_budgets_by_year", None)
+        return clone
+
+
+def _budget_order(entry: BudgetEntry) -> tuple[date, int]:
+    return date(financial_year_start(entry.financial_year), 4, 1), entry.version
 
 
 @dataclass(frozen=True)
@@ -273,11 +292,6 @@ class Variation(Immutable):
     summary: str
     effective_on: date
     version: int
-
-
-# Building or copying an aggregate's indexes: two readers copying one cached aggregate at once
-# must not both extend its indexes.
-_INDEXING = threading.Lock()
 
 
 class Collaboration(Aggregate):
