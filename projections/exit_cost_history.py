@@ -441,6 +441,8 @@ CREATE_STATEMENTS = (
     " figures_after TEXT,"
     " totals TEXT NOT NULL,"
     " PRIMARY KEY (subject_kind, subject_id)){without_rowid}",
+    # A page of a series read from where the previous one ended, not from the series' start.
+    "CREATE INDEX IF NOT EXISTS {prefix}_rows_by_position ON {rows} (subject_kind, subject_id, position)",
     "CREATE INDEX IF NOT EXISTS {prefix}_subjects_collaboration ON {subjects} (collaboration_id)",
     "CREATE TABLE IF NOT EXISTS {streams} ("
     " stream_id {sorted_text} NOT NULL PRIMARY KEY,"
@@ -526,12 +528,17 @@ class ExitCostHistoryView(TrackedView):
             )
 
     # ------------------------------------------------------------------------- reads
-    def series(self, subject_kind: str, subject_id: str) -> list[dict[str, Any]]:
+    def series(
+        self, subject_kind: str, subject_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A series' rows of events after log position ``after``, in order (a series' rows are
+        in log order), at most ``limit`` of them."""
+        statement = (
+            "SELECT * FROM {rows} WHERE subject_kind = ? AND subject_id = ? AND position > ? ORDER BY position"
+            + (f" LIMIT {int(limit)}" if limit is not None else "")
+        )
         with self.read_transaction() as cursor:
-            cursor.execute(
-                self.sql("SELECT * FROM {rows} WHERE subject_kind = ? AND subject_id = ? ORDER BY seq"),
-                (subject_kind, subject_id),
-            )
+            cursor.execute(self.sql(statement), (subject_kind, subject_id, after))
             return [history_item(record) for record in cursor.fetchall()]
 
 
@@ -588,14 +595,20 @@ class ExitCostHistory(TrackedProjection[ExitCostHistoryView]):
         self.aggregates = AggregateCache(CACHED_EVENTS)
 
     # ------------------------------------------------------------------------ reads
-    def force_history(self, collaboration_id: str | UUID, force: str) -> list[dict[str, Any]]:
+    def force_history(
+        self, collaboration_id: str | UUID, force: str, *, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """The rows of ``force``'s standing exit figures in ``collaboration_id``, in order
-        (empty for an unknown collaboration or a force that was never a party)."""
-        return self.view.series(FORCE, force_subject(collaboration_id, force))
+        (empty for an unknown collaboration or a force that was never a party): those of events
+        after log position ``after``, at most ``limit``."""
+        return self.view.series(FORCE, force_subject(collaboration_id, force), after=after, limit=limit)
 
-    def case_history(self, exit_case_id: str | UUID) -> list[dict[str, Any]]:
-        """The rows of an exit case's figures, in order (empty for an unknown case)."""
-        return self.view.series(CASE, str(exit_case_id))
+    def case_history(
+        self, exit_case_id: str | UUID, *, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of an exit case's figures, in order (empty for an unknown case): those of
+        events after log position ``after``, at most ``limit``."""
+        return self.view.series(CASE, str(exit_case_id), after=after, limit=limit)
 
     # ------------------------------------------------------------------- processing
     def concerns(self, topic: str) -> bool:

@@ -475,8 +475,10 @@ class RecordQueries:
         self, collaboration_id: str, force: str, *, after: int = 0, limit: int = HISTORY_PAGE
     ) -> Page:
         """A page of ``force_exit_cost_history``: its first ``limit`` rows after log position
-        ``after``. (The projection reads the force's rows whole; the answer is bounded.)"""
-        return page_of(self.force_exit_cost_history(collaboration_id, force, after=after), limit, by_position)
+        ``after``, read from the projection as a page (one more row, to know whether it goes on)."""
+        self.records.collaboration(collaboration_id).check_is_party(force, "force")  # 404, 422
+        history = self._caught_up("exit_cost_history")
+        return page_of(history.force_history(collaboration_id, force, after=after, limit=limit + 1), limit, by_position)
 
     # ---------------------------------------------------------------------------- exit cases
     def exit_case(self, case_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> dict[str, Any]:
@@ -513,8 +515,10 @@ class RecordQueries:
 
     def case_exit_cost_history_page(self, case_id: str, *, after: int = 0, limit: int = HISTORY_PAGE) -> Page:
         """A page of ``case_exit_cost_history``: its first ``limit`` rows after log position
-        ``after``. (The projection reads the case's rows whole; the answer is bounded.)"""
-        return page_of(self.case_exit_cost_history(case_id, after=after), limit, by_position)
+        ``after``, read from the projection as a page (one more row, to know whether it goes on)."""
+        self.records.exit_case(case_id)  # 404 for an unknown case
+        history = self._caught_up("exit_cost_history")
+        return page_of(history.case_history(case_id, after=after, limit=limit + 1), limit, by_position)
 
     def reconciliation(
         self,

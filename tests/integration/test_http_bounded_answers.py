@@ -709,3 +709,23 @@ def test_the_exit_case_and_exit_cost_histories_come_in_pages_too(http: Http) -> 
         csv_rows = http.get(f"{path}{joined}format=csv&after={after}").get_data(as_text=True).strip().splitlines()
         assert len(csv_rows) - 1 == len(items) - 3
     assert case_schemas.ExitCaseHistoryDocument().validate(http.get(f"{scenario.one}/history").get_json()) == {}
+
+
+def test_a_page_of_an_exit_cost_history_reads_only_that_page(http: Http, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = west_mercia_warwickshire(http)
+    view = http.app.extensions["exit_cost_history"].view
+    read: list[int] = []
+    series = view.series
+
+    def counted(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = series(*args, **kwargs)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(view, "series", counted)
+    for path in (f"{scenario.one}/history", f"{scenario.alliance.one}/exit-cost-history?force={WM}"):
+        joined = "&" if "?" in path else "?"
+        items, pages = walk(http, f"{path}{joined}limit=2")
+        assert len(items) > 4 and len(pages) > 2
+        assert read and max(read) <= 3  # the page and one more row, never the whole series
+        read.clear()
