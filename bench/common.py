@@ -53,6 +53,39 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+LEAD, PARTNER = "west-mercia", "warwickshire"
+
+
+def long_lived_alliance() -> tuple[Collaboration, list[str]]:
+    """The start of the benchmarks' long-lived alliance (not yet saved): two forces, 12
+    functions, an all-functions ratio of 0.69/0.31 and exit terms, all on 1 April 2012."""
+    provenance = Provenance(date(2012, 4, 1), "bench (admin)", "agreed by the joint board")
+    collaboration = Collaboration.establish(
+        name="Strategic Alliance",
+        purpose="Shared services",
+        parties=[LEAD, PARTNER],
+        lead_force=LEAD,
+        provenance=provenance,
+    )
+    functions = [
+        collaboration.add_function(
+            name=f"Function {n}",
+            kind="enabling",
+            host_force=LEAD,
+            annual_budget=Decimal("1000000.00") * (n + 1),
+            provenance=provenance,
+        )
+        for n in range(12)
+    ]
+    collaboration.agree_apportionment(
+        function_id=None, basis="fixed_ratio", shares={LEAD: "0.69", PARTNER: "0.31"}, provenance=provenance
+    )
+    collaboration.agree_exit_terms(
+        notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps=None, provenance=provenance
+    )
+    return collaboration, functions
+
+
 EVENTS_PER_COLLABORATION = 20
 FORCES = ["west-mercia", "warwickshire", "dorset", "devon-cornwall", "suffolk", "norfolk", "essex", "kent"]
 

@@ -35,43 +35,19 @@ from uuid import UUID
 
 from eventsourcing.application import project_aggregate
 
-from bench.common import median, scratch_database, timed
-from domain.collaboration import Collaboration
+from bench.common import LEAD, PARTNER, long_lived_alliance, median, scratch_database, timed
 from domain.values import Provenance
 from service.app import create_app
 from service.application import Caller, CollaborationRecords
 from service.persistence import persistence_environment
 from service.queries import RecordQueries
 
-FORCE, OTHER = "west-mercia", "warwickshire"
+FORCE, OTHER = LEAD, PARTNER
 SAVE_EVERY = 500
 
 
 def build(records: CollaborationRecords, events: int) -> str:
-    provenance = Provenance(date(2012, 4, 1), "bench (admin)", "agreed by the joint board")
-    collaboration = Collaboration.establish(
-        name="Strategic Alliance",
-        purpose="Shared services",
-        parties=[FORCE, OTHER],
-        lead_force=FORCE,
-        provenance=provenance,
-    )
-    functions = [
-        collaboration.add_function(
-            name=f"Function {n}",
-            kind="enabling",
-            host_force=FORCE,
-            annual_budget=Decimal("1000000.00") * (n + 1),
-            provenance=provenance,
-        )
-        for n in range(12)
-    ]
-    collaboration.agree_apportionment(
-        function_id=None, basis="fixed_ratio", shares={FORCE: "0.69", OTHER: "0.31"}, provenance=provenance
-    )
-    collaboration.agree_exit_terms(
-        notice_period_months=12, stranded_cost_rate="0.25", stranded_cost_months=6, caps=None, provenance=provenance
-    )
+    collaboration, functions = long_lived_alliance()
     pending = collaboration.version
     step = 0
     while collaboration.version < events - 1:

@@ -13,8 +13,10 @@ users would write them), then, alternately and at least three times each:
   party's exit-cost quote after every event that may change it and writes a row per change).
 
 For the exit-cost history the baseline is **raw recompute** (``recompute_raw``): read, decode,
-mutate the aggregates in memory and compute the same standing figures, writing nothing. Prints
-both rates, their ratio (target >= 0.5 for the register) and medians.
+mutate the aggregates in memory and compute the same standing figures, writing nothing; for the
+decision log, ``recompute_decisions_raw``: read, decode and build every row, writing nothing.
+Prints both rates, their ratio (target >= 0.5 for every projection: what writing the rows
+costs on top of the same work in memory) and medians.
 
     .venv/bin/python -m bench.rebuild [--collaborations 5000] [--runs 3] [--batch-size 500]
     .venv/bin/python -m bench.rebuild --database-url postgresql://postgres@127.0.0.1:5432/test
@@ -32,7 +34,7 @@ from time import perf_counter
 
 from bench.common import median, scratch_database, store_history
 from domain.collaboration import Collaboration
-from projections.decision_log import DecisionLog
+from projections.decision_log import DecisionLog, DecisionLogChanges
 from projections.exit_cost_history import NOT_FORCE_CANDIDATES, ExitCostHistory, standing_figures
 from projections.register import DEFAULT_BATCH_SIZE, Register
 from service.application import CollaborationRecords
@@ -75,6 +77,33 @@ def recompute_raw(records: CollaborationRecords) -> int:
         position = notifications[-1].id
 
 
+def recompute_decisions_raw(records: CollaborationRecords) -> int:
+    """The decision log's floor: read and decode the log and turn every decision into its row
+    (summary, forces, the event's data as JSON), keeping each collaboration's context in
+    memory, but write nothing."""
+    changes = DecisionLogChanges({})
+    position, count = 0, 0
+    while True:
+        notifications = records.recorder.select_notifications(start=position, limit=PAGE_SIZE, inclusive_of_start=False)
+        if not notifications:
+            return count
+        for notification in notifications:
+            changes.apply(notification.id, records.mapper.to_domain_event(notification))
+        changes.decisions.clear()
+        count += len(notifications)
+        position = notifications[-1].id
+
+
+# What each projection's rebuild is measured against: the same reading and working, without
+# the writing (the register's work beside reading is small, so reading and decoding it is).
+BASELINES = {"register": read_raw, "decision_log": recompute_decisions_raw, "exit_cost_history": recompute_raw}
+BASELINE_NAMES = {
+    "register": "read+decode",
+    "decision_log": "read+decode+rows",
+    "exit_cost_history": "read+decode+recompute",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--collaborations", type=int, default=5000, help="x 20 events each (default 5000)")
@@ -104,7 +133,7 @@ def main() -> None:
         raw_rates, rebuild_rates = [], []
         for run in range(1, runs + 1):
             started = perf_counter()
-            assert (recompute_raw if arguments.projection == "exit_cost_history" else read_raw)(records) == events
+            assert BASELINES[arguments.projection](records) == events
             raw_rates.append(events / (perf_counter() - started))
 
             started = perf_counter()
@@ -121,12 +150,9 @@ def main() -> None:
                 f" events/s   ratio {rebuild_rates[-1] / raw_rates[-1]:.2f}"
             )
         raw, rebuild = median(raw_rates), median(rebuild_rates)
-        baseline = "read+decode+recompute" if arguments.projection == "exit_cost_history" else "read+decode"
+        baseline = BASELINE_NAMES[arguments.projection]
         print(f"median: raw ({baseline}) {raw:.0f} events/s, rebuild {rebuild:.0f} events/s, ratio {rebuild / raw:.2f}")
-        if arguments.projection == "exit_cost_history":
-            print("no target is set: the ratio is what persisting the rows costs on top of the recomputation")
-        else:
-            print(f"target: ratio >= 0.50 -> {'met' if rebuild / raw >= 0.5 else 'NOT met'}")
+        print(f"target: ratio >= 0.50 -> {'met' if rebuild / raw >= 0.5 else 'NOT met'}")
 
         if arguments.profile:
             profiler = cProfile.Profile()

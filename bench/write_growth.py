@@ -1,7 +1,7 @@
 """Whether a write's latency and its answer's size stay flat as one collaboration grows (issue 15).
 
-One collaboration is grown (12 functions, budgets and apportionments year by year, reviews and
-variations for the rest: the mix of ``bench.quote``) to each of ``--sizes`` events (default
+One collaboration is grown (``bench.snapshots``' mix: 12 functions, a budget or an apportionment
+every fifth event, reviews and variations for the rest) to each of ``--sizes`` events (default
 1,000, 5,000, 10,000, 20,000 and 50,000). At each size, alternately:
 
 - **HTTP write**: ``POST /api/v1/collaborations/{id}/reviews`` through Flask's test client, as
@@ -27,7 +27,8 @@ from time import perf_counter
 from uuid import UUID
 
 from bench.common import median, scratch_database
-from bench.quote import FORCE, OTHER, SAVE_EVERY
+from bench.quote import FORCE, OTHER
+from bench.snapshots import establish, grow
 from bench.writes import RawStore
 from domain.collaboration import Collaboration
 from domain.values import Provenance
@@ -36,40 +37,6 @@ from service.application import CollaborationRecords
 from service.persistence import persistence_environment
 
 ON = Provenance(date(2012, 4, 1), "bench (admin)", "agreed by the joint board")
-
-
-def grow(records: CollaborationRecords, collaboration: Collaboration, functions: list[str], to: int) -> None:
-    """Adds events to the collaboration (held in memory) until it has ``to``, saving every 500."""
-    step = collaboration.version
-    pending = collaboration.version
-    while collaboration.version < to:
-        step += 1
-        year = 2012 + step % 7
-        on = Provenance(date(year, 4, 1), "bench (admin)", "agreed by the joint board")
-        kind = step % 10
-        if kind == 2:
-            collaboration.set_function_budget(
-                function_id=functions[step % 12],
-                financial_year=f"{year}/{(year + 1) % 100:02d}",
-                annual_budget=f"{1000000 + step}.00",
-                provenance=on,
-            )
-        elif kind == 3:
-            share = 60 + step % 20
-            collaboration.agree_apportionment(
-                function_id=functions[step % 12],
-                basis="fixed_ratio",
-                shares={FORCE: f"0.{share}", OTHER: f"0.{100 - share}"},
-                provenance=on,
-            )
-        elif kind in (4, 5, 6, 7):
-            collaboration.hold_review(outcome=f"review {step}: continue", provenance=on)
-        else:
-            collaboration.agree_variation(clause=f"{step % 40}.1", summary="clarified", provenance=on)
-        if collaboration.version - pending >= SAVE_EVERY:
-            records.save(collaboration)
-            pending = collaboration.version
-    records.save(collaboration)
 
 
 def main() -> None:
@@ -85,23 +52,7 @@ def main() -> None:
         env = persistence_environment(url)
         records = CollaborationRecords(env=env)
         backend = env["PERSISTENCE_MODULE"].rsplit(".", 1)[-1]
-        collaboration = Collaboration.establish(
-            name="Strategic Alliance",
-            purpose="Shared services",
-            parties=[FORCE, OTHER],
-            lead_force=FORCE,
-            provenance=ON,
-        )
-        functions = [
-            collaboration.add_function(
-                name=f"Function {n}", kind="enabling", host_force=FORCE, annual_budget="1000000.00", provenance=ON
-            )
-            for n in range(12)
-        ]
-        collaboration.agree_apportionment(
-            function_id=None, basis="fixed_ratio", shares={FORCE: "0.69", OTHER: "0.31"}, provenance=ON
-        )
-        records.save(collaboration)
+        collaboration, functions = establish(records)
         collaboration_id = str(collaboration.id)
         raw_store = RawStore(env={name: value for name, value in env.items() if name != "APPLICATION_RECORDER_TOPIC"})
         held = Collaboration.establish(
