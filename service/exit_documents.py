@@ -40,8 +40,11 @@ class EventSources:
         self.wanted.setdefault(self.stream(stream), set()).update(versions)
 
     def want_line(self, line: QuoteLine) -> None:
-        for name, version in line.source_versions.items():
-            self.want(line.stream_of(name), [version])
+        if line.input_streams:
+            for name, version in line.source_versions.items():
+                self.want(line.stream_of(name), [version])
+        else:  # every input from the line's own aggregate: one set update, not one per input
+            self.want(line.source_id, line.source_versions.values())
         for payee in line.payees:
             self.want(payee.source_id, payee.source_versions.values())
 
@@ -65,7 +68,10 @@ class EventSources:
         return self.found[self.stream(stream), version]
 
     def events(self, versions: Mapping[str, int], stream: str | None) -> dict[str, dict[str, Any]]:
-        return {name: self.event(stream, version) for name, version in versions.items()}
+        """The event behind each input, all of them from ``stream``'s events."""
+        stream = self.stream(stream)
+        found = self.found
+        return {name: found[stream, version] for name, version in versions.items()}
 
 
 def line_document(line: QuoteLine, sources: EventSources, shares_key: str = "payees") -> dict[str, Any]:
@@ -77,7 +83,11 @@ def line_document(line: QuoteLine, sources: EventSources, shares_key: str = "pay
         "amount": str(line.amount),
         "formula": line.formula,
         "inputs": dict(line.inputs),
-        "source_events": {name: sources.event(line.stream_of(name), v) for name, v in line.source_versions.items()},
+        "source_events": (
+            {name: sources.event(line.stream_of(name), v) for name, v in line.source_versions.items()}
+            if line.input_streams
+            else sources.events(line.source_versions, line.source_id)
+        ),
         "derived": {name: list(parts) for name, parts in line.derived.items()},
         shares_key: [payee_document(payee, sources) for payee in line.payees],
     }
