@@ -94,14 +94,14 @@ def whole_months(value: object, field_name: str, allowed: range, error: type[Dom
 # State held by the aggregate. Every entry remembers the version of the event that set it,
 # so any figure can be traced back to the fact behind it.
 #
-# The state is snapshotted by the JSON transcoder, so it holds only these dataclasses, dicts with
-# str keys, lists, str, int, Decimal, date, Money, Share and None: no tuples (they come back as
-# lists) and no sets.
 # Building or copying an aggregate's indexes: two readers copying one cached aggregate at once
 # must not both extend its indexes.
 _INDEXING = threading.RLock()
 
 
+# The state is snapshotted by the JSON transcoder, so it holds only these dataclasses, dicts with
+# str keys, lists, str, int, Decimal, date, Money, Share and None: no tuples (they come back as
+# lists) and no sets.
 @dataclass(frozen=True)
 class BudgetEntry(Immutable):
     """A function's annual budget for one financial year, as set by one event."""
@@ -312,7 +312,8 @@ class Collaboration(Aggregate):
 
     # Derived indexes of the entries above in effective order (``domain/effective_index.py``),
     # built on first use and kept up as entries are added. A slot, not an attribute: outside
-    # ``vars()``, so never in a snapshot, a copy or an ``as_of`` view (which build their own).
+    # ``vars()``, so never in a snapshot; a copy gets copies of those over shared frozen entries
+    # (``__deepcopy__``) and builds the rest, and an ``as_of`` view builds its own.
     __slots__ = ("_indexes",)
     INDEXED: ClassVar[dict[str, tuple[Callable[[Any], tuple[date, int]], Callable[[Any], str | None]]]] = {
         "apportionments": (lambda a: (a.effective_on, a.version), lambda a: a.function_id),
@@ -323,13 +324,19 @@ class Collaboration(Aggregate):
     }
 
     def __deepcopy__(self, memo: dict[int, object]) -> Collaboration:
-        """A copy sharing the frozen entries, with its own copy of the indexes: the library's
-        cache hands out a copy for every read, so the indexes are built once, on the cached
+        """A copy sharing the frozen entries, with its own copy of their indexes: the library's
+        cache hands out a copy for every read, so those indexes are built once, on the cached
         aggregate, and copied from it (an ``as_of`` view then replaces the containers, and its
         indexes rebuild from the entries it keeps)."""
         clone = copy_sharing_entries(self, memo, self.SHARED_ENTRIES)
         with _INDEXING:
-            clone._indexes = {name: self._index_unlocked(name).copy_for(getattr(clone, name)) for name in self.INDEXED}
+            # Only the indexes of shared, frozen entries: the copy's functions are its own
+            # objects (their budgets change), so its index of them is built from them.
+            clone._indexes = {
+                name: self._index_unlocked(name).copy_for(getattr(clone, name))
+                for name in self.INDEXED
+                if name in self.SHARED_ENTRIES
+            }
         return clone
 
     def _index(self, name: str) -> EffectiveIndex[Any]:

@@ -171,3 +171,18 @@ def test_an_index_rebuilds_when_its_container_is_replaced():
     second = [(START, 1)]
     assert index.following(second).in_effect(START + timedelta(days=6)) == (START, 1)
     assert index.following(second).up_to(START - timedelta(days=1)) == []
+
+
+def test_a_copy_orders_its_own_functions_not_the_originals():
+    """A copy's functions are its own objects (a budget set on the copy is the copy's): its
+    ordered functions must be those objects, whatever indexes the original had built."""
+    collaboration, functions = build([("budget", 10, 0, 5)])
+    assert collaboration.functions_in_order()[0] is collaboration.functions[functions[0]]  # built
+    clone = copy.deepcopy(collaboration)
+    clone.set_function_budget(
+        function_id=functions[0], financial_year="2030/31", annual_budget="9999", provenance=provenance(START)
+    )
+    ordered = clone.functions_in_order()
+    assert all(function is clone.functions[function.id] for function in ordered)
+    assert ordered[0].budget_in_effect(date(2031, 1, 1))[0].amount == Decimal("9999")
+    assert collaboration.functions_in_order()[0].budget_in_effect(date(2031, 1, 1))[0].amount != Decimal("9999")
