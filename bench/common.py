@@ -86,6 +86,27 @@ def long_lived_alliance() -> tuple[Collaboration, list[str]]:
     return collaboration, functions
 
 
+def rebudget(collaboration: Collaboration, functions: list[str], step: int, year: int, on: Provenance) -> None:
+    """The long-lived alliance's budget change at ``step``: one function's budget for ``year``."""
+    collaboration.set_function_budget(
+        function_id=functions[step % 12],
+        financial_year=f"{year}/{(year + 1) % 100:02d}",
+        annual_budget=Decimal("1000000.00") + step,
+        provenance=on,
+    )
+
+
+def reapportion(collaboration: Collaboration, functions: list[str], step: int, on: Provenance) -> None:
+    """The long-lived alliance's apportionment at ``step``: one function's ratio, 0.60 to 0.79."""
+    share = Decimal("0.60") + Decimal(step % 20) / 100
+    collaboration.agree_apportionment(
+        function_id=functions[step % 12],
+        basis="fixed_ratio",
+        shares={LEAD: str(share), PARTNER: str(1 - share)},
+        provenance=on,
+    )
+
+
 EVENTS_PER_COLLABORATION = 20
 FORCES = ["west-mercia", "warwickshire", "dorset", "devon-cornwall", "suffolk", "norfolk", "essex", "kent"]
 

@@ -35,7 +35,7 @@ from uuid import UUID
 
 from eventsourcing.application import project_aggregate
 
-from bench.common import LEAD, PARTNER, long_lived_alliance, median, scratch_database, timed
+from bench.common import LEAD, PARTNER, long_lived_alliance, median, reapportion, rebudget, scratch_database, timed
 from domain.values import Provenance
 from service.app import create_app
 from service.application import Caller, CollaborationRecords
@@ -74,20 +74,9 @@ def build(records: CollaborationRecords, events: int) -> str:
                 provenance=on,
             )
         elif kind == 2:
-            collaboration.set_function_budget(
-                function_id=functions[step % 12],
-                financial_year=f"{year}/{(year + 1) % 100:02d}",
-                annual_budget=Decimal("1000000.00") + step,
-                provenance=on,
-            )
+            rebudget(collaboration, functions, step, year, on)
         elif kind == 3:
-            share = Decimal("0.60") + Decimal(step % 20) / 100
-            collaboration.agree_apportionment(
-                function_id=functions[step % 12],
-                basis="fixed_ratio",
-                shares={FORCE: str(share), OTHER: str(1 - share)},
-                provenance=on,
-            )
+            reapportion(collaboration, functions, step, on)
         elif kind in (4, 5, 6):
             collaboration.hold_review(outcome=f"review {step}: continue", provenance=on)
         else:

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
-from decimal import Decimal
 from time import perf_counter
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Repository, project_aggregate
 
-from bench.common import LEAD, PARTNER, long_lived_alliance, median, scratch_database, timed
+from bench.common import LEAD, PARTNER, long_lived_alliance, median, reapportion, rebudget, scratch_database, timed
 from domain.collaboration import Collaboration
 from domain.values import Provenance
 from service.application import CollaborationRecords
@@ -60,20 +59,9 @@ def grow(records: CollaborationRecords, collaboration: Collaboration, functions:
         on = Provenance(date(year, 4, 1), "bench (admin)", "agreed by the joint board")
         kind = step % 10
         if kind == 0:
-            share = Decimal("0.60") + Decimal(step % 20) / 100
-            collaboration.agree_apportionment(
-                function_id=functions[step % 12],
-                basis="fixed_ratio",
-                shares={FORCE: str(share), OTHER: str(1 - share)},
-                provenance=on,
-            )
+            reapportion(collaboration, functions, step, on)
         elif kind == 5:
-            collaboration.set_function_budget(
-                function_id=functions[step % 12],
-                financial_year=f"{year}/{(year + 1) % 100:02d}",
-                annual_budget=Decimal("1000000.00") + step,
-                provenance=on,
-            )
+            rebudget(collaboration, functions, step, year, on)
         elif kind in (1, 3, 6, 8):
             collaboration.agree_variation(clause=f"{step % 40}.1", summary=f"clarified at {step}", provenance=on)
         else:
