@@ -9,6 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from service import application
+from service.persistence import RecordedOutOfOrder
 from tests.integration import http_support
 from tests.integration.http_support import ALLIANCE, WHEN, Http, assert_problem
 
@@ -263,3 +264,69 @@ def test_a_create_whose_save_fails_on_a_key_is_409_not_500(http: Http, monkeypat
     assert_problem(http.post(BASE, ALLIANCE), 409, "concurrent-update")
     assert len(attempts) == 1
     assert http.log_size() == 0
+
+
+# ------------------------------------------------------- refused as recorded out of order
+def refused_saves(http: Http, monkeypatch, refusals: int | None, clock: list[float]) -> list[int]:
+    """Makes the application's save be refused as recorded out of order (another write closed
+    the log past its events) ``refusals`` times, or every time if None, then save for real. Each
+    refusal moves ``clock`` (the retry loop's monotonic time) on by a quarter of a second."""
+    records = http.app.extensions["records"]
+    real_save = records.save
+    attempts: list[int] = []
+
+    def save(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        if refusals is None or len(attempts) <= refusals:
+            clock[0] += 0.25
+            raise RecordedOutOfOrder("an event recorded at ... would follow the log closed at ...")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(records, "save", save)
+    monkeypatch.setattr(application.time, "monotonic", lambda: clock[0])
+    return attempts
+
+
+def test_a_write_refused_as_out_of_order_more_often_than_the_conflict_retries_is_still_recorded_once(
+    http: Http, collaboration: dict[str, Any], monkeypatch
+) -> None:
+    # Out-of-order refusals mean the store is moving, not that this aggregate is contended: they
+    # are bounded in time, not by the dozen attempts a version conflict gets.
+    clock = [1000.0]
+    attempts = refused_saves(http, monkeypatch, refusals=application.MAX_ATTEMPTS + 4, clock=clock)
+
+    response = http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "late"})
+
+    assert response.status_code == 201, response.get_json()
+    assert len(attempts) == application.MAX_ATTEMPTS + 5
+    assert [e["type"] for e in http.history(collaboration["id"])] == [
+        "Collaboration.Established",
+        "Collaboration.ReviewHeld",
+    ]
+
+
+def test_a_write_refused_as_out_of_order_for_longer_than_the_patience_is_409_and_records_nothing(
+    http: Http, collaboration: dict[str, Any], monkeypatch
+) -> None:
+    clock = [1000.0]
+    attempts = refused_saves(http, monkeypatch, refusals=None, clock=clock)
+
+    response = http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "stuck"})
+
+    assert_problem(response, 409, "concurrent-update")
+    patience = application.OUT_OF_ORDER_PATIENCE_SECONDS
+    assert len(attempts) == int(patience / 0.25)  # a quarter of a second per refusal, until it is spent
+    assert http.log_size() == 1 and http.version(collaboration["id"]) == 1
+    monkeypatch.undo()  # the key was not used up: the same request can succeed later
+    assert http.post(reviews(collaboration), REVIEW, **{"Idempotency-Key": "stuck"}).status_code == 201
+
+
+def test_a_create_refused_as_out_of_order_is_run_again_until_recorded(http: Http, monkeypatch) -> None:
+    clock = [1000.0]
+    attempts = refused_saves(http, monkeypatch, refusals=application.MAX_ATTEMPTS + 3, clock=clock)
+
+    response = http.post(BASE, ALLIANCE)
+
+    assert response.status_code == 201, response.get_json()
+    assert len(attempts) == application.MAX_ATTEMPTS + 4
+    assert http.log_size() == 1
