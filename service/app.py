@@ -32,6 +32,7 @@ from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET
 from service.persistence import environment_from, wait_for_store
 from service.queries import DEFAULT_CATCH_UP_SECONDS, RecordQueries
 from service.resources.blueprints import register_resources
+from service.streams import DEFAULT_STREAMS_PER_WORKER, EventStreams, StreamSettings
 from service.webview import webview
 
 # The directory holding wsgi.py. A relative sqlite:/// DATABASE_URL (the default is
@@ -208,3 +209,12 @@ def _add_projections(app: Flask, env: Mapping[str, str], records: CollaborationR
         benefits_realisation=app.extensions["benefits_realisation"],
     )
     app.cli.add_command(projections_cli)
+    app.extensions["event_streams"] = EventStreams(
+        records,
+        StreamSettings(
+            heartbeat_seconds=float(setting_of(app, "EVENT_STREAM_HEARTBEAT_SECONDS", "15")),
+            max_seconds=float(setting_of(app, "EVENT_STREAM_MAX_SECONDS", "300")),
+            poll_seconds=float(setting_of(app, "EVENT_STREAM_POLL_SECONDS", "0.25")),
+        ),
+        limit=int(setting_of(app, "EVENT_STREAMS_PER_WORKER", str(DEFAULT_STREAMS_PER_WORKER))),
+    )

@@ -677,19 +677,28 @@ class RecordQueries:
         return self._caught_up("decision_log").export(filters, after=after)
 
     # ------------------------------------------------------------------------------- the log
-    def feed(self, *, after: int, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` events of the global log after position ``after``, each with its hash."""
+    def feed(self, *, after: int, limit: int, with_documents: bool = False) -> list[dict[str, Any]]:
+        """Up to ``limit`` events of the global log after position ``after``, each with its hash
+        and, ``with_documents``, the canonical document its hash is the SHA-256 of (its stored
+        state, stream, version, position and the previous event's hash: what lets a consumer
+        check the event and the chain without trusting the host)."""
         records = self.records
         notifications = records.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        hashes = records.side_tables.chain_hashes([notification.id for notification in notifications])
-        return [
-            {
+        positions = [notification.id for notification in notifications]
+        hashes = records.side_tables.chain_hashes(positions)
+        documents = records.side_tables.chained_documents(positions) if with_documents else {}
+        items = []
+        for notification in notifications:
+            item = {
                 "position": notification.id,
                 **event_document(records.mapper.to_domain_event(notification)),
                 "hash": hashes.get(notification.id),
             }
-            for notification in notifications
-        ]
+            if with_documents:
+                document = documents.get(notification.id)
+                item["document"] = document.decode() if document is not None else None
+            items.append(item)
+        return items
 
     def feed_items(self, *, after: int) -> Iterator[dict[str, Any]]:
         """The feed after ``after`` up to the end of the log when the export began, read a page

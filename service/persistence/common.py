@@ -459,6 +459,20 @@ class SideTableAccess:
             return None
         return rows[0]["seq"], row_document(rows[0], rows[0]["previous"] or GENESIS)
 
+    def chained_documents(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The canonical documents of the chained events at ``positions`` (as ``chained_document``,
+        for a page at once): what each one's chain hash is the SHA-256 of."""
+        if not positions:
+            return {}
+        marks = ", ".join("?" for _ in positions)
+        rows = self.execute(
+            f"SELECT c.position, e.originator_id, e.originator_version, e.topic, e.state, p.hash AS previous"
+            f" FROM {{schema}}event_chain c JOIN {self.events_table_sql} e ON e.{self.position_column} = c.position"
+            f" LEFT JOIN {{schema}}event_chain p ON p.seq = c.seq - 1 WHERE c.position IN ({marks})",
+            tuple(positions),
+        )
+        return {row["position"]: row_document(row, row["previous"] or GENESIS) for row in rows}
+
     def _tree_backlog(self, cursor: Any, size: int, limit: int) -> list[bytes]:
         """The leaf hashes of the chained events after the tree's ``size`` leaves (up to
         ``limit``), rebuilt from the events and checked against the chain: the tree never

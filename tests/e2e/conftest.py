@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,9 +83,11 @@ def worker_pids(master: int) -> list[int]:
 
 
 @contextmanager
-def running_gunicorn(tmp_path: Path, database_url: str, workers: int = 3) -> Iterator[Service]:
+def running_gunicorn(
+    tmp_path: Path, database_url: str, workers: int = 3, settings: Mapping[str, str] | None = None
+) -> Iterator[Service]:
     """gunicorn with ``workers`` workers on loopback, serving the store at ``database_url``, with
-    an audit signing key of its own."""
+    an audit signing key of its own (and ``settings``, environment variables, if given)."""
     port = free_port()
     env = {
         **os.environ,
@@ -93,6 +95,7 @@ def running_gunicorn(tmp_path: Path, database_url: str, workers: int = 3) -> Ite
         "AUDIT_SIGNING_KEY": generate_key_pem().decode(),
         "BIND": f"127.0.0.1:{port}",  # read by gunicorn.conf.py, as are the workers
         "WEB_CONCURRENCY": str(workers),
+        **(settings or {}),
     }
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(

@@ -108,6 +108,7 @@ def http_for(database_url: str) -> Iterator[Http]:
         app.extensions["benefits_realisation"].close()
         if "benefits_realisation" in app.extensions:
             app.extensions["benefits_realisation"].close()
+        app.extensions["event_streams"].close()
         app.extensions["records"].close()
 
 

@@ -348,7 +348,9 @@ def test_openapi_says_these_reads_also_answer_csv(http: Http):
     spec = http.get("/api/v1/openapi.json", token=None).get_json()
     for path in ("/api/v1/collaborations/{collaboration_id}/history", "/api/v1/events", "/api/v1/decisions"):
         operation = spec["paths"][path]["get"]
-        assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}, path
+        # the feed also answers as a CloudEvents batch (tests/integration/test_http_event_stream.py)
+        batch = {"application/cloudevents-batch+json"} if path == "/api/v1/events" else set()
+        assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"} | batch, path
         assert "406" in operation["responses"], path
         (format_parameter,) = [p for p in operation["parameters"] if p["name"] == "format"]
-        assert format_parameter["schema"]["enum"] == ["json", "csv"]
+        assert format_parameter["schema"]["enum"] == ["json", "csv"] + (["cloudevents"] if batch else [])

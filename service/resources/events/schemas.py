@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import marshmallow as ma
 
-from service.fields import QueryInteger
+from service.fields import BoundedList, Code, QueryInteger, known_force
 from service.resources.common import MAX_POSITION, EventDocument, ExportFormatSchema, Schema
 
 MAX_LIMIT = 1000
 
 
+def uuid_text(value: str) -> None:
+    try:
+        UUID(value)
+    except ValueError:
+        raise ma.ValidationError("not an id: a UUID such as 1c0b5a4e-6f3d-4a8e-9d7c-2b1e0f9a8c7d") from None
+
+MAX_TYPES = 100
+FEED_FORMATS = ("json", "csv", "cloudevents")
+STREAM_FORMATS = ("json", "cloudevents")
+
+
 class FeedQuerySchema(ExportFormatSchema):
+    format = Code(
+        validate=ma.validate.OneOf(FEED_FORMATS),
+        metadata={
+            "enum": list(FEED_FORMATS),
+            "description": "json (the default), csv, or cloudevents (a CloudEvents 1.0 batch, "
+            "`application/cloudevents-batch+json`); when given, it wins over the Accept header",
+        },
+    )
     after = QueryInteger(
         load_default=0,
         validate=ma.validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Answer events after this position (the previous page's next_after)"},
+    )
+    documents = Code(
+        load_default="false",
+        validate=ma.validate.OneOf(("true", "false")),
+        metadata={
+            "enum": ["true", "false"],
+            "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
+            "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
+            "check each event and the chain without trusting this service"
+        },
     )
     limit = QueryInteger(
         load_default=100,
@@ -27,10 +58,63 @@ class FeedQuerySchema(ExportFormatSchema):
 
 class FeedItemSchema(EventDocument):
     position = ma.fields.Integer(required=True, metadata={"description": "The event's place in the global log"})
+    document = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "With `documents=true`: the canonical text the event's `hash` is the SHA-256 of"},
+    )
 
 
 class FeedSchema(Schema):
     items = ma.fields.List(ma.fields.Nested(FeedItemSchema), required=True)
     next_after = ma.fields.Integer(
         required=True, metadata={"description": "Pass as `after` to read on; equals `after` when nothing is new"}
+    )
+
+
+class StreamQuerySchema(Schema):
+    after = QueryInteger(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=MAX_POSITION),
+        metadata={
+            "description": "Send the events after this log position. A `Last-Event-ID` header (sent by a "
+            "reconnecting EventSource) wins over it"
+        },
+    )
+    type = BoundedList(
+        Code(),
+        max_items=MAX_TYPES,
+        metadata={
+            "description": "Only events of these types (repeat the parameter for several), as the feed names "
+            "them, e.g. `Collaboration.NoticeServed`; GET /api/v1/event-types lists them"
+        },
+    )
+    collaboration_id = Code(
+        validate=uuid_text,
+        metadata={
+            "format": "uuid",
+            "description": "Only events of this collaboration, its exit cases and its benefits",
+        },
+    )
+    force = Code(
+        validate=known_force,
+        metadata={"description": "Only events of collaborations this force was party to when they were recorded"},
+    )
+    documents = Code(
+        load_default="false",
+        validate=ma.validate.OneOf(("true", "false")),
+        metadata={
+            "enum": ["true", "false"],
+            "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
+            "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
+            "check each event and the chain without trusting this service"
+        },
+    )
+    format = Code(
+        load_default="json",
+        validate=ma.validate.OneOf(STREAM_FORMATS),
+        metadata={
+            "enum": list(STREAM_FORMATS),
+            "description": "Each message's data: the feed's item as JSON (the default), or a CloudEvents 1.0 "
+            "structured event (`application/cloudevents+json`)",
+        },
     )
