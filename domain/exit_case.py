@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -244,7 +244,25 @@ def _money(amount: Decimal) -> Money:
     return Money(amount.quantize(PENNY))
 
 
-def _line_fields(line: CaseLine) -> dict[str, object]:
+# What an event carries of a line and of an instalment: plain values, as every event does (the
+# event catalogue, ``service/event_catalogue.py``, publishes their shape from these).
+class CaseLineFields(TypedDict):
+    """A line of a claim, an assessment or a settlement as its event carries it."""
+
+    head: str
+    amount: Decimal
+    description: str
+    evidence: str | None
+
+
+class InstalmentFields(TypedDict):
+    """An instalment of a settlement's plan as its event carries it."""
+
+    due_on: date
+    amount: Decimal
+
+
+def _line_fields(line: CaseLine) -> CaseLineFields:
     return {
         "head": line.head,
         "amount": line.amount.amount,
@@ -389,7 +407,7 @@ class ExitCase(Aggregate):
         claim_id: str
         claimant: str
         respondent: str
-        lines: list[dict]
+        lines: list[CaseLineFields]
         supersedes: str | None
 
         def apply(self, case: ExitCase) -> None:
@@ -440,7 +458,7 @@ class ExitCase(Aggregate):
         assessment_id: str
         assessor: str
         recommended_amount: Decimal
-        lines: list[dict]
+        lines: list[CaseLineFields]
 
         def apply(self, case: ExitCase) -> None:
             case.assessments.append(
@@ -525,8 +543,8 @@ class ExitCase(Aggregate):
         payee: str
         amount: Decimal
         write_offs: Decimal
-        instalments: list[dict]
-        lines: list[dict]
+        instalments: list[InstalmentFields]
+        lines: list[CaseLineFields]
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:

@@ -10,7 +10,8 @@ item: ``position``, ``stream_id``, ``version``, ``type``, provenance, ``data``, 
   ``collaboration-records.Collaboration.ReviewHeld``;
 - ``subject``: the stream (the collaboration, exit case or benefit) the event belongs to;
 - ``time``: when it was recorded; ``datacontenttype``: ``application/json``;
-- ``dataschema``: where the event catalogue publishes the schema of its type;
+- ``dataschema``: where the event catalogue publishes the schema of a whole event of its type
+  (``/api/v1/event-types/{type}/document-schema``: the schema of ``data``);
 - extensions ``position`` (the log position as a number), ``streamversion`` (the event's version
   in its stream) and ``hash`` (its place in the hash chain);
 - ``data``: the feed item itself, whole, so nothing is lost in the envelope (and the hash can be

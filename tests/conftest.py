@@ -18,6 +18,14 @@ import pytest
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every event a test stores is checked against the published event catalogue
+    (tests/event_conformance.py)."""
+    from tests.event_conformance import EventConformance
+
+    config.pluginmanager.register(EventConformance(), "event-conformance")  # configured on registering
+
+
 def _postgres_unavailable_reason() -> str | None:
     try:
         import psycopg

@@ -23,6 +23,7 @@ from service.audit.checkpoints import KEY_FILE_VARIABLE, KEY_VARIABLE
 from service.audit.cli import audit_cli
 from service.audit.merkle import MemoryTree, leaf_hash
 from service.persistence import persistence_environment
+from tests.event_conformance import store_tampered
 
 ADMIN = Caller("Audit tester (admin)")
 ON = {"effective_on": date(2015, 3, 1), "reason": "agreed by the joint board"}
@@ -107,6 +108,9 @@ class RawDatabase:
 
     def run(self, *statements: tuple[str, Sequence[Any]] | str) -> list[tuple[Any, ...]]:
         """Runs the statements in one transaction; answers the last one's rows."""
+        texts = [item if isinstance(item, str) else item[0] for item in statements]
+        if not all(text.lstrip().upper().startswith("SELECT") for text in texts):
+            store_tampered()  # a tampered event is not meant to conform to the event catalogue
         rows: list[tuple[Any, ...]] = []
         if self.postgres:
             import psycopg

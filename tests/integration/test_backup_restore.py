@@ -437,6 +437,7 @@ def test_restore_refuses_a_dump_of_another_schema(postgres_stores: Stores, other
     assert log_size(other) == 0
 
 
+@pytest.mark.unpublished_events("restores a backup altered by hand")
 def test_a_restored_log_that_does_not_verify_is_reported_and_not_served(sqlite_stores: Stores, tmp_path: Path):
     """A backup altered by hand (its manifest gone with it) is restored, found not to verify, and
     its projections are not rebuilt."""

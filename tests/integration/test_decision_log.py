@@ -493,6 +493,7 @@ def test_an_export_reads_in_chunks_the_log_as_it_stood_when_it_began(decisions, 
         next(log.export(after=10_000))
 
 
+@pytest.mark.unpublished_events("stores a foreign aggregate's event and an event class of no aggregate")
 def test_an_unknown_collaboration_event_type_is_logged_generically_and_other_aggregates_are_skipped(records, open_log):
     alliance = establish(records, "Strategic Alliance", ["west-mercia", "warwickshire"])
     memo = Memo(text="an exit case, say")
@@ -536,6 +537,7 @@ def test_an_unknown_collaboration_event_type_is_logged_generically_and_other_agg
     assert concerns_decision_log(memo_notification.topic) is False
 
 
+@pytest.mark.unpublished_events("stores an event class the test defines, of no aggregate")
 def test_a_summariser_registered_later_rewrites_the_rows_on_rebuild(records, open_log, monkeypatch):
     alliance = establish(records, "Strategic Alliance", ["west-mercia", "warwickshire"])
     collaboration = records.collaboration(alliance)

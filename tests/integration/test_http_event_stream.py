@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cloudevents.core.formats.json import JSONFormat
+from jsonschema import Draft202012Validator
 
 from examples.follow_events import messages
 from service import cloud_events
@@ -177,7 +178,10 @@ def test_the_stream_as_cloudevents_reads_back_with_the_sdk(short_streams: Http) 
     assert first.get_time().isoformat().replace("+00:00", "Z") == feed[0]["recorded_at"]
     assert first.get_data() == feed[0]
     assert first.get_extension("position") == feed[0]["position"]
-    assert first.get_dataschema().endswith("/api/v1/event-types/Collaboration.Established")
+    assert first.get_dataschema().endswith("/api/v1/event-types/Collaboration.Established/document-schema")
+    for event in read:  # each CloudEvent's data is valid against the schema its dataschema names
+        schema = http.get(event.get_dataschema().removeprefix("http://localhost")).get_json()
+        Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(event.get_data())
 
 
 def test_with_documents_each_event_proves_its_hash_and_its_place_in_the_chain(short_streams_any: Http) -> None:
@@ -218,6 +222,7 @@ def test_idle_streams_send_heartbeats(short_streams: Http) -> None:
         ("?format=xml", "format"),
         ("?documents=yes", "documents"),
         ("?colour=blue", "colour"),
+        ("?type=Collaboration.Nonsense", "type"),
     ],
 )
 def test_a_bad_stream_parameter_is_422(http: Http, query: str, field: str) -> None:

@@ -426,6 +426,7 @@ def test_follow_picks_up_new_events_until_stopped(records, open_register):
     assert advanced[-1] == log_size(records)
 
 
+@pytest.mark.unpublished_events("stores a foreign aggregate's event and an event class of no aggregate")
 def test_events_of_unknown_types_are_skipped_but_tracked(records, open_register):
     collaboration_id = establish(records, "Strategic Alliance", ["west-mercia", "warwickshire"])
     memo = Memo(text="an exit case, say")
@@ -483,6 +484,7 @@ def serve_notice(records: CollaborationRecords, collaboration_id: str) -> None:
     records.save(collaboration)
 
 
+@pytest.mark.unpublished_events("stores an event class the test defines, of no aggregate")
 def test_an_event_that_changes_what_the_register_shows_rewrites_the_row(
     records, open_register, withdrawals_change_status
 ):
@@ -506,6 +508,7 @@ def test_an_event_that_changes_what_the_register_shows_rewrites_the_row(
     assert register.entry(alliance) == entry
 
 
+@pytest.mark.unpublished_events("stores an event whose topic no code defines")
 def test_a_notification_whose_topic_no_code_defines_stops_the_register(records, open_register):
     establish(records, "Strategic Alliance", ["west-mercia", "warwickshire"])
     ghost = StoredEvent(originator_id=uuid4(), originator_version=1, topic="nowhere.ghosts:Ghost.Created", state=b"{}")

@@ -90,7 +90,7 @@ def stream(args: dict[str, Any]) -> Response:
         source, catalogue = cloud_events_source(), catalogue_root()  # read now: the stream outlives the request
 
         def render(item: dict[str, Any]) -> str:
-            dataschema = catalogue + item["type"]
+            dataschema = catalogue + item["type"] + "/document-schema"
             return cloud_events.structured(item, source=source, dataschema=dataschema).decode()
 
     try:
@@ -160,10 +160,12 @@ def cloud_events_source() -> str:
 
 
 def catalogue_root() -> str:
-    """The absolute URI under which the event catalogue publishes each type's schema."""
+    """The absolute URI under which the event catalogue publishes each type (its entry, and at
+    ``{type}/document-schema`` the schema of a whole event, which is a CloudEvent's ``data``)."""
     return request.url_root.rstrip("/") + "/api/v1/event-types/"
 
 
 def dataschema_of(event_type: str) -> str:
-    """Where the event catalogue publishes the schema of ``event_type`` (an absolute URI)."""
-    return catalogue_root() + event_type
+    """Where the event catalogue publishes the schema of a whole event of ``event_type`` (an
+    absolute URI): a CloudEvent's ``data``."""
+    return catalogue_root() + event_type + "/document-schema"

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import marshmallow as ma
 
+from service.event_catalogue import catalogue
 from service.fields import BoundedList, Code, QueryInteger, known_force
 from service.resources.common import MAX_POSITION, EventDocument, ExportFormatSchema, Schema
 
@@ -18,7 +19,9 @@ def uuid_text(value: str) -> None:
     except ValueError:
         raise ma.ValidationError("not an id: a UUID such as 1c0b5a4e-6f3d-4a8e-9d7c-2b1e0f9a8c7d") from None
 
+
 MAX_TYPES = 100
+EVENT_TYPES = sorted(entry.type for entry in catalogue().items)
 FEED_FORMATS = ("json", "csv", "cloudevents")
 STREAM_FORMATS = ("json", "cloudevents")
 
@@ -44,7 +47,7 @@ class FeedQuerySchema(ExportFormatSchema):
             "enum": ["true", "false"],
             "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
             "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
-            "check each event and the chain without trusting this service"
+            "check each event and the chain without trusting this service",
         },
     )
     limit = QueryInteger(
@@ -81,7 +84,11 @@ class StreamQuerySchema(Schema):
         },
     )
     type = BoundedList(
-        Code(),
+        Code(
+            validate=ma.validate.OneOf(
+                EVENT_TYPES, error="{input} is not a type of event the feed publishes: GET /api/v1/event-types"
+            )
+        ),
         max_items=MAX_TYPES,
         metadata={
             "description": "Only events of these types (repeat the parameter for several), as the feed names "
@@ -106,7 +113,7 @@ class StreamQuerySchema(Schema):
             "enum": ["true", "false"],
             "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
             "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
-            "check each event and the chain without trusting this service"
+            "check each event and the chain without trusting this service",
         },
     )
     format = Code(

@@ -1,0 +1,1 @@
+"""Event types resource: the public event catalogue."""
