@@ -12,8 +12,9 @@ item: ``position``, ``stream_id``, ``version``, ``type``, provenance, ``data``, 
 - ``time``: when it was recorded; ``datacontenttype``: ``application/json``;
 - ``dataschema``: where the event catalogue publishes the schema of a whole event of its type
   (``/api/v1/event-types/{type}/document-schema``: the schema of ``data``);
-- extensions ``position`` (the log position as a number), ``streamversion`` (the event's version
-  in its stream) and ``hash`` (its place in the hash chain);
+- extensions ``position`` (the log position), ``streamversion`` (the event's version in its
+  stream), both as decimal text (a CloudEvents Integer is 32-bit), and ``hash`` (its place in
+  the hash chain);
 - ``data``: the feed item itself, whole, so nothing is lost in the envelope (and the hash can be
   checked as from the feed).
 
@@ -55,8 +56,8 @@ def cloud_event(item: Mapping[str, Any], *, source: str, dataschema: str | None 
         "subject": str(item["stream_id"]),
         "time": datetime.fromisoformat(str(item["recorded_at"]).replace("Z", "+00:00")),
         "datacontenttype": "application/json",
-        "position": int(item["position"]),
-        "streamversion": int(item["version"]),
+        "position": str(item["position"]),  # text: a CloudEvents Integer is 32-bit, a log position is not
+        "streamversion": str(item["version"]),
     }
     if item.get("hash"):
         attributes["hash"] = str(item["hash"])

@@ -69,16 +69,17 @@ class EventFilter:
         return {"types": sorted(self.types), "collaboration_id": self.collaboration_id, "force": self.force}
 
     def matches(self, item: Mapping[str, Any], records: PartiesSource) -> bool:
-        if self.types and item.get("type") not in self.types:
-            return False
-        if self.collaboration_id is None and self.force is None:
-            return True
+        """Whether ``item`` is asked for. Call it on every event in log order: a ``force``
+        filter keeps its parties up to date from events it does not send (a ``PartyJoined``
+        left out by ``types``)."""
         collaboration_id = collaboration_of(item)
-        if collaboration_id is None:
-            return False
         if self.collaboration_id is not None and collaboration_id != self.collaboration_id:
             return False
-        return self.force is None or self.force in self._parties_of(collaboration_id, item, records)
+        if self.force is not None and (
+            collaboration_id is None or self.force not in self._parties_of(collaboration_id, item, records)
+        ):
+            return False
+        return not self.types or item.get("type") in self.types
 
     def _parties_of(self, collaboration_id: str, item: Mapping[str, Any], records: PartiesSource) -> frozenset[str]:
         """The collaboration's parties as they stood at ``item`` (met in log order)."""

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from marshmallow import ValidationError, fields, utils
 
@@ -332,6 +333,21 @@ class KnownForce:
 
 
 known_force = KnownForce()
+
+
+class UuidText:
+    """A validator: an id, as UUID text (documented as ``format: uuid``)."""
+
+    json_schema = {"format": "uuid"}
+
+    def __call__(self, value: str) -> None:
+        try:
+            UUID(value)
+        except ValueError:
+            raise ValidationError("not an id: a UUID such as 1c0b5a4e-6f3d-4a8e-9d7c-2b1e0f9a8c7d") from None
+
+
+uuid_text = UuidText()
 # A force code in a request body: the domain refuses any other by its rule's name (unknown-force).
 FORCE_CODE = {
     "enum": list(FORCES),

@@ -3,7 +3,8 @@
 A stream reads the log after a position, a page at a time through the same code as the feed
 (``RecordQueries.feed``), sends each event its filter matches, and waits for news when it has
 caught up: on PostgreSQL the store's NOTIFY wakes it (``LogDoorbell``, one listener per
-process), on SQLite it looks again every ``poll_seconds``.
+process) where the worker's pool has a connection to spare for it (``POSTGRES_MAX_CONNECTIONS``
+of 4 or more), else, and on SQLite, it looks again every ``poll_seconds``.
 
 - **Ids**: each message's ``id:`` is the event's log position. A client that reconnects with
   ``Last-Event-ID`` (browsers' ``EventSource`` do so by themselves) resumes exactly after it.
@@ -32,6 +33,7 @@ from typing import Any
 from service.event_filters import EventFilter
 
 PAGE = 200  # events read from the log at a time
+MIN_POOL_FOR_DOORBELL = 4  # PostgreSQL connections a worker's pool needs before a stream listener holds one
 DEFAULT_STREAMS_PER_WORKER = 6  # below gunicorn's threads per worker (8): two are left for requests
 
 
@@ -120,13 +122,15 @@ def event_stream(
         now = clock()
         if now >= ends:
             break
-        if len(page) == PAGE:
-            continue  # more to read now
+        if len(page) == PAGE and now < next_beat:
+            continue  # more to read now (reading through a backlog still beats: a filter may send nothing)
         if now >= next_beat:
             skipped = read_through if read_through > sent_through else None
             yield message(skipped, comment="keep-alive")
             sent_through = read_through
             next_beat = now + settings.heartbeat_seconds
+        if len(page) == PAGE:
+            continue
         wait_for_news(min(settings.poll_seconds, max(0.0, ends - now), max(0.0, next_beat - now)))
     yield message(read_through if read_through > sent_through else None, comment="stream ends; reconnect to go on")
 
@@ -158,11 +162,17 @@ class EventStreams:
         return wait
 
     def _shared_doorbell(self) -> Any:
+        """The worker's one listener, where the store can ring and the pool can spare a connection
+        for it for good: with fewer than ``MIN_POOL_FOR_DOORBELL`` connections (the default cap
+        is 3) the worker's requests keep them all, and streams poll."""
         with self._lock:
             if not self._doorbell_made:
                 from projections.tracked import LogDoorbell
 
-                self._doorbell = LogDoorbell.for_application(self.records)
+                datastore = getattr(self.records.recorder, "datastore", None)
+                pool = getattr(datastore, "pool", None)
+                if pool is not None and getattr(pool, "max_size", 0) >= MIN_POOL_FOR_DOORBELL:
+                    self._doorbell = LogDoorbell.for_application(self.records)
                 self._doorbell_made = True
             return self._doorbell
 

@@ -12,10 +12,12 @@ from flask.wrappers import Response
 from service import cloud_events, exports, web
 from service.api import Blueprint
 from service.event_filters import EventFilter
+from service.resources.common import MAX_POSITION
 from service.resources.events.schemas import FeedQuerySchema, FeedSchema, StreamQuerySchema
 from service.streams import EventStreams, StreamsBusy, event_stream, filtered, plain_json
 
 EVENT_STREAM = "text/event-stream"
+STREAM_SEND_TIMEOUT = 30.0  # seconds a stream waits for a client to take a message before it ends
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="The global ordered event feed.")
 
@@ -118,6 +120,9 @@ def stream(args: dict[str, Any]) -> Response:
         finally:
             release()
 
+    client = request.environ.get("gunicorn.socket")
+    if client is not None:  # a client that stops reading must not hold the thread past its heartbeats
+        client.settimeout(max(STREAM_SEND_TIMEOUT, 2 * streams.settings.heartbeat_seconds))
     response = Response(messages(), mimetype=EVENT_STREAM)
     response.call_on_close(release)  # also when the body is never read (the client went at once)
     response.headers["Cache-Control"] = "no-cache"
@@ -132,7 +137,7 @@ def resumed_after(after: int) -> int:
     if last_event_id is None or last_event_id.strip() == "":
         return after
     text = last_event_id.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_POSITION:
         web.fail(400, "Last-Event-ID must be the log position of the last event received (a whole number)")
     return int(text)
 

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import marshmallow as ma
 
 from service.event_catalogue import catalogue
-from service.fields import BoundedList, Code, QueryInteger, known_force
+from service.fields import BoundedList, Code, QueryInteger, known_force, uuid_text
 from service.resources.common import MAX_POSITION, EventDocument, ExportFormatSchema, Schema
 
 MAX_LIMIT = 1000
-
-
-def uuid_text(value: str) -> None:
-    try:
-        UUID(value)
-    except ValueError:
-        raise ma.ValidationError("not an id: a UUID such as 1c0b5a4e-6f3d-4a8e-9d7c-2b1e0f9a8c7d") from None
 
 
 MAX_TYPES = 100
@@ -97,10 +88,7 @@ class StreamQuerySchema(Schema):
     )
     collaboration_id = Code(
         validate=uuid_text,
-        metadata={
-            "format": "uuid",
-            "description": "Only events of this collaboration, its exit cases and its benefits",
-        },
+        metadata={"description": "Only events of this collaboration, its exit cases and its benefits"},
     )
     force = Code(
         validate=known_force,
