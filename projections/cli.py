@@ -3,9 +3,13 @@
 - ``flask projections rebuild [NAME]...``: rebuild the read models (all of them, or those named:
   ``register``, ``decision_log``) from the first event, one after another, with a progress bar each;
 - ``flask projections run [NAME]...``: keep them up to date, each followed in a thread of its
-  own, until Ctrl-C or SIGTERM.
+  own, until Ctrl-C or SIGTERM; and with them every other follower of the log the app has put in
+  ``app.extensions["log_followers"]`` (the webhooks' delivery loop, ``webhooks``), so that the
+  Procfile's one ``worker`` process runs them all. NAMEs pick some of either.
 
-Both use the projections ``create_app`` keeps in ``app.extensions`` under their names.
+Both use the projections ``create_app`` keeps in ``app.extensions`` under their names. A follower
+other than a projection has a ``name`` and ``follow(stop, poll_interval, doorbell=...)``, which
+returns once ``stop`` is set; it is never rebuilt.
 """
 
 from __future__ import annotations
@@ -74,14 +78,23 @@ def rebuild_one(projection: TrackedProjection[Any]) -> None:
     "--log-every", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds between progress lines"
 )
 def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) -> None:
-    """Follow the log and keep the read models (all, or those NAMEd) up to date until Ctrl-C or
-    SIGTERM."""
+    """Follow the log and keep the read models (all, or those NAMEd) up to date, and deliver the
+    webhooks (NAME webhooks; left out when only projections are named), until Ctrl-C or SIGTERM."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.setLevel(logging.INFO)
-    projections = current_projections(names)
+    others = current_app.extensions.get("log_followers", {})
+    followable = [name for name in PROJECTION_NAMES if name in current_app.extensions] + list(others)
+    if unknown := [name for name in names if name not in followable]:
+        raise click.BadParameter(f"{', '.join(unknown)}: this app follows {', '.join(followable)}", param_hint="NAME")
+    projection_names = tuple(name for name in names if name not in others)
+    projections = current_projections(projection_names) if projection_names or not names else []
+    other_followers = [follower for name, follower in others.items() if not names or name in names]
     stop = threading.Event()
-    doorbell = LogDoorbell.for_application(projections[0].application) if projections else None
+    application = projections[0].application if projections else None
+    if application is None and other_followers:
+        application = other_followers[0].application
+    doorbell = LogDoorbell.for_application(application) if application is not None else None
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("%s received; stopping after the current batches", signal.Signals(signum).name)
@@ -99,10 +112,23 @@ def run_command(names: tuple[str, ...], poll_interval: float, log_every: float) 
             failed.append(projection.name)
             stop.set()
 
+    def follow_other(follower: Any) -> None:
+        try:
+            logger.info("%s: following %s", follower.name, follower.application.name)
+            follower.follow(stop, poll_interval, doorbell=doorbell)
+            logger.info("%s: stopped", follower.name)
+        except BaseException:  # follow() retries errors itself: this is the unexpected
+            logger.exception("%s: the follower failed; stopping the others", follower.name)
+            failed.append(follower.name)
+            stop.set()
+
     previous_handlers = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     followers = [
         threading.Thread(target=follow, args=(projection,), name=f"{projection.name}-follower")
         for projection in projections
+    ] + [
+        threading.Thread(target=follow_other, args=(follower,), name=f"{follower.name}-follower")
+        for follower in other_followers
     ]
     try:
         for follower in followers:

@@ -33,6 +33,7 @@ from service.persistence import environment_from, wait_for_store
 from service.queries import DEFAULT_CATCH_UP_SECONDS, RecordQueries
 from service.resources.blueprints import register_resources
 from service.streams import DEFAULT_STREAMS_PER_WORKER, EventStreams, StreamSettings
+from service.webhooks.install import install_webhooks
 from service.webview import webview
 
 # The directory holding wsgi.py. A relative sqlite:/// DATABASE_URL (the default is
@@ -139,6 +140,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     records = wait_for_store(open_store, patience=float(setting("DATABASE_STARTUP_WAIT", "60")))
     app.extensions["records"] = records
     app.extensions["tokens"] = TokenStore(records.side_tables)
+    install_webhooks(app, env, records, setting=setting, feed=app.extensions["queries"].feed)
 
     app.extensions["failed_sign_ins"] = FailedSignIns(
         limit=int(setting("AUTH_FAILURE_LIMIT", "20")), window=float(setting("AUTH_FAILURE_WINDOW_SECONDS", "60"))

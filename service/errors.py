@@ -38,3 +38,19 @@ class NotYetInEffect(DomainError):
 
 class BenefitNotFound(DomainError):
     """No benefit has that id."""
+
+
+class WebhookSubscriptionNotFound(DomainError):
+    """No webhook subscription has that id."""
+
+
+class WebhookTargetRefused(DomainError):
+    """A webhook's target is an http or https URL of a receiver the service may call."""
+
+
+class UnknownEventType(DomainError):
+    """Event types are those the feed publishes, e.g. Collaboration.WithdrawalNoticeServed."""
+
+
+class PositionBeyondTheLog(DomainError):
+    """A position to deliver after is one the log has reached."""

@@ -30,6 +30,7 @@ from service.errors import (
     NotPermitted,
     NotYetInEffect,
     VersionMismatch,
+    WebhookSubscriptionNotFound,
 )
 
 PROBLEM_BASE = "https://collaboration-records/problems/"
@@ -50,6 +51,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     ExitCaseNotFound: 404,
     BenefitNotFound: 404,
     NotYetInEffect: 404,
+    WebhookSubscriptionNotFound: 404,
     ExitCaseExists: 409,
     NotPermitted: 403,
     VersionMismatch: 412,

@@ -24,6 +24,11 @@ from service.audit.chain import GENESIS, LinkRow, StoredLink, canonical_bytes, s
 from service.audit.merkle import leaf_hash, node_hash
 
 PROJECTION_NAMES = ("register", "decision_log", "exit_cost_history", "benefits_realisation")
+# Databases of the service's own beside the store on SQLite (a file each, named like a
+# projection's), which are not projections: nothing rebuilds them from the log. On PostgreSQL their
+# tables are in the store's schema. ``webhooks``: the subscriptions and their delivery log
+# (``service/webhooks/store.py``).
+WEBHOOKS_DATABASE = "webhooks"
 
 
 class ChainBroken(RuntimeError):

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
-from service.persistence.common import PROJECTION_NAMES, DatabaseUrlError
+from service.persistence.common import PROJECTION_NAMES, WEBHOOKS_DATABASE, DatabaseUrlError
 from service.persistence.memory import MEMORY_SCHEME, memory_environment
 from service.persistence.postgres import RecordsPostgresRecorder, postgres_pool_settings
 from service.persistence.sqlite import RecordsSQLiteRecorder, sqlite_environment
@@ -33,7 +33,7 @@ def environment_from(environ: Mapping[str, str], *, base_dir: Path | None = None
     elif env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(RecordsSQLiteRecorder)
         path = Path(env.get("SQLITE_DBNAME", ""))
-        for name in PROJECTION_NAMES:
+        for name in (*PROJECTION_NAMES, WEBHOOKS_DATABASE):
             env.setdefault(f"{name.upper()}_SQLITE_DBNAME", str(path.with_name(f"{path.stem}.{name}{path.suffix}")))
     else:
         raise DatabaseUrlError(f"PERSISTENCE_MODULE {env['PERSISTENCE_MODULE']!r} is not supported")

@@ -27,6 +27,7 @@ from service.persistence.common import (
     INSERT_IDEMPOTENCY,
     PROJECTION_NAMES,
     SIDE_TABLES,
+    WEBHOOKS_DATABASE,
     EventTime,
     IdempotentRequest,
     SideTableAccess,
@@ -243,13 +244,13 @@ def sqlite_environment(
 ) -> dict[str, str]:
     """The eventsourcing environment of a SQLite store: the database ``store`` (a file's path, or
     an in-memory URI), and each projection's own database, ``projection_database(name)`` (the
-    library's SQLite tracking table is one per database)."""
+    library's SQLite tracking table is one per database); the webhooks' database is named the same way."""
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": store,
         "SQLITE_LOCK_TIMEOUT": environ.get("SQLITE_LOCK_TIMEOUT", "30"),
         "APPLICATION_RECORDER_TOPIC": get_topic(RecordsSQLiteRecorder),
     }
-    for name in PROJECTION_NAMES:
+    for name in (*PROJECTION_NAMES, WEBHOOKS_DATABASE):
         env[f"{name.upper()}_SQLITE_DBNAME"] = projection_database(name)
     return env

@@ -12,7 +12,10 @@ from service.resources.events.routes import blp as events
 from service.resources.exit_cases.routes import blp as exit_cases
 from service.resources.forces.routes import blp as forces
 from service.resources.meta.routes import blp as meta
+from service.resources.webhooks.routes import blp as webhooks
 
 
 def register_resources(api: Api) -> None:
-    api.register_blueprints((meta, forces, collaborations, exit_cases, benefits, decisions, events, event_types, audit))
+    api.register_blueprints(
+        (meta, forces, collaborations, exit_cases, benefits, decisions, events, event_types, webhooks, audit)
+    )

@@ -109,6 +109,7 @@ def http_for(database_url: str) -> Iterator[Http]:
         if "benefits_realisation" in app.extensions:
             app.extensions["benefits_realisation"].close()
         app.extensions["event_streams"].close()
+        app.extensions["webhooks"].store.close()
         app.extensions["records"].close()
 
 
