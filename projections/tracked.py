@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -45,10 +44,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     InfrastructureFactory,
-    IntegrityError,
     Notification,
-    OperationalError,
-    PersistenceError,
     Tracking,
     TrackingRecorder,
 )
@@ -56,7 +52,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresFactory, PostgresT
 from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
-from service.persistence import create_tables_despite_a_race, schema_lock, use_wal
+from service.persistence import create_tables_despite_a_race, immediate_transaction, schema_lock, use_wal
 
 if TYPE_CHECKING:
     from service.application import CollaborationRecords
@@ -173,31 +169,12 @@ class SQLiteTrackedView(SQLiteTrackingRecorder, TrackedView):
     def in_clause(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
         return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
-    @contextmanager
-    def locked_transaction(self) -> Iterator[SQLiteCursor]:
+    def locked_transaction(self) -> AbstractContextManager[SQLiteCursor]:
         """``BEGIN IMMEDIATE`` takes the database's write lock before the first read, so a
         concurrent catch-up (another thread or process) waits for it, up to the lock timeout.
         The library's ``transaction()`` issues a deferred ``BEGIN``, which would let two
         writers read the same position."""
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cursor
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
-            except sqlite3.IntegrityError as error:
-                raise IntegrityError(error) from error
-            except sqlite3.OperationalError as error:
-                raise OperationalError(error) from error
-            except sqlite3.Error as error:
-                raise PersistenceError(error) from error
-            finally:
-                cursor.sqlite_cursor.close()
+        return immediate_transaction(self.datastore, synchronous=self.synchronous)
 
     def read_transaction(self) -> AbstractContextManager[SQLiteCursor]:
         return self.datastore.transaction(commit=False)

@@ -127,6 +127,7 @@ from service.persistence.sqlite import (
     PruningSQLiteSnapshotRecorder,
     RecordsSQLiteRecorder,
     create_tables_despite_a_race,
+    immediate_transaction,
     use_wal,
 )
 
@@ -181,6 +182,7 @@ __all__ = [
     "edge_levels",
     "edge_text",
     "environment_from",
+    "immediate_transaction",
     "is_memory_database",
     "memory_database_name",
     "memory_environment",

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import DatabaseError, StoredEvent
+from eventsourcing.persistence import DatabaseError, IntegrityError, OperationalError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
@@ -70,6 +70,34 @@ def create_tables_despite_a_race(create: Callable[[], None]) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+@contextmanager
+def immediate_transaction(datastore: Any, *, synchronous: str | None = None) -> Iterator[Any]:
+    """A transaction of the library's SQLite ``datastore`` that takes the database's write lock
+    with ``BEGIN IMMEDIATE`` before its first read, so that two writers never read the same
+    state (the library's ``transaction()`` issues a deferred ``BEGIN``); SQLite's errors come
+    out as the library's. ``synchronous``: the connection's ``PRAGMA synchronous`` first."""
+    with datastore.get_connection(commit=True) as connection:
+        cursor = connection.cursor()
+        try:
+            if synchronous is not None:
+                cursor.execute(f"PRAGMA synchronous = {synchronous}")
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(error) from error
+        except sqlite3.OperationalError as error:
+            raise OperationalError(error) from error
+        except sqlite3.Error as error:
+            raise PersistenceError(error) from error
+        finally:
+            cursor.sqlite_cursor.close()
 
 
 class InRecordedOrder:

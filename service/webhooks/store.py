@@ -37,20 +37,19 @@ order on both backends.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteFactory
 
 from service.persistence import (
     WEBHOOKS_DATABASE,
     create_tables_despite_a_race,
+    immediate_transaction,
     recorded_at_text,
     schema_lock,
     use_wal,
@@ -271,28 +270,7 @@ class WebhookStore:
         without waiting, when another process wrote in between."""
         if self.postgres:
             return self.datastore.transaction(commit=True)
-        return self._sqlite_immediate()
-
-    @contextmanager
-    def _sqlite_immediate(self) -> Iterator[Any]:
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cursor
-                except BaseException:
-                    connection.rollback()
-                    raise
-                connection.commit()
-            except sqlite3.IntegrityError as error:
-                raise IntegrityError(error) from error
-            except sqlite3.OperationalError as error:
-                raise OperationalError(error) from error
-            except sqlite3.Error as error:
-                raise PersistenceError(error) from error
-            finally:
-                cursor.sqlite_cursor.close()
+        return immediate_transaction(self.datastore)
 
     def _read(self) -> AbstractContextManager[Any]:
         return self.datastore.transaction(commit=False)

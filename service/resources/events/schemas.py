@@ -17,7 +17,20 @@ FEED_FORMATS = ("json", "csv", "cloudevents")
 STREAM_FORMATS = ("json", "cloudevents")
 
 
-class FeedQuerySchema(ExportFormatSchema):
+class DocumentsQuerySchema(Schema):
+    documents = Code(
+        load_default="false",
+        validate=ma.validate.OneOf(("true", "false")),
+        metadata={
+            "enum": ["true", "false"],
+            "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
+            "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
+            "check each event and the chain without trusting this service",
+        },
+    )
+
+
+class FeedQuerySchema(ExportFormatSchema, DocumentsQuerySchema):
     format = Code(
         validate=ma.validate.OneOf(FEED_FORMATS),
         metadata={
@@ -30,16 +43,6 @@ class FeedQuerySchema(ExportFormatSchema):
         load_default=0,
         validate=ma.validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Answer events after this position (the previous page's next_after)"},
-    )
-    documents = Code(
-        load_default="false",
-        validate=ma.validate.OneOf(("true", "false")),
-        metadata={
-            "enum": ["true", "false"],
-            "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
-            "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
-            "check each event and the chain without trusting this service",
-        },
     )
     limit = QueryInteger(
         load_default=100,
@@ -65,7 +68,7 @@ class FeedSchema(Schema):
     )
 
 
-class StreamQuerySchema(Schema):
+class StreamQuerySchema(DocumentsQuerySchema):
     after = QueryInteger(
         load_default=0,
         validate=ma.validate.Range(min=0, max=MAX_POSITION),
@@ -93,16 +96,6 @@ class StreamQuerySchema(Schema):
     force = Code(
         validate=known_force,
         metadata={"description": "Only events of collaborations this force was party to when they were recorded"},
-    )
-    documents = Code(
-        load_default="false",
-        validate=ma.validate.OneOf(("true", "false")),
-        metadata={
-            "enum": ["true", "false"],
-            "description": "true: each event also carries `document`, the canonical text its `hash` is the SHA-256 "
-            "of (its stored state, stream, version, position and the previous event's hash), so a consumer can "
-            "check each event and the chain without trusting this service",
-        },
     )
     format = Code(
         load_default="json",
