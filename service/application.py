@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ from service.transcodings import state_transcodings
 
 logger = logging.getLogger(__name__)
 
+WRITE_TURN_STRIPES = 64  # locks this process's writers of one aggregate take turns on (_writers_of)
 MAX_ATTEMPTS = 12  # saves refused for a version another writer took, before a 409
 # How long a command is run again while its saves are refused as recorded out of order (and
 # at least MAX_ATTEMPTS times). Each refusal means another write (or a ``known_at`` read)
@@ -292,6 +294,7 @@ class CollaborationRecords(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         if env and env.get("SQLITE_DBNAME"):
             use_wal(env["SQLITE_DBNAME"])  # before the library's connections race to switch it
+        self._write_turns = tuple(threading.RLock() for _ in range(WRITE_TURN_STRIPES))
         super().__init__(env=env)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
@@ -943,6 +946,7 @@ class CollaborationRecords(Application[UUID]):
     ) -> Written:
         # A force token writes to the benefits of collaborations its force is a current party of.
         return self._change_aggregate(
+            benefit_id,
             lambda: self.benefit(benefit_id),
             mutate,
             "benefit",
@@ -1035,6 +1039,7 @@ class CollaborationRecords(Application[UUID]):
     ) -> Written:
         # A force that has left the agreement writes to it no more (it keeps its exit case).
         return self._change_aggregate(
+            collaboration_id,
             lambda: self.collaboration(collaboration_id),
             mutate,
             "collaboration",
@@ -1049,6 +1054,7 @@ class CollaborationRecords(Application[UUID]):
         **common: Any,
     ) -> Written:
         return self._change_aggregate(
+            case_id,
             lambda: self.exit_case(case_id),
             mutate,
             "exit case",
@@ -1058,6 +1064,7 @@ class CollaborationRecords(Application[UUID]):
 
     def _change_aggregate(
         self,
+        aggregate_id: str,
         load: Callable[[], Any],
         mutate: Callable[[Any, Provenance], Mapping[str, Any] | None],
         what: str,
@@ -1078,8 +1085,39 @@ class CollaborationRecords(Application[UUID]):
         force token writes only to aggregates its force is party to."""
         if (replay := self._replay(idempotency)) is not None:
             return replay
+        with self._writers_of(aggregate_id):
+            return self._change_in_turn(
+                load,
+                mutate,
+                what,
+                parties_of=parties_of,
+                provenance=Provenance(effective_on, caller.actor, reason, evidence, approval_ref),
+                caller=caller,
+                expected_version=expected_version,
+                idempotency=idempotency,
+            )
+
+    def _writers_of(self, aggregate_id: str) -> threading.RLock:
+        """The lock this process's writers of one aggregate take turns on. With threaded web
+        workers several requests of one process may change one aggregate at once: without turns,
+        each would load the same version and all but one lose the race on saving; backing off,
+        the losers let the next request in first, and one could lose a dozen times in a row (409).
+        Locks are striped (a fixed set, chosen by the id), so two aggregates may share one."""
+        return self._write_turns[hash(str(aggregate_id)) % len(self._write_turns)]
+
+    def _change_in_turn(
+        self,
+        load: Callable[[], Any],
+        mutate: Callable[[Any, Provenance], Mapping[str, Any] | None],
+        what: str,
+        *,
+        parties_of: Callable[[Any], Collection[str]],
+        provenance: Provenance,
+        caller: Caller,
+        expected_version: int | Collection[int] | None,
+        idempotency: IdempotencyKey | None,
+    ) -> Written:
         expected = {expected_version} if isinstance(expected_version, int) else expected_version
-        provenance = Provenance(effective_on, caller.actor, reason, evidence, approval_ref)
         deadline = time.monotonic() + OUT_OF_ORDER_PATIENCE_SECONDS
         conflicts = refusals = 0
         while conflicts < MAX_ATTEMPTS:

@@ -208,6 +208,38 @@ def test_concurrent_writers_are_all_recorded_once(http: Http, collaboration: dic
     assert [e["version"] for e in history] == list(range(1, len(outcomes) + 2))
 
 
+def test_writers_of_one_aggregate_in_one_process_take_turns_instead_of_losing_races(
+    http: Http, collaboration: dict[str, Any], monkeypatch
+) -> None:
+    # Threaded web workers answer several requests of one process at once: without turns, each
+    # loaded the same version and all but one lost the race on saving, then backed off.
+    retried: list[str] = []
+    real_retried = application.write_retries.write_retried
+    monkeypatch.setattr(
+        application.write_retries, "write_retried", lambda why: (retried.append(why), real_retried(why))
+    )
+    threads, writes = 8, 5
+    statuses: list[int] = []
+    start = threading.Barrier(threads)
+
+    def write(n: int) -> None:
+        client = http.app.test_client()
+        start.wait()
+        for w in range(writes):
+            body = {**REVIEW, "outcome": f"writer {n} review {w}"}
+            statuses.append(client.post(reviews(collaboration), json=body, headers=http.headers()).status_code)
+
+    workers = [threading.Thread(target=write, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert statuses == [201] * (threads * writes)
+    assert retried == []  # no writer lost a race to another of this process
+    assert http.version(collaboration["id"]) == 1 + threads * writes
+
+
 def losing_saves(http: Http, monkeypatch, losses: int | None) -> list[int]:
     """Makes the application's save lose the race (the store's IntegrityError) ``losses``
     times, or every time if None, then save for real. Returns the attempts made so far. The
