@@ -86,7 +86,7 @@ class StreamQuerySchema(DocumentsQuerySchema):
         max_items=MAX_TYPES,
         metadata={
             "description": "Only events of these types (repeat the parameter for several), as the feed names "
-            "them, e.g. `Collaboration.NoticeServed`; GET /api/v1/event-types lists them"
+            "them, e.g. `Collaboration.WithdrawalNoticeServed`; GET /api/v1/event-types lists them"
         },
     )
     collaboration_id = Code(
