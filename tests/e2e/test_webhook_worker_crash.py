@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import BIN, ROOT
+from tests.integration import webhook_receiver
 from tests.integration.http_support import WHEN, Http, http_for
 from tests.integration.webhook_receiver import Delivery, Receiver
 
@@ -30,6 +31,8 @@ SETTINGS = {
     "WEBHOOKS_RETRY_BASE_SECONDS": "0.05",
     "WEBHOOKS_RETRY_MAX_SECONDS": "0.2",
 }
+
+receiver = webhook_receiver.receiver  # the loopback receiver fixture
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -45,15 +48,6 @@ def http(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Http]:
     for name, value in SETTINGS.items():
         monkeypatch.setenv(name, value)
     yield from http_for(store_url)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
 
 
 class Worker:

@@ -23,7 +23,7 @@ import pytest
 
 from service.webhooks.delivery import WebhookDelivery
 from service.webhooks.subscriptions import WebhookSubscriptions
-from tests.integration import http_support
+from tests.integration import http_support, webhook_receiver
 from tests.integration.http_support import WHEN, Http, assert_problem, identify_benefit
 from tests.integration.webhook_receiver import Delivery, Receiver
 
@@ -39,20 +39,13 @@ QUICK = {
     "WEBHOOKS_READ_TIMEOUT_SECONDS": "2",
 }
 
+receiver = webhook_receiver.receiver  # the loopback receiver fixture
+
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in QUICK.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -141,3 +142,13 @@ class Receiver:
 
     def positions(self, name: str) -> list[int]:
         return [d.position for d in self.received(name)]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver on loopback for the test, stopped after it (import it into a test module)."""
+    receiver = Receiver()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
