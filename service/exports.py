@@ -294,19 +294,28 @@ FORMAT_NEGOTIATION = (
 def wants_csv(requested_format: str | None) -> bool:
     """Whether to answer with CSV: ``format`` if given, else the Accept header; 406 if the
     client accepts neither JSON nor CSV."""
+    return negotiated_format(requested_format, {JSON: "json", CSV: "csv"}) == "csv"
+
+
+def negotiated_format(requested_format: str | None, offered: Mapping[str, str]) -> str:
+    """The name of the format to answer in: ``format`` if given, else the one of ``offered``
+    (media type -> its ``format`` name; the first is the default) the Accept header prefers;
+    406 if the client accepts none of them."""
     if requested_format is not None:
-        return requested_format == "csv"
+        return requested_format
+    default = next(iter(offered.values()))
     accept = request.accept_mimetypes
     if not accept:
-        return False
-    best = accept.best_match([JSON, CSV])
+        return default
+    best = accept.best_match(list(offered))
     if best is None:
+        types, names = list(offered), list(offered.values())
         web.fail(
             406,
-            f"this resource is available as {JSON} or {CSV} (also ?format=json or ?format=csv), "
-            f"not as {request.headers.get('Accept')}",
+            f"this resource is available as {', '.join(types[:-1])} or {types[-1]} "
+            f"(also ?format={', '.join(names[:-1])} or {names[-1]}), not as {request.headers.get('Accept')}",
         )
-    return best == CSV
+    return offered[best]
 
 
 def refuse_paging(*names: str) -> None:

@@ -38,7 +38,9 @@ def feed(args: dict[str, Any]) -> Response:
     (JSON). A CSV export has no pages: `limit` with it is 422. A client that accepts neither
     gets 406.
     """
-    answer = feed_format(args.pop("format", None))
+    answer = exports.negotiated_format(
+        args.pop("format", None), {exports.JSON: "json", exports.CSV: "csv", cloud_events.BATCH: "cloudevents"}
+    )
     if answer == "cloudevents":
         items = web.queries().feed(after=args["after"], limit=args["limit"], with_documents=args["documents"] == "true")
         response = Response(
@@ -140,24 +142,6 @@ def resumed_after(after: int) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_POSITION:
         web.fail(400, "Last-Event-ID must be the log position of the last event received (a whole number)")
     return int(text)
-
-
-def feed_format(requested: str | None) -> str:
-    """``json``, ``csv`` or ``cloudevents``: ``format`` if given, else the Accept header; 406 if
-    the client accepts none of them."""
-    if requested is not None:
-        return requested
-    accept = request.accept_mimetypes
-    if not accept:
-        return "json"
-    best = accept.best_match([exports.JSON, exports.CSV, cloud_events.BATCH])
-    if best is None:
-        web.fail(
-            406,
-            f"the feed is available as {exports.JSON}, {exports.CSV} or {cloud_events.BATCH} "
-            f"(also ?format=json, csv or cloudevents), not as {request.headers.get('Accept')}",
-        )
-    return {exports.CSV: "csv", cloud_events.BATCH: "cloudevents"}.get(best, "json")
 
 
 def cloud_events_source() -> str:
