@@ -40,6 +40,20 @@ Beyond the design's letter, ``define`` completes or changes the direction, measu
 tolerance and owner after identification (otherwise a benefit identified at stage 0 without them
 could never reach stage 2), and ``reopen`` takes an optional earlier ``stage``.
 
+The register's fields (each a recorded fact with its history, read ``as_of`` like the rest):
+
+- ``kind``: a benefit, or a dis-benefit (an outcome a party sees as negative), tracked alike and
+  totalled apart; ``reference``: the register's own reference. Both are fixed at identification.
+- the definition also holds the class (``cash_releasing``, ``quantitative``; unset, a 1a Money
+  saving is cash-releasing and a benefit measured in a unit other than a score is quantitative),
+  the ``senior_responsible_owner`` (accountable) beside the benefit ``owner`` (who realises it),
+  and the ``measurement_frequency``;
+- ``link``: the function that enables it (None: the whole collaboration) and the objective it
+  serves; ``assess_confidence``: high, medium or low, with its reason;
+- ``set_profile``: the planned value per period (per-period amounts, like measurements), set at
+  the benefit's stage then; a later profile is a recorded rebaselining of the trajectory;
+- ``override_rag``: a RAG status set by hand over the derived one, with its reason (None clears it).
+
 Realisation (``realisation(on)``, a pure computation over current measurements whose period ends
 on or before ``on``):
 
@@ -62,18 +76,31 @@ on or before ``on``):
   on_track: realisation_percent >= expected_percent (maintain: within tolerance).
 - trend compares the last two current measurements' own (per-period) values in the stated
   direction: "improving", "worsening" or "flat" (maintain: nearer the baseline is improving).
-- Percentages are rounded half-up to 2 decimal places; on_track compares the rounded figures,
-  so it agrees with what is shown. Without measurements every figure is None (count 0); without
+- planned_value: with a profile, what it plans for the latest period end (cumulative: the sum
+  of the periods ended by then and a straight-line share of the period under way; otherwise the
+  level of the period under way, else of the last one ended, else the baseline), and
+  expected_percent is that plan's progress from baseline to target; without one, the straight
+  line's value. ``expected_basis`` says which ("profile", "straight_line", "baseline" for maintain).
+- variance: compared - planned, signed so that favourable is positive (more than planned for an
+  increase, less for a decrease, the other way round for a dis-benefit); variance_percent is it
+  as a percentage of the planned value. RAG: a shortfall of at most 5% (``RAG_AMBER_BEYOND``) of
+  the planned value is green, at most 15% (``RAG_RED_BEYOND``) amber, more red (nothing planned:
+  green unless short); maintain: green within tolerance, amber within twice it, else red. An
+  override in effect shows instead (``rag``), the derived status kept (``rag_derived``). A
+  dis-benefit is on track when its realisation percent is at or below the expected one.
+- Percentages are rounded half-up to 2 decimal places; on_track and RAG judge the rounded
+  figures, so they agree with what is shown. Without measurements every figure is None (count 0); without
   a direction, baseline or target the percentages and on_track are None.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -83,11 +110,17 @@ from domain.errors import (
     FactBeforeBenefit,
     InvalidBaselineOrTarget,
     InvalidBenefitCategory,
+    InvalidBenefitClass,
     InvalidBenefitDirection,
+    InvalidBenefitKind,
     InvalidBenefitStatus,
     InvalidBenefitValue,
+    InvalidConfidence,
+    InvalidMeasurementFrequency,
     InvalidMeasurementPeriod,
     InvalidPillar,
+    InvalidProfile,
+    InvalidRag,
     InvalidReopening,
     InvalidStage,
     InvalidTolerance,
@@ -146,6 +179,23 @@ STAGES = {0: "Strategic Assessment", 1: "SOC", 2: "OBC", 3: "FBC", 4: "Implement
 STATUSES = ("identified", "planned", "validated", "realising", "handed_to_bau", "realised", "lapsed")
 FINAL_STATUSES = ("realised", "lapsed")
 MINIMUM_STANDARD_STAGE = 2  # OBC
+# The register's entries: a benefit, or a dis-benefit (an outcome one party sees as negative,
+# tracked like a benefit and totalled apart, never offset against the benefits silently).
+BENEFIT, DIS_BENEFIT = "benefit", "dis_benefit"
+KINDS = (BENEFIT, DIS_BENEFIT)
+# How often a benefit is measured, in months; unset, a benefit is expected to be measured at
+# least annually. A reading is stale once the next one is overdue: its period ended more than one
+# interval plus REPORTING_GRACE_DAYS before the day read.
+FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "six_monthly": 6, "annually": 12}
+DEFAULT_FREQUENCY = "annually"
+REPORTING_GRACE_DAYS = 30
+CONFIDENCE_LEVELS = ("high", "medium", "low")
+RAGS = ("red", "amber", "green")
+# RAG from the variance against plan: a shortfall (the unfavourable variance) of at most
+# RAG_AMBER_BEYOND percent of the planned value is green, at most RAG_RED_BEYOND percent amber,
+# more red. A "maintain" benefit is green within its tolerance, amber within twice it, else red.
+RAG_AMBER_BEYOND = Decimal(5)
+RAG_RED_BEYOND = Decimal(15)
 
 # Forward order of statuses; "lapsed" may follow any status that is not final.
 _RANK = {status: rank for rank, status in enumerate(STATUSES[:-1])}
@@ -200,7 +250,10 @@ class StageEntry(Immutable):
 
 @dataclass(frozen=True)
 class Definition(Immutable):
-    """How the benefit is measured and who owns it, as set at identification or by ``define``."""
+    """How the benefit is measured, its class and who answers for it, as set at identification
+    or by ``define``: the benefit ``owner`` (who realises it) and the senior responsible owner
+    (accountable for it) are distinct roles. ``cash_releasing`` and ``quantitative`` are None
+    until classified (``Benefit.is_cash_releasing`` then follows the sub-category)."""
 
     direction: str | None
     measure: str | None
@@ -209,6 +262,71 @@ class Definition(Immutable):
     owner: str | None
     effective_on: date
     version: int
+    senior_responsible_owner: str | None = None
+    cash_releasing: bool | None = None
+    quantitative: bool | None = None
+    measurement_frequency: str | None = None
+
+
+@dataclass(frozen=True)
+class Link(Immutable):
+    """What enables the benefit (a function of the collaboration; None: the whole collaboration)
+    and the objective it serves."""
+
+    function_id: str | None
+    objective: str | None
+    effective_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class ConfidenceEntry(Immutable):
+    """How confident the owner is that the benefit will be realised, and why."""
+
+    confidence: str
+    reason: str
+    effective_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class ProfilePeriod(Immutable):
+    """The value planned for one period: per period like a measurement (the amount to save in
+    it, or the level to reach)."""
+
+    period_start: date
+    period_end: date
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Profile(Immutable):
+    """A benefit profile: the planned value per period, set at a business-case stage; a later
+    profile is a recorded rebaselining of the trajectory."""
+
+    periods: list[ProfilePeriod]
+    stage: int
+    reason: str
+    effective_on: date
+    version: int
+
+
+@dataclass(frozen=True)
+class RagOverride(Immutable):
+    """A RAG status set by hand over the derived one (None: the override is cleared), with its reason."""
+
+    rag: str | None
+    reason: str
+    effective_on: date
+    version: int
+
+
+class ProfilePeriodFields(TypedDict):
+    """A profile period as events carry it."""
+
+    period_start: date
+    period_end: date
+    value: Decimal
 
 
 @dataclass(frozen=True)
@@ -226,6 +344,13 @@ class Realisation(Immutable):
     cumulative_value: Decimal | None
     measurements_count: int
     compared_value: Decimal | None = None
+    planned_value: Decimal | None = None
+    expected_basis: str | None = None
+    variance: Decimal | None = None
+    variance_percent: Decimal | None = None
+    rag_derived: str | None = None
+    rag: str | None = None
+    rag_overridden: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """Decimals and dates as strings, booleans and the count as they are, None as None."""
@@ -248,6 +373,13 @@ class Realisation(Immutable):
             "cumulative_value": text(self.cumulative_value),
             "measurements_count": self.measurements_count,
             "compared_value": text(self.compared_value),
+            "planned_value": text(self.planned_value),
+            "expected_basis": self.expected_basis,
+            "variance": text(self.variance),
+            "variance_percent": text(self.variance_percent),
+            "rag_derived": self.rag_derived,
+            "rag": self.rag,
+            "rag_overridden": self.rag_overridden,
         }
 
 
@@ -373,6 +505,30 @@ def _check_minimum_standard(
         )
 
 
+def _check_class(cash_releasing: object, quantitative: object) -> None:
+    for name, flag in (("cash_releasing", cash_releasing), ("quantitative", quantitative)):
+        if flag is not None and not isinstance(flag, bool):
+            raise InvalidBenefitClass(f"{name} is true, false or unset, not {flag!r}", field=name)
+
+
+def _check_frequency(frequency: object) -> None:
+    if frequency is not None and frequency not in FREQUENCY_MONTHS:
+        raise InvalidMeasurementFrequency(
+            f"measurement_frequency must be one of {', '.join(FREQUENCY_MONTHS)}", field="measurement_frequency"
+        )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day where it is shorter)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:
+        return date.max
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    last = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    return date(year, month, min(day.day, last))
+
+
 def _in_effect(entries: list[Any]) -> Any:
     """The entry latest in effect: the latest effective date, then the last recorded."""
     return max(entries, key=lambda entry: (entry.effective_on, entry.version))
@@ -383,10 +539,40 @@ def _overlaps(start: date, end: date, other: Measurement) -> bool:
 
 
 class Benefit(Aggregate):
-    """One benefit of a collaboration, its measurements and its progress through the stages."""
+    """One benefit (or dis-benefit) of a collaboration, its measurements and its progress
+    through the stages.
+
+    Version 2 of the state adds the register's fields: the kind, the register's own reference,
+    the links (enabling function and objective), confidence, profiles and RAG overrides. A
+    version 1 snapshot is upcast with none of them but the link its function made."""
+
+    class_version = 2
 
     # State containers holding only Immutable entries, shared by copies (see ExitCase).
-    SHARED_ENTRIES = ("measurements", "definitions", "baselines", "targets", "stages")
+    SHARED_ENTRIES = (
+        "measurements",
+        "definitions",
+        "baselines",
+        "targets",
+        "stages",
+        "links",
+        "confidences",
+        "profiles",
+        "rag_overrides",
+    )
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:
+        state["kind"] = BENEFIT
+        state["reference"] = None
+        state["links"] = [Link(state["function_id"], None, state["identified_on"], 1)]
+        state["objective"] = None
+        state["confidences"] = []
+        state["profiles"] = []
+        state["rag_overrides"] = []
+        for name in ("senior_responsible_owner", "cash_releasing", "quantitative", "measurement_frequency"):
+            state[name] = None
+        state["confidence"] = state["profile"] = state["rag_override"] = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> Benefit:
         return copy_sharing_entries(self, memo, self.SHARED_ENTRIES)
@@ -414,6 +600,12 @@ class Benefit(Aggregate):
             )
 
     class Identified(Aggregate.Created):
+        """Version 2 adds the register's fields: ``kind``, ``reference``, ``objective``,
+        ``senior_responsible_owner``, ``cash_releasing``, ``quantitative`` and
+        ``measurement_frequency`` (a version 1 benefit is a benefit without them)."""
+
+        class_version = 2
+
         collaboration_id: str
         title: str
         category: str
@@ -438,6 +630,26 @@ class Benefit(Aggregate):
         reason: str
         evidence: str | None
         approval_ref: str | None
+        kind: str
+        reference: str | None
+        objective: str | None
+        senior_responsible_owner: str | None
+        cash_releasing: bool | None
+        quantitative: bool | None
+        measurement_frequency: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["kind"] = BENEFIT
+            for name in (
+                "reference",
+                "objective",
+                "senior_responsible_owner",
+                "cash_releasing",
+                "quantitative",
+                "measurement_frequency",
+            ):
+                state[name] = None
 
     def __init__(
         self,
@@ -465,20 +677,44 @@ class Benefit(Aggregate):
         reason: str,
         evidence: str | None,
         approval_ref: str | None,
+        kind: str,
+        reference: str | None,
+        objective: str | None,
+        senior_responsible_owner: str | None,
+        cash_releasing: bool | None,
+        quantitative: bool | None,
+        measurement_frequency: str | None,
     ):
         self.collaboration_id = collaboration_id
         self.title = title
         self.category = category
         self.sub_category = sub_category
         self.pillar = pillar
-        self.function_id = function_id
+        self.kind = kind
+        self.reference = reference
         self.attribution: dict[str, Decimal] = dict(attribution)
         self.parties: list[str] = list(parties)
         self.identified_on = effective_on
         version = 1
         self.definitions: list[Definition] = [
-            Definition(direction, measure, unit, tolerance, owner, effective_on, version)
+            Definition(
+                direction,
+                measure,
+                unit,
+                tolerance,
+                owner,
+                effective_on,
+                version,
+                senior_responsible_owner,
+                cash_releasing,
+                quantitative,
+                measurement_frequency,
+            )
         ]
+        self.links: list[Link] = [Link(function_id, objective, effective_on, version)]
+        self.confidences: list[ConfidenceEntry] = []
+        self.profiles: list[Profile] = []
+        self.rag_overrides: list[RagOverride] = []
         self.baselines: list[Level] = []
         if baseline_value is not None and baseline_on is not None:
             self.baselines.append(Level(baseline_value, baseline_on, effective_on, version))
@@ -511,11 +747,29 @@ class Benefit(Aggregate):
         attribution: dict[str, object] | None = None,
         stage: int = 0,
         status: str = "identified",
+        kind: str = BENEFIT,
+        reference: str | None = None,
+        objective: str | None = None,
+        senior_responsible_owner: str | None = None,
+        cash_releasing: bool | None = None,
+        quantitative: bool | None = None,
+        measurement_frequency: str | None = None,
         parties: list[str],
         provenance: Provenance,
     ) -> Benefit:
-        """Identifies a benefit of the collaboration whose ``parties`` are given (the caller checks
-        the collaboration and its function). ``baseline`` and ``target`` are {"value", "on"}."""
+        """Identifies a benefit (or, with ``kind`` "dis_benefit", a dis-benefit) of the
+        collaboration whose ``parties`` are given (the caller checks the collaboration and its
+        function). ``baseline`` and ``target`` are {"value", "on"}; ``reference`` is the
+        register's own reference for it (e.g. "B-014")."""
+        if kind not in KINDS:
+            raise InvalidBenefitKind(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        reference = optional_text(reference, "reference", max_length=REFERENCE_LENGTH)
+        objective = optional_text(objective, "objective", max_length=NAME_LENGTH)
+        senior_responsible_owner = optional_text(
+            senior_responsible_owner, "senior_responsible_owner", max_length=REFERENCE_LENGTH
+        )
+        _check_class(cash_releasing, quantitative)
+        _check_frequency(measurement_frequency)
         collaboration_id = required_text(str(collaboration_id), "collaboration_id", max_length=REFERENCE_LENGTH)
         title = required_text(title, "title", max_length=NAME_LENGTH)
         cls.check_category(category, sub_category)
@@ -569,6 +823,13 @@ class Benefit(Aggregate):
             parties=parties,
             stage=stage,
             status=status,
+            kind=kind,
+            reference=reference,
+            objective=objective,
+            senior_responsible_owner=senior_responsible_owner,
+            cash_releasing=cash_releasing,
+            quantitative=quantitative,
+            measurement_frequency=measurement_frequency,
             **provenance.as_event_fields(),
         )
 
@@ -769,11 +1030,25 @@ class Benefit(Aggregate):
         )
 
     class Defined(Event):
+        """Version 2 adds the senior responsible owner, the class and the measurement
+        frequency (none of which a version 1 definition had)."""
+
+        class_version = 2
+
         direction: str | None
         measure: str | None
         unit: str | None
         tolerance: Decimal | None
         owner: str | None
+        senior_responsible_owner: str | None
+        cash_releasing: bool | None
+        quantitative: bool | None
+        measurement_frequency: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            for name in ("senior_responsible_owner", "cash_releasing", "quantitative", "measurement_frequency"):
+                state[name] = None
 
         def apply(self, benefit: Benefit) -> None:
             benefit.definitions.append(
@@ -785,6 +1060,10 @@ class Benefit(Aggregate):
                     self.owner,
                     self.effective_on,
                     self.originator_version,
+                    self.senior_responsible_owner,
+                    self.cash_releasing,
+                    self.quantitative,
+                    self.measurement_frequency,
                 )
             )
             benefit._derive()
@@ -797,11 +1076,15 @@ class Benefit(Aggregate):
         unit: str | None = None,
         tolerance: object = None,
         owner: str | None = None,
+        senior_responsible_owner: str | None = None,
+        cash_releasing: bool | None = None,
+        quantitative: bool | None = None,
+        measurement_frequency: str | None = None,
         provenance: Provenance,
     ) -> None:
-        """Completes or changes how the benefit is measured and who owns it; what is not given is
-        kept (a tolerance is dropped when the direction stops being maintain). The event records
-        the whole resulting definition."""
+        """Completes or changes how the benefit is measured, its class and who answers for it;
+        what is not given is kept (a tolerance is dropped when the direction stops being
+        maintain). The event records the whole resulting definition."""
         self.check_not_final()
         direction = self.direction if direction is None else direction
         self.check_direction(direction)
@@ -824,8 +1107,39 @@ class Benefit(Aggregate):
                 parse_value(self.target[0], "target.value", unit)
         _check_levels(direction, self.baseline, self.target, "direction")
         owner = self.owner if owner is None else optional_text(owner, "owner", max_length=REFERENCE_LENGTH)
-        definition = (direction, measure, unit, parsed_tolerance, owner)
-        if definition == (self.direction, self.measure, self.unit, self.tolerance, self.owner):
+        senior_responsible_owner = (
+            self.senior_responsible_owner
+            if senior_responsible_owner is None
+            else optional_text(senior_responsible_owner, "senior_responsible_owner", max_length=REFERENCE_LENGTH)
+        )
+        _check_class(cash_releasing, quantitative)
+        cash_releasing = self.cash_releasing if cash_releasing is None else cash_releasing
+        quantitative = self.quantitative if quantitative is None else quantitative
+        _check_frequency(measurement_frequency)
+        measurement_frequency = measurement_frequency or self.measurement_frequency
+        definition = (
+            direction,
+            measure,
+            unit,
+            parsed_tolerance,
+            owner,
+            senior_responsible_owner,
+            cash_releasing,
+            quantitative,
+            measurement_frequency,
+        )
+        current = (
+            self.direction,
+            self.measure,
+            self.unit,
+            self.tolerance,
+            self.owner,
+            self.senior_responsible_owner,
+            self.cash_releasing,
+            self.quantitative,
+            self.measurement_frequency,
+        )
+        if definition == current:
             raise NothingChanged("the benefit is already defined so", field="direction")
         _check_minimum_standard(
             self.stage,
@@ -844,8 +1158,130 @@ class Benefit(Aggregate):
             unit=unit,
             tolerance=parsed_tolerance,
             owner=owner,
+            senior_responsible_owner=senior_responsible_owner,
+            cash_releasing=cash_releasing,
+            quantitative=quantitative,
+            measurement_frequency=measurement_frequency,
             **provenance.as_event_fields(),
         )
+
+    class Linked(Event):
+        """What enables the benefit and the objective it serves, changed."""
+
+        function_id: str | None
+        objective: str | None
+
+        def apply(self, benefit: Benefit) -> None:
+            benefit.links.append(Link(self.function_id, self.objective, self.effective_on, self.originator_version))
+            benefit._derive()
+
+    def link(self, *, function_id: str | UUID | None, objective: str | None, provenance: Provenance) -> None:
+        """Sets what enables the benefit (a function; None: the whole collaboration) and the
+        objective it serves (None: none named), both as given. The caller checks the function is
+        the collaboration's."""
+        function_id = optional_text(
+            None if function_id is None else str(function_id), "function_id", max_length=REFERENCE_LENGTH
+        )
+        objective = optional_text(objective, "objective", max_length=NAME_LENGTH)
+        if (function_id, objective) == (self.function_id, self.objective):
+            raise NothingChanged("the benefit is already linked so", field="function_id")
+        self.trigger_event(self.Linked, function_id=function_id, objective=objective, **provenance.as_event_fields())
+
+    class ConfidenceAssessed(Event):
+        confidence: str
+
+        def apply(self, benefit: Benefit) -> None:
+            benefit.confidences.append(
+                ConfidenceEntry(self.confidence, self.reason, self.effective_on, self.originator_version)
+            )
+            benefit._derive()
+
+    def assess_confidence(self, *, confidence: str, provenance: Provenance) -> None:
+        """Records how confident the benefit's owner is that it will be realised (high, medium or
+        low); the provenance's reason says why. The same level again with a new reason is a new
+        assessment."""
+        if confidence not in CONFIDENCE_LEVELS:
+            raise InvalidConfidence(f"confidence must be one of {', '.join(CONFIDENCE_LEVELS)}", field="confidence")
+        if self.confidence is not None and (confidence, provenance.reason) == (
+            self.confidence.confidence,
+            self.confidence.reason,
+        ):
+            raise NothingChanged("the benefit's confidence is already so, for that reason", field="confidence")
+        self.trigger_event(self.ConfidenceAssessed, confidence=confidence, **provenance.as_event_fields())
+
+    class ProfileSet(Event):
+        """A benefit profile set (the first) or rebaselined (any later one), at the benefit's
+        business-case stage then."""
+
+        periods: list[ProfilePeriodFields]
+        stage: int
+
+        def apply(self, benefit: Benefit) -> None:
+            periods = [ProfilePeriod(p["period_start"], p["period_end"], p["value"]) for p in self.periods]
+            benefit.profiles.append(
+                Profile(periods, self.stage, self.reason, self.effective_on, self.originator_version)
+            )
+            benefit._derive()
+
+    def set_profile(self, *, periods: object, provenance: Provenance) -> None:
+        """Sets the planned value per period (see ``ProfilePeriod``); a profile set again is a
+        recorded rebaselining of the trajectory, the earlier ones stay on record."""
+        self.check_not_final()
+        parsed = self.parsed_profile(periods)
+        if self.profile is not None and [(p.period_start, p.period_end, p.value) for p in self.profile.periods] == [
+            (p["period_start"], p["period_end"], p["value"]) for p in parsed
+        ]:
+            raise NothingChanged("the benefit's profile is already so", field="periods")
+        self.trigger_event(self.ProfileSet, periods=parsed, stage=self.stage, **provenance.as_event_fields())
+
+    def parsed_profile(self, periods: object) -> list[ProfilePeriodFields]:
+        """The periods in order, checked: at least one, each starting on or before it ends,
+        none overlapping, values in the benefit's unit; the benefit has a direction and a unit."""
+        if self.direction is None or self.unit is None:
+            raise InvalidProfile("a benefit has a direction and a unit before it has a profile", field="periods")
+        if not isinstance(periods, list | tuple) or not periods:
+            raise InvalidProfile("a profile has one or more periods", field="periods")
+        parsed: list[ProfilePeriodFields] = []
+        for index, period in enumerate(periods):
+            where = f"periods.{index}"
+            if not isinstance(period, dict) or not {"period_start", "period_end", "value"} <= set(period):
+                raise InvalidProfile(f"{where} has a period_start, a period_end and a value", field=where)
+            start, end = period["period_start"], period["period_end"]
+            if not isinstance(start, date) or not isinstance(end, date):
+                raise InvalidProfile(f"{where}'s period_start and period_end are dates", field=where)
+            if start > end:
+                raise InvalidProfile(f"{where} starts ({start}) on or before it ends ({end})", field=where)
+            value = parse_value(period["value"], f"{where}.value", self.unit)
+            parsed.append(ProfilePeriodFields(period_start=start, period_end=end, value=value))
+        parsed.sort(key=lambda p: p["period_start"])
+        for earlier, later in itertools.pairwise(parsed):
+            if later["period_start"] <= earlier["period_end"]:
+                raise InvalidProfile(
+                    f"the profile's periods {earlier['period_start']} to {earlier['period_end']} and "
+                    f"{later['period_start']} to {later['period_end']} overlap",
+                    field="periods",
+                )
+        return parsed
+
+    class RagOverridden(Event):
+        rag: str | None
+
+        def apply(self, benefit: Benefit) -> None:
+            benefit.rag_overrides.append(RagOverride(self.rag, self.reason, self.effective_on, self.originator_version))
+            benefit._derive()
+
+    def override_rag(self, *, rag: str | None, provenance: Provenance) -> None:
+        """Sets the RAG status by hand over the derived one (the reason says why), or with None
+        clears the override so the derived status shows again."""
+        if rag is not None and rag not in RAGS:
+            raise InvalidRag(f"rag must be one of {', '.join(RAGS)}, or null to clear the override", field="rag")
+        current = None if self.rag_override is None else self.rag_override.rag
+        if rag == current:
+            raise NothingChanged(
+                "the RAG status has no override to clear" if rag is None else f"the RAG status is already set to {rag}",
+                field="rag",
+            )
+        self.trigger_event(self.RagOverridden, rag=rag, **provenance.as_event_fields())
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -947,6 +1383,44 @@ class Benefit(Aggregate):
         return self.unit == MONEY_UNIT
 
     @property
+    def is_dis_benefit(self) -> bool:
+        return self.kind == DIS_BENEFIT
+
+    @property
+    def is_cash_releasing(self) -> bool:
+        """Cash-releasing (the Home Office's "cashable"): as classified, else a 1a Money saving is
+        and every other benefit is not."""
+        return self.sub_category == "1a" if self.cash_releasing is None else self.cash_releasing
+
+    @property
+    def is_quantitative(self) -> bool:
+        """Quantitative: as classified, else whether it is measured in a unit other than a score."""
+        return (self.unit is not None and self.unit != "score") if self.quantitative is None else self.quantitative
+
+    @property
+    def frequency(self) -> str:
+        """How often the benefit is to be measured: as defined, else annually."""
+        return self.measurement_frequency or DEFAULT_FREQUENCY
+
+    @property
+    def rag_override_in_effect(self) -> str | None:
+        return None if self.rag_override is None else self.rag_override.rag
+
+    def measurement_due_by(self) -> date | None:
+        """The day by which the next measurement is overdue: one measurement interval plus
+        ``REPORTING_GRACE_DAYS`` after the latest measured period ended. None without a
+        measurement, and once the benefit is realised or lapsed (no more are due)."""
+        ends = [measurement.period_end for measurement in self.current_measurements()]
+        if not ends or self.status in FINAL_STATUSES:
+            return None
+        due = add_months(max(ends), FREQUENCY_MONTHS[self.frequency])
+        return (
+            date.max
+            if due >= date.max - timedelta(days=REPORTING_GRACE_DAYS)
+            else due + timedelta(days=REPORTING_GRACE_DAYS)
+        )
+
+    @property
     def is_cumulative(self) -> bool:
         """Whether realisation compares the cumulative value rather than the latest one with the
         target: a savings benefit (category 1: money, time, cost avoided) that increases."""
@@ -1001,6 +1475,11 @@ class Benefit(Aggregate):
         expected: Decimal | None = None
         within: bool | None = None
         on_track: bool | None = None
+        planned: Decimal | None = None
+        basis: str | None = None
+        variance: Decimal | None = None
+        variance_percent: Decimal | None = None
+        derived_rag: str | None = None
         with localcontext() as context:
             context.prec = 50
             if direction == "maintain":
@@ -1008,18 +1487,41 @@ class Benefit(Aggregate):
                     within = abs(compared - baseline) <= self.tolerance
                     percent = _percent(HUNDRED if within else ZERO)
                     on_track = within
-            elif direction is not None and baseline is not None and target is not None:
-                distance = target - baseline if direction == "increase" else baseline - target
-                progress = compared - baseline if direction == "increase" else baseline - compared
-                if distance == 0:
-                    percent = _percent(HUNDRED if progress >= 0 else ZERO)
-                else:
-                    percent = _percent(progress / distance * HUNDRED)
-                span = (self.target_on - self.baseline_on).days if self.baseline_on and self.target_on else 0
-                if span > 0:  # an as_of view may pair a baseline and target never valid together
-                    elapsed = min(max((latest.period_end - self.baseline_on).days, 0), span)  # type: ignore[operator]
-                    expected = _percent(Decimal(elapsed) / Decimal(span) * HUNDRED)
-                    on_track = percent >= expected
+                    planned, basis = baseline, "baseline"
+                    variance = -abs(compared - baseline)
+                    if baseline != 0:
+                        variance_percent = _percent(variance / abs(baseline) * HUNDRED)
+                    derived_rag = (
+                        "green" if within else "amber" if abs(compared - baseline) <= 2 * self.tolerance else "red"
+                    )
+            elif direction is not None:
+                if self.profile is not None:
+                    planned, basis = self.planned_at(latest.period_end), "profile"
+                if baseline is not None and target is not None:
+                    distance = target - baseline if direction == "increase" else baseline - target
+                    progress = compared - baseline if direction == "increase" else baseline - compared
+                    if distance == 0:
+                        percent = _percent(HUNDRED if progress >= 0 else ZERO)
+                    else:
+                        percent = _percent(progress / distance * HUNDRED)
+                    if planned is not None:
+                        if distance != 0:
+                            planned_progress = planned - baseline if direction == "increase" else baseline - planned
+                            expected = _percent(planned_progress / distance * HUNDRED)
+                    else:
+                        span = (self.target_on - self.baseline_on).days if self.baseline_on and self.target_on else 0
+                        if span > 0:  # an as_of view may pair a baseline and target never valid together
+                            elapsed = min(max((latest.period_end - self.baseline_on).days, 0), span)  # type: ignore[operator]
+                            expected = _percent(Decimal(elapsed) / Decimal(span) * HUNDRED)
+                            planned, basis = baseline + (target - baseline) * elapsed / span, "straight_line"
+                            if self.unit == MONEY_UNIT:
+                                planned = planned.quantize(PENNY, rounding=ROUND_HALF_UP)
+                    if expected is not None:
+                        # a dis-benefit is on track when it is no worse than planned
+                        on_track = percent <= expected if self.is_dis_benefit else percent >= expected
+                if planned is not None:
+                    variance, variance_percent, derived_rag = self._variance(compared, planned)
+        override = self.rag_override_in_effect
         return Realisation(
             latest_value=latest.value,
             latest_period_end=latest.period_end,
@@ -1031,7 +1533,54 @@ class Benefit(Aggregate):
             cumulative_value=cumulative,
             measurements_count=len(current),
             compared_value=compared,
+            planned_value=planned,
+            expected_basis=basis,
+            variance=variance,
+            variance_percent=variance_percent,
+            rag_derived=derived_rag,
+            rag=override or derived_rag,
+            rag_overridden=override is not None,
         )
+
+    def _variance(self, compared: Decimal, planned: Decimal) -> tuple[Decimal, Decimal | None, str]:
+        """The variance against plan, favourable positive: more than planned for a benefit that
+        increases, less for one that decreases, the other way round for a dis-benefit; as a
+        percentage of the planned value (None when nothing is planned); and the RAG it gives
+        (see ``RAG_AMBER_BEYOND``)."""
+        variance = compared - planned if self.direction == "increase" else planned - compared
+        if self.is_dis_benefit:
+            variance = -variance
+        if self.unit == MONEY_UNIT:
+            variance = variance.quantize(PENNY)
+        variance = variance.copy_abs() if variance.is_zero() else variance
+        if planned == 0:
+            return variance, None, "green" if variance >= 0 else "red"
+        percent = _percent(variance / abs(planned) * HUNDRED)
+        shortfall = -percent
+        rag = "green" if shortfall <= RAG_AMBER_BEYOND else "amber" if shortfall <= RAG_RED_BEYOND else "red"
+        return variance, percent, rag
+
+    def planned_at(self, day: date) -> Decimal | None:
+        """The value the profile plans for ``day`` (None without a profile). For a cumulative
+        benefit, the sum planned for the periods ended by then, and a straight-line share of the
+        period under way; for any other, the level planned for the period under way (else for
+        the last period ended; the baseline, else nothing, before the first)."""
+        if self.profile is None:
+            return None
+        periods = self.profile.periods
+        if self.is_cumulative:
+            total = ZERO
+            for period in periods:
+                if period.period_end <= day:
+                    total += period.value
+                elif period.period_start <= day:
+                    days = (period.period_end - period.period_start).days + 1
+                    total += period.value * ((day - period.period_start).days + 1) / days
+            return total.quantize(PENNY, rounding=ROUND_HALF_UP) if self.unit == MONEY_UNIT else total
+        started = [period for period in periods if period.period_start <= day]
+        if not started:
+            return self.baseline_value
+        return started[-1].value
 
     def _trend(self, by_end: list[Measurement]) -> str | None:
         if len(by_end) < 2 or self.direction is None:
@@ -1058,6 +1607,10 @@ class Benefit(Aggregate):
         benefit.baselines = [b for b in benefit.baselines if b.version == 1 or b.effective_on <= day]
         benefit.targets = [t for t in benefit.targets if t.version == 1 or t.effective_on <= day]
         benefit.stages = [s for s in benefit.stages if s.version == 1 or s.effective_on <= day]
+        benefit.links = [link for link in benefit.links if link.version == 1 or link.effective_on <= day]
+        benefit.confidences = [c for c in benefit.confidences if c.effective_on <= day]
+        benefit.profiles = [p for p in benefit.profiles if p.effective_on <= day]
+        benefit.rag_overrides = [r for r in benefit.rag_overrides if r.effective_on <= day]
         benefit.measurements = [m for m in benefit.measurements if m.effective_on <= day]
         benefit.restated_by = {m.restates: m.measurement_id for m in benefit.measurements if m.restates is not None}
         benefit._derive()
@@ -1073,6 +1626,16 @@ class Benefit(Aggregate):
         self.unit = definition.unit
         self.tolerance = definition.tolerance
         self.owner = definition.owner
+        self.senior_responsible_owner = definition.senior_responsible_owner
+        self.cash_releasing = definition.cash_releasing
+        self.quantitative = definition.quantitative
+        self.measurement_frequency = definition.measurement_frequency
+        link = _in_effect(self.links)
+        self.function_id = link.function_id
+        self.objective = link.objective
+        self.confidence = _in_effect(self.confidences) if self.confidences else None
+        self.profile = _in_effect(self.profiles) if self.profiles else None
+        self.rag_override = _in_effect(self.rag_overrides) if self.rag_overrides else None
         baseline = _in_effect(self.baselines) if self.baselines else None
         self.baseline_value = None if baseline is None else baseline.value
         self.baseline_on = None if baseline is None else baseline.on

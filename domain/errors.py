@@ -381,6 +381,32 @@ class MeasurementBeforePeriodEnd(DomainError):
     A period not yet ended has no actual figure."""
 
 
+class InvalidBenefitKind(DomainError):
+    """An entry of the register is a benefit or a dis-benefit (an outcome a party sees as negative)."""
+
+
+class InvalidBenefitClass(DomainError):
+    """A benefit's class is cash-releasing or not, and quantitative or qualitative (flags, or unset)."""
+
+
+class InvalidMeasurementFrequency(DomainError):
+    """A benefit is measured monthly, quarterly, six-monthly or annually."""
+
+
+class InvalidConfidence(DomainError):
+    """Confidence in a benefit is high, medium or low."""
+
+
+class InvalidRag(DomainError):
+    """A RAG override is red, amber or green (or none, to clear it)."""
+
+
+class InvalidProfile(DomainError):
+    """A benefit profile has one or more periods, each starting on or before it ends, none
+    overlapping another, each with a value in the benefit's unit; the benefit has a direction
+    and a unit first."""
+
+
 class StageMoveOutOfOrder(DomainError):
     """A benefit's stage or status moves on or after the date of the move in effect.
 

@@ -109,6 +109,14 @@ IDENTITY_FIELDS = (
     "target_on",
     "attribution",
     "forces",
+    "kind",
+    "reference",
+    "objective",
+    "senior_responsible_owner",
+    "cash_releasing",
+    "quantitative",
+    "measurement_frequency",
+    "confidence",
 )
 FIGURE_FIELDS = (
     "cumulative",
@@ -122,10 +130,20 @@ FIGURE_FIELDS = (
     "within_tolerance",
     "trend",
     "measurements_count",
+    "planned_value",
+    "expected_basis",
+    "variance",
+    "variance_percent",
+    "rag_derived",
+    "rag",
+    "rag_overridden",
+    "measurement_due_by",
 )
 ROW_FIELDS = (*IDENTITY_FIELDS, *FIGURE_FIELDS, "version")
 JSON_FIELDS = ("attribution", "forces")
-FLAG_FIELDS = ("cumulative", "on_track", "within_tolerance")  # booleans, stored as 0/1/NULL
+# booleans, stored as 0/1/NULL
+FLAG_FIELDS = ("cumulative", "on_track", "within_tolerance", "cash_releasing", "quantitative", "rag_overridden")
+RAG_COUNTS = ("green", "amber", "red", "not_assessed")
 
 
 @cache
@@ -169,6 +187,14 @@ def benefit_row(benefit: Benefit) -> dict[str, Any]:
         "target_on": text(benefit.target_on),
         "attribution": {force: decimal_text(share) for force, share in sorted(benefit.attribution.items())},
         "forces": benefit.forces,
+        "kind": benefit.kind,
+        "reference": benefit.reference,
+        "objective": benefit.objective,
+        "senior_responsible_owner": benefit.senior_responsible_owner,
+        "cash_releasing": benefit.is_cash_releasing,
+        "quantitative": benefit.is_quantitative,
+        "measurement_frequency": benefit.frequency,
+        "confidence": None if benefit.confidence is None else benefit.confidence.confidence,
         "cumulative": benefit.is_cumulative,
         "latest_value": text(figures.latest_value),
         "latest_period_end": text(figures.latest_period_end),
@@ -180,8 +206,23 @@ def benefit_row(benefit: Benefit) -> dict[str, Any]:
         "within_tolerance": figures.within_tolerance,
         "trend": figures.trend,
         "measurements_count": figures.measurements_count,
+        "planned_value": text(figures.planned_value),
+        "expected_basis": figures.expected_basis,
+        "variance": text(figures.variance),
+        "variance_percent": text(figures.variance_percent),
+        "rag_derived": figures.rag_derived,
+        "rag": figures.rag,
+        "rag_overridden": figures.rag_overridden,
+        "measurement_due_by": text(benefit.measurement_due_by()),
         "version": benefit.version,
     }
+
+
+def with_staleness(row: Mapping[str, Any], read_on: date) -> dict[str, Any]:
+    """The row read on ``read_on``: ``stale`` is whether its next measurement was overdue by then
+    (``Benefit.measurement_due_by``), so a figure "on track" on an old reading says so."""
+    due_by = row["measurement_due_by"]
+    return {**row, "stale": due_by is not None and read_on > date.fromisoformat(due_by)}
 
 
 def row_order(row: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -190,27 +231,48 @@ def row_order(row: Mapping[str, Any]) -> tuple[str, str, str]:
     return (row["pillar"], row["title"], row["benefit_id"])
 
 
+MONEY_FIELDS = (CASH_SAVINGS, COST_AVOIDED, "cash_releasing", "non_cash_releasing", "dis_benefits_money", "net_money")
+
+
 def empty_total() -> dict[str, Any]:
     return {
         "benefits": 0,
         "on_track": 0,
         "measured": 0,
-        CASH_SAVINGS: Decimal(0),
-        COST_AVOIDED: Decimal(0),
+        "dis_benefits": 0,
+        "stale": 0,
+        "rag": dict.fromkeys(RAG_COUNTS, 0),
+        **{name: Decimal(0) for name in MONEY_FIELDS},
         "other_units": {},
     }
 
 
 def add_to_total(total: dict[str, Any], row: Mapping[str, Any]) -> None:
+    """Counts the row in the total. Money is summed by the domain's rule (``money_total_of``):
+    a benefit's into cash savings or cost avoided, and into cash-releasing or not by its class;
+    a dis-benefit's into ``dis_benefits_money`` only, never offset against the benefits' (the
+    net is its own figure)."""
     total["benefits"] += 1
     if row["on_track"]:
         total["on_track"] += 1
     if row["measurements_count"]:
         total["measured"] += 1
+    if row.get("stale"):
+        total["stale"] += 1
+    total["rag"][row["rag"] or "not_assessed"] += 1
+    dis_benefit = row["kind"] == "dis_benefit"
+    if dis_benefit:
+        total["dis_benefits"] += 1
     money_total = money_total_of(row["sub_category"], row["unit"], bool(row["cumulative"]))  # the domain's rule
     if money_total is not None:
-        if row["realised_value"] is not None:
-            total[money_total] += Decimal(row["realised_value"])
+        value = Decimal(row["realised_value"]) if row["realised_value"] is not None else Decimal(0)
+        if dis_benefit:
+            total["dis_benefits_money"] += value
+            total["net_money"] -= value
+        else:
+            total[money_total] += value
+            total["cash_releasing" if row["cash_releasing"] else "non_cash_releasing"] += value
+            total["net_money"] += value
     elif row["unit"] is not None:
         total["other_units"][row["unit"]] = total["other_units"].get(row["unit"], 0) + 1
 
@@ -218,8 +280,8 @@ def add_to_total(total: dict[str, Any], row: Mapping[str, Any]) -> None:
 def finished_total(total: dict[str, Any]) -> dict[str, Any]:
     return {
         **total,
-        CASH_SAVINGS: decimal_text(total[CASH_SAVINGS].quantize(PENNY)),
-        COST_AVOIDED: decimal_text(total[COST_AVOIDED].quantize(PENNY)),
+        **{name: decimal_text(total[name].quantize(PENNY)) for name in MONEY_FIELDS},
+        "rag": dict(total["rag"]),
         "other_units": dict(sorted(total["other_units"].items())),
     }
 
@@ -240,12 +302,22 @@ def totals_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def dashboard_document(collaboration_id: str | None, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    ordered = sorted((dict(row) for row in rows), key=row_order)
-    return {"collaboration_id": collaboration_id, "benefits": ordered, "totals": totals_of(ordered)}
+def dashboard_document(
+    collaboration_id: str | None, rows: Iterable[Mapping[str, Any]], read_on: date
+) -> dict[str, Any]:
+    """The dashboard read on ``read_on`` (which says which readings are stale)."""
+    ordered = sorted((with_staleness(row, read_on) for row in rows), key=row_order)
+    return {
+        "collaboration_id": collaboration_id,
+        "read_on": read_on.isoformat(),
+        "benefits": ordered,
+        "totals": totals_of(ordered),
+    }
 
 
-def dashboard_of(benefits: Iterable[Benefit], *, collaboration_id: str | UUID | None = None) -> dict[str, Any]:
+def dashboard_of(
+    benefits: Iterable[Benefit], *, read_on: date, collaboration_id: str | UUID | None = None
+) -> dict[str, Any]:
     """The realisation dashboard of these benefits (aggregates, e.g. ``as_of`` a day or as known
     at a time), the same document as ``BenefitsRealisation.dashboard``. The collaboration is
     ``collaboration_id`` if given, else the benefits' (which must all be of one collaboration),
@@ -256,7 +328,7 @@ def dashboard_of(benefits: Iterable[Benefit], *, collaboration_id: str | UUID | 
         collaborations.add(str(collaboration_id))
     if len(collaborations) > 1:
         raise ValueError(f"a dashboard is of one collaboration, not of {sorted(collaborations)}")
-    return dashboard_document(collaborations.pop() if collaborations else None, rows)
+    return dashboard_document(collaborations.pop() if collaborations else None, rows, read_on)
 
 
 # ------------------------------------------------------------------------ applying a batch
@@ -322,6 +394,22 @@ CREATE_STATEMENTS = (
     " within_tolerance SMALLINT,"
     " trend TEXT,"
     " measurements_count BIGINT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " reference TEXT,"
+    " objective TEXT,"
+    " senior_responsible_owner TEXT,"
+    " cash_releasing SMALLINT NOT NULL,"
+    " quantitative SMALLINT NOT NULL,"
+    " measurement_frequency TEXT NOT NULL,"
+    " confidence TEXT,"
+    " planned_value TEXT,"
+    " expected_basis TEXT,"
+    " variance TEXT,"
+    " variance_percent TEXT,"
+    " rag_derived TEXT,"
+    " rag TEXT,"
+    " rag_overridden SMALLINT NOT NULL,"
+    " measurement_due_by TEXT,"
     " version BIGINT NOT NULL,"
     " position BIGINT NOT NULL){without_rowid}",
     "CREATE INDEX IF NOT EXISTS {prefix}_benefits_collaboration"
@@ -380,6 +468,7 @@ class BenefitsRealisationView(TrackedView):
     tables = ("benefits", "forces")
     create_statements = CREATE_STATEMENTS
     other_identifiers = ("benefits_collaboration", "benefits_order", "forces_force")
+    layout = ("benefits", COLUMNS)
 
     # ------------------------------------------------------------------------ writes
     def write(self, cursor: Any, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
@@ -428,12 +517,12 @@ class BenefitsRealisation(TrackedProjection[BenefitsRealisationView]):
         self.aggregates = AggregateCache(CACHED_EVENTS)
 
     # ------------------------------------------------------------------------ reads
-    def dashboard(self, collaboration_id: str | UUID) -> dict[str, Any]:
-        """``{"collaboration_id", "benefits": [rows by pillar, then title], "totals":
-        {"by_pillar", "by_category", "all"}}`` (see the module). An unknown collaboration has
-        no benefits and zero totals."""
+    def dashboard(self, collaboration_id: str | UUID, *, read_on: date) -> dict[str, Any]:
+        """``{"collaboration_id", "read_on", "benefits": [rows by pillar, then title], "totals":
+        {"by_pillar", "by_category", "all"}}`` (see the module), its stale readings judged on
+        ``read_on``. An unknown collaboration has no benefits and zero totals."""
         rows = self.view.select(["b.collaboration_id = ?"], [str(collaboration_id)])
-        return dashboard_document(str(collaboration_id), rows)
+        return dashboard_document(str(collaboration_id), rows, read_on)
 
     def portfolio(
         self,

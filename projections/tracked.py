@@ -96,7 +96,36 @@ class TrackedView(TrackingRecorder):
     tables: ClassVar[tuple[str, ...]] = ()  # cleared, in this order, by ``clear``
     create_statements: ClassVar[tuple[str, ...]] = ()
     other_identifiers: ClassVar[tuple[str, ...]] = ()  # e.g. index names, without the prefix
+    # (table, columns) the code expects: a view stored by older code without one of them is
+    # dropped and rebuilt from the log (``upgrade_layout``). None: never checked.
+    layout: ClassVar[tuple[str, tuple[str, ...]] | None] = None
     table_names: dict[str, str]
+
+    def upgrade_layout(self, application_name: str) -> bool:
+        """Where the stored table lacks a column of ``layout`` (written by an older release), drops
+        the view's tables and tracking record and creates them again, in one locked transaction,
+        so the projection processes the log from the start. Answers whether it did. Every
+        projection is derived from the log, so nothing is lost."""
+        if self.layout is None:
+            return False
+        table, columns = self.layout
+        with self.locked_transaction() as cursor:
+            cursor.execute(self.sql(f"SELECT * FROM {{{table}}} WHERE 1 = 0"))
+            description = getattr(getattr(cursor, "sqlite_cursor", cursor), "description", None) or ()
+            stored = {str(column[0]).lower() for column in description}
+            if set(columns) <= stored:
+                return False
+            logger.warning(
+                "%s: the stored view lacks %s; rebuilding it from the log",
+                self.projection_name,
+                ", ".join(sorted(set(columns) - stored)),
+            )
+            for name in reversed(self.tables):
+                cursor.execute(self.sql(f"DROP TABLE IF EXISTS {{{name}}}"))
+            cursor.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (application_name,))
+            for statement in self.create_statements:
+                cursor.execute(self.sql(statement))
+        return True
 
     # Provided by the backend's view class (or by the library's tracking recorder it extends).
     def locked_transaction(self) -> AbstractContextManager[Any]:
@@ -323,6 +352,7 @@ class TrackedProjection(Generic[V]):
             self.factory.datastore = application.factory.datastore  # type: ignore[attr-defined]
         try:
             self.view: V = self.factory.tracking_recorder(self.view_class(self.factory))  # type: ignore[arg-type]
+            self.view.upgrade_layout(self.application_name)
         except BaseException:
             if not self._shares_datastore:
                 self.factory.close()

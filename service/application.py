@@ -18,7 +18,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -785,13 +785,20 @@ class CollaborationRecords(Application[UUID]):
         attribution: Mapping[str, Any] | None = None,
         stage: int = 0,
         status: str | None = None,
+        kind: str = "benefit",
+        reference: str | None = None,
+        objective: str | None = None,
+        senior_responsible_owner: str | None = None,
+        cash_releasing: bool | None = None,
+        quantitative: bool | None = None,
+        measurement_frequency: str | None = None,
         effective_on: date,
         reason: str,
         evidence: str | None = None,
         approval_ref: str | None = None,
         idempotency: IdempotencyKey | None = None,
     ) -> Written:
-        """Identifies a benefit the collaboration is meant to deliver. A force token identifies
+        """Identifies a benefit (or dis-benefit) the collaboration is meant to deliver. A force token identifies
         benefits only of collaborations its force is a current party of. The function is one of
         the collaboration's, the attribution names its parties; the current parties are recorded
         with the benefit (whose it is when it has no attribution)."""
@@ -819,6 +826,13 @@ class CollaborationRecords(Application[UUID]):
             attribution=dict(attribution) if attribution is not None else None,
             stage=stage,
             **({"status": status} if status is not None else {}),
+            kind=kind,
+            reference=reference,
+            objective=objective,
+            senior_responsible_owner=senior_responsible_owner,
+            cash_releasing=cash_releasing,
+            quantitative=quantitative,
+            measurement_frequency=measurement_frequency,
             parties=list(parties),
             provenance=provenance,
         )
@@ -886,16 +900,60 @@ class CollaborationRecords(Application[UUID]):
         unit: str | None = None,
         tolerance: Any = None,
         owner: str | None = None,
+        senior_responsible_owner: str | None = None,
+        cash_releasing: bool | None = None,
+        quantitative: bool | None = None,
+        measurement_frequency: str | None = None,
         **common: Any,
     ) -> Written:
-        """Completes or changes how the benefit is measured and who owns it (what is not given is kept)."""
+        """Completes or changes how the benefit is measured, its class and who answers for it
+        (what is not given is kept)."""
         return self._change_benefit(
             benefit_id,
             lambda b, p: b.define(
-                direction=direction, measure=measure, unit=unit, tolerance=tolerance, owner=owner, provenance=p
+                direction=direction,
+                measure=measure,
+                unit=unit,
+                tolerance=tolerance,
+                owner=owner,
+                senior_responsible_owner=senior_responsible_owner,
+                cash_releasing=cash_releasing,
+                quantitative=quantitative,
+                measurement_frequency=measurement_frequency,
+                provenance=p,
             ),
             **common,
         )
+
+    def link_benefit(
+        self, benefit_id: str, *, function_id: str | None = None, objective: str | None = None, **common: Any
+    ) -> Written:
+        """Sets what enables the benefit (one of the collaboration's functions in effect on the
+        day, or None: the whole collaboration) and the objective it serves."""
+
+        def link(benefit: Benefit, provenance: Provenance) -> None:
+            if function_id is not None:
+                collaboration = self.collaboration(benefit.collaboration_id)
+                collaboration.check_function_exists(function_id, on=provenance.effective_on)
+            benefit.link(function_id=function_id, objective=objective, provenance=provenance)
+
+        return self._change_benefit(benefit_id, link, **common)
+
+    def assess_benefit_confidence(self, benefit_id: str, *, confidence: str, **common: Any) -> Written:
+        """How confident the owner is that the benefit will be realised; the reason says why."""
+        return self._change_benefit(
+            benefit_id, lambda b, p: b.assess_confidence(confidence=confidence, provenance=p), **common
+        )
+
+    def set_benefit_profile(self, benefit_id: str, *, periods: Sequence[Mapping[str, Any]], **common: Any) -> Written:
+        """The planned value per period; setting it again is a recorded rebaselining."""
+        return self._change_benefit(
+            benefit_id, lambda b, p: b.set_profile(periods=[dict(period) for period in periods], provenance=p), **common
+        )
+
+    def override_benefit_rag(self, benefit_id: str, *, rag: str | None, **common: Any) -> Written:
+        """Sets the RAG status by hand (or, with None, clears the override); the reason says why."""
+        return self._change_benefit(benefit_id, lambda b, p: b.override_rag(rag=rag, provenance=p), **common)
 
     def reopen_benefit(self, benefit_id: str, *, status: str, stage: int | None = None, **common: Any) -> Written:
         """A recorded move back to an earlier status (and stage, if given); the reason says why."""

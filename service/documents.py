@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain.benefit import CATEGORIES, STAGES, SUB_CATEGORIES, Benefit
+from domain.benefit import CATEGORIES, STAGES, SUB_CATEGORIES, Benefit, Profile
 from domain.collaboration import Collaboration
 from domain.exit_case import CaseFigures, ExitCase
 from projections.event_documents import (  # the event's public shape, shared with the projections
@@ -395,7 +395,28 @@ def compact_benefit_document(benefit: Benefit) -> dict[str, Any]:
         "baseline": level_document(benefit.baseline_value, benefit.baseline_on),
         "target": level_document(benefit.target_value, benefit.target_on),
         "owner": benefit.owner,
+        "senior_responsible_owner": benefit.senior_responsible_owner,
         "function_id": benefit.function_id,
+        "objective": benefit.objective,
+        "kind": benefit.kind,
+        "reference": benefit.reference,
+        "cash_releasing": benefit.is_cash_releasing,
+        "quantitative": benefit.is_quantitative,
+        "measurement_frequency": benefit.frequency,
+        "confidence": None
+        if benefit.confidence is None
+        else {
+            "confidence": benefit.confidence.confidence,
+            "reason": benefit.confidence.reason,
+            "effective_on": benefit.confidence.effective_on.isoformat(),
+        },
+        "rag_override": None
+        if benefit.rag_override_in_effect is None
+        else {
+            "rag": benefit.rag_override.rag,
+            "reason": benefit.rag_override.reason,
+            "effective_on": benefit.rag_override.effective_on.isoformat(),
+        },
         "attribution": {force: decimal_text(share) for force, share in sorted(benefit.attribution.items())},
         "parties": list(benefit.parties),
         "stage": benefit.stage,
@@ -461,13 +482,92 @@ def benefit_document(benefit: Benefit, as_of: date | None = None) -> dict[str, A
                 "unit": entry.unit,
                 "tolerance": jsonable(entry.tolerance),
                 "owner": entry.owner,
+                "senior_responsible_owner": entry.senior_responsible_owner,
+                "cash_releasing": entry.cash_releasing,
+                "quantitative": entry.quantitative,
+                "measurement_frequency": entry.measurement_frequency,
                 "effective_on": entry.effective_on.isoformat(),
                 "source_version": entry.version,
             }
             for entry in benefit.definitions
         ],
+        "link_history": [
+            {
+                "function_id": entry.function_id,
+                "objective": entry.objective,
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for entry in benefit.links
+        ],
+        "confidences": [
+            {
+                "confidence": entry.confidence,
+                "reason": entry.reason,
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for entry in benefit.confidences
+        ],
+        "profile": None if benefit.profile is None else profile_periods(benefit.profile),
+        "profiles": [
+            {
+                "periods": profile_periods(entry),
+                "stage": entry.stage,
+                "stage_name": STAGES[entry.stage],
+                "rebaselining": index > 0,
+                "reason": entry.reason,
+                "effective_on": entry.effective_on.isoformat(),
+                "source_version": entry.version,
+            }
+            for index, entry in enumerate(benefit.profiles)
+        ],
+        "rag_history": rag_history(benefit),
         "as_of": jsonable(as_of),
     }
+
+
+def profile_periods(profile: Profile) -> list[dict[str, str]]:
+    return [
+        {
+            "period_start": period.period_start.isoformat(),
+            "period_end": period.period_end.isoformat(),
+            "value": decimal_text(period.value),
+        }
+        for period in profile.periods
+    ]
+
+
+def rag_history(benefit: Benefit) -> list[dict[str, Any]]:
+    """How the benefit's RAG status came to be, in date order: the status derived at the end of
+    each current measurement's period (from the facts recorded now), and each override set or
+    cleared with its reason. The newest ``PREVIEW`` readings are kept."""
+    ends = sorted({m.period_end for m in benefit.current_measurements()})[-PREVIEW:]
+    entries: list[dict[str, Any]] = []
+    for end in ends:
+        figures = benefit.realisation(end)
+        entries.append(
+            {
+                "on": end.isoformat(),
+                "source": "derived",
+                "rag": figures.rag_derived,
+                "variance_percent": jsonable(figures.variance_percent),
+                "reason": None,
+                "source_version": None,
+            }
+        )
+    for override in benefit.rag_overrides:
+        entries.append(
+            {
+                "on": override.effective_on.isoformat(),
+                "source": "override" if override.rag is not None else "override_cleared",
+                "rag": override.rag,
+                "variance_percent": None,
+                "reason": override.reason,
+                "source_version": override.version,
+            }
+        )
+    return sorted(entries, key=lambda entry: (entry["on"], entry["source"] != "derived"))
 
 
 def register_entry(collaboration: Collaboration) -> dict[str, Any]:

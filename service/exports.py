@@ -276,7 +276,7 @@ EXIT_CASE_HISTORY_COLUMNS = (
 # The benefits dashboard and portfolio: one row per benefit, the fields of the JSON rows
 # (``projections/benefits_realisation.py``). Values are exact decimal text in the benefit's unit;
 # only rows with unit GBP are money.
-BENEFIT_COLUMNS = BENEFIT_ROW_FIELDS
+BENEFIT_COLUMNS = (*BENEFIT_ROW_FIELDS, "stale")
 
 CSV_RESPONSE_DOC = {
     "description": "OK: JSON, or the same as CSV (`?format=csv` or `Accept: text/csv`): a header row, then one row per "

@@ -256,6 +256,21 @@ class Date(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class Flag(fields.Boolean):
+    """A JSON ``true`` or ``false`` and nothing else: not "yes", not 1, not "true" (marshmallow's
+    Boolean would take all of those)."""
+
+    default_error_messages = {"invalid": "Not a valid flag: write true or false."}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(truthy={True}, falsy={False}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class Timestamp(fields.AwareDateTime):
     """An RFC 3339 timestamp with its offset, e.g. ``2019-04-01T09:30:00Z``; RFC 3339 lets the
     ``T`` and ``Z`` be written in lower case too. At most microseconds, and no leap second."""

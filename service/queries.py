@@ -22,7 +22,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from itertools import islice
 from math import ceil
 from typing import Any
@@ -36,7 +36,7 @@ from domain.forces import FORCES
 from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
 from domain.values import Money
 from projections.benefits_realisation import ROW_FIELDS as BENEFIT_ROW_FIELDS
-from projections.benefits_realisation import benefit_row, dashboard_of, row_order
+from projections.benefits_realisation import benefit_row, dashboard_of, row_order, with_staleness
 from projections.decision_log import DecisionFilters, UnknownDecision
 from projections.event_documents import event_document
 from projections.lag import ProjectionLag, projection_lag
@@ -620,17 +620,19 @@ class RecordQueries:
     ) -> dict[str, Any]:
         """The realisation dashboard of a collaboration: now from the realisation projection; as it
         stood computed from each of its benefits as known at ``known_at`` and in effect on
-        ``as_of`` (restatements recorded later left out)."""
+        ``as_of`` (restatements recorded later left out). Readings are judged stale on the day
+        read (``read_on``)."""
+        read_on = read_on_day(as_of, known_at)
         if not self._as_it_stood(as_of, known_at):
             self.records.collaboration(collaboration_id)  # 404 for an unknown collaboration
-            return self._caught_up("benefits_realisation").dashboard(collaboration_id)
+            return self._caught_up("benefits_realisation").dashboard(collaboration_id, read_on=read_on)
         collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)  # 404s
         benefits = [
             benefit
             for benefit in self._benefits_at(self.benefit_ids(collaboration_id), as_of=as_of, known_at=known_at)
             if benefit.collaboration_id == str(collaboration.id)
         ]
-        return dashboard_of(benefits, collaboration_id=str(collaboration.id))
+        return dashboard_of(benefits, read_on=read_on, collaboration_id=str(collaboration.id))
 
     def portfolio(
         self,
@@ -645,13 +647,14 @@ class RecordQueries:
         ``collaboration_id``, ``stage``, ``status``), now or as it stood: then, the stage and
         status filters apply to each benefit as it stood."""
         then = self._as_it_stood(as_of, known_at)
+        read_on = read_on_day(as_of, known_at)
         projection = self._caught_up("benefits_realisation")
         if not then:
-            return projection.portfolio(stage=stage, status=status, **filters)
+            return [with_staleness(row, read_on) for row in projection.portfolio(stage=stage, status=status, **filters)]
         ids = [row["benefit_id"] for row in projection.portfolio(**filters)]
         rows = sorted((benefit_row(b) for b in self._benefits_at(ids, as_of=as_of, known_at=known_at)), key=row_order)
         return [
-            row
+            with_staleness(row, read_on)
             for row in rows
             if (stage is None or row["stage"] == stage) and (status is None or row["status"] == status)
         ]
@@ -782,3 +785,14 @@ def register_entry_matches(
             return False
     text = "\n".join(t.casefold() for t in (entry["name"], entry["purpose"], entry["governance_body"] or ""))
     return all(term in text for term in (q or "").casefold().split())
+
+
+def read_on_day(as_of: date | None, known_at: datetime | None) -> date:
+    """The day a benefits read is judged on (which readings are stale): ``as_of``, else the day
+    of ``known_at`` (UTC; what is known at a later time is what is known now), else today."""
+    today = date.today()
+    if as_of is not None:
+        return as_of
+    if known_at is not None:
+        return min(known_at.astimezone(UTC).date() if known_at.tzinfo else known_at.date(), today)
+    return today

@@ -276,6 +276,18 @@ def benefit_write_requests(collaboration_id: str, benefit_id: str) -> dict[str, 
         "benefits/baseline": (f"{one}/baseline", {"value": "1000.00", "on": "2019-04-01"}),
         "benefits/definition": (f"{one}/definition", {"owner": "Alliance Chief Finance Officer"}),
         "benefits/reopening": (f"{one}/reopening", {"status": "validated"}),
+        "benefits/link": (f"{one}/link", {"function_id": None, "objective": "Cheaper shared ICT"}),
+        "benefits/confidence": (f"{one}/confidence", {"confidence": "high"}),
+        "benefits/profile": (
+            f"{one}/profile",
+            {
+                "periods": [
+                    {"period_start": "2019-04-01", "period_end": "2020-03-31", "value": "40000.00"},
+                    {"period_start": "2020-04-01", "period_end": "2021-03-31", "value": "60000.00"},
+                ]
+            },
+        ),
+        "benefits/rag": (f"{one}/rag", {"rag": "amber"}),
     }
 
 

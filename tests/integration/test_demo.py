@@ -178,7 +178,7 @@ def test_dorset_devon_cornwall_functions_decouplings_reviews_and_benefits(
     benefits = [records.benefit(benefit_id) for key, benefit_id in loaded.benefits.items() if key.startswith("ddc:")]
     assert len(benefits) == 7
     assert sorted(benefit.sub_category for benefit in benefits) == ["1a", "1b", "2a", "2a", "2b", "2b", "2b"]
-    dashboard = dashboard_of(benefits, collaboration_id=loaded.collaborations["ddc"])
+    dashboard = dashboard_of(benefits, read_on=date(2026, 1, 1), collaboration_id=loaded.collaborations["ddc"])
     assert dashboard["totals"]["all"]["benefits"] == 7
 
 
@@ -196,10 +196,49 @@ def test_seven_forces_procurement_savings(records: CollaborationRecords, loaded:
     assert unplanned["realisation"]["cumulative_value"] == UNPLANNED
     assert unplanned["status"] == "realised"
 
-    benefits = [records.benefit(loaded.benefits[key]) for key in ("7f:savings", "7f:unplanned")]
-    dashboard = dashboard_of(benefits, collaboration_id=loaded.collaborations["7f"])
-    assert Decimal(dashboard["totals"]["all"]["cash_savings"]) == quarters + Decimal(UNPLANNED)
-    assert dashboard["totals"]["all"]["benefits"] == 2
+    benefits = [records.benefit(loaded.benefits[key]) for key in ("7f:savings", "7f:unplanned", "7f:dis-benefit")]
+    dashboard = dashboard_of(benefits, read_on=date(2026, 1, 1), collaboration_id=loaded.collaborations["7f"])
+    totals = dashboard["totals"]["all"]
+    assert Decimal(totals["cash_savings"]) == quarters + Decimal(UNPLANNED)  # the dis-benefit is not offset
+    assert (totals["benefits"], totals["dis_benefits"], totals["dis_benefits_money"]) == (3, 1, "180000.00")
+    assert Decimal(totals["net_money"]) == quarters + Decimal(UNPLANNED) - Decimal("180000.00")
+
+
+def test_seven_forces_register_profile_dis_benefit_and_rag_history(
+    records: CollaborationRecords, loaded: DemoLoad
+) -> None:
+    """The 7F savings follow a quarterly profile (an assumption; only the four-year total is
+    public): five quarters measured are ahead of it, so the derived RAG is green; a RAG override
+    held it at amber from April to September 2020. The dis-benefit's one-off costs run ahead of
+    its straight line: red."""
+    queries = RecordQueries(records)
+    savings = queries.benefit(loaded.benefits["7f:savings"])
+    assert len(savings["profile"]) == 16 and sum(Decimal(p["value"]) for p in savings["profile"]) == Decimal(
+        "8455000.00"
+    )
+    assert savings["realisation"]["expected_basis"] == "profile"
+    assert savings["realisation"]["planned_value"] == "2100000.00"  # 4 x 400,000 + 500,000
+    assert savings["realisation"]["rag"] == "green" and savings["rag_override"] is None
+    assert [(entry["on"], entry["source"], entry["rag"]) for entry in savings["rag_history"]] == [
+        ("2019-06-30", "derived", "green"),
+        ("2019-09-30", "derived", "green"),
+        ("2019-12-31", "derived", "green"),
+        ("2020-03-31", "derived", "green"),
+        ("2020-04-10", "override", "amber"),
+        ("2020-06-30", "derived", "green"),
+        ("2020-09-15", "override_cleared", None),
+    ]
+    assert all("Assumption (not public)" in entry["reason"] for entry in savings["rag_history"][4:5])
+    assert savings["confidence"]["confidence"] == "high"
+    assert (savings["measurement_frequency"], savings["cash_releasing"]) == ("quarterly", True)
+    assert savings["senior_responsible_owner"] != savings["owner"]
+    assert savings["objective"] == "Procurement savings for the seven forces' revenue budgets"
+    as_of_summer = queries.benefit(loaded.benefits["7f:savings"], as_of=date(2020, 7, 1))
+    assert (as_of_summer["realisation"]["rag"], as_of_summer["realisation"]["rag_derived"]) == ("amber", "green")
+    dis = queries.benefit(loaded.benefits["7f:dis-benefit"])
+    assert (dis["kind"], dis["reference"]) == ("dis_benefit", "7F-DB-1")
+    assert (dis["realisation"]["planned_value"], dis["realisation"]["variance"]) == ("125000.00", "-55000.00")
+    assert dis["realisation"]["rag"] == "red" and dis["realisation"]["on_track"] is False
 
 
 def test_loading_twice_records_nothing_new(records: CollaborationRecords, loaded: DemoLoad) -> None:
@@ -320,7 +359,7 @@ def test_wsgi_gives_flask_the_demo_command(tmp_path: Path) -> None:
 def test_every_step_is_read_from_the_data_files() -> None:
     steps = read_steps()
     assert [step.case for step in steps[:1]] == ["wmw"] and steps[-1].key == "demo:7f:review:2020"
-    assert len({step.key for step in steps}) == len(steps) == 80
+    assert len({step.key for step in steps}) == len(steps) == 89
     for step in steps:
         assert step.kwargs["evidence"] and step.kwargs["reason"].strip(), step.key
 
@@ -359,15 +398,15 @@ def faulty_case_files(tmp_path: Path, fault: str) -> list[Path]:
 @pytest.mark.parametrize(
     ("fault", "refusal"),
     [
-        ("unknown command", r"seven_forces.json, step 12 \('benefit:unplanned:realised'\): 'drop_the_record' is not a"),
+        ("unknown command", r"seven_forces.json, step 21 \('benefit:unplanned:realised'\): 'drop_the_record' is not a"),
         ("not a command", r"'log_size' is not a command of the application"),
-        ("unresolved reference", r"step 12 .*refers to 'benefit:unplaned', which is not an earlier step of the case"),
+        ("unresolved reference", r"step 21 .*refers to 'benefit:unplaned', which is not an earlier step of the case"),
         ("reference to a later step", r"step 2 \('function'\): refers to 'review:2020', which is not an earlier step"),
         ("unknown source", r"'evidence' \['7f-response', 'a rumour'\]: not keys of demo/sources.json"),
         ("not a date", r"effective_on '15/09/2020' is not a YYYY-MM-DD date"),
         ("unknown argument", r"step 1 \('establish'\): establish_collaboration does not take these arguments"),
-        ("unknown key", r"step 12: unknown keys \['comment'\]"),
-        ("step named twice", r"step 12: 'step' must name a new step"),
+        ("unknown key", r"step 21: unknown keys \['comment'\]"),
+        ("step named twice", r"step 21: 'step' must name a new step"),
     ],
 )
 def test_a_faulty_case_file_is_refused_before_anything_is_recorded(
@@ -380,4 +419,4 @@ def test_a_faulty_case_file_is_refused_before_anything_is_recorded(
     with pytest.raises(DemoDataError, match=refusal):
         load_demo(records, case_files)
     assert records.log_size() == 0
-    assert load_demo(records, faulty_case_files(tmp_path, "none")).recorded == 80  # the copies, unbroken, load
+    assert load_demo(records, faulty_case_files(tmp_path, "none")).recorded == 89  # the copies, unbroken, load

@@ -85,7 +85,7 @@ def test_the_catalogue_lists_every_type_with_its_version_and_schemas(http: Http)
     body = response.get_json()
     assert set(body) == {"items", "envelope_schema"}
     types = [item["type"] for item in body["items"]]
-    assert types == sorted(types) and len(types) == len(set(types)) == 31
+    assert types == sorted(types) and len(types) == len(set(types)) == 35
     for item in body["items"]:
         assert set(item) == {"type", "version", "aggregate", "description", "deprecated", "data_schema"}
         assert item["type"].startswith(f"{item['aggregate']}.")

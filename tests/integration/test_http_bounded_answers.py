@@ -120,7 +120,16 @@ COMPACT_BENEFIT = {
     "baseline",
     "target",
     "owner",
+    "senior_responsible_owner",
     "function_id",
+    "objective",
+    "kind",
+    "reference",
+    "cash_releasing",
+    "quantitative",
+    "measurement_frequency",
+    "confidence",
+    "rag_override",
     "attribution",
     "parties",
     "stage",
@@ -177,6 +186,11 @@ GROWING_LISTS = {
     "targets",
     "stages",
     "definitions",
+    "link_history",
+    "confidences",
+    "profile",
+    "profiles",
+    "rag_history",
 }
 
 

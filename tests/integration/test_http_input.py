@@ -10,7 +10,7 @@ from typing import Any
 import marshmallow as ma
 import pytest
 
-from service.fields import Date, DecimalString, QueryInteger, Text, Timestamp, WholeNumber
+from service.fields import Date, DecimalString, Flag, QueryInteger, Text, Timestamp, WholeNumber
 from tests.integration import http_support
 from tests.integration.http_support import REPRESENTATION, WHEN, WRITES, Http, assert_problem, write_requests
 
@@ -69,6 +69,8 @@ def test_every_field_of_every_request_uses_the_shared_rules(http: Http) -> None:
                         assert isinstance(field, Text | DecimalString), (endpoint, path, field)
                     elif isinstance(field, ma.fields.Integer):
                         assert isinstance(field, WholeNumber | QueryInteger), (endpoint, path, field)
+                    elif isinstance(field, ma.fields.Boolean):
+                        assert isinstance(field, Flag), (endpoint, path, field)  # true or false only
                     else:
                         assert isinstance(field, Date | Timestamp), (endpoint, path, field)  # YYYY-MM-DD, RFC 3339
     assert ("collaborations.establish", "parties[]") in checked

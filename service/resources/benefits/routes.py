@@ -84,6 +84,11 @@ def dashboard(args: dict[str, Any], collaboration_id: UUID) -> Response:
     With `as_of` and/or `known_at`, the dashboard as it stood, computed from the benefits'
     events: each benefit as known at `known_at` and in effect on `as_of` (restatements recorded
     later left out). `?format=csv` (or `Accept: text/csv`) answers one row per benefit.
+
+    Each row also has the register's fields: `kind` (dis-benefits are totalled apart, never
+    offset), the class, roles, links and confidence, `planned_value` from the profile (else the
+    straight line), the `variance` and the `rag` status, and `stale` when its next reading was
+    overdue on `read_on` (the `as_of` date, else the day of `known_at`, else today).
     """
     as_csv = exports.wants_csv(args.pop("format", None))
     one = str(collaboration_id)
@@ -238,3 +243,61 @@ def reopen(body: dict[str, Any], benefit_id: UUID) -> Response:
     otherwise); a realised or lapsed benefit may be reopened to any status that is not final.
     """
     return web.record(web.records().reopen_benefit, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/link")
+@blp.arguments(s.LinkSchema)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
+@blp.problems(404, 409, 412)
+def link(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Link the benefit to what enables it and the objective it serves (the benefit map)
+
+    An extension of the v1 contract: `function_id`, one of the collaboration's functions in
+    effect on `effective_on` (null: the whole collaboration), and `objective`, both recorded as
+    given, with the history of earlier links kept.
+    """
+    return web.record(web.records().link_benefit, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/confidence")
+@blp.arguments(s.ConfidenceSchema)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
+@blp.problems(404, 409, 412)
+def assess_confidence(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Assess confidence that the benefit will be realised: high, medium or low, with the reason
+
+    An extension of the v1 contract. Each assessment is kept, with its reason.
+    """
+    return web.record(web.records().assess_benefit_confidence, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/profile")
+@blp.arguments(s.ProfileSchema)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
+@blp.problems(404, 409, 412)
+def set_profile(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Set the benefit profile: the value planned per period; again, a recorded rebaselining
+
+    An extension of the v1 contract. Periods are per-period amounts like measurements (the
+    amount to save in the period, or the level to reach), one or more, none overlapping, in
+    the benefit's unit; the benefit has a direction and a unit first (422). Where a profile
+    exists, `expected_percent`, `planned_value`, `on_track` and the derived RAG are read from
+    it rather than from a straight line from baseline to target. Earlier profiles stay on record.
+    """
+    return web.record(web.records().set_benefit_profile, str(benefit_id), **body)
+
+
+@write_route(f"{ONE}/rag")
+@blp.arguments(s.RagOverrideSchema)
+@write_answer(s.CompactBenefitDocument, s.BenefitDocument)
+@blp.problems(404, 409, 412)
+def override_rag(body: dict[str, Any], benefit_id: UUID) -> Response:
+    """Override the derived RAG status, with the reason; `rag: null` clears the override
+
+    An extension of the v1 contract. The derived status (`rag_derived`) is still shown beside
+    it. Derivation: a shortfall against plan of at most 5% of the planned value is green, at
+    most 15% amber, more red; a maintain benefit is green within its tolerance, amber within
+    twice it, else red.
+    """
+    return web.record(web.records().override_benefit_rag, str(benefit_id), **body)
+

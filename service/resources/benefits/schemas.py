@@ -12,15 +12,29 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from domain.benefit import CATEGORIES, DIRECTIONS, PILLARS, STAGES, STATUSES, SUB_CATEGORIES, UNITS
+from domain.benefit import (
+    CATEGORIES,
+    CONFIDENCE_LEVELS,
+    DIRECTIONS,
+    FREQUENCY_MONTHS,
+    KINDS,
+    PILLARS,
+    RAGS,
+    STAGES,
+    STATUSES,
+    SUB_CATEGORIES,
+    UNITS,
+)
 from domain.values import NAME_LENGTH, REFERENCE_LENGTH
 from service.documents import PREVIEW
 from service.fields import (
     FORCE_CODE,
     MAX_FORCES,
+    BoundedList,
     Code,
     Date,
     DecimalString,
+    Flag,
     KeyedBy,
     OptionalText,
     QueryInteger,
@@ -49,6 +63,38 @@ VALUE = {
 }
 
 
+MAX_PROFILE_PERIODS = 600  # fifty years of months
+
+
+def flag(description: str) -> Flag:
+    """A JSON true or false, or null (unset)."""
+    return Flag(load_default=None, allow_none=True, metadata={"description": description})
+
+
+class RegisterFieldsSchema(Schema):
+    """The register's fields a definition holds: the senior responsible owner, the class and
+    the measurement frequency."""
+
+    senior_responsible_owner = OptionalText(
+        max_length=REFERENCE_LENGTH,
+        metadata={"description": "Accountable for the benefit (the benefit owner realises it): a distinct role"},
+    )
+    cash_releasing = flag(
+        "Green Book class: cash-releasing (the Home Office's cashable) or not; unset, a 1a Money saving is and "
+        "every other benefit is not"
+    )
+    quantitative = flag("Green Book class: quantitative or qualitative; unset, quantitative unless scored")
+    measurement_frequency = Code(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "enum": list(FREQUENCY_MONTHS),
+            "description": "How often it is measured; unset, annually. A reading older than one interval and 30 "
+            "days is flagged stale",
+        },
+    )
+
+
 # ------------------------------------------------------------------------------ requests
 class PointSchema(Schema):
     """A value on a date: a baseline or a target."""
@@ -57,7 +103,22 @@ class PointSchema(Schema):
     on = Date(required=True, metadata={"description": "The date of the value (YYYY-MM-DD)"})
 
 
-class IdentifyBenefitSchema(WriteSchema):
+class IdentifyBenefitSchema(WriteSchema, RegisterFieldsSchema):
+    kind = Code(
+        load_default="benefit",
+        metadata={
+            "enum": list(KINDS),
+            "description": "A benefit, or a dis-benefit: an outcome a party sees as negative, tracked alike and "
+            "totalled apart",
+        },
+    )
+    reference = OptionalText(
+        max_length=REFERENCE_LENGTH, metadata={"description": "The register's own reference", "example": "B-014"}
+    )
+    objective = OptionalText(
+        max_length=NAME_LENGTH,
+        metadata={"description": "The objective the benefit serves (the benefit map)", "example": "A sustainable rota"},
+    )
     title = Text(required=True, max_length=NAME_LENGTH, metadata={"example": "Procurement cash savings"})
     category = Code(required=True, metadata={"enum": list(CATEGORIES), "description": CATEGORY_CODES})
     sub_category = Code(
@@ -166,7 +227,7 @@ class BaselineSchema(WriteSchema):
     on = Date(required=True, metadata={"description": "The new baseline date: before the target's"})
 
 
-class DefinitionSchema(WriteSchema):
+class DefinitionSchema(WriteSchema, RegisterFieldsSchema):
     """What is left out is kept."""
 
     direction = Code(load_default=None, allow_none=True, metadata={"enum": list(DIRECTIONS)})
@@ -183,6 +244,51 @@ class DefinitionSchema(WriteSchema):
         metadata={"description": "maintain only: >= 0 either side of the baseline"},
     )
     owner = OptionalText(max_length=NAME_LENGTH)
+
+
+class LinkSchema(WriteSchema):
+    """Both as given: a null function is the whole collaboration, a null objective none named."""
+
+    function_id = Code(
+        load_default=None, allow_none=True, metadata={"description": "The enabling function; null: the collaboration"}
+    )
+    objective = OptionalText(max_length=NAME_LENGTH, metadata={"description": "The objective the benefit serves"})
+
+
+class ConfidenceSchema(WriteSchema):
+    confidence = Code(
+        required=True,
+        metadata={
+            "enum": list(CONFIDENCE_LEVELS),
+            "description": "That the benefit will be realised; the reason says why",
+        },
+    )
+
+
+class ProfilePeriodSchema(Schema):
+    period_start = Date(required=True, metadata={"example": "2019-04-01"})
+    period_end = Date(required=True, metadata={"example": "2020-03-31"})
+    value = DecimalString(
+        required=True,
+        metadata={**VALUE, "description": "Planned for the period: an amount (savings) or a level, like a measurement"},
+    )
+
+
+class ProfileSchema(WriteSchema):
+    periods = BoundedList(
+        ma.fields.Nested(ProfilePeriodSchema),
+        max_items=MAX_PROFILE_PERIODS,
+        required=True,
+        metadata={"description": "One or more periods, none overlapping"},
+    )
+
+
+class RagOverrideSchema(WriteSchema):
+    rag = Code(
+        required=True,
+        allow_none=True,
+        metadata={"enum": [*RAGS, None], "description": "Set by hand over the derived status; null clears it"},
+    )
 
 
 class ReopeningSchema(WriteSchema):
@@ -257,6 +363,57 @@ class DefinitionDocument(SourcedSchema):
     unit = ma.fields.String(required=True, allow_none=True, metadata={"enum": list(UNITS)})
     tolerance = decimal_figure("A maintain benefit's tolerance", example="2")
     owner = ma.fields.String(required=True, allow_none=True)
+    senior_responsible_owner = ma.fields.String(required=True, allow_none=True)
+    cash_releasing = ma.fields.Boolean(required=True, allow_none=True, metadata={"description": "As recorded"})
+    quantitative = ma.fields.Boolean(required=True, allow_none=True, metadata={"description": "As recorded"})
+    measurement_frequency = ma.fields.String(
+        required=True, allow_none=True, metadata={"enum": list(FREQUENCY_MONTHS), "description": "As recorded"}
+    )
+
+
+class LinkEntryDocument(SourcedSchema):
+    function_id = ma.fields.String(required=True, allow_none=True, metadata={"description": "null: the collaboration"})
+    objective = ma.fields.String(required=True, allow_none=True)
+
+
+class ConfidenceEntryDocument(SourcedSchema):
+    confidence = ma.fields.String(required=True, metadata={"enum": list(CONFIDENCE_LEVELS)})
+    reason = ma.fields.String(required=True)
+
+
+class ProfilePeriodDocument(Schema):
+    period_start = ma.fields.Date(required=True)
+    period_end = ma.fields.Date(required=True)
+    value = decimal_figure("Planned for the period", nullable=False)
+
+
+class ProfileEntryDocument(SourcedSchema):
+    periods = ma.fields.List(ma.fields.Nested(ProfilePeriodDocument), required=True)
+    stage = ma.fields.Integer(required=True, metadata={"description": "The benefit's stage when it was set"})
+    stage_name = ma.fields.String(required=True)
+    rebaselining = ma.fields.Boolean(required=True, metadata={"description": "A revision of an earlier profile"})
+    reason = ma.fields.String(required=True)
+
+
+class RagEntryDocument(Schema):
+    on = ma.fields.Date(required=True)
+    source = ma.fields.String(required=True, metadata={"enum": ["derived", "override", "override_cleared"]})
+    rag = ma.fields.String(required=True, allow_none=True, metadata={"enum": [*RAGS, None]})
+    variance_percent = decimal_figure("Derived entries: the variance against plan", example="-3.20")
+    reason = ma.fields.String(required=True, allow_none=True)
+    source_version = ma.fields.Integer(required=True, allow_none=True)
+
+
+class ConfidenceDocument(Schema):
+    confidence = ma.fields.String(required=True, metadata={"enum": list(CONFIDENCE_LEVELS)})
+    reason = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True)
+
+
+class RagOverrideDocument(Schema):
+    rag = ma.fields.String(required=True, metadata={"enum": list(RAGS)})
+    reason = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True)
 
 
 class MeasurementDocument(SourcedSchema):
@@ -293,6 +450,30 @@ class RealisationDocument(Schema):
     cumulative_value = decimal_figure("The sum of the current measurements")
     measurements_count = ma.fields.Integer(required=True)
     compared_value = decimal_figure("The value realisation compares with the target")
+    planned_value = decimal_figure(
+        "What the plan (the profile, else the straight line) expects at the latest period end"
+    )
+    expected_basis = ma.fields.String(
+        required=True, allow_none=True, metadata={"enum": ["profile", "straight_line", "baseline", None]}
+    )
+    variance = decimal_figure(
+        "Against plan, favourable positive (for a dis-benefit, less than planned)", example="-400.00"
+    )
+    variance_percent = decimal_figure("The variance as a percentage of the planned value", example="-3.20")
+    rag_derived = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "enum": [*RAGS, None],
+            "description": "From the variance: short by at most 5% green, 15% amber, else red",
+        },
+    )
+    rag = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"enum": [*RAGS, None], "description": "The override if any, else derived"},
+    )
+    rag_overridden = ma.fields.Boolean(required=True)
 
 
 class BenefitLinksDocument(Schema):
@@ -324,6 +505,15 @@ class CompactBenefitDocument(Schema):
     target = ma.fields.Nested(LevelDocument, required=True, allow_none=True)
     owner = ma.fields.String(required=True, allow_none=True)
     function_id = ma.fields.String(required=True, allow_none=True)
+    senior_responsible_owner = ma.fields.String(required=True, allow_none=True)
+    objective = ma.fields.String(required=True, allow_none=True)
+    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
+    reference = ma.fields.String(required=True, allow_none=True)
+    cash_releasing = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by sub-category"})
+    quantitative = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by unit"})
+    measurement_frequency = ma.fields.String(required=True, metadata={"enum": list(FREQUENCY_MONTHS)})
+    confidence = ma.fields.Nested(ConfidenceDocument, required=True, allow_none=True)
+    rag_override = ma.fields.Nested(RagOverrideDocument, required=True, allow_none=True)
     attribution = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.String(), required=True, metadata={"description": "{force: share}"}
     )
@@ -359,6 +549,22 @@ class BenefitDocument(CompactBenefitDocument):
     targets = ma.fields.List(ma.fields.Nested(LevelEntryDocument), required=True)
     stages = ma.fields.List(ma.fields.Nested(StageEntryDocument), required=True)
     definitions = ma.fields.List(ma.fields.Nested(DefinitionDocument), required=True)
+    link_history = ma.fields.List(ma.fields.Nested(LinkEntryDocument), required=True)
+    confidences = ma.fields.List(ma.fields.Nested(ConfidenceEntryDocument), required=True)
+    profile = ma.fields.List(
+        ma.fields.Nested(ProfilePeriodDocument),
+        required=True,
+        allow_none=True,
+        metadata={"description": "The profile in effect; null: none (the plan is then a straight line)"},
+    )
+    profiles = ma.fields.List(ma.fields.Nested(ProfileEntryDocument), required=True)
+    rag_history = ma.fields.List(
+        ma.fields.Nested(RagEntryDocument),
+        required=True,
+        metadata={
+            "description": f"In date order: the status derived at each of the {PREVIEW} latest readings, and overrides"
+        },
+    )
     as_of = ma.fields.Date(required=True, allow_none=True)
 
 
@@ -384,6 +590,12 @@ class MeasurementsPageDocument(Schema):
     total = ma.fields.Integer(required=True, metadata={"description": "How many measurements there are in all"})
     items = ma.fields.List(ma.fields.Nested(MeasurementDocument), required=True)
     next_after = next_after("source_version")
+
+
+def money_total(description: str) -> ma.fields.String:
+    return ma.fields.String(
+        required=True, metadata={"format": "decimal", "example": "250000.00", "description": description}
+    )
 
 
 class TotalDocument(Schema):
@@ -414,6 +626,18 @@ class TotalDocument(Schema):
         required=True,
         metadata={"description": "{unit: how many} of the other benefits with a unit: counted, never summed"},
     )
+    dis_benefits = ma.fields.Integer(required=True, metadata={"description": "How many of them are dis-benefits"})
+    stale = ma.fields.Integer(required=True, metadata={"description": "How many have an overdue measurement"})
+    rag = ma.fields.Dict(
+        keys=ma.fields.String(metadata={"enum": ["green", "amber", "red", "not_assessed"]}),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={"description": "How many are green, amber, red, or not assessed (no reading or no plan)"},
+    )
+    cash_releasing = money_total("Of the benefits' money totals: the cash-releasing (cashable) part")
+    non_cash_releasing = money_total("Of the benefits' money totals: the part that releases no cash")
+    dis_benefits_money = money_total("The dis-benefits' money (cost), summed apart, never offset silently")
+    net_money = money_total("The benefits' money less the dis-benefits': the net, stated as such")
 
 
 class TotalsDocument(Schema):
@@ -460,6 +684,42 @@ class BenefitRowDocument(Schema):
     within_tolerance = ma.fields.Boolean(required=True, allow_none=True)
     trend = ma.fields.String(required=True, allow_none=True, metadata={"enum": ["improving", "worsening", "flat"]})
     measurements_count = ma.fields.Integer(required=True)
+    senior_responsible_owner = ma.fields.String(required=True, allow_none=True)
+    objective = ma.fields.String(required=True, allow_none=True)
+    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
+    reference = ma.fields.String(required=True, allow_none=True)
+    cash_releasing = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by sub-category"})
+    quantitative = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by unit"})
+    measurement_frequency = ma.fields.String(required=True, metadata={"enum": list(FREQUENCY_MONTHS)})
+    confidence = ma.fields.String(required=True, allow_none=True, metadata={"enum": [*CONFIDENCE_LEVELS, None]})
+    planned_value = decimal_figure(
+        "What the plan (the profile, else the straight line) expects at the latest period end"
+    )
+    expected_basis = ma.fields.String(
+        required=True, allow_none=True, metadata={"enum": ["profile", "straight_line", "baseline", None]}
+    )
+    variance = decimal_figure(
+        "Against plan, favourable positive (for a dis-benefit, less than planned)", example="-400.00"
+    )
+    variance_percent = decimal_figure("The variance as a percentage of the planned value", example="-3.20")
+    rag_derived = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "enum": [*RAGS, None],
+            "description": "From the variance: short by at most 5% green, 15% amber, else red",
+        },
+    )
+    rag = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"enum": [*RAGS, None], "description": "The override if any, else derived"},
+    )
+    rag_overridden = ma.fields.Boolean(required=True)
+    measurement_due_by = ma.fields.Date(
+        required=True, allow_none=True, metadata={"description": "When the next reading is overdue (null: none due)"}
+    )
+    stale = ma.fields.Boolean(required=True, metadata={"description": "Whether it was overdue on the day read"})
     version = ma.fields.Integer(required=True, metadata={"description": "The benefit's version the row is from"})
 
 
@@ -470,6 +730,7 @@ class TemporalBasisDocument(Schema):
 
 class DashboardDocument(TemporalBasisDocument):
     collaboration_id = ma.fields.String(required=True)
+    read_on = ma.fields.Date(required=True, metadata={"description": "The day stale readings are judged on"})
     benefits = ma.fields.List(
         ma.fields.Nested(BenefitRowDocument), required=True, metadata={"description": "By pillar, then title"}
     )
@@ -479,3 +740,4 @@ class DashboardDocument(TemporalBasisDocument):
 class PortfolioDocument(TemporalBasisDocument):
     total = ma.fields.Integer(required=True)
     items = ma.fields.List(ma.fields.Nested(BenefitRowDocument), required=True)
+
