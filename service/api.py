@@ -25,10 +25,13 @@ from flask.wrappers import Response
 from flask_smorest.utils import prepare_response
 from marshmallow import missing
 from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import DomainError
 from service import web
+from service.benefits_workbook import RegisterRefused
 from service.errors import NotPermitted
 from service.fields import DecimalString
 from service.persistence import ChainBroken, OutcomeUnknown
@@ -51,6 +54,7 @@ SECURITY_SCHEME = "bearerAuth"
 # that creates many apps (the test suite creates one per test) builds it once per settings.
 _BUILT_DOCUMENTS: dict[str, dict[str, Any]] = {}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_REGISTER_FAULTS_SHOWN = 1000  # the faults a refused register lists (all are counted)
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -153,6 +157,7 @@ class Api(flask_smorest.Api):
         self._app.register_error_handler(InternalError, self.handle_transient_refusal)
         self._app.register_error_handler(ChainBroken, self.handle_chain_broken)
         self._app.register_error_handler(ProjectionBehind, self.handle_projection_behind)
+        self._app.register_error_handler(RegisterRefused, self.handle_register_refused)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         status = error.code or 500
@@ -179,6 +184,26 @@ class Api(flask_smorest.Api):
     @staticmethod
     def handle_problem(error: web.ProblemRaised) -> Response:
         return error.problem.response()
+
+    @staticmethod
+    def handle_register_refused(error: RegisterRefused) -> Response:
+        """A benefits register with faults: 422, every fault by sheet, row and column (the
+        first ``MAX_REGISTER_FAULTS_SHOWN`` in ``faults``, all counted in ``faults_total``), and
+        the first few in the shared ``errors`` shape, keyed "Sheet!row column"."""
+        faults = error.errors
+        errors = {f"{f.sheet}!{f.row} {f.column or ''}".strip(): [f.message] for f in faults}
+        return http_problem(
+            422,
+            f"the register has {len(faults)} fault(s); nothing was recorded. First: {faults[0].sheet} row "
+            f"{faults[0].row}{', ' + faults[0].column if faults[0].column else ''}: {faults[0].message}",
+            errors=errors,
+            problem_type="register-refused",
+            title="Every row of a register is right before any is recorded",
+            extensions={
+                "faults": [f.as_dict() for f in faults[:MAX_REGISTER_FAULTS_SHOWN]],
+                "faults_total": len(faults),
+            },
+        ).response()
 
     @staticmethod
     def handle_domain_error(error: DomainError) -> Response:
@@ -305,6 +330,12 @@ class Parser(FlaskParser):
     one object is refused like any other unreadable body, 400, rather than escaping as a 500 or
     being read as its last value."""
 
+    def load_files(self, req: Any, schema: ma.Schema) -> Any:
+        """The "files" location of a route that takes a file (``uploads``): the multipart body's
+        files and its other fields together, one schema for the whole form (flask-smorest
+        documents one multipart request body; it cannot document form and files apart)."""
+        return MultiDictProxy(CombinedMultiDict([req.files, req.form]), schema)
+
     def _raw_load_json(self, req: Any) -> Any:
         try:
             if not is_json_request(req):
@@ -314,6 +345,17 @@ class Parser(FlaskParser):
             raise
         except (ValueError, RecursionError) as error:  # also UnicodeDecodeError, DuplicateKey
             raise json.JSONDecodeError(f"the JSON cannot be read: {error}", doc="(body)", pos=0) from error
+
+
+def uploads(max_bytes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Marks a write route that takes a file as multipart/form-data, of at most ``max_bytes``
+    (rather than a JSON body of at most MAX_CONTENT_LENGTH)."""
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.upload_bytes = max_bytes  # type: ignore[attr-defined]
+        return view
+
+    return mark
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -364,7 +406,16 @@ class Blueprint(flask_smorest.Blueprint):
         g.principal = principal
         if request.method not in SAFE_METHODS and not principal.may_write:
             raise NotPermitted(f"an {principal.role} token may only read")
-        if request.method in BODY_METHODS and not request.is_json:
+        upload = getattr(view, "upload_bytes", None)  # a route that takes a file (``uploads``)
+        if upload is not None:
+            if request.mimetype != "multipart/form-data":
+                web.fail(
+                    415,
+                    "send the body as multipart/form-data (the file and the form's fields), "
+                    f"not {request.mimetype or 'nothing'}",
+                )
+            request.max_content_length = upload
+        elif request.method in BODY_METHODS and not request.is_json:
             web.fail(
                 415,
                 f"send the body as JSON with Content-Type: application/json, not {request.mimetype or 'nothing'}",

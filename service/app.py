@@ -27,6 +27,7 @@ from service.application import CollaborationRecords
 from service.audit.cli import audit_cli
 from service.auth import FailedSignIns, TokenStore
 from service.backup_cli import backup_cli
+from service.benefits_cli import benefits_cli
 from service.cli import idempotency_cli, snapshots_cli, tokens_cli
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
@@ -158,6 +159,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(snapshots_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(benefits_cli)
     return app
 
 

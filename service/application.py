@@ -42,6 +42,8 @@ from domain.values import Provenance
 from projections.event_documents import jsonable
 from service import access, write_retries
 from service.access import Caller
+from service.benefits_import import ImportPlan, plan_import
+from service.benefits_workbook import Register
 from service.documents import (
     benefit_document,
     benefit_links,
@@ -960,6 +962,47 @@ class CollaborationRecords(Application[UUID]):
         return self._change_benefit(
             benefit_id, lambda b, p: b.reopen(status=status, stage=stage, provenance=p), **common
         )
+
+    @recorded_in_log_order
+    def import_benefits_register(
+        self,
+        collaboration_id: str,
+        register: Register,
+        *,
+        benefit_ids: Collection[str],
+        caller: Caller,
+        effective_on: date,
+        reason: str | None = None,
+        dry_run: bool = False,
+    ) -> ImportPlan:
+        """Records a benefits register read from a spreadsheet into the collaboration, all of it
+        or nothing (``service/benefits_import.py``): ``benefit_ids`` are the collaboration's
+        benefits (matched to the register's rows by reference). Raises RegisterRefused with every
+        fault, by sheet, row and column. With ``dry_run``, checks and answers what would be
+        recorded without recording it. A force token imports only into collaborations its force
+        is a current party of."""
+        collaboration = self.collaboration(collaboration_id)
+        access.check_current_party_to(caller, collaboration.current_parties())
+        existing = [self.benefit(benefit_id) for benefit_id in benefit_ids]
+        plan = plan_import(
+            collaboration,
+            [benefit for benefit in existing if benefit.collaboration_id == str(collaboration.id)],
+            register,
+            actor=caller.actor,
+            effective_on=effective_on,
+            reason=reason or f"Imported from the benefits register {register.file_name}",
+        )
+        if dry_run or not plan.aggregates:
+            return plan
+        try:
+            self.save(*plan.aggregates)
+        except RecordedOutOfOrder:
+            raise  # planned again from the start, on fresh aggregates
+        except IntegrityError:
+            raise ConcurrentUpdate(
+                "a benefit of the register was changed while it was imported; nothing was recorded: import it again"
+            ) from None
+        return plan
 
     def benefit(self, benefit_id: str, *, as_of: date | None = None, known_at: datetime | None = None) -> Benefit:
         """The benefit now; as known at ``known_at``; with ``as_of``, only what was in effect then."""

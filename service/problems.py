@@ -102,13 +102,14 @@ class Problem:
     detail: str
     errors: dict[str, list[str]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)  # more members (RFC 9457 section 3.2)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail}
         if self.errors:
             body["errors"] = shown_errors(self.errors)
             body["errors_total"] = len(self.errors)
-        return body
+        return {**self.extensions, **body}
 
     def response(self) -> Response:
         response = Response(json.dumps(self.body(), sort_keys=True), status=self.status, mimetype=PROBLEM_JSON)
@@ -158,6 +159,7 @@ def http_problem(
     problem_type: str | None = None,
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Problem:
     slug, default_title = HTTP_PROBLEMS.get(status, (f"http-{status}", f"HTTP {status}"))
     return Problem(
@@ -167,6 +169,7 @@ def http_problem(
         detail=detail or default_title,
         errors=errors,
         headers=dict(headers or {}),
+        extensions=dict(extensions or {}),
     )
 
 

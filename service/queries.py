@@ -36,11 +36,13 @@ from domain.forces import FORCES
 from domain.reconciliation import decoupling_computed, default_perspective, reconcile, withdrawal_computed
 from domain.values import Money
 from projections.benefits_realisation import ROW_FIELDS as BENEFIT_ROW_FIELDS
-from projections.benefits_realisation import benefit_row, dashboard_of, row_order, with_staleness
+from projections.benefits_realisation import benefit_row, dashboard_of, row_order, totals_of, with_staleness
 from projections.decision_log import DecisionFilters, UnknownDecision
 from projections.event_documents import event_document
 from projections.lag import ProjectionLag, projection_lag
 from service.application import CollaborationRecords
+from service.benefits_export import exported_benefit, function_labels
+from service.benefits_workbook import register_workbook
 from service.documents import (
     benefit_document,
     by_version,
@@ -658,6 +660,39 @@ class RecordQueries:
             for row in rows
             if (stage is None or row["stage"] == stage) and (status is None or row["status"] == status)
         ]
+
+    def benefits_workbook(
+        self,
+        collaboration_id: str | None = None,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        **filters: Any,
+    ) -> bytes:
+        """The dashboard of a collaboration (or, without one, the portfolio matching ``filters``)
+        as an .xlsx workbook (``service/benefits_workbook.py``): the register sheets, which import
+        back recording nothing, the figures, the totals and their provenance."""
+        read_on = read_on_day(as_of, known_at)
+        if collaboration_id is not None:
+            document = self.dashboard(collaboration_id, as_of=as_of, known_at=known_at)
+            rows, totals = document["benefits"], document["totals"]
+            title = f"Benefits of collaboration {collaboration_id}"
+        else:
+            rows = self.portfolio(as_of=as_of, known_at=known_at, **filters)
+            totals = totals_of(rows)
+            title = "Benefits portfolio"
+        benefits = {
+            str(benefit.id): benefit
+            for benefit in self._benefits_at([row["benefit_id"] for row in rows], as_of=as_of, known_at=known_at)
+        }
+        labels: dict[str, dict[str, str]] = {}
+        exported = []
+        for row in rows:
+            benefit = benefits[row["benefit_id"]]
+            if benefit.collaboration_id not in labels:
+                labels[benefit.collaboration_id] = function_labels(self.records.collaboration(benefit.collaboration_id))
+            exported.append(exported_benefit(benefit, row, labels[benefit.collaboration_id]))
+        return register_workbook(exported, totals, title=title, read_on=read_on)
 
     def _benefits_at(self, benefit_ids: Collection[str], *, as_of: date | None, known_at: datetime | None) -> list[Any]:
         """The benefits as known at ``known_at`` and in effect on ``as_of``, leaving out those not

@@ -5,6 +5,7 @@ and the portfolio across collaborations."""
 from __future__ import annotations
 
 import functools
+import json
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,8 @@ from flask.wrappers import Response
 
 from projections.event_documents import utc_text
 from service import exports, web
-from service.api import Blueprint
+from service.api import Blueprint, uploads
+from service.benefits_workbook import XLSX, read_register, template_workbook
 from service.resources import common
 from service.resources.benefits import schemas as s
 from service.resources.common import NEXT_PAGE_HEADER, WRITE_HEADERS, TemporalQuerySchema
@@ -29,6 +31,12 @@ blp = Blueprint(
 )
 
 BENEFITS = "/benefits"
+XLSX_RESPONSE_DOC = {
+    "description": "OK, as an .xlsx workbook (`?format=xlsx` or its media type in Accept)",
+    "schema": {"type": "string", "format": "binary"},
+}
+WORKBOOK_TYPES = {exports.JSON: "json", exports.CSV: "csv", XLSX: "xlsx"}
+REGISTER_UPLOAD_BYTES = 16 * 1024 * 1024  # a register of 50,000 rows is about 3 MiB
 ONE = "/benefits/<uuid:benefit_id>"
 OF_COLLABORATION = "/collaborations/<uuid:collaboration_id>/benefits"
 BENEFIT_ETAG = 'The benefit\'s version, e.g. "3"; send it back in If-Match'
@@ -68,6 +76,7 @@ def identify(body: dict[str, Any], collaboration_id: UUID) -> Response:
 @blp.arguments(s.DashboardQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.DashboardDocument)
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.alt_response(200, content_type=XLSX, **XLSX_RESPONSE_DOC)
 @blp.problems(404, 406)
 def dashboard(args: dict[str, Any], collaboration_id: UUID) -> Response:
     """The realisation dashboard: how each benefit of the collaboration is doing
@@ -83,18 +92,24 @@ def dashboard(args: dict[str, Any], collaboration_id: UUID) -> Response:
 
     With `as_of` and/or `known_at`, the dashboard as it stood, computed from the benefits'
     events: each benefit as known at `known_at` and in effect on `as_of` (restatements recorded
-    later left out). `?format=csv` (or `Accept: text/csv`) answers one row per benefit.
+    later left out). `?format=csv` (or `Accept: text/csv`) answers one row per benefit;
+    `?format=xlsx` a workbook: the register sheets (Benefits, Profiles, Measurements, which
+    import back recording nothing), the figures as numbers (Dashboard), the totals and the
+    provenance of every figure.
 
     Each row also has the register's fields: `kind` (dis-benefits are totalled apart, never
     offset), the class, roles, links and confidence, `planned_value` from the profile (else the
     straight line), the `variance` and the `rag` status, and `stale` when its next reading was
     overdue on `read_on` (the `as_of` date, else the day of `known_at`, else today).
     """
-    as_csv = exports.wants_csv(args.pop("format", None))
+    answer_as = exports.negotiated_format(args.pop("format", None), WORKBOOK_TYPES)
     one = str(collaboration_id)
     as_of, known_at = args.get("as_of"), args.get("known_at")
+    if answer_as == "xlsx":
+        workbook = web.queries().benefits_workbook(one, as_of=as_of, known_at=known_at)
+        return workbook_response(workbook, f"benefits-{one}.xlsx")
     document = web.queries().dashboard(one, as_of=as_of, known_at=known_at)
-    if as_csv:
+    if answer_as == "csv":
         return exports.csv_response(document["benefits"], exports.BENEFIT_COLUMNS, f"benefits-{one}.csv")
     return exports.negotiated(jsonify({**document, **temporal_basis(as_of, known_at)}))
 
@@ -108,6 +123,7 @@ def temporal_basis(as_of: date | None, known_at: datetime | None) -> dict[str, s
 @blp.arguments(s.PortfolioQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, s.PortfolioDocument)
 @blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.alt_response(200, content_type=XLSX, **XLSX_RESPONSE_DOC)
 @blp.problems(406)
 def portfolio(args: dict[str, Any]) -> Response:
     """The portfolio: benefits across collaborations, for a force's resource and performance boards
@@ -116,12 +132,15 @@ def portfolio(args: dict[str, Any]) -> Response:
     collaborations it is a party to), `pillar`, `category`, `stage`, `status` and
     `collaboration_id`. Each item is a dashboard row (with its `collaboration_id`). With
     `as_of` and/or `known_at`, each benefit as it stood (stage and status filters applied to
-    that state). `?format=csv` answers one row per benefit.
+    that state). `?format=csv` answers one row per benefit, `?format=xlsx` a workbook (as
+    for a collaboration's dashboard, with a Collaboration ID column).
     """
-    as_csv = exports.wants_csv(args.pop("format", None))
+    answer_as = exports.negotiated_format(args.pop("format", None), WORKBOOK_TYPES)
     as_of, known_at = args.get("as_of"), args.get("known_at")
+    if answer_as == "xlsx":
+        return workbook_response(web.queries().benefits_workbook(None, **args), "benefits.xlsx")
     items = web.queries().portfolio(**args)
-    if as_csv:
+    if answer_as == "csv":
         return exports.csv_response(items, exports.BENEFIT_COLUMNS, "benefits.csv")
     return exports.negotiated(jsonify({"total": len(items), "items": items, **temporal_basis(as_of, known_at)}))
 
@@ -301,3 +320,65 @@ def override_rag(body: dict[str, Any], benefit_id: UUID) -> Response:
     """
     return web.record(web.records().override_benefit_rag, str(benefit_id), **body)
 
+
+# -------------------------------------------------------------------- the register spreadsheet
+def workbook_response(workbook: bytes, filename: str) -> Response:
+    response = Response(workbook, mimetype=XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return exports.negotiated(response)
+
+
+@blp.route(f"{BENEFITS}/register-template", methods=["GET"])
+@blp.response(200, content_type=XLSX, **XLSX_RESPONSE_DOC)
+def register_template() -> Response:
+    """The benefits register template: an .xlsx workbook to fill in and import
+
+    Its Guide sheet describes every column of the Benefits, Profiles and Measurements sheets
+    (the Green Book register's fields); docs/benefits-register.md describes the rules.
+    """
+    return workbook_response(template_workbook(), "benefits-register-template.xlsx")
+
+
+@blp.route(f"{OF_COLLABORATION}/register", methods=["POST"])
+@blp.arguments(s.RegisterImportFormSchema, location="files")
+@blp.response(201, s.RegisterImportDocument, description="Recorded")
+@blp.alt_response(200, schema=s.RegisterImportDocument, description="Nothing new to record, or a dry run")
+@blp.problems(404, 413, 415)
+@uploads(REGISTER_UPLOAD_BYTES)
+def import_register(form: dict[str, Any], collaboration_id: UUID) -> Response:
+    """Import a benefits register spreadsheet into the collaboration: all of it or nothing
+
+    `multipart/form-data` with the `.xlsx` `file` (at most 16 MiB) in the template's shape
+    (`/api/v1/benefits/register-template`), `effective_on` and optionally `reason` and
+    `dry_run`. Every row is checked before anything is recorded: a register with faults is
+    refused (422, `register-refused`) with every fault by `sheet`, `row` and `column` in
+    `faults`, and nothing is recorded. Rows are matched to the collaboration's benefits by
+    Reference (or Benefit ID); only what differs is recorded, so importing the same file again,
+    or a file this service exported, records nothing (200). Each event's `evidence` names the
+    file, sheet and row. An admin, or a force token of a current party, may import.
+    """
+    upload = form["file"]
+    name = (upload.filename or "register.xlsx").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    register = read_register(upload.read(), name)
+    queries = web.queries()
+    plan = web.records().import_benefits_register(
+        str(collaboration_id),
+        register,
+        benefit_ids=queries.benefit_ids(str(collaboration_id)),
+        caller=web.current_principal().caller,
+        effective_on=form["effective_on"],
+        reason=form.get("reason"),
+        dry_run=form["dry_run"] == "true",
+    )
+    recorded = form["dry_run"] != "true" and plan.events > 0
+    document = {
+        "file": name,
+        "dry_run": form["dry_run"] == "true",
+        "recorded": recorded,
+        "rows": register.rows,
+        "events": plan.events,
+        "identified": plan.identified,
+        "changed": plan.changed,
+    }
+    return Response(json.dumps(document), status=201 if recorded else 200, mimetype="application/json")

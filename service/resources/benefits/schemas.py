@@ -11,6 +11,7 @@ responses through them, so the documentation cannot drift from what is sent.
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 
 from domain.benefit import (
     CATEGORIES,
@@ -25,7 +26,7 @@ from domain.benefit import (
     SUB_CATEGORIES,
     UNITS,
 )
-from domain.values import NAME_LENGTH, REFERENCE_LENGTH
+from domain.values import NAME_LENGTH, REFERENCE_LENGTH, TEXT_LENGTH
 from service.documents import PREVIEW
 from service.fields import (
     FORCE_CODE,
@@ -44,7 +45,6 @@ from service.fields import (
     known_force,
 )
 from service.resources.common import (
-    ExportFormatSchema,
     ListPageQuerySchema,
     Schema,
     TemporalQuerySchema,
@@ -64,6 +64,7 @@ VALUE = {
 
 
 MAX_PROFILE_PERIODS = 600  # fifty years of months
+WORKBOOK_FORMATS = ("json", "csv", "xlsx")
 
 
 def flag(description: str) -> Flag:
@@ -304,11 +305,22 @@ class ReopeningSchema(WriteSchema):
     )
 
 
-class DashboardQuerySchema(TemporalQuerySchema, ExportFormatSchema):
-    """The dashboard as it stood (``as_of``, ``known_at``), as JSON or CSV."""
+class WorkbookFormatSchema(Schema):
+    format = Code(
+        validate=ma.validate.OneOf(WORKBOOK_FORMATS),
+        metadata={
+            "enum": list(WORKBOOK_FORMATS),
+            "description": "json (the default), csv, or xlsx (the register, the figures and their provenance, "
+            "which imports back recording nothing); when given, it wins over the Accept header",
+        },
+    )
 
 
-class PortfolioQuerySchema(TemporalQuerySchema, ExportFormatSchema):
+class DashboardQuerySchema(TemporalQuerySchema, WorkbookFormatSchema):
+    """The dashboard as it stood (``as_of``, ``known_at``), as JSON, CSV or a workbook."""
+
+
+class PortfolioQuerySchema(TemporalQuerySchema, WorkbookFormatSchema):
     force = Code(validate=known_force, metadata={**FORCE_CODE, "description": "Benefits attributed to this force"})
     pillar = Code(validate=ma.validate.OneOf(PILLARS), metadata={"enum": list(PILLARS)})
     category = Code(
@@ -741,3 +753,40 @@ class PortfolioDocument(TemporalBasisDocument):
     total = ma.fields.Integer(required=True)
     items = ma.fields.List(ma.fields.Nested(BenefitRowDocument), required=True)
 
+
+# ------------------------------------------------------------------ the register spreadsheet
+class RegisterImportFormSchema(Schema):
+    """The multipart form: the file and the fields that say how to record it."""
+
+    file = Upload(required=True, metadata={"description": "The register, an .xlsx workbook in the template's shape"})
+    effective_on = Date(
+        required=True,
+        metadata={"description": "When the register's facts take effect, where a row gives no date of its own"},
+    )
+    reason = OptionalText(
+        max_length=TEXT_LENGTH,
+        metadata={"description": "Why it is recorded; left out, 'Imported from the benefits register <file>'"},
+    )
+    dry_run = Code(
+        load_default="false",
+        validate=ma.validate.OneOf(("true", "false")),
+        metadata={"enum": ["true", "false"], "description": "true: check the register and answer what it would record"},
+    )
+
+
+class ImportedBenefitDocument(Schema):
+    reference = ma.fields.String(required=True, metadata={"description": "The row's Reference (or Benefit ID)"})
+    benefit_id = ma.fields.String(required=True)
+    events = ma.fields.Integer(required=True, metadata={"description": "How many events the import records for it"})
+
+
+class RegisterImportDocument(Schema):
+    file = ma.fields.String(required=True)
+    dry_run = ma.fields.Boolean(required=True)
+    recorded = ma.fields.Boolean(required=True, metadata={"description": "Whether anything was recorded"})
+    rows = ma.fields.Integer(required=True, metadata={"description": "The rows read, of the three sheets"})
+    events = ma.fields.Integer(
+        required=True, metadata={"description": "The events recorded (or, dry run, that would be)"}
+    )
+    identified = ma.fields.List(ma.fields.Nested(ImportedBenefitDocument), required=True)
+    changed = ma.fields.List(ma.fields.Nested(ImportedBenefitDocument), required=True)
