@@ -54,6 +54,7 @@ from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFo
 from service.fields import Date, Timestamp
 from service.queries import ProjectionBehind, RecordQueries
 from service.resources.collaborations.schemas import MAX_PAGE
+from service.webview.benefit_map import benefit_map
 from service.webview.charts import Step, step_chart
 
 COOKIE = "crs_webview"
@@ -521,6 +522,7 @@ def collaboration_page(collaboration_id: str) -> Any:
         heads = sorted({head for payee in quote["payees"] for head in payee["by_head"]})
         quotes.append({"force": force, "quote": quote, "chart": chart, "payee_heads": heads})
 
+    dashboard = queries.dashboard(collaboration_id, as_of=as_of, known_at=known_at)
     return _page(
         "collaboration.html",
         title=document["name"],
@@ -529,7 +531,12 @@ def collaboration_page(collaboration_id: str) -> Any:
         as_of=as_of,
         quotes=quotes,
         cases=queries.exit_cases_of(collaboration_id, as_of=as_of, known_at=known_at),
-        dashboard=queries.dashboard(collaboration_id, as_of=as_of, known_at=known_at),
+        dashboard=dashboard,
+        benefit_map=benefit_map(
+            dashboard["benefits"],
+            {function["id"]: function["name"] for function in document["functions"]},
+            lambda benefit_id: url_for("webview.benefit_page", benefit_id=benefit_id, **_temporal_args()),
+        ),
     )
 
 

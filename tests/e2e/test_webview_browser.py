@@ -261,9 +261,12 @@ def test_a_board_member_follows_a_benefit_to_its_measurements(browser: WebDriver
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, "7F Procurement"), "7F Procurement")
     bars = browser.find_elements(By.CSS_SELECTOR, "table.benefits svg.bar")
     assert bars and all(bar.size["width"] > 0 for bar in bars)
-    click_and_wait(
-        browser, browser.find_element(By.LINK_TEXT, "7F Procurement savings"), "Benefit: 7F Procurement savings"
-    )
+    benefit_map = browser.find_element(By.CSS_SELECTOR, "figure.benefit-map svg")
+    assert benefit_map.size["width"] > 300 and benefit_map.size["height"] > 100
+    assert capture(browser, "collaboration-7f") == {"phone": 0, "desktop": 0}
+    # the map's node is a link to the benefit
+    node = browser.find_element(By.CSS_SELECTOR, "figure.benefit-map a[aria-label^='7F Procurement savings.']")
+    click_and_wait(browser, node, "Benefit: 7F Procurement savings")
     realised = browser.find_element(By.ID, "realised").text
     assert re.match(r"[0-9,]+\.[0-9]{2} GBP, from \d+ measurements", realised), realised
     assert capture(browser, "benefit-7f-savings") == {"phone": 0, "desktop": 0}

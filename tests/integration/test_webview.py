@@ -575,3 +575,46 @@ def secrets_read_together(instance: Path, count: int) -> tuple[list[str], list[E
     for thread in threads:
         thread.join(timeout=30)
     return read, failed
+
+
+def test_the_benefit_map_links_enablers_benefits_and_objectives(demo: tuple[Http, DemoLoad]) -> None:
+    """The 7F map: the procurement function enables the savings and the dis-benefit, which serve
+    the procurement objective; each benefit is a link to its page with its RAG letter."""
+    http, load = demo
+    sign_in(http)
+    html = page(http, f"/collaborations/{load.collaborations['7f']}")
+    figure = html[
+        html.index('<figure class="benefit-map"') : html.index("</figure>", html.index('class="benefit-map"'))
+    ]
+    assert 'role="group"' in figure and '<title id="benefit-map-title">Benefit map</title>' in figure
+    assert (
+        "7F Procurement Function" in figure
+        and "Procurement savings for the seven forces&#39; revenue budgets" in figure
+    )
+    links = re.findall(r'<a href="(/benefits/[^"]+)" aria-label="([^"]+)">', figure)
+    assert {href.split("?")[0].rsplit("/", 1)[-1] for href, _ in links} == {
+        load.benefits[key] for key in ("7f:savings", "7f:unplanned", "7f:dis-benefit")
+    }
+    labels = {unescape(label) for _, label in links}
+    assert "7F Procurement savings. RAG: green" in labels
+    assert "One-off costs of moving the forces onto shared contracts (dis-benefit). RAG: red" in labels
+    assert figure.count('class="map-enables"') == figure.count('class="map-serves"') == 3
+    assert 'class="map-node map-dis_benefit rag-red"' in figure
+
+
+def test_the_dashboard_flags_stale_readings_and_shows_rag(demo: tuple[Http, DemoLoad]) -> None:
+    """The 7F readings are years old: 'on track' on them must say they are stale."""
+    http, load = demo
+    sign_in(http)
+    html = page(http, f"/collaborations/{load.collaborations['7f']}")
+    section = html[html.index('id="benefits-heading"') : html.index('id="timeline-heading"')]
+    assert re.search(
+        r'<p class="stale">2 benefits have a reading older than their measurement frequency allows', section
+    )
+    assert "stale: a reading was due by 2020-10-30" in section  # quarterly: 30 June 2020 + 3 months + 30 days
+    assert "RAG: 2 green, 0 amber, 1 red, 0 not assessed" in section
+    assert "dis-benefits £180,000.00 (not offset)" in section
+    benefit = page(http, f"/benefits/{load.benefits['7f:savings']}")
+    assert 'id="profile-heading"' in benefit and 'id="rag-heading"' in benefit
+    assert "set by hand: Held at amber while supply markets were disrupted" in benefit
+    assert "Senior responsible owner" in benefit and "cash-releasing, quantitative" in benefit
