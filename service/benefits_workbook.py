@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -542,8 +543,13 @@ def register_workbook(
     _header(dashboard, [header for header, _, _ in DASHBOARD_COLUMNS])
     for benefit in benefits:
         row = {**benefit.row, "reference": benefit.entry["reference"]}
-        dashboard.append([_figure(row.get(name), kind, row.get("unit")) for _, name, kind in DASHBOARD_COLUMNS])
-        _format_row(dashboard, DASHBOARD_COLUMNS, row.get("unit"))
+        unit = row.get("unit")
+        dashboard.append(
+            [
+                _cell(dashboard, _figure(row.get(name), kind, unit), _figure_format(kind, unit))
+                for _, name, kind in DASHBOARD_COLUMNS
+            ]
+        )
     if totals is not None:
         _write_totals(workbook.create_sheet("Totals"), totals)
     provenance = workbook.create_sheet("Provenance")
@@ -556,23 +562,29 @@ def register_workbook(
     return _saved(workbook)
 
 
+def _cell(sheet: Worksheet, value: Any, number_format: str | None = None) -> Cell:
+    """A cell with its number format, for ``sheet.append``: formatting a row once appended would
+    mean finding it, and openpyxl finds rows by scanning every cell (quadratic in the rows)."""
+    cell = Cell(sheet, value=value)
+    if number_format is not None and value is not None:
+        cell.number_format = number_format
+    return cell
+
+
 def _append(sheet: Worksheet, columns: Sequence[Column], values: Mapping[str, Any]) -> None:
     row = []
     for column in columns:
         value = values.get(column.field)
+        number_format = None
         if column.kind == "flag" and value is not None:
             value = YES if value else NO
-        elif column.kind == "decimal" and value is not None:
-            value = Decimal(value)
-        elif column.kind == "date" and isinstance(value, str):
-            value = date.fromisoformat(value)
-        row.append(value)
-    sheet.append(row)
-    for column, cell in zip(columns, sheet[sheet.max_row], strict=True):
-        if column.kind == "date":
-            cell.number_format = DATE_FORMAT
         elif column.kind == "decimal":
-            cell.number_format = NUMBER_FORMAT
+            value, number_format = (None if value is None else Decimal(value)), NUMBER_FORMAT
+        elif column.kind == "date":
+            value = date.fromisoformat(value) if isinstance(value, str) else value
+            number_format = DATE_FORMAT
+        row.append(_cell(sheet, value, number_format))
+    sheet.append(row)
 
 
 def _figure(value: Any, kind: str | None, unit: str | None) -> Any:
@@ -587,14 +599,10 @@ def _figure(value: Any, kind: str | None, unit: str | None) -> Any:
     return value
 
 
-def _format_row(sheet: Worksheet, columns: Sequence[tuple[str, str, str | None]], unit: str | None) -> None:
-    for (_, _, kind), cell in zip(columns, sheet[sheet.max_row], strict=True):
-        if kind == "value":
-            cell.number_format = MONEY_FORMAT if unit == "GBP" else NUMBER_FORMAT
-        elif kind == "percent":
-            cell.number_format = PERCENT_FORMAT
-        elif kind == "date":
-            cell.number_format = DATE_FORMAT
+def _figure_format(kind: str | None, unit: str | None) -> str | None:
+    if kind == "value":
+        return MONEY_FORMAT if unit == "GBP" else NUMBER_FORMAT
+    return {"percent": PERCENT_FORMAT, "date": DATE_FORMAT}.get(kind or "")
 
 
 def _write_totals(sheet: Worksheet, totals: Mapping[str, Any]) -> None:
@@ -606,10 +614,8 @@ def _write_totals(sheet: Worksheet, totals: Mapping[str, Any]) -> None:
     _header(sheet, ["Total", *(label for label, _ in TOTAL_FIELDS)])
     for label, _, total in groups:
         values = {**total, **total["rag"]}
-        sheet.append([label, *(_total(values[name]) for _, name in TOTAL_FIELDS)])
-        for (_, name), cell in zip(TOTAL_FIELDS, sheet[sheet.max_row][1:], strict=True):
-            if isinstance(values[name], str):
-                cell.number_format = MONEY_FORMAT
+        money = {name: MONEY_FORMAT for _, name in TOTAL_FIELDS if isinstance(values[name], str)}
+        sheet.append([label, *(_cell(sheet, _total(values[name]), money.get(name)) for _, name in TOTAL_FIELDS)])
 
 
 def _total(value: Any) -> Any:
