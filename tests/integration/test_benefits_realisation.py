@@ -725,3 +725,26 @@ def test_only_benefit_events_are_decoded(records, open_realisation):
     realisation = open_realisation()
     assert realisation.catch_up() == records.recorder.max_notification_id()
     assert [item["benefit_id"] for item in realisation.portfolio()] == [str(benefit.id)]
+
+
+def test_a_view_stored_by_older_code_is_dropped_and_rebuilt_from_the_log(records, open_realisation):
+    """Issue 17 added columns to the rows: a table stored before them (here, one without the
+    register's columns, its tracking record at the end of the log) would be read as up to date
+    and fail. Opening the projection finds the missing columns and processes the log again."""
+    cid = establish(records)
+    benefit = procurement(cid)
+    measure(benefit, date(2019, 1, 1), date(2019, 3, 31), "500000.00")
+    records.save(benefit)
+    first = open_realisation()
+    first.catch_up()
+    expected = row(first, benefit)
+    view = first.view
+    with view.locked_transaction() as cursor:  # as the release before issue 17 left it
+        for column in ("kind", "rag", "planned_value", "measurement_due_by"):
+            cursor.execute(view.sql(f"ALTER TABLE {{benefits}} DROP COLUMN {column}"))
+    assert first.position() == records.log_size()
+    reopened = open_realisation()
+    assert reopened.position() == 0  # the tracking record went with the old table
+    reopened.catch_up()
+    assert row(reopened, benefit) == expected
+    assert open_realisation().view.upgrade_layout(records.name) is False  # the current shape is kept
