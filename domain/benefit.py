@@ -101,7 +101,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any, TypedDict
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
@@ -202,6 +202,19 @@ _RANK = {status: rank for rank, status in enumerate(STATUSES[:-1])}
 HUNDRED = Decimal(100)
 PERCENT_PLACES = Decimal("0.01")
 ZERO = Decimal(0)
+
+
+# A benefit with a register reference has the id this namespace makes of its collaboration and
+# reference, so a reference names one benefit of a collaboration: a second benefit with it would
+# be the same aggregate, which the store refuses (service.errors.BenefitReferenceTaken).
+BENEFIT_REFERENCE_NAMESPACE = UUID("8b2f5a04-9d4c-4c53-a1b7-6f0c3e2d9a17")
+
+
+def benefit_id_for(collaboration_id: str | UUID, reference: str | None) -> UUID:
+    """The id of a new benefit: made from its collaboration and reference when it has one, else new."""
+    if reference is None:
+        return uuid4()
+    return uuid5(BENEFIT_REFERENCE_NAMESPACE, f"{collaboration_id}/{reference}")
 
 
 def sub_category_belongs(category: str, sub_category: str) -> bool:
@@ -803,7 +816,7 @@ class Benefit(Aggregate):
         )
         return cls._create(
             cls.Identified,
-            id=uuid4(),
+            id=benefit_id_for(collaboration_id, reference),
             collaboration_id=collaboration_id,
             title=title,
             category=category,
@@ -1188,6 +1201,9 @@ class Benefit(Aggregate):
         self.trigger_event(self.Linked, function_id=function_id, objective=objective, **provenance.as_event_fields())
 
     class ConfidenceAssessed(Event):
+        """How confident the benefit's owner is that it will be realised (high, medium or low);
+        the event's reason says why."""
+
         confidence: str
 
         def apply(self, benefit: Benefit) -> None:
@@ -1264,6 +1280,8 @@ class Benefit(Aggregate):
         return parsed
 
     class RagOverridden(Event):
+        """A RAG status set by hand over the derived one, with the reason; null clears it."""
+
         rag: str | None
 
         def apply(self, benefit: Benefit) -> None:

@@ -57,6 +57,7 @@ from service.documents import (
 )
 from service.errors import (
     BenefitNotFound,
+    BenefitReferenceTaken,
     CollaborationNotFound,
     ConcurrentUpdate,
     ExitCaseExists,
@@ -845,6 +846,11 @@ class CollaborationRecords(Application[UUID]):
         except IntegrityError:
             if (replay := self._replay(idempotency)) is not None:
                 return replay
+            if benefit.reference is not None:  # its id is its collaboration's and reference's
+                raise BenefitReferenceTaken(
+                    f"the collaboration already has a benefit with reference {benefit.reference!r}, {benefit.id}",
+                    field="reference",
+                ) from None
             # Not a retry of this request, and a new id cannot clash: nothing was recorded.
             raise ConcurrentUpdate("the benefit could not be recorded; try again") from None
 
@@ -963,6 +969,13 @@ class CollaborationRecords(Application[UUID]):
             benefit_id, lambda b, p: b.reopen(status=status, stage=stage, provenance=p), **common
         )
 
+    def check_may_import_benefits(self, collaboration_id: str, caller: Caller) -> Collaboration:
+        """The collaboration a register is imported into: it exists and the caller may write to
+        its benefits (an administrator, or a force token of a current party)."""
+        collaboration = self.collaboration(collaboration_id)
+        access.check_current_party_to(caller, collaboration.current_parties())
+        return collaboration
+
     @recorded_in_log_order
     def import_benefits_register(
         self,
@@ -981,8 +994,7 @@ class CollaborationRecords(Application[UUID]):
         fault, by sheet, row and column. With ``dry_run``, checks and answers what would be
         recorded without recording it. A force token imports only into collaborations its force
         is a current party of."""
-        collaboration = self.collaboration(collaboration_id)
-        access.check_current_party_to(caller, collaboration.current_parties())
+        collaboration = self.check_may_import_benefits(collaboration_id, caller)
         existing = [self.benefit(benefit_id) for benefit_id in benefit_ids]
         plan = plan_import(
             collaboration,

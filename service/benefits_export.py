@@ -94,7 +94,12 @@ def provenance_of(benefit: Benefit, row: Mapping[str, Any]) -> list[tuple[str, s
         event = "Benefit.ProfileSet"
         rows.append(("Planned value", event, profile.version, profile.effective_on.isoformat(), profile.reason))
     elif row.get("planned_value") is not None:
-        for label, entries in (("baseline", benefit.baselines), ("target", benefit.targets)):
+        levels = [("baseline", benefit.baselines)]
+        if row.get("expected_basis") == "straight_line":
+            levels.append(("target", benefit.targets))
+        for label, entries in levels:
+            if not entries:
+                continue
             entry = max(entries, key=lambda e: (e.effective_on, e.version))
             event = "Benefit.Identified" if entry.version == 1 else _LEVEL_EVENTS[label]
             detail = f"{label} {decimal_text(entry.value)} on {entry.on}"

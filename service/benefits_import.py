@@ -114,6 +114,8 @@ class _Planner:
             self.by_reference[benefit.reference] = benefit
         self.touched: dict[Any, tuple[str, Benefit]] = {}  # by id: (reference or id, benefit), in order
         self.new: dict[str, Benefit] = {}  # identified by this import, by reference
+        self.row_dates: dict[str, date] = {}  # the date of each Benefits row's facts, by its key
+        self.planned_rows: dict[str, int] = {}  # measurements this import records: their rows
         self.functions = _function_names(collaboration)
 
     # --------------------------------------------------------------------------- helpers
@@ -138,6 +140,24 @@ class _Planner:
             self.fail(row, error.field, error.detail, kebab(type(error).__name__))
             return False
         return True
+
+    def in_order(self, row: RegisterRow, entries: Sequence[Any], what: str, provenance: Provenance) -> bool:
+        """Whether a change dated ``provenance.effective_on`` would take effect: a fact dated
+        before the one in effect never would, and importing the row again would record it again,
+        so it is the row's fault (its Effective on, or the import's date, is too early)."""
+        if not entries:
+            return True
+        latest = max(entry.effective_on for entry in entries)
+        if provenance.effective_on >= latest:
+            return True
+        self.fail(
+            row,
+            "effective_on" if row.values.get("effective_on") is not None else None,
+            f"{what} in effect dates from {latest}; a change dated {provenance.effective_on} would not take effect: "
+            f"give an Effective on of {latest} or later",
+            "change-before-the-fact-in-effect",
+        )
+        return False
 
     def benefit_of(self, row: RegisterRow) -> Benefit | None:
         """The benefit a Profiles or Measurements row names: by its reference, or its id."""
@@ -181,6 +201,8 @@ class _Planner:
                 self.update(row, self.by_id[row.values["benefit_id"]], reference)
             elif reference in self.by_reference:
                 self.update(row, self.by_reference[reference], reference)
+            elif reference in self.by_id:  # a benefit without a reference, named by its id
+                self.update(row, self.by_id[reference], reference)
             elif row.values["reference"] is None:
                 self.fail(row, "reference", "a new benefit has a Reference", "missing-value")
             else:
@@ -266,12 +288,13 @@ class _Planner:
             self.fail(row, error.field, error.detail, kebab(type(error).__name__))
             return
         self.new[values["reference"]] = benefit
+        self.row_dates[values["reference"]] = provenance.effective_on
         self.touch(values["reference"], benefit)
         self.assessments(row, benefit, provenance)
 
     def update(self, row: RegisterRow, benefit: Benefit, key: str) -> None:
         values = row.values
-        if values["reference"] is not None and values["reference"] != benefit.reference:
+        if values["reference"] is not None and values["reference"] not in (benefit.reference, str(benefit.id)):
             self.fail(
                 row,
                 "reference",
@@ -287,7 +310,7 @@ class _Planner:
                 "unknown-reference",
             )
             return
-        fixed = {"kind": values["kind"] or BENEFIT, **{name: values[name] for name in FIXED_AT_IDENTIFICATION[1:]}}
+        fixed = {name: values[name] for name in FIXED_AT_IDENTIFICATION}  # blank: as recorded
         for name, value in fixed.items():
             if value is not None and value != getattr(benefit, name):
                 self.fail(
@@ -299,6 +322,7 @@ class _Planner:
         if any(e.sheet == row.sheet and e.row == row.row for e in self.errors):
             return
         provenance = self.provenance(row)
+        self.row_dates[key] = provenance.effective_on
         self.touch(key, benefit)
         definition = {
             name: values[name]
@@ -306,7 +330,7 @@ class _Planner:
             if values[name] is not None
             and _differs(values[name], getattr(benefit, name), benefit.unit if name == "tolerance" else None)
         }
-        if definition:
+        if definition and self.in_order(row, benefit.definitions, "the definition", provenance):
             self.attempt(row, lambda: benefit.define(**definition, provenance=provenance))
         for kind, command in (("baseline", benefit.rebaseline), ("target", benefit.revise_target)):
             level = _level(values, kind, row, self)
@@ -314,7 +338,10 @@ class _Planner:
                 continue
             current = benefit.baseline if kind == "baseline" else benefit.target
             value = _quantized(level["value"], benefit.unit)
-            if current is None or (value, level["on"]) != current:
+            entries = benefit.baselines if kind == "baseline" else benefit.targets
+            if (current is None or (value, level["on"]) != current) and self.in_order(
+                row, entries, f"the {kind}", provenance
+            ):
                 self.attempt(row, lambda c=command, lv=level: c(value=lv["value"], on=lv["on"], provenance=provenance))
         found, function_id = self.function_id(row)
         if found:
@@ -322,7 +349,9 @@ class _Planner:
                 function_id if values["function"] is not None else benefit.function_id,
                 values["objective"] if values["objective"] is not None else benefit.objective,
             )
-            if link != (benefit.function_id, benefit.objective):
+            if link != (benefit.function_id, benefit.objective) and self.in_order(
+                row, benefit.links, "the link", provenance
+            ):
 
                 def relink() -> None:
                     if link[0] is not None:
@@ -345,7 +374,8 @@ class _Planner:
         confidence, why = values["confidence"], values["confidence_reason"]
         if confidence is not None:
             current = benefit.confidence
-            if current is None or current.confidence != confidence or (why is not None and why != current.reason):
+            changed = current is None or current.confidence != confidence or (why is not None and why != current.reason)
+            if changed and self.in_order(row, benefit.confidences, "the confidence", provenance):
                 assessed = Provenance(
                     provenance.effective_on, provenance.actor, why or provenance.reason, provenance.evidence, None
                 )
@@ -354,7 +384,9 @@ class _Planner:
             self.fail(row, "confidence", "a confidence reason needs a confidence", "missing-value")
         rag, why = values["rag_override"], values["rag_override_reason"]
         if rag is not None:
-            if rag != benefit.rag_override_in_effect:
+            if rag != benefit.rag_override_in_effect and self.in_order(
+                row, benefit.rag_overrides, "the RAG override", provenance
+            ):
                 overridden = Provenance(
                     provenance.effective_on, provenance.actor, why or provenance.reason, provenance.evidence, None
                 )
@@ -414,10 +446,14 @@ class _Planner:
                 wanted = None  # set_profile says which row
             if wanted is not None and current == sorted(wanted):
                 continue
-            self.touch(reference, benefit)
             first, last = min(row.row for row in rows), max(row.row for row in rows)
             provenance = self.provenance(rows[0], rows=f"rows {first}-{last}" if first != last else None)
-            provenance = Provenance(self.effective_on, provenance.actor, provenance.reason, provenance.evidence, None)
+            # dated as its benefit's row on the Benefits sheet, if it has one, else as the import
+            day = self.row_dates.get(reference, self.effective_on)
+            provenance = Provenance(day, provenance.actor, provenance.reason, provenance.evidence, None)
+            if not self.in_order(rows[0], benefit.profiles, "the profile", provenance):
+                continue
+            self.touch(reference, benefit)
             try:
                 benefit.set_profile(periods=periods, provenance=provenance)
             except NothingChanged:
@@ -425,11 +461,12 @@ class _Planner:
             except DomainError as error:
                 index = _period_index(error.field)
                 row = rows[index] if index is not None and index < len(rows) else rows[0]
-                field_name = (
-                    "value"
-                    if error.field and error.field.endswith(".value")
-                    else ("period_start" if index is not None else "reference")
-                )
+                if error.field and error.field.endswith(".value"):
+                    field_name: str | None = "value"
+                elif index is not None:
+                    field_name = "period_start"
+                else:
+                    field_name = None  # the whole row: the benefit's state (final, no unit...) or its date
                 self.fail(row, field_name, error.detail, kebab(type(error).__name__))
 
     # -------------------------------------------------------------------- measurements
@@ -465,27 +502,31 @@ class _Planner:
                 overlapping = [m for m in current.values() if m.period_start <= period[1] and period[0] <= m.period_end]
                 if overlapping:
                     other = overlapping[0]
-                    self.fail(
-                        row,
-                        "period_start",
-                        f"the period overlaps measurement {other.measurement_id} ({other.period_start} to "
-                        f"{other.period_end}, value {other.value}); give its Measurement ID to restate it",
-                        "overlapping-measurement",
-                    )
+                    if other.measurement_id in self.planned_rows:
+                        message = f"the period overlaps row {self.planned_rows[other.measurement_id]}'s"
+                    else:
+                        message = (
+                            f"the period overlaps measurement {other.measurement_id} ({other.period_start} to "
+                            f"{other.period_end}, value {other.value}); give its Measurement ID to restate it"
+                        )
+                    self.fail(row, "period_start", message, "overlapping-measurement")
                     continue
             provenance = self.provenance(row)
             self.touch(values["reference"], benefit)
-            self.attempt(
-                row,
-                benefit.record_measurement,
-                period_start=period[0],
-                period_end=period[1],
-                value=value,
-                source=values["source"],
-                measurer=values["measurer"] or self.actor,
-                restates=restates,
-                provenance=provenance,
-            )
+            try:
+                measurement_id = benefit.record_measurement(
+                    period_start=period[0],
+                    period_end=period[1],
+                    value=value,
+                    source=values["source"],
+                    measurer=values["measurer"] or self.actor,
+                    restates=restates,
+                    provenance=provenance,
+                )
+            except DomainError as error:
+                self.fail(row, error.field, error.detail, kebab(type(error).__name__))
+                continue
+            self.planned_rows[measurement_id] = row.row
 
 
 def _function_names(collaboration: Collaboration) -> dict[str, list[str]]:

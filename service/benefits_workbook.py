@@ -57,9 +57,12 @@ from domain.benefit import (
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BENEFITS_SHEET, PROFILES_SHEET, MEASUREMENTS_SHEET = "Benefits", "Profiles", "Measurements"
 REGISTER_SHEETS = (BENEFITS_SHEET, PROFILES_SHEET, MEASUREMENTS_SHEET)
-MAX_ROWS = 50_000  # rows of all sheets together that one import reads
+MAX_SCANNED_ROWS = 60_000  # rows of all sheets together, blank ones included, that one import reads
+MAX_HEADER_COLUMNS = 100  # the columns of a header row read (a register has about 30)
 MAX_CELL_TEXT = 10_000
-MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+DOUBLE_DIGITS = 15  # the significant digits a spreadsheet's number cell keeps exactly
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024  # a register of 50,000 rows unpacks to about 15 MiB
+MAX_PART_BYTES = 32 * 1024 * 1024  # one part of it (a sheet, the shared strings)
 MAX_ARCHIVE_MEMBERS = 1_000
 YES, NO = "Yes", "No"
 MONEY_FORMAT = "#,##0.00"
@@ -85,7 +88,13 @@ class Column:
 
 
 BENEFIT_COLUMNS = (
-    Column("Reference", "reference", "text", True, help="The register's own reference, unique in the collaboration"),
+    Column(
+        "Reference",
+        "reference",
+        "text",
+        help="The register's own reference, unique in the collaboration; a new benefit needs one, an existing "
+        "one without may be named by its Benefit ID",
+    ),
     Column("Benefit ID", "benefit_id", "text", help="Filled in by the service; leave blank for a new benefit"),
     Column("Kind", "kind", "code", False, KINDS, "benefit (the default) or dis_benefit"),
     Column("Title", "title", "text", True),
@@ -121,13 +130,13 @@ BENEFIT_COLUMNS = (
     Column("Effective on", "effective_on", "date", help="When the row's facts take effect; blank: the import's date"),
 )
 PROFILE_COLUMNS = (
-    Column("Reference", "reference", "text", True, help="The benefit's reference on the Benefits sheet"),
+    Column("Reference", "reference", "text", True, help="The benefit's reference (or, without one, its Benefit ID)"),
     Column("Period start", "period_start", "date", True),
     Column("Period end", "period_end", "date", True),
     Column("Planned value", "value", "decimal", True, help="Planned for the period: an amount, or a level"),
 )
 MEASUREMENT_COLUMNS = (
-    Column("Reference", "reference", "text", True, help="The benefit's reference on the Benefits sheet"),
+    Column("Reference", "reference", "text", True, help="The benefit's reference (or, without one, its Benefit ID)"),
     Column("Measurement ID", "measurement_id", "text", help="Filled in by the service; give it to restate that one"),
     Column("Period start", "period_start", "date", True),
     Column("Period end", "period_end", "date", True),
@@ -239,8 +248,11 @@ def read_register(content: bytes, file_name: str) -> Register:
         for sheet in REGISTER_SHEETS:
             if sheet not in workbook.sheetnames:
                 continue
-            rows = _read_sheet(workbook[sheet], sheet, errors, cells, MAX_ROWS - read)
-            read += len(rows)
+            if not hasattr(workbook[sheet], "iter_rows"):  # a chartsheet
+                errors.append(CellError(sheet, 0, None, f"{sheet} is not a sheet of cells", "missing-sheet"))
+                continue
+            scanned, rows = _read_sheet(workbook[sheet], sheet, errors, cells, MAX_SCANNED_ROWS - read)
+            read += scanned
             getattr(register, sheet.lower()).extend(rows)
     finally:
         workbook.close()
@@ -260,15 +272,17 @@ def _check_archive(content: bytes) -> None:
             [CellError("(file)", 0, None, "not an .xlsx workbook (an .xlsx file is a zip archive)", "not-a-workbook")]
         ) from None
     unpacked = sum(member.file_size for member in members)
-    if len(members) > MAX_ARCHIVE_MEMBERS or unpacked > MAX_UNPACKED_BYTES:
+    largest = max((member.file_size for member in members), default=0)
+    if len(members) > MAX_ARCHIVE_MEMBERS or unpacked > MAX_UNPACKED_BYTES or largest > MAX_PART_BYTES:
         raise RegisterRefused(
             [
                 CellError(
                     "(file)",
                     0,
                     None,
-                    f"the workbook unpacks to {unpacked} bytes in {len(members)} parts; a register unpacks to at "
-                    f"most {MAX_UNPACKED_BYTES} bytes in {MAX_ARCHIVE_MEMBERS} parts",
+                    f"the workbook unpacks to {unpacked} bytes in {len(members)} parts (the largest {largest}); a "
+                    f"register unpacks to at most {MAX_UNPACKED_BYTES} bytes in {MAX_ARCHIVE_MEMBERS} parts of at "
+                    f"most {MAX_PART_BYTES}",
                     "workbook-too-large",
                 )
             ]
@@ -278,11 +292,13 @@ def _check_archive(content: bytes) -> None:
 def _read_sheet(
     sheet: Worksheet, name: str, errors: list[CellError], cells: list[CellError], budget: int
 ) -> list[RegisterRow]:
+    """(rows scanned, blank ones included; the rows read). At most ``MAX_HEADER_COLUMNS`` columns
+    are read, and rows up to ``budget`` scanned, so a sparse sheet that claims a million rows of
+    16,384 columns costs no more than a full register."""
     columns = {column.header.casefold(): column for column in SHEET_COLUMNS[name]}
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
+    header = next(sheet.iter_rows(min_row=1, max_row=1, max_col=MAX_HEADER_COLUMNS, values_only=True), None)
     if header is None:
-        return []
+        return 0, []
     positions: dict[int, Column] = {}
     for index, heading in enumerate(header):
         if heading is None or (isinstance(heading, str) and not heading.strip()):
@@ -302,12 +318,19 @@ def _read_sheet(
     for header_name in missing:
         errors.append(CellError(name, 1, header_name, f"the sheet has no {header_name!r} column", "missing-column"))
     read: list[RegisterRow] = []
-    for number, cells_of_row in enumerate(rows, start=2):
-        if all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells_of_row):
-            continue  # blank rows are skipped
-        if len(read) >= budget:
-            errors.append(CellError(name, number, None, f"a register has at most {MAX_ROWS} rows", "too-many-rows"))
+    width = max(positions, default=-1) + 1
+    if width == 0:
+        return 1, []
+    scanned = 1
+    for number, cells_of_row in enumerate(sheet.iter_rows(min_row=2, max_col=width, values_only=True), start=2):
+        scanned += 1
+        if scanned > budget:
+            errors.append(
+                CellError(name, number, None, f"a register has at most {MAX_SCANNED_ROWS} rows", "too-many-rows")
+            )
             break
+        if all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells_of_row):
+            continue  # blank rows are skipped (but counted)
         values: dict[str, Any] = {column.field: None for column in SHEET_COLUMNS[name]}
         faults = len(cells)
         for index, column in positions.items():
@@ -321,7 +344,7 @@ def _read_sheet(
             if column.required and values[column.field] is None and column.header not in bad:
                 cells.append(CellError(name, number, column.header, f"{column.header} is required", "missing-value"))
         read.append(RegisterRow(name, number, values, faulty=len(cells) > faults))
-    return read
+    return scanned, read
 
 
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -350,7 +373,9 @@ def cell_value(raw: Any, column: Column) -> Any:
         if isinstance(raw, (bool, datetime | date)):
             raise ValueError(f"{column.header} must be a number")
         try:
-            value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).replace(",", ""))
+            # a number cell is a double: read to 15 significant digits, as a spreadsheet shows it
+            # (0.1 + 0.2 is 0.3); the export writes a decimal a double cannot hold as text
+            value = Decimal(format(raw, ".15g")) if isinstance(raw, float) else Decimal(str(raw).replace(",", ""))
         except InvalidOperation:
             raise ValueError(f"{column.header} must be a number, not {str(raw)[:40]!r}") from None
         if not value.is_finite():
@@ -458,6 +483,11 @@ class ExportedBenefit:
     row: Mapping[str, Any]
     provenance: Sequence[tuple[str, str, int, str, str]]  # (figure, event type, version, effective on, detail)
 
+    @property
+    def key(self) -> str:
+        """How its Profiles and Measurements rows name it: its reference, else its id."""
+        return self.entry["reference"] or self.entry["benefit_id"]
+
 
 DASHBOARD_COLUMNS = (
     ("Reference", "reference", None),
@@ -530,19 +560,16 @@ def register_workbook(
     for name, sheet in sheets.items():
         _header(sheet, [column.header for column in SHEET_COLUMNS[name]])
     for benefit in benefits:
+        key = benefit.key
         _append(sheets[BENEFITS_SHEET], BENEFIT_COLUMNS, benefit.entry)
         for period in benefit.profile:
-            _append(sheets[PROFILES_SHEET], PROFILE_COLUMNS, {"reference": benefit.entry["reference"], **period})
+            _append(sheets[PROFILES_SHEET], PROFILE_COLUMNS, {"reference": key, **period})
         for measurement in benefit.measurements:
-            _append(
-                sheets[MEASUREMENTS_SHEET],
-                MEASUREMENT_COLUMNS,
-                {"reference": benefit.entry["reference"], **measurement},
-            )
+            _append(sheets[MEASUREMENTS_SHEET], MEASUREMENT_COLUMNS, {"reference": key, **measurement})
     dashboard = workbook.create_sheet("Dashboard")
     _header(dashboard, [header for header, _, _ in DASHBOARD_COLUMNS])
     for benefit in benefits:
-        row = {**benefit.row, "reference": benefit.entry["reference"]}
+        row = {**benefit.row, "reference": benefit.key}
         unit = row.get("unit")
         dashboard.append(
             [
@@ -555,18 +582,27 @@ def register_workbook(
     provenance = workbook.create_sheet("Provenance")
     _header(provenance, ["Reference", "Benefit ID", "Figure", "Event", "Benefit version", "Effective on", "Detail"])
     for benefit in benefits:
+        key = benefit.key
         for figure, event, version, effective_on, detail in benefit.provenance:
-            provenance.append(
-                [benefit.entry["reference"], benefit.row["benefit_id"], figure, event, version, effective_on, detail]
-            )
+            values = [key, benefit.row["benefit_id"], figure, event, version, effective_on, detail]
+            provenance.append([_cell(provenance, value) for value in values])
     return _saved(workbook)
 
 
 def _cell(sheet: Worksheet, value: Any, number_format: str | None = None) -> Cell:
     """A cell with its number format, for ``sheet.append``: formatting a row once appended would
-    mean finding it, and openpyxl finds rows by scanning every cell (quadratic in the rows)."""
+    mean finding it, and openpyxl finds rows by scanning every cell (quadratic in the rows).
+
+    Text is always text: openpyxl would make text starting with "=" a formula, and a title or a
+    reason recorded as "=HYPERLINK(...)" must not run in the reader's spreadsheet. A decimal with
+    more significant digits than a double holds exactly (15) is written as text, so that it
+    imports back exactly."""
+    if isinstance(value, Decimal) and len(value.as_tuple().digits) > DOUBLE_DIGITS:
+        value = format(value, "f")
     cell = Cell(sheet, value=value)
-    if number_format is not None and value is not None:
+    if isinstance(value, str):
+        cell.data_type = "s"
+    elif number_format is not None and value is not None:
         cell.number_format = number_format
     return cell
 

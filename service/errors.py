@@ -32,6 +32,10 @@ class ExitCaseExists(DomainError):
     (collaboration and function); it already exists."""
 
 
+class BenefitReferenceTaken(DomainError):
+    """A register reference names one benefit of a collaboration; it already names another."""
+
+
 class NotYetInEffect(DomainError):
     """Asked for the state on a date before the thing existed, or at a time before it was recorded."""
 

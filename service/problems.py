@@ -22,6 +22,7 @@ from flask import Response
 from domain.errors import DomainError, UnknownFunction
 from service.errors import (
     BenefitNotFound,
+    BenefitReferenceTaken,
     CollaborationNotFound,
     ConcurrentUpdate,
     ExitCaseExists,
@@ -53,6 +54,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotYetInEffect: 404,
     WebhookSubscriptionNotFound: 404,
     ExitCaseExists: 409,
+    BenefitReferenceTaken: 409,
     NotPermitted: 403,
     VersionMismatch: 412,
     ConcurrentUpdate: 409,

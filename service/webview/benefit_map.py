@@ -61,9 +61,7 @@ def _cut(text: str) -> str:
     return text if len(text) <= CHARACTERS else text[: CHARACTERS - 1].rstrip() + "…"
 
 
-def benefit_map(
-    rows: Sequence[Mapping[str, Any]], functions: Mapping[str, str], href_of: Any
-) -> BenefitMap | None:
+def benefit_map(rows: Sequence[Mapping[str, Any]], functions: Mapping[str, str], href_of: Any) -> BenefitMap | None:
     """The map of these dashboard rows (None without any). ``functions`` names each function by
     its id; ``href_of(benefit_id)`` is a benefit's page."""
     if not rows:

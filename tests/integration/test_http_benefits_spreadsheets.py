@@ -14,7 +14,7 @@ from openpyxl import Workbook, load_workbook
 
 from service.benefits_workbook import XLSX
 from tests.integration import http_support
-from tests.integration.http_support import Http, assert_problem
+from tests.integration.http_support import BENEFIT, Http, assert_problem
 from tests.integration.test_http_benefits import BENEFITS, COLLABORATIONS, at, got, measure, posted
 
 http = http_support.http
@@ -230,3 +230,147 @@ def test_the_command_line_writes_the_template_imports_and_exports(http: Http, tm
         args=["benefits", "import", cid, exported, "--actor", "J Smith", "--effective-on", date.today().isoformat()]
     )
     assert "recorded 0 events" in again.output, again.output
+
+
+# ------------------------------------------------------------------ found by review
+def export(http: Http, cid: str) -> bytes:
+    response = http.get(f"{COLLABORATIONS}/{cid}/benefits?format=xlsx")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_data()
+
+
+def identify(http: Http, cid: str, **fields: Any) -> dict[str, Any]:
+    return posted(http, f"{COLLABORATIONS}/{cid}/benefits", at("2019-04-01", **{**BENEFIT, **fields}))
+
+
+def test_benefits_without_a_reference_formulas_and_long_decimals_export_and_import_back_unchanged(
+    http_any: Http,
+) -> None:
+    """A benefit recorded without a reference (every benefit before issue 17) is named by its id;
+    text starting with "=" stays text, never a formula; a decimal a spreadsheet's double cannot
+    hold is written as text and comes back exactly; a maintain benefit has no target to trace."""
+    http = http_any
+    cid = alliance(http)
+    formula = identify(http, cid, title='=HYPERLINK("http://example.invalid","click")', owner="=1+1")
+    hours = identify(
+        http, cid, title="Hours released", sub_category="1b", unit="hours",
+        baseline={"value": "0", "on": "2019-04-01"}, target={"value": "999999999.5", "on": "2021-03-31"},
+    )  # fmt: skip
+    posted(
+        http,
+        f"{BENEFITS}/{hours['id']}/measurements",
+        at("2019-07-10", period_start="2019-04-01", period_end="2019-06-30", value="123456789.0123456789",
+           source="=SUM(A1:A9)"),
+    )  # fmt: skip
+    identify(
+        http, cid, title="Complaints kept level", category="2", sub_category="2b", direction="maintain",
+        unit="count", tolerance="2", baseline={"value": "10", "on": "2019-04-01"}, target=None, stage=1,
+    )  # fmt: skip
+    size = http.log_size()
+    content = export(http, cid)
+    workbook = load_workbook(io.BytesIO(content))
+    titles = {cell.value: cell for cell in next(workbook["Benefits"].iter_cols(min_col=4, max_col=4, min_row=2))}
+    assert titles[formula["title"]].data_type == "s"  # text, not a formula
+    values = [row[4] for row in workbook["Measurements"].iter_rows(min_row=2, values_only=True)]
+    assert values == ["123456789.0123456789"]  # more digits than a double holds: text
+    keys = {row[0] for row in workbook["Measurements"].iter_rows(min_row=2, values_only=True)}
+    assert keys == {hours["id"]}  # no reference: named by its id
+    back = upload(http, cid, content, effective_on=date.today().isoformat())
+    assert back.status_code == 200, back.get_json()
+    assert back.get_json()["events"] == 0 and http.log_size() == size
+
+
+def test_a_reference_names_one_benefit_of_a_collaboration(http: Http) -> None:
+    cid = alliance(http)
+    first = identify(http, cid, reference="B-1")
+    size = http.log_size()
+    refusal = assert_problem(
+        http.post(f"{COLLABORATIONS}/{cid}/benefits", at("2019-04-01", **BENEFIT, reference="B-1")),
+        409,
+        "benefit-reference-taken",
+    )
+    assert first["id"] in refusal["detail"] and http.log_size() == size
+    other = http.establish()["id"]
+    assert identify(http, other, reference="B-1")["id"] != first["id"]  # another collaboration's B-1
+
+
+def test_a_change_dated_before_the_fact_in_effect_is_refused_not_recorded_on_every_import(http: Http) -> None:
+    cid = alliance(http)
+    assert upload(http, cid, GOOD.read_bytes()).status_code == 201
+    saving = next(r for r in got(http, f"{COLLABORATIONS}/{cid}/benefits")["benefits"] if r["reference"] == "SA-01")
+    posted(http, f"{BENEFITS}/{saving['benefit_id']}/rag", at("2021-04-11", rag="amber", reason="watching"))
+    workbook = load_workbook(io.BytesIO(export(http, cid)))
+    sheet = workbook["Benefits"]
+    header = [cell.value for cell in sheet[1]]
+    for cells in sheet.iter_rows(min_row=2):
+        if cells[header.index("Reference")].value == "SA-01":
+            cells[header.index("RAG override")].value = "red"
+        if cells[header.index("Reference")].value == "SA-02":
+            cells[header.index("Kind")].value = None  # blank keeps the dis-benefit a dis-benefit
+    content = io.BytesIO()
+    workbook.save(content)
+    size = http.log_size()
+    refusal = assert_problem(upload(http, cid, content.getvalue()), 422, "register-refused")  # dated 2020-04-30
+    assert [(f["sheet"], f["type"]) for f in refusal["faults"]] == [("Benefits", "change-before-the-fact-in-effect")]
+    assert "dates from 2021-04-11" in refusal["faults"][0]["message"] and http.log_size() == size
+    later = upload(http, cid, content.getvalue(), effective_on="2021-05-01")
+    assert later.status_code == 201 and later.get_json()["events"] == 1
+    assert upload(http, cid, content.getvalue(), effective_on="2021-05-01").get_json()["events"] == 0
+
+
+def test_a_new_benefits_profile_is_dated_as_its_row_and_overlaps_in_one_file_name_the_row(http: Http) -> None:
+    cid = alliance(http)
+    workbook = load_workbook(GOOD)
+    sheet = workbook["Benefits"]
+    header = [cell.value for cell in sheet[1]]
+    sheet.cell(row=2, column=header.index("Effective on") + 1, value=date(2020, 6, 1))
+    measurements = workbook["Measurements"]
+    measurements.append(["SA-03", None, date(2020, 3, 1), date(2020, 5, 31), 88, "Call centre statistics", None, None])
+    content = io.BytesIO()
+    workbook.save(content)
+    refusal = assert_problem(upload(http, cid, content.getvalue(), effective_on="2020-06-01"), 422, "register-refused")
+    assert [(f["sheet"], f["row"], f["column"], f["message"]) for f in refusal["faults"]] == [
+        ("Measurements", 5, "Period start", "the period overlaps row 4's")
+    ]
+    measurements.delete_rows(5)
+    content = io.BytesIO()
+    workbook.save(content)
+    recorded = upload(http, cid, content.getvalue(), effective_on="2020-06-01")
+    assert recorded.status_code == 201, recorded.get_json()
+
+
+def test_uploads_that_are_no_register_are_refused_without_a_crash(http: Http) -> None:
+    cid = alliance(http)
+    size = http.log_size()
+    # a chartsheet where the Measurements sheet should be
+    workbook = load_workbook(GOOD)
+    del workbook["Measurements"]
+    workbook.create_chartsheet("Measurements")
+    content = io.BytesIO()
+    workbook.save(content)
+    refusal = assert_problem(upload(http, cid, content.getvalue()), 422, "register-refused")
+    assert refusal["faults"][0]["sheet"] in ("Measurements", "(file)"), refusal["faults"]
+    # rows far below the register: the rows scanned are bounded, blank ones included
+    sparse = Workbook()
+    sparse.active.title = "Benefits"
+    sparse.active.append(["Reference", "Title"])
+    sparse.active["A70000"] = "B-far"
+    content = io.BytesIO()
+    sparse.save(content)
+    refusal = assert_problem(upload(http, cid, content.getvalue()), 422, "register-refused")
+    assert "too-many-rows" in {f["type"] for f in refusal["faults"]}
+    # the file sent as a plain field, and a file name with control characters
+    response = http.client.post(
+        f"{COLLABORATIONS}/{cid}/benefits/register",
+        data={"effective_on": "2020-04-30", "file": "not a file"},
+        headers=http.headers("admin"),
+        content_type="multipart/form-data",
+    )
+    assert_problem(response, 422)
+    assert (
+        upload(http, cid, GOOD.read_bytes(), "reg\x00ister\x1b.xlsx", dry_run="true").get_json()["file"]
+        == "register.xlsx"
+    )
+    # an unknown collaboration is refused before the file is read
+    assert_problem(upload(http, "00000000-0000-0000-0000-000000000000", b"not read"), 404)
+    assert http.log_size() == size

@@ -13,6 +13,7 @@ from uuid import UUID
 import marshmallow as ma
 from flask import jsonify
 from flask.wrappers import Response
+from werkzeug.datastructures import FileStorage
 
 from projections.event_documents import utc_text
 from service import exports, web
@@ -359,14 +360,18 @@ def import_register(form: dict[str, Any], collaboration_id: UUID) -> Response:
     file, sheet and row. An admin, or a force token of a current party, may import.
     """
     upload = form["file"]
-    name = (upload.filename or "register.xlsx").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    if not isinstance(upload, FileStorage):
+        web.fail(422, "file must be the register's .xlsx file, sent as a file part", errors={"file": ["Not a file."]})
+    name = "".join(ch for ch in (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable())
+    name = name.strip()[:200] or "register.xlsx"
+    records, caller = web.records(), web.current_principal().caller
+    records.check_may_import_benefits(str(collaboration_id), caller)  # before the file costs anything to read
     register = read_register(upload.read(), name)
-    queries = web.queries()
-    plan = web.records().import_benefits_register(
+    plan = records.import_benefits_register(
         str(collaboration_id),
         register,
-        benefit_ids=queries.benefit_ids(str(collaboration_id)),
-        caller=web.current_principal().caller,
+        benefit_ids=web.queries().benefit_ids(str(collaboration_id)),
+        caller=caller,
         effective_on=form["effective_on"],
         reason=form.get("reason"),
         dry_run=form["dry_run"] == "true",
