@@ -191,6 +191,8 @@ DEFAULT_FREQUENCY = "annually"
 REPORTING_GRACE_DAYS = 30
 CONFIDENCE_LEVELS = ("high", "medium", "low")
 RAGS = ("red", "amber", "green")
+# The register's fields a definition holds beside how the benefit is measured (None until set).
+REGISTER_DEFINITION_FIELDS = ("senior_responsible_owner", "cash_releasing", "quantitative", "measurement_frequency")
 # RAG from the variance against plan: a shortfall (the unfavourable variance) of at most
 # RAG_AMBER_BEYOND percent of the planned value is green, at most RAG_RED_BEYOND percent amber,
 # more red. A "maintain" benefit is green within its tolerance, amber within twice it, else red.
@@ -583,7 +585,7 @@ class Benefit(Aggregate):
         state["confidences"] = []
         state["profiles"] = []
         state["rag_overrides"] = []
-        for name in ("senior_responsible_owner", "cash_releasing", "quantitative", "measurement_frequency"):
+        for name in REGISTER_DEFINITION_FIELDS:
             state[name] = None
         state["confidence"] = state["profile"] = state["rag_override"] = None
 
@@ -654,14 +656,7 @@ class Benefit(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["kind"] = BENEFIT
-            for name in (
-                "reference",
-                "objective",
-                "senior_responsible_owner",
-                "cash_releasing",
-                "quantitative",
-                "measurement_frequency",
-            ):
+            for name in ("reference", "objective", *REGISTER_DEFINITION_FIELDS):
                 state[name] = None
 
     def __init__(
@@ -1060,7 +1055,7 @@ class Benefit(Aggregate):
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
-            for name in ("senior_responsible_owner", "cash_releasing", "quantitative", "measurement_frequency"):
+            for name in REGISTER_DEFINITION_FIELDS:
                 state[name] = None
 
         def apply(self, benefit: Benefit) -> None:

@@ -442,26 +442,23 @@ class MeasurementDocument(SourcedSchema):
     current = ma.fields.Boolean(required=True, metadata={"description": "Not restated: it counts"})
 
 
-class RealisationDocument(Schema):
-    on = ma.fields.Date(required=True, metadata={"description": "Measurements for periods ending by then count"})
-    cumulative = ma.fields.Boolean(
-        required=True,
-        metadata={"description": "Whether realisation compares the sum of the measurements (savings) or the latest"},
-    )
-    latest_value = decimal_figure("The current measurement with the latest period end")
-    latest_period_end = ma.fields.Date(required=True, allow_none=True)
-    realisation_percent = decimal_figure(
-        "Progress from baseline toward target in the stated direction, 2 decimals; not capped", example="100.00"
-    )
-    expected_percent = decimal_figure(
-        "A straight line from baseline date (0) to target date (100) at the latest period end", example="100.00"
-    )
-    on_track = ma.fields.Boolean(required=True, allow_none=True)
-    within_tolerance = ma.fields.Boolean(required=True, allow_none=True, metadata={"description": "maintain only"})
-    trend = ma.fields.String(required=True, allow_none=True, metadata={"enum": ["improving", "worsening", "flat"]})
-    cumulative_value = decimal_figure("The sum of the current measurements")
-    measurements_count = ma.fields.Integer(required=True)
-    compared_value = decimal_figure("The value realisation compares with the target")
+class RegisterEntryDocument(Schema):
+    """The register's fields of a benefit as it stands (the class and frequency in effect, as
+    classified or else by rule): shared by a benefit's document and the dashboard's rows."""
+
+    senior_responsible_owner = ma.fields.String(required=True, allow_none=True)
+    objective = ma.fields.String(required=True, allow_none=True)
+    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
+    reference = ma.fields.String(required=True, allow_none=True)
+    cash_releasing = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by sub-category"})
+    quantitative = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by unit"})
+    measurement_frequency = ma.fields.String(required=True, metadata={"enum": list(FREQUENCY_MONTHS)})
+
+
+class PlanFiguresDocument(Schema):
+    """The figures of a benefit against its plan (``Realisation``): shared by the benefit's
+    realisation and the dashboard's rows."""
+
     planned_value = decimal_figure(
         "What the plan (the profile, else the straight line) expects at the latest period end"
     )
@@ -488,6 +485,28 @@ class RealisationDocument(Schema):
     rag_overridden = ma.fields.Boolean(required=True)
 
 
+class RealisationDocument(PlanFiguresDocument):
+    on = ma.fields.Date(required=True, metadata={"description": "Measurements for periods ending by then count"})
+    cumulative = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "Whether realisation compares the sum of the measurements (savings) or the latest"},
+    )
+    latest_value = decimal_figure("The current measurement with the latest period end")
+    latest_period_end = ma.fields.Date(required=True, allow_none=True)
+    realisation_percent = decimal_figure(
+        "Progress from baseline toward target in the stated direction, 2 decimals; not capped", example="100.00"
+    )
+    expected_percent = decimal_figure(
+        "A straight line from baseline date (0) to target date (100) at the latest period end", example="100.00"
+    )
+    on_track = ma.fields.Boolean(required=True, allow_none=True)
+    within_tolerance = ma.fields.Boolean(required=True, allow_none=True, metadata={"description": "maintain only"})
+    trend = ma.fields.String(required=True, allow_none=True, metadata={"enum": ["improving", "worsening", "flat"]})
+    cumulative_value = decimal_figure("The sum of the current measurements")
+    measurements_count = ma.fields.Integer(required=True)
+    compared_value = decimal_figure("The value realisation compares with the target")
+
+
 class BenefitLinksDocument(Schema):
     self = ma.fields.String(required=True, metadata={"description": "This benefit: GET it for its realisation"})
     history = ma.fields.String(
@@ -497,7 +516,7 @@ class BenefitLinksDocument(Schema):
     collaboration = ma.fields.String(required=True, metadata={"description": "Its collaboration"})
 
 
-class CompactBenefitDocument(Schema):
+class CompactBenefitDocument(RegisterEntryDocument):
     """What a write on a benefit answers by default: the same size however many measurements it has."""
 
     id = ma.fields.String(required=True)
@@ -517,13 +536,6 @@ class CompactBenefitDocument(Schema):
     target = ma.fields.Nested(LevelDocument, required=True, allow_none=True)
     owner = ma.fields.String(required=True, allow_none=True)
     function_id = ma.fields.String(required=True, allow_none=True)
-    senior_responsible_owner = ma.fields.String(required=True, allow_none=True)
-    objective = ma.fields.String(required=True, allow_none=True)
-    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
-    reference = ma.fields.String(required=True, allow_none=True)
-    cash_releasing = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by sub-category"})
-    quantitative = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by unit"})
-    measurement_frequency = ma.fields.String(required=True, metadata={"enum": list(FREQUENCY_MONTHS)})
     confidence = ma.fields.Nested(ConfidenceDocument, required=True, allow_none=True)
     rag_override = ma.fields.Nested(RagOverrideDocument, required=True, allow_none=True)
     attribution = ma.fields.Dict(
@@ -658,7 +670,7 @@ class TotalsDocument(Schema):
     all = ma.fields.Nested(TotalDocument, required=True)
 
 
-class BenefitRowDocument(Schema):
+class BenefitRowDocument(PlanFiguresDocument, RegisterEntryDocument):
     benefit_id = ma.fields.String(required=True)
     collaboration_id = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
@@ -696,38 +708,7 @@ class BenefitRowDocument(Schema):
     within_tolerance = ma.fields.Boolean(required=True, allow_none=True)
     trend = ma.fields.String(required=True, allow_none=True, metadata={"enum": ["improving", "worsening", "flat"]})
     measurements_count = ma.fields.Integer(required=True)
-    senior_responsible_owner = ma.fields.String(required=True, allow_none=True)
-    objective = ma.fields.String(required=True, allow_none=True)
-    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS)})
-    reference = ma.fields.String(required=True, allow_none=True)
-    cash_releasing = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by sub-category"})
-    quantitative = ma.fields.Boolean(required=True, metadata={"description": "As classified, else by unit"})
-    measurement_frequency = ma.fields.String(required=True, metadata={"enum": list(FREQUENCY_MONTHS)})
     confidence = ma.fields.String(required=True, allow_none=True, metadata={"enum": [*CONFIDENCE_LEVELS, None]})
-    planned_value = decimal_figure(
-        "What the plan (the profile, else the straight line) expects at the latest period end"
-    )
-    expected_basis = ma.fields.String(
-        required=True, allow_none=True, metadata={"enum": ["profile", "straight_line", "baseline", None]}
-    )
-    variance = decimal_figure(
-        "Against plan, favourable positive (for a dis-benefit, less than planned)", example="-400.00"
-    )
-    variance_percent = decimal_figure("The variance as a percentage of the planned value", example="-3.20")
-    rag_derived = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
-            "enum": [*RAGS, None],
-            "description": "From the variance: short by at most 5% green, 15% amber, else red",
-        },
-    )
-    rag = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"enum": [*RAGS, None], "description": "The override if any, else derived"},
-    )
-    rag_overridden = ma.fields.Boolean(required=True)
     measurement_due_by = ma.fields.Date(
         required=True, allow_none=True, metadata={"description": "When the next reading is overdue (null: none due)"}
     )
