@@ -277,6 +277,7 @@ EXIT_CASE_HISTORY_COLUMNS = (
 # (``projections/benefits_realisation.py``). Values are exact decimal text in the benefit's unit;
 # only rows with unit GBP are money.
 BENEFIT_COLUMNS = (*BENEFIT_ROW_FIELDS, "stale")
+CHANGE_COLUMNS = ("kind", "id", "title", "status", "op", "path", "was", "value")
 
 CSV_RESPONSE_DOC = {
     "description": "OK: JSON, or the same as CSV (`?format=csv` or `Accept: text/csv`): a header row, then one row per "

@@ -18,6 +18,7 @@ answers never changes afterwards. Answers are JSON-ready documents (``service.do
 
 from __future__ import annotations
 
+import functools
 import heapq
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -43,6 +44,7 @@ from projections.lag import ProjectionLag, projection_lag
 from service.application import CollaborationRecords
 from service.benefits_export import exported_benefit, function_labels
 from service.benefits_workbook import register_workbook
+from service.change_report import Window, changed_events, entity_change
 from service.documents import (
     benefit_document,
     by_version,
@@ -693,6 +695,34 @@ class RecordQueries:
                 labels[benefit.collaboration_id] = function_labels(self.records.collaboration(benefit.collaboration_id))
             exported.append(exported_benefit(benefit, row, labels[benefit.collaboration_id]))
         return register_workbook(exported, totals, title=title, read_on=read_on)
+
+    def changes(self, collaboration_id: str, window: Window) -> dict[str, Any]:
+        """What changed in the collaboration, its exit cases and its benefits across the window
+        (``service/change_report.py``): per entity a JSON Patch of its state document, and the
+        events in the window as sentences, back-dated corrections flagged."""
+        collaboration = self.records.collaboration(collaboration_id)  # 404 for an unknown id
+        readers: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
+            ("collaboration", collaboration_id, functools.partial(self.collaboration, collaboration_id))
+        ]
+        readers += [
+            ("exit_case", str(case_id), functools.partial(self.exit_case, str(case_id)))
+            for case_id in self._exit_case_ids(collaboration)
+        ]
+        readers += [
+            ("benefit", benefit_id, functools.partial(self.benefit, benefit_id))
+            for benefit_id in self.benefit_ids(collaboration_id)
+        ]
+        entities = [change for kind, entity, read in readers if (change := entity_change(kind, entity, read, window))]
+        _, history = self.history(collaboration_id)
+        events = changed_events(history, window)
+        return {
+            "collaboration_id": collaboration_id,
+            "window": window.as_dict(),
+            "entities": [entity for entity in entities if entity["status"] != "unchanged"],
+            "unchanged": sum(1 for entity in entities if entity["status"] == "unchanged"),
+            "events": events,
+            "back_dated": sum(1 for event in events if event["back_dated"]),
+        }
 
     def _benefits_at(self, benefit_ids: Collection[str], *, as_of: date | None, known_at: datetime | None) -> list[Any]:
         """The benefits as known at ``known_at`` and in effect on ``as_of``, leaving out those not

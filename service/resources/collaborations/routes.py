@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from flask.wrappers import Response
 
 from service import exports, web
 from service.api import Blueprint
+from service.change_report import Window
 from service.resources import common
 from service.resources.collaborations import schemas as s
 from service.resources.common import ETAG_HEADER, NEXT_PAGE_HEADER, WRITE_HEADERS, ApprovedWriteSchema
@@ -77,6 +79,44 @@ def show(args: dict[str, Any], collaboration_id: UUID) -> Response:
     time. `links.history` is its history.
     """
     return web.about_collaboration(web.queries().collaboration(str(collaboration_id), **args))
+
+
+@blp.route(f"{ONE}/changes", methods=["GET"])
+@blp.arguments(s.ChangesQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.ChangesDocument)
+@blp.alt_response(200, content_type=exports.CSV, **exports.CSV_RESPONSE_DOC)
+@blp.problems(404, 406)
+def changes(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """What changed between two points: the collaboration, its exit cases and its benefits
+
+    One window: two recorded times (`known_from`, `known_to`: as known then against as known
+    later; the events recorded between), or two effective dates (`effective_from`,
+    `effective_to`: as it stood on each, as known now; the events effective between). The end
+    defaults to now (today).
+
+    Per entity that was added or changed, an RFC 6902 JSON Patch from its document at the start
+    to its document at the end, each operation with the value it replaced or removed (`was`).
+    The events of the window read as sentences; a **back-dated correction** (recorded in a
+    recorded window but effective before it began, or effective in an effective window but
+    recorded after it ended) is flagged `back_dated`.
+
+    `?format=csv` answers one row per patch operation (`kind`, `id`, `title`, `status`, `op`,
+    `path`, `was`, `value`; objects and lists in the last two as JSON).
+    """
+    answer_as = exports.negotiated_format(args.pop("format", None), {exports.JSON: "json", exports.CSV: "csv"})
+    if "known_from" in args:
+        window = Window("recorded", args["known_from"], args.get("known_to") or datetime.now(UTC))
+    else:
+        window = Window("effective", args["effective_from"], args.get("effective_to") or date.today())
+    document = web.queries().changes(str(collaboration_id), window)
+    if answer_as == "csv":
+        rows = [
+            {**{key: entity[key] for key in ("kind", "id", "title", "status")}, **operation}
+            for entity in document["entities"]
+            for operation in entity["patch"]
+        ]
+        return exports.csv_response(rows, exports.CHANGE_COLUMNS, f"collaboration-{collaboration_id}-changes.csv")
+    return exports.negotiated(jsonify(document))
 
 
 @blp.route(f"{ONE}/history", methods=["GET"])

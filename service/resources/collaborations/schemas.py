@@ -8,6 +8,8 @@ documentation cannot drift from what is sent.
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from domain.collaboration import (
@@ -32,6 +34,7 @@ from service.fields import (
     QueryInteger,
     ShareString,
     Text,
+    Timestamp,
     WholeNumber,
     known_force,
 )
@@ -801,3 +804,85 @@ class ReviewsPageDocument(ListPageDocument):
 
 class VariationsPageDocument(ListPageDocument):
     items = ma.fields.List(ma.fields.Nested(VariationDocument), required=True)
+
+
+# ------------------------------------------------------------------------ what changed
+class ChangesQuerySchema(ExportFormatSchema):
+    """One window: two recorded times, or two effective dates."""
+
+    known_from = Timestamp(metadata={"description": "A recorded window: as known at this RFC 3339 time ..."})
+    known_to = Timestamp(metadata={"description": "... against as known at this one (default: now)"})
+    effective_from = Date(metadata={"description": "An effective window: as it stood on this date ..."})
+    effective_to = Date(metadata={"description": "... against as it stood on this one (default: today), as known now"})
+
+    @ma.validates_schema
+    def one_window(self, data: dict[str, Any], **_: Any) -> None:
+        recorded = "known_from" in data or "known_to" in data
+        effective = "effective_from" in data or "effective_to" in data
+        if recorded == effective:
+            raise ma.ValidationError(
+                "give one window: known_from (and known_to), or effective_from (and effective_to)",
+                "known_from" if recorded else "effective_from",
+            )
+        start, end = ("known_from", "known_to") if recorded else ("effective_from", "effective_to")
+        if start not in data:
+            raise ma.ValidationError(f"{start} is required with {end}", start)
+        if end in data and not data[start] < data[end]:
+            raise ma.ValidationError(f"{end} is after {start}", end)
+
+
+class PatchOperationDocument(Schema):
+    op = ma.fields.String(required=True, metadata={"enum": ["add", "remove", "replace", "move", "copy"]})
+    path = ma.fields.String(required=True, metadata={"description": "A JSON Pointer into the entity's document"})
+    value = ma.fields.Raw(allow_none=True, metadata={"description": "The new value (add, replace)"})
+    was = ma.fields.Raw(required=True, allow_none=True, metadata={"description": "The value replaced or removed"})
+    from_ = ma.fields.String(data_key="from", metadata={"description": "move, copy"})
+
+
+class EntityChangeDocument(Schema):
+    kind = ma.fields.String(required=True, metadata={"enum": ["collaboration", "exit_case", "benefit"]})
+    id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["added", "changed"]})
+    version_before = ma.fields.Integer(required=True, allow_none=True)
+    version_after = ma.fields.Integer(required=True, allow_none=True)
+    patch = ma.fields.List(
+        ma.fields.Nested(PatchOperationDocument),
+        required=True,
+        metadata={"description": "RFC 6902 JSON Patch from the document at the start to the one at the end"},
+    )
+
+
+class ChangedEventDocument(Schema):
+    stream_id = ma.fields.String(required=True)
+    aggregate_type = ma.fields.String(required=True, allow_none=True)
+    version = ma.fields.Integer(required=True)
+    type = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True, allow_none=True)
+    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    actor = ma.fields.String(required=True, allow_none=True)
+    reason = ma.fields.String(required=True, allow_none=True)
+    position = ma.fields.Integer(required=True, allow_none=True)
+    sentence = ma.fields.String(required=True)
+    back_dated = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Recorded in the window but effective before it (a recorded window), or effective in "
+            "it but recorded after it (an effective window): a correction of the past"
+        },
+    )
+
+
+class WindowDocument(Schema):
+    kind = ma.fields.String(required=True, metadata={"enum": ["recorded", "effective"]})
+    from_ = ma.fields.String(required=True, data_key="from")
+    to = ma.fields.String(required=True)
+
+
+class ChangesDocument(Schema):
+    collaboration_id = ma.fields.String(required=True)
+    window = ma.fields.Nested(WindowDocument, required=True)
+    entities = ma.fields.List(ma.fields.Nested(EntityChangeDocument), required=True)
+    unchanged = ma.fields.Integer(required=True, metadata={"description": "Entities the same at both ends"})
+    events = ma.fields.List(ma.fields.Nested(ChangedEventDocument), required=True)
+    back_dated = ma.fields.Integer(required=True, metadata={"description": "How many events are back-dated"})
