@@ -33,13 +33,14 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
@@ -273,25 +274,44 @@ def _safe_next(target: str | None) -> str:
 
 # --------------------------------------------------------------------- query handling
 def _temporal() -> tuple[date | None, datetime | None]:
-    """``as_of`` and ``known_at`` from the query, validated as the API validates them."""
+    """``as_of`` and ``known_at`` from the query, validated as the API validates them, except
+    that "Known at" also takes a plain date: the end of that day, UK time (the page says which
+    moment that is). What was typed stays in the form, also on the error page, to be corrected."""
     as_of = known_at = None
     errors = []
     raw_as_of = request.args.get("as_of", "").strip()
     raw_known_at = request.args.get("known_at", "").strip()
+    g.as_of_text, g.known_at_text = raw_as_of, raw_known_at
     if raw_as_of:
         try:
             as_of = Date().deserialize(raw_as_of)
         except ValidationError as error:
-            errors.append(f"as_of: {' '.join(error.messages)}")
+            errors.append(f"As of date: {' '.join(error.messages)}")
     if raw_known_at:
         try:
-            known_at = Timestamp().deserialize(raw_known_at)
+            known_at = _known_at(raw_known_at)
         except ValidationError as error:
-            errors.append(f"known_at: {' '.join(error.messages)}")
+            errors.append(f"Known at: {' '.join(error.messages)} Or write a date, YYYY-MM-DD.")
     if errors:
         raise PageError(400, " ".join(errors))
-    g.as_of_text, g.known_at_text = raw_as_of, raw_known_at
     return as_of, known_at
+
+
+UK = ZoneInfo("Europe/London")
+
+
+def _known_at(text: str) -> datetime:
+    """An RFC 3339 time; or a date, read as the end of that day in the UK (GMT or BST)."""
+    try:
+        day = Date().deserialize(text)
+    except ValidationError:
+        return Timestamp().deserialize(text)
+    moment = datetime.combine(day, time(23, 59, 59, 999999), tzinfo=UK)
+    g.known_at_note = (
+        f"Known at the end of {day.isoformat()}, UK time: "
+        f"{moment.astimezone(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')}"
+    )
+    return moment
 
 
 def _temporal_args() -> dict[str, str]:
@@ -388,6 +408,7 @@ def _context() -> dict[str, Any]:
         "principal": g.get("webview_principal"),
         "as_of_text": g.get("as_of_text", ""),
         "known_at_text": g.get("known_at_text", ""),
+        "known_at_note": g.get("known_at_note"),
         "temporal_args": _temporal_args(),
         "csrf_token": csrf_token,
         "csrf_field": CSRF_FIELD,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from html import unescape
 from html.parser import HTMLParser
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -384,9 +386,11 @@ def test_the_charts_show_only_what_was_known_and_in_effect(demo: tuple[Http, Dem
 
 
 @pytest.mark.parametrize(
-    "query", ["as_of=2020-13-01", "as_of=yesterday", "known_at=2020-01-01", "known_at=soon", "page=x"]
+    "query", ["as_of=2020-13-01", "as_of=yesterday", "known_at=2020-02-30", "known_at=soon", "page=x"]
 )
-def test_bad_as_of_or_known_at_is_a_400_page(demo: tuple[Http, DemoLoad], query: str) -> None:
+def test_bad_as_of_or_known_at_is_a_400_page_that_keeps_the_input_to_correct(
+    demo: tuple[Http, DemoLoad], query: str
+) -> None:
     http, load = demo
     sign_in(http)
     collaboration, case = wmw_paths(load)
@@ -394,6 +398,23 @@ def test_bad_as_of_or_known_at_is_a_400_page(demo: tuple[Http, DemoLoad], query:
     for path in paths:
         html = page(http, f"{path}?{query}", status=400)
         assert 'class="error"' in html and "<h1>" in html
+        if not query.startswith("page"):
+            name, _, value = query.partition("=")
+            assert re.search(rf'<input id="{name}" name="{name}" type="text"[^>]*value="{value}"', html), html
+
+
+def test_known_at_takes_a_plain_date_as_the_end_of_that_day_uk_time(demo: tuple[Http, DemoLoad]) -> None:
+    """A date means the end of that day in the UK (23:59:59 GMT, or 22:59:59Z in summer), and the
+    page says which moment that was."""
+    http, load = demo
+    sign_in(http)
+    _, case = wmw_paths(load)
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    end = datetime.combine(today, datetime.max.time(), tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+    html = page(http, f"{case}?known_at={today.isoformat()}")
+    assert f"Known at the end of {today.isoformat()}, UK time: {end.isoformat(timespec='seconds')[:19]}Z" in html
+    moment = page(http, f"{case}?known_at={end.isoformat().replace('+00:00', 'Z')}")
+    assert re.findall(r'id="event-(\d+)"', html) == re.findall(r'id="event-(\d+)"', moment) != []
 
 
 def test_unknown_records_and_times_before_them_are_404_pages(demo: tuple[Http, DemoLoad]) -> None:
