@@ -51,10 +51,11 @@ from marshmallow import ValidationError
 from domain.errors import DomainError
 from domain.forces import FORCES
 from service.auth import Principal, TokenStore
+from service.change_report import Window
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
 from service.queries import ProjectionBehind, RecordQueries
-from service.resources.collaborations.schemas import MAX_PAGE
+from service.resources.collaborations.schemas import MAX_PAGE, ChangesQuerySchema
 from service.webview.benefit_map import benefit_map
 from service.webview.charts import Step, step_chart
 
@@ -564,6 +565,60 @@ def collaboration_page(collaboration_id: str) -> Any:
 def _source_href(source: dict[str, Any], collaboration_id: str) -> str:
     stream, _, version = source["event_id"].rpartition(":")
     return _event_href(stream, int(version), collaboration_id)
+
+
+@webview.get("/collaborations/<collaboration_id>/changes")
+@signed_in_page
+def changes_page(collaboration_id: str) -> Any:
+    """What changed between two points (the API's change report), with the form that chooses
+    them; a bad window is answered on the same page, the form keeping what was typed."""
+    collaboration_id = _uuid_text(collaboration_id, "collaboration")
+    queries = _queries()
+    try:
+        collaboration = queries.collaboration(collaboration_id)
+    except CollaborationNotFound as error:
+        raise PageError(404, str(error)) from None
+    typed = {name: request.args.get(name, "").strip() for name in CHANGE_FIELDS}
+    filled = {name: value for name, value in typed.items() if value}
+    for name in ("known_from", "known_to"):  # a plain date: the end of that day, UK time, as "Known at"
+        if name in filled and re.fullmatch(r"\d{4}-\d{2}-\d{2}", filled[name]):
+            with contextlib.suppress(ValidationError):
+                filled[name] = _known_at(filled[name]).isoformat()
+    g.pop("known_at_note", None)
+    report, error = None, None
+    if filled:
+        try:
+            args = ChangesQuerySchema().load(filled)
+        except ValidationError as refused:
+            error = " ".join(f"{name.replace('_', ' ')}: {' '.join(m)}" for name, m in flat_messages(refused.messages))
+        else:
+            if "known_from" in args:
+                window = Window("recorded", args["known_from"], args.get("known_to") or datetime.now(UTC))
+            else:
+                window = Window("effective", args["effective_from"], args.get("effective_to") or date.today())
+            report = queries.changes(collaboration_id, window)
+    return _page(
+        "changes.html",
+        status=400 if error else 200,
+        title=f"What changed: {collaboration['name']}",
+        c=collaboration,
+        typed=typed,
+        report=report,
+        error=error,
+    )
+
+
+CHANGE_FIELDS = ("known_from", "known_to", "effective_from", "effective_to")
+
+
+def flat_messages(messages: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """marshmallow's messages as (field, messages), a schema-wide one under "window"."""
+    if isinstance(messages, list):
+        return [(prefix or "window", [str(m) for m in messages])]
+    found: list[tuple[str, list[str]]] = []
+    for name, inner in messages.items():
+        found += flat_messages(inner, "window" if name == "_schema" else str(name))
+    return found
 
 
 @webview.get("/exit-cases/<case_id>")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import unescape
 from html.parser import HTMLParser
@@ -639,3 +639,22 @@ def test_the_dashboard_flags_stale_readings_and_shows_rag(demo: tuple[Http, Demo
     assert 'id="profile-heading"' in benefit and 'id="rag-heading"' in benefit
     assert "set by hand: Held at amber while supply markets were disrupted" in benefit
     assert "Senior responsible owner" in benefit and "cash-releasing, quantitative" in benefit
+
+
+def test_the_changes_page_shows_what_changed_and_keeps_a_bad_window_in_its_form(demo: tuple[Http, DemoLoad]) -> None:
+    """The West Mercia-Warwickshire alliance between 2019 and 2020: its notice, separations and
+    end, each event a sentence; the collaboration's changes as rows of what it was and is."""
+    http, load = demo
+    sign_in(http)
+    collaboration, _ = wmw_paths(load)
+    assert "/changes" in page(http, collaboration)
+    html = page(http, f"{collaboration}/changes?effective_from=2019-01-01&effective_to=2020-12-31")
+    assert "Effective from 2019-01-01 to 2020-12-31" in html
+    assert re.search(r"<li>The collaboration: [a-z ]+, effective 2019-", html)
+    assert '<th scope="row">status</th>' in html and "<td>terminated</td>" in html
+    assert 'value="2019-01-01"' in html
+    bad = page(http, f"{collaboration}/changes?effective_from=2020-12-31&effective_to=2019-01-01", status=400)
+    assert 'class="error" role="alert"' in bad and 'value="2020-12-31"' in bad and 'value="2019-01-01"' in bad
+    yesterday = (datetime.now(ZoneInfo("Europe/London")) - timedelta(days=1)).date().isoformat()
+    recorded = page(http, f"{collaboration}/changes?known_from={yesterday}")  # the demo was recorded today
+    assert "Back-dated: recorded in this window, effective before it." in recorded
