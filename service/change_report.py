@@ -43,6 +43,14 @@ class Window:
     start: datetime | date
     end: datetime | date
 
+    @classmethod
+    def of(cls, args: Mapping[str, Any]) -> Window:
+        """The window a checked query names (``ChangesQuerySchema``): recorded if it has
+        ``known_from``, else effective; the end defaults to now (today)."""
+        if "known_from" in args:
+            return cls("recorded", args["known_from"], args.get("known_to") or datetime.now(UTC))
+        return cls("effective", args["effective_from"], args.get("effective_to") or date.today())
+
     def read_at(self, point: datetime | date) -> dict[str, Any]:
         """The arguments that read an entity at one end of the window."""
         return {"known_at": point} if self.kind == "recorded" else {"as_of": point}

@@ -592,11 +592,7 @@ def changes_page(collaboration_id: str) -> Any:
         except ValidationError as refused:
             error = " ".join(f"{name.replace('_', ' ')}: {' '.join(m)}" for name, m in flat_messages(refused.messages))
         else:
-            if "known_from" in args:
-                window = Window("recorded", args["known_from"], args.get("known_to") or datetime.now(UTC))
-            else:
-                window = Window("effective", args["effective_from"], args.get("effective_to") or date.today())
-            report = queries.changes(collaboration_id, window)
+            report = queries.changes(collaboration_id, Window.of(args))
     return _page(
         "changes.html",
         status=400 if error else 200,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -104,11 +103,7 @@ def changes(args: dict[str, Any], collaboration_id: UUID) -> Response:
     `path`, `was`, `value`; objects and lists in the last two as JSON).
     """
     answer_as = exports.negotiated_format(args.pop("format", None), {exports.JSON: "json", exports.CSV: "csv"})
-    if "known_from" in args:
-        window = Window("recorded", args["known_from"], args.get("known_to") or datetime.now(UTC))
-    else:
-        window = Window("effective", args["effective_from"], args.get("effective_to") or date.today())
-    document = web.queries().changes(str(collaboration_id), window)
+    document = web.queries().changes(str(collaboration_id), Window.of(args))
     if answer_as == "csv":
         rows = [
             {**{key: entity[key] for key in ("kind", "id", "title", "status")}, **operation}
