@@ -382,6 +382,38 @@ def money(value: Any) -> str:
     return f"{amount:,}"
 
 
+@webview.app_template_filter("force_name")
+def force_name(code: Any) -> str:
+    """A force by its name ("West Mercia Police"), not its code; an unknown code as it is."""
+    force = FORCES.get(str(code)) if code is not None else None
+    return force.name if force is not None else ("—" if code is None else str(code))
+
+
+@webview.app_template_filter("shares")
+def shares(value: Any) -> str:
+    """Shares as percentages, largest first, each force by name: "West Mercia Police 69%,
+    Warwickshire Police 31%" (exact: 1/3 is 33.3333333333%)."""
+    if not isinstance(value, dict) or not value:
+        return "—"
+    parts = []
+    for code, share in sorted(value.items(), key=lambda item: (-Decimal(str(item[1])), item[0])):
+        percent = (Decimal(str(share)) * 100).normalize()
+        parts.append(f"{force_name(code)} {percent:f}%")
+    return ", ".join(parts)
+
+
+@webview.app_template_filter("when")
+def when(value: Any) -> str:
+    """A recorded time to the second, with its zone: "2026-12-07 17:05:53 UTC"."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 @webview.app_template_filter("datum")
 def datum(value: Any) -> str:
     """An event's data value for reading: money-like decimal strings with separators, nested
@@ -526,7 +558,7 @@ def collaboration_page(collaboration_id: str) -> Any:
         force = party["force"]
         rows = queries.force_exit_cost_history(collaboration_id, force, as_of=as_of, known_at=known_at)
         chart = _history_chart(
-            f"What it would cost {force} to leave, event by event",
+            f"What it would cost {force_name(force)} to leave, event by event",
             rows,
             FORCE_SERIES,
             lambda row: _event_href(row["stream_id"], row["version"], collaboration_id),

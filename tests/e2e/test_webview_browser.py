@@ -155,7 +155,7 @@ def open_wmw_case(browser: WebDriver, site: DemoSite) -> None:
     sign_in(browser, site)
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, WMW), WMW)
     case_link = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=cases-heading] tbody a")
-    click_and_wait(browser, case_link, "Exit case: withdrawal of west-mercia")
+    click_and_wait(browser, case_link, "Exit case: withdrawal of West Mercia Police")
 
 
 # -------------------------------------------------------------------------------- tests
@@ -167,13 +167,13 @@ def test_an_auditor_reads_the_west_mercia_warwickshire_settlement(browser: WebDr
 
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, WMW), WMW)
     page = browser.find_element(By.TAG_NAME, "main").text
-    assert "west-mercia" in page and "warwickshire" in page and "0.69" in page
+    assert "West Mercia Police 69%, Warwickshire Police 31%" in page  # names, percentages, largest first
     charts = browser.find_elements(By.CSS_SELECTOR, "figure.chart svg[role=group]")
     assert len(charts) == 2 and all(chart.size["width"] > 300 for chart in charts)
     assert capture(browser, "collaboration-wmw") == {"phone": 0, "desktop": 0}
 
     case_link = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=cases-heading] tbody a")
-    click_and_wait(browser, case_link, "Exit case: withdrawal of west-mercia")
+    click_and_wait(browser, case_link, "Exit case: withdrawal of West Mercia Police")
     figures = {
         key: browser.find_element(By.ID, f"figure-{key}").text
         for key in ("claimed", "assessed", "agreed", "written_off", "paid", "outstanding")
@@ -187,7 +187,8 @@ def test_an_auditor_reads_the_west_mercia_warwickshire_settlement(browser: WebDr
         "outstanding": "0.00",
     }
     settlement = browser.find_element(By.ID, "settlement").text
-    assert f"west-mercia pays warwickshire £{SETTLEMENT}" in settlement and "£270,000.00 written off" in settlement
+    assert f"West Mercia Police pays Warwickshire Police £{SETTLEMENT}" in settlement
+    assert "£270,000.00 written off" in settlement
     assert capture(browser, "exit-case-wmw") == {"phone": 0, "desktop": 0}
 
 
@@ -197,14 +198,16 @@ def test_known_at_before_the_settlement_takes_it_away(browser: WebDriver, demo_s
     entries = browser.find_elements(By.CSS_SELECTOR, "ol.timeline > li.event")
     ids = [entry.get_attribute("id") for entry in entries]
     before = entries[ids.index(settlement_event) - 1]
-    recorded_at = before.find_element(By.XPATH, ".//dt[.='Recorded at']/following-sibling::dd[1]").text
+    shown = before.find_element(By.XPATH, ".//dt[.='Recorded at']/following-sibling::dd[1]/time")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", shown.text)  # to the second, with the zone
+    recorded_at = shown.get_attribute("datetime")  # the exact time behind it
 
     control = browser.find_element(By.ID, "known_at")
     control.clear()
     control.send_keys(recorded_at)
     browser.find_element(By.CSS_SELECTOR, "form.temporal button[type=submit]").click()
     WebDriverWait(browser, WAIT_SECONDS).until(lambda d: "known_at=" in d.current_url)
-    wait_for_heading(browser, "Exit case: withdrawal of west-mercia")
+    wait_for_heading(browser, "Exit case: withdrawal of West Mercia Police")
 
     page = browser.find_element(By.TAG_NAME, "main").text
     assert SETTLEMENT not in page and "No settlement agreed." in page
@@ -239,7 +242,7 @@ def test_figures_lead_to_the_events_behind_them(browser: WebDriver, demo_site: D
     sources = quote.find_elements(By.CSS_SELECTOR, "a.source")
     assert sources
     claimed = next(link for link in sources if "/exit-cases/" in link.get_attribute("href"))
-    click_and_wait(browser, claimed, "Exit case: withdrawal of west-mercia")
+    click_and_wait(browser, claimed, "Exit case: withdrawal of West Mercia Police")
     assert "ClaimLodged" in targeted_event(browser).text
 
     # an event of the exit-cost history chart (a column of the plot)

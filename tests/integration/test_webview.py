@@ -268,7 +268,7 @@ def test_known_at_before_the_settlement_hides_it(demo: tuple[Http, DemoLoad]) ->
     settlement_version = int(re.search(r'<a href="#event-(\d+)">10,500,000.00</a>', html).group(1))
     before = [v for v in versions if v < settlement_version]
     # the recorded_at of the last event before the settlement, as the timeline shows it
-    recorded = re.findall(r"<dt>Recorded at</dt><dd>([^<]+)</dd>", html)
+    recorded = re.findall(r'<dt>Recorded at</dt><dd><time datetime="([^"]+)">', html)
     known_at = recorded[versions.index(max(before))]
     html = page(http, f"{case}?known_at={known_at}")
     assert SETTLEMENT not in html
@@ -322,7 +322,7 @@ def test_the_exit_cost_histories_are_charts_with_one_link_per_event(demo: tuple[
     collaboration, case = wmw_paths(load)
     html = page(http, collaboration)
     assert html.count('<svg viewBox="0 0 640 260" role="group"') == 2  # one per party
-    assert "What it would cost west-mercia to leave, event by event" in html
+    assert "What it would cost West Mercia Police to leave, event by event" in html
     ids, case_ids = parse(html).ids, parse(page(http, case)).ids
     for force in ("west-mercia", "warwickshire"):
         rows = history_rows(
@@ -536,7 +536,7 @@ def test_a_benefit_page_shows_its_realisation_and_every_measurement_links_to_its
     assert [f"event-{m['source_version']}" for m in document["measurements"]] == rows
     # known before the last measurement: it is not there, and the realised value is less by it
     last = document["measurements"][-1]
-    recorded = dict(re.findall(r'<li id="event-(\d+)".*?<dt>Recorded at</dt><dd>([^<]+)</dd>', html, re.S))
+    recorded = dict(re.findall(r'<li id="event-(\d+)".*?<dt>Recorded at</dt><dd><time datetime="([^"]+)">', html, re.S))
     earlier = page(http, f"/benefits/{savings}?known_at={recorded[str(last['source_version'] - 1)]}")
     assert f'id="event-{last["source_version"]}"' not in earlier
     assert f'href="#event-{last["source_version"]}"' not in earlier
@@ -658,3 +658,21 @@ def test_the_changes_page_shows_what_changed_and_keeps_a_bad_window_in_its_form(
     yesterday = (datetime.now(ZoneInfo("Europe/London")) - timedelta(days=1)).date().isoformat()
     recorded = page(http, f"{collaboration}/changes?known_from={yesterday}")  # the demo was recorded today
     assert "Back-dated: recorded in this window, effective before it." in recorded
+
+
+def test_pages_name_forces_show_shares_as_percentages_and_times_to_the_second(demo: tuple[Http, DemoLoad]) -> None:
+    """Plain language: force names rather than codes, shares as percentages largest first, the
+    basis in words, recorded times to the second with their zone (codes stay in the API)."""
+    http, load = demo
+    sign_in(http)
+    collaboration, case = wmw_paths(load)
+    html = page(http, collaboration)
+    assert "<dt>Lead force</dt><dd>West Mercia Police</dd>" in html
+    assert '<th scope="row">Warwickshire Police</th>' in html
+    assert "West Mercia Police's exit" in html  # the agreement has ended
+    assert "West Mercia Police 69%, Warwickshire Police 31%</a> (fixed ratio)" in html
+    assert re.search(r'<time datetime="[^"]+Z">\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC</time>', html)
+    assert "Exit case: withdrawal of West Mercia Police" in page(http, case)
+    register = page(http, "/")
+    assert "<td>West Mercia Police, Warwickshire Police</td>" in register
+    assert '<option value="west-mercia">West Mercia Police</option>' in register
