@@ -20,6 +20,7 @@ start is ``added`` (its patch builds it from nothing). Each event also reads as 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ def entity_change(
         "status": status,
         "version_before": None if before is None else before.get("version"),
         "version_after": None if after is None else after.get("version"),
-        "patch": [_with_was(operation, before or {}) for operation in patch],
+        "patch": _with_was(patch, before or {}),
     }
 
 
@@ -119,15 +120,22 @@ def _case_title(document: Mapping[str, Any]) -> str:
     return f"exit case: {trigger} {subject}".strip() if trigger else ""
 
 
-def _with_was(operation: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-    """The operation, with ``was``: the value a replace or remove took away (None for an add)."""
-    was = None
-    if operation["op"] in ("replace", "remove"):
-        try:
-            was = jsonpointer.resolve_pointer(before, operation["path"])
-        except jsonpointer.JsonPointerException:
-            was = None
-    return {**operation, "was": was}
+def _with_was(patch: list[dict[str, Any]], before: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each operation with ``was``: the value a replace or remove took away (None for an add),
+    read from the document as the operations before it left it (a patch's paths are read in
+    turn, so after a removal from a list the later indexes are of the shorter list)."""
+    current = copy.deepcopy(before)
+    operations = []
+    for operation in patch:
+        was = None
+        if operation["op"] in ("replace", "remove"):
+            try:
+                was = copy.deepcopy(jsonpointer.resolve_pointer(current, operation["path"]))
+            except jsonpointer.JsonPointerException:
+                was = None
+        current = jsonpatch.apply_patch(current, [operation], in_place=True)
+        operations.append({**operation, "was": was})
+    return operations
 
 
 WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
