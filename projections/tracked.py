@@ -105,27 +105,35 @@ class TrackedView(TrackingRecorder):
         """Where the stored table lacks a column of ``layout`` (written by an older release), drops
         the view's tables and tracking record and creates them again, in one locked transaction,
         so the projection processes the log from the start. Answers whether it did. Every
-        projection is derived from the log, so nothing is lost."""
+        projection is derived from the log, so nothing is lost. The columns are read first
+        without the writer lock, so a process that starts while another runs a long batch does
+        not wait for it; only an outdated table is checked again under the lock and rebuilt."""
         if self.layout is None:
             return False
-        table, columns = self.layout
+        with self.read_transaction() as cursor:
+            missing = self._missing_columns(cursor)
+        if not missing:
+            return False
         with self.locked_transaction() as cursor:
-            cursor.execute(self.sql(f"SELECT * FROM {{{table}}} WHERE 1 = 0"))
-            description = getattr(getattr(cursor, "sqlite_cursor", cursor), "description", None) or ()
-            stored = {str(column[0]).lower() for column in description}
-            if set(columns) <= stored:
+            missing = self._missing_columns(cursor)  # another process may have rebuilt it meanwhile
+            if not missing:
                 return False
-            logger.warning(
-                "%s: the stored view lacks %s; rebuilding it from the log",
-                self.projection_name,
-                ", ".join(sorted(set(columns) - stored)),
-            )
+            logger.warning("%s: the stored view lacks %s; rebuilding it from the log", self.projection_name, missing)
             for name in reversed(self.tables):
                 cursor.execute(self.sql(f"DROP TABLE IF EXISTS {{{name}}}"))
             cursor.execute(self.sql("DELETE FROM {tracking} WHERE application_name = ?"), (application_name,))
             for statement in self.create_statements:
                 cursor.execute(self.sql(statement))
         return True
+
+    def _missing_columns(self, cursor: Any) -> str:
+        """The columns of ``layout`` the stored table lacks, as text ("" for none)."""
+        assert self.layout is not None
+        table, columns = self.layout
+        cursor.execute(self.sql(f"SELECT * FROM {{{table}}} WHERE 1 = 0"))
+        description = getattr(getattr(cursor, "sqlite_cursor", cursor), "description", None) or ()
+        stored = {str(column[0]).lower() for column in description}
+        return ", ".join(sorted(set(columns) - stored))
 
     # Provided by the backend's view class (or by the library's tracking recorder it extends).
     def locked_transaction(self) -> AbstractContextManager[Any]:

@@ -130,6 +130,11 @@ class _Planner:
         reason = self.reason
         return Provenance(row.values.get("effective_on") or self.effective_on, self.actor, reason, where, None)
 
+    def refused(self, row: RegisterRow, error: DomainError, field_name: str | None = None) -> None:
+        """A command the domain refused: the row's fault, in the column of the field it names
+        (or ``field_name``), typed as the API types the rule's problem."""
+        self.fail(row, field_name or error.field, error.detail, kebab(type(error).__name__))
+
     def attempt(self, row: RegisterRow, command: Callable[..., Any], **arguments: Any) -> bool:
         """Runs a domain command; a refusal is the row's fault. Answers whether it ran."""
         try:
@@ -137,7 +142,7 @@ class _Planner:
         except NothingChanged:
             return False
         except DomainError as error:
-            self.fail(row, error.field, error.detail, kebab(type(error).__name__))
+            self.refused(row, error)
             return False
         return True
 
@@ -285,7 +290,7 @@ class _Planner:
                 provenance=provenance,
             )
         except DomainError as error:
-            self.fail(row, error.field, error.detail, kebab(type(error).__name__))
+            self.refused(row, error)
             return
         self.new[values["reference"]] = benefit
         self.row_dates[values["reference"]] = provenance.effective_on
@@ -467,7 +472,7 @@ class _Planner:
                     field_name = "period_start"
                 else:
                     field_name = None  # the whole row: the benefit's state (final, no unit...) or its date
-                self.fail(row, field_name, error.detail, kebab(type(error).__name__))
+                self.fail(row, field_name, error.detail, kebab(type(error).__name__))  # None: the whole row
 
     # -------------------------------------------------------------------- measurements
     def measurements(self) -> None:
@@ -481,7 +486,7 @@ class _Planner:
             try:
                 value = parse_value(values["value"], "value", benefit.unit)
             except DomainError as error:
-                self.fail(row, "value", error.detail, kebab(type(error).__name__))
+                self.refused(row, error, "value")
                 continue
             period = (values["period_start"], values["period_end"])
             current = {m.measurement_id: m for m in benefit.current_measurements()}
@@ -524,7 +529,7 @@ class _Planner:
                     provenance=provenance,
                 )
             except DomainError as error:
-                self.fail(row, error.field, error.detail, kebab(type(error).__name__))
+                self.refused(row, error)
                 continue
             self.planned_rows[measurement_id] = row.row
 

@@ -21,7 +21,6 @@ start is ``added`` (its patch builds it from nothing). Each event also reads as 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -31,6 +30,7 @@ import jsonpatch
 import jsonpointer
 
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
+from service.event_catalogue import words_of
 
 MISSING = (CollaborationNotFound, ExitCaseNotFound, BenefitNotFound, NotYetInEffect)
 
@@ -138,13 +138,10 @@ def _with_was(patch: list[dict[str, Any]], before: dict[str, Any]) -> list[dict[
     return operations
 
 
-WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
 def event_sentence(event: Mapping[str, Any]) -> str:
     """One event as a sentence: what happened, when it took effect, who recorded it and why."""
     aggregate, _, name = str(event["type"]).partition(".")
-    what = WORDS.sub(" ", name).lower()
+    what = words_of(name)
     subject = {"Collaboration": "The collaboration", "ExitCase": "The exit case", "Benefit": "A benefit"}.get(
         aggregate, aggregate
     )

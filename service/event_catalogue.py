@@ -190,10 +190,11 @@ def description_of(event_class: type, aggregate: type) -> str:
         if doc and not doc.startswith(f"{klass.__name__}("):
             paragraph = doc.strip().split("\n\n")[0]
             return " ".join(paragraph.split()).replace("``", "`")
-    return f"{_words(aggregate.__name__).capitalize()}: {_words(event_class.__name__)}."
+    return f"{words_of(aggregate.__name__).capitalize()}: {words_of(event_class.__name__)}."
 
 
-def _words(name: str) -> str:
+def words_of(name: str) -> str:
+    """A class name in lower-case words: "NoticeServed" is "notice served"."""
     return " ".join(re.findall("[A-Z][a-z0-9]*", name)).lower()
 
 
