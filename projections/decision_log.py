@@ -313,7 +313,12 @@ def _direction_given(event: Collaboration.DirectionGiven, context: Collaboration
 
 @summarises(Collaboration.PartyWithdrew)
 def _party_withdrew(event: Collaboration.PartyWithdrew, context: CollaborationContext) -> str:
-    return f"{event.force} withdrew from the agreement; agreement status {event.status}"
+    after = {
+        "active": "the agreement continues with the other parties",
+        "notice_served": "the agreement continues with the other parties, notice served",
+        "terminated": "the agreement has ended",
+    }.get(event.status, f"agreement status {event.status}")
+    return f"{event.force} withdrew from the agreement; {after}"
 
 
 @summarises(Collaboration.AgreementTerminated)

@@ -633,7 +633,7 @@ class RecordQueries:
         collaboration = self.records.collaboration(collaboration_id, as_of=as_of, known_at=known_at)  # 404s
         benefits = [
             benefit
-            for benefit in self._benefits_at(self.benefit_ids(collaboration_id), as_of=as_of, known_at=known_at)
+            for benefit in self.benefits_at(self.benefit_ids(collaboration_id), as_of=as_of, known_at=known_at)
             if benefit.collaboration_id == str(collaboration.id)
         ]
         return dashboard_of(benefits, read_on=read_on, collaboration_id=str(collaboration.id))
@@ -656,7 +656,7 @@ class RecordQueries:
         if not then:
             return [with_staleness(row, read_on) for row in projection.portfolio(stage=stage, status=status, **filters)]
         ids = [row["benefit_id"] for row in projection.portfolio(**filters)]
-        rows = sorted((benefit_row(b) for b in self._benefits_at(ids, as_of=as_of, known_at=known_at)), key=row_order)
+        rows = sorted((benefit_row(b) for b in self.benefits_at(ids, as_of=as_of, known_at=known_at)), key=row_order)
         return [
             with_staleness(row, read_on)
             for row in rows
@@ -685,7 +685,7 @@ class RecordQueries:
             title = "Benefits portfolio"
         benefits = {
             str(benefit.id): benefit
-            for benefit in self._benefits_at([row["benefit_id"] for row in rows], as_of=as_of, known_at=known_at)
+            for benefit in self.benefits_at([row["benefit_id"] for row in rows], as_of=as_of, known_at=known_at)
         }
         labels: dict[str, dict[str, str]] = {}
         exported = []
@@ -696,24 +696,30 @@ class RecordQueries:
             exported.append(exported_benefit(benefit, row, labels[benefit.collaboration_id]))
         return register_workbook(exported, totals, title=title, read_on=read_on)
 
-    def changes(self, collaboration_id: str, window: Window) -> dict[str, Any]:
+    def changes(self, collaboration_id: str, window: Window, *, known_at: datetime | None = None) -> dict[str, Any]:
         """What changed in the collaboration, its exit cases and its benefits across the window
         (``service/change_report.py``): per entity a JSON Patch of its state document, and the
-        events in the window as sentences, back-dated corrections flagged."""
+        events in the window as sentences, back-dated corrections flagged. ``known_at`` (an
+        effective window only) reads both ends as known at that time rather than now."""
+        if known_at is not None and window.kind != "effective":
+            raise ValueError("known_at reads an effective window; a recorded window names its own times")
         collaboration = self.records.collaboration(collaboration_id)  # 404 for an unknown id
+        known = {"known_at": known_at} if known_at is not None else {}
         readers: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
-            ("collaboration", collaboration_id, functools.partial(self.collaboration, collaboration_id))
+            ("collaboration", collaboration_id, functools.partial(self.collaboration, collaboration_id, **known))
         ]
         readers += [
-            ("exit_case", str(case_id), functools.partial(self.exit_case, str(case_id)))
+            ("exit_case", str(case_id), functools.partial(self.exit_case, str(case_id), **known))
             for case_id in self._exit_case_ids(collaboration)
         ]
         readers += [
-            ("benefit", benefit_id, functools.partial(self.benefit, benefit_id))
+            ("benefit", benefit_id, functools.partial(self.benefit, benefit_id, **known))
             for benefit_id in self.benefit_ids(collaboration_id)
         ]
         entities = [change for kind, entity, read in readers if (change := entity_change(kind, entity, read, window))]
         _, history = self.history(collaboration_id)
+        if known_at is not None:
+            history = (event for event in history if datetime.fromisoformat(event["recorded_at"]) <= known_at)
         events = changed_events(history, window)
         return {
             "collaboration_id": collaboration_id,
@@ -724,7 +730,7 @@ class RecordQueries:
             "back_dated": sum(1 for event in events if event["back_dated"]),
         }
 
-    def _benefits_at(self, benefit_ids: Collection[str], *, as_of: date | None, known_at: datetime | None) -> list[Any]:
+    def benefits_at(self, benefit_ids: Collection[str], *, as_of: date | None, known_at: datetime | None) -> list[Any]:
         """The benefits as known at ``known_at`` and in effect on ``as_of``, leaving out those not
         recorded or not identified by then."""
         benefits = []

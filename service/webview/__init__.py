@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import os
 import re
 import secrets
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -51,13 +50,17 @@ from marshmallow import ValidationError
 from domain.errors import DomainError
 from domain.forces import FORCES
 from service.auth import Principal, TokenStore
+from service.board_pack import board_pack, figure_sources
 from service.change_report import Window
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
 from service.fields import Date, Timestamp
+from service.pdf import PdfUnavailable
 from service.queries import ProjectionBehind, RecordQueries
 from service.resources.collaborations.schemas import MAX_PAGE, ChangesQuerySchema
 from service.webview.benefit_map import benefit_map
 from service.webview.charts import Step, step_chart
+from service.webview.pack_document import pack_filename, pack_pdf, ref_numbers
+from service.webview.wording import force_name, register_wording
 
 COOKIE = "crs_webview"
 CSRF_COOKIE = "crs_webview_csrf"
@@ -70,9 +73,7 @@ SESSION_SECONDS = 12 * 60 * 60
 SECRET_FILE = "webview-secret"  # noqa: S105  (a file name, not a secret)
 TESTING_SECRET = "webview-testing-secret"  # noqa: S105  (only under TESTING)
 PAGE_SIZE = 20
-MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
 STATUSES = ("active", "notice_served", "terminated")
-CASE_FIGURES = ("claimed", "assessed", "agreed", "written_off", "paid", "outstanding")
 FORCE_SERIES = (("total", "Total"),)
 CASE_SERIES = (
     ("claimed", "Claimed"),
@@ -101,6 +102,9 @@ class PageError(Exception):
 
 
 # ----------------------------------------------------------------------------- secret
+register_wording(webview)
+
+
 @webview.record_once
 def _set_up(state: BlueprintSetupState) -> None:
     app = state.app
@@ -358,83 +362,6 @@ def _history_chart(
     return step_chart(title, steps, series)
 
 
-def _figure_sources(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """For each of an exit case's figures, the version of the last event that changed it."""
-    sources: dict[str, int] = {}
-    for row in rows:
-        before, after = row["before"] or {}, row["after"] or {}
-        for key in CASE_FIGURES:
-            if key in after and after.get(key) != before.get(key):
-                sources[key] = row["version"]
-    return sources
-
-
-# ----------------------------------------------------------------------- formatting
-@webview.app_template_filter("money")
-def money(value: Any) -> str:
-    """An exact decimal string with thousands separators: never through float."""
-    if value is None:
-        return "—"
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"{amount:,}"
-
-
-@webview.app_template_filter("force_name")
-def force_name(code: Any) -> str:
-    """A force by its name ("West Mercia Police"), not its code; an unknown code as it is."""
-    force = FORCES.get(str(code)) if code is not None else None
-    return force.name if force is not None else ("—" if code is None else str(code))
-
-
-@webview.app_template_filter("shares")
-def shares(value: Any) -> str:
-    """Shares as percentages, largest first, each force by name: "West Mercia Police 69%,
-    Warwickshire Police 31%" (exact: 1/3 is 33.3333333333%)."""
-    if not isinstance(value, dict) or not value:
-        return "—"
-    parts = []
-    for code, share in sorted(value.items(), key=lambda item: (-Decimal(str(item[1])), item[0])):
-        percent = (Decimal(str(share)) * 100).normalize()
-        parts.append(f"{force_name(code)} {percent:f}%")
-    return ", ".join(parts)
-
-
-@webview.app_template_filter("when")
-def when(value: Any) -> str:
-    """A recorded time to the second, with its zone: "2026-12-07 17:05:53 UTC"."""
-    if not value:
-        return "—"
-    try:
-        moment = datetime.fromisoformat(str(value)).astimezone(UTC)
-    except ValueError:
-        return str(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-@webview.app_template_filter("datum")
-def datum(value: Any) -> str:
-    """An event's data value for reading: money-like decimal strings with separators, nested
-    values as compact JSON."""
-    if isinstance(value, str) and MONEY_TEXT.fullmatch(value):
-        return money(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
-    return "—" if value is None else str(value)
-
-
-@webview.app_template_filter("percent_width")
-def percent_width(value: Any) -> str:
-    """A bar's width: the percentage clamped to 0..100 (display only)."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError):
-        return "0"
-    return str(max(Decimal(0), min(Decimal(100), amount)).quantize(Decimal("0.1")))
-
-
 @webview.app_context_processor
 def _context() -> dict[str, Any]:
     return {
@@ -669,7 +596,7 @@ def exit_case_page(case_id: str) -> Any:
         "exit_case.html",
         reconciliation=reconciliation,
         reconciliation_error=reconciliation_error,
-        figure_sources=_figure_sources(figure_rows),
+        figure_sources=figure_sources(figure_rows),
         title=f"Exit case: {case['trigger']} of {case['force'] or case['function_name']}",
         case=case,
         events=events,
@@ -700,3 +627,90 @@ def benefit_page(benefit_id: str) -> Any:
         events=queries.stream_events(benefit_id, known_at=known_at),
         as_of=as_of,
     )
+
+
+@webview.get("/collaborations/<collaboration_id>/board-pack")
+@signed_in_page
+def board_pack_page(collaboration_id: str) -> Any:
+    """The board pack for a meeting (``service/board_pack.py``) as a page, with the form that
+    chooses the meeting; a bad choice is answered on the same page, the form keeping it."""
+    collaboration_id = _uuid_text(collaboration_id, "collaboration")
+    queries = _queries()
+    try:
+        collaboration = queries.collaboration(collaboration_id)
+    except CollaborationNotFound as error:
+        raise PageError(404, str(error)) from None
+    typed = {name: request.args.get(name, "").strip() for name in PACK_FIELDS}
+    pack, error = None, None
+    if any(typed.values()):
+        try:
+            pack = board_pack(queries, collaboration_id, **_pack_args(typed))
+        except PageError as refused:
+            error = refused.message
+        except NotYetInEffect as refused:
+            error = str(refused)
+    pdf_href = again_href = None
+    if pack is not None:
+        fixed = {"meeting_on": pack["meeting_on"], "known_at": pack["known_at"]}
+        if pack["previous_on"]:
+            fixed["previous_on"] = pack["previous_on"]
+        pdf_href = url_for("webview.board_pack_pdf", collaboration_id=collaboration_id, **fixed)
+        again_href = url_for("webview.board_pack_page", collaboration_id=collaboration_id, **fixed)
+    return _page(
+        "board_pack.html",
+        status=400 if error else 200,
+        title=f"Board pack: {collaboration['name']}",
+        c=collaboration,
+        typed=typed,
+        today=date.today().isoformat(),
+        pack=pack,
+        ref_numbers=ref_numbers(pack) if pack else {},
+        pdf_href=pdf_href,
+        again_href=again_href,
+        error=error,
+    )
+
+
+@webview.get("/collaborations/<collaboration_id>/board-pack.pdf")
+@signed_in_page
+def board_pack_pdf(collaboration_id: str) -> Any:
+    """The board pack as PDF: the same document as the page, laid out for A4."""
+    collaboration_id = _uuid_text(collaboration_id, "collaboration")
+    typed = {name: request.args.get(name, "").strip() for name in PACK_FIELDS}
+    try:
+        pack = board_pack(_queries(), collaboration_id, **_pack_args(typed))
+    except (CollaborationNotFound, NotYetInEffect) as error:
+        raise PageError(404, str(error)) from None
+    try:
+        pdf = pack_pdf(pack)
+    except PdfUnavailable as error:
+        raise PageError(503, str(error)) from None
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{pack_filename(pack, "pdf")}"'
+    return response
+
+
+PACK_FIELDS = ("meeting_on", "previous_on", "known_at")
+
+
+def _pack_args(typed: dict[str, str]) -> dict[str, Any]:
+    """A board pack's meeting, previous pack and recorded time from the form (PageError 400)."""
+    errors, args = [], {}
+    for name, label in (("meeting_on", "Meeting on"), ("previous_on", "Previous pack on")):
+        if typed[name]:
+            try:
+                args[name] = Date().deserialize(typed[name])
+            except ValidationError:
+                errors.append(f"{label}: {typed[name]!r} is not a date (YYYY-MM-DD).")
+    if typed["known_at"]:
+        try:
+            args["known_at"] = _known_at(typed["known_at"])
+        except ValidationError:
+            errors.append(f"As recorded at: {typed['known_at']!r} is not a date or an RFC 3339 time.")
+    args.setdefault("meeting_on", date.today())
+    if "previous_on" in args and not args["previous_on"] < args["meeting_on"]:
+        errors.append("Previous pack on: must be before the meeting.")
+    if errors:
+        raise PageError(400, " ".join(errors))
+    g.pop("known_at_note", None)
+    return args

@@ -433,6 +433,7 @@ def every_page(load: DemoLoad) -> list[str]:
     paths = ["/", "/register", "/?party=dorset&q=alliance", "/?as_of=2016-01-01&known_at=2100-01-01T00:00:00Z"]
     for collaboration_id in load.collaborations.values():
         paths += [f"/collaborations/{collaboration_id}", f"/collaborations/{collaboration_id}?as_of=2020-01-01"]
+        paths += [f"/collaborations/{collaboration_id}/board-pack?previous_on=2020-01-01"]
     for case_id in load.exit_cases.values():
         paths += [f"/exit-cases/{case_id}", f"/exit-cases/{case_id}?as_of=2020-06-01"]
     for benefit_id in load.benefits.values():

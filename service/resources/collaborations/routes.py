@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -12,10 +13,13 @@ from flask.wrappers import Response
 
 from service import exports, web
 from service.api import Blueprint
+from service.board_pack import board_pack as assemble_board_pack
 from service.change_report import Window
+from service.pdf import PdfUnavailable
 from service.resources import common
 from service.resources.collaborations import schemas as s
 from service.resources.common import ETAG_HEADER, NEXT_PAGE_HEADER, WRITE_HEADERS, ApprovedWriteSchema
+from service.webview.pack_document import pack_filename, pack_html, pack_pdf
 
 blp = Blueprint(
     "collaborations",
@@ -112,6 +116,57 @@ def changes(args: dict[str, Any], collaboration_id: UUID) -> Response:
         ]
         return exports.csv_response(rows, exports.CHANGE_COLUMNS, f"collaboration-{collaboration_id}-changes.csv")
     return exports.negotiated(jsonify(document))
+
+
+PACK_TYPES = {exports.JSON: "json", "text/html": "html", "application/pdf": "pdf"}
+
+
+@blp.route(f"{ONE}/board-pack", methods=["GET"])
+@blp.arguments(s.BoardPackQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, s.BoardPackDocument)
+@blp.alt_response(200, content_type="text/html", description="OK, as one printable HTML page (`?format=html`)")
+@blp.alt_response(
+    200,
+    content_type="application/pdf",
+    description="OK, as A4 PDF (`?format=pdf`)",
+    schema={"type": "string", "format": "binary"},
+)
+@blp.problems(404, 406, 503)
+def board_pack(args: dict[str, Any], collaboration_id: UUID) -> Response:
+    """A board pack: the collaboration for a meeting, and what changed since the previous one
+
+    For the meeting on `meeting_on` (default today), as recorded at `known_at` (default now;
+    the pack states it, and asking again with it gives the same pack): the agreement as it stood
+    (status, parties with how each left, functions, budgets and shares); each party's exit-cost
+    position (a party still in: its quote line by line; a party that has left, or the parties of
+    an ended agreement: how it left and its exit case, never a quote); the exit cases' figures;
+    the benefits with RAG and stale readings; the decisions effective after `previous_on` up to
+    the meeting; and the change report over those dates.
+
+    Every figure has `refs`: the ids of the events it comes from. `references` lists each once
+    with its log `position` and chain `hash`, to check against `/events`, the history or an
+    inclusion proof. `?format=html` is the pack as one printable page, `?format=pdf` as A4 PDF
+    (503 where the server lacks the PDF libraries). 404 when no agreement was in effect on the
+    meeting date as recorded then.
+    """
+    answer_as = exports.negotiated_format(args.pop("format", None), PACK_TYPES)
+    pack = assemble_board_pack(
+        web.queries(),
+        str(collaboration_id),
+        meeting_on=args.get("meeting_on") or date.today(),
+        **{key: args[key] for key in ("previous_on", "known_at") if key in args},
+    )
+    if answer_as == "json":
+        return exports.negotiated(jsonify(pack))
+    if answer_as == "html":
+        return exports.negotiated(Response(pack_html(pack), mimetype="text/html"))
+    try:
+        pdf = pack_pdf(pack)
+    except PdfUnavailable as error:
+        web.fail(503, str(error))
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{pack_filename(pack, "pdf")}"'
+    return exports.negotiated(response)
 
 
 @blp.route(f"{ONE}/history", methods=["GET"])

@@ -8,6 +8,7 @@ documentation cannot drift from what is sent.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -886,3 +887,87 @@ class ChangesDocument(Schema):
     unchanged = ma.fields.Integer(required=True, metadata={"description": "Entities the same at both ends"})
     events = ma.fields.List(ma.fields.Nested(ChangedEventDocument), required=True)
     back_dated = ma.fields.Integer(required=True, metadata={"description": "How many events are back-dated"})
+
+
+# ----------------------------------------------------------------------------- board pack
+PACK_FORMATS = ("json", "html", "pdf")
+
+
+class BoardPackQuerySchema(Schema):
+    """A meeting, the previous pack and the moment the record is read at."""
+
+    meeting_on = Date(metadata={"description": "The meeting's date: the agreement as it stood then (default: today)"})
+    previous_on = Date(
+        metadata={"description": "The previous pack's date: decisions and changes after it (default: since the start)"}
+    )
+    known_at = Timestamp(
+        metadata={"description": "Read the record as known at this RFC 3339 time (default: now, stated in the pack)"}
+    )
+    format = Code(
+        validate=ma.validate.OneOf(PACK_FORMATS),
+        metadata={
+            "enum": list(PACK_FORMATS),
+            "description": "json (the default), html (one printable page, its styles inline) or pdf (A4); when "
+            "given, it wins over the Accept header",
+        },
+    )
+
+    @ma.validates_schema
+    def previous_before_meeting(self, data: dict[str, Any], **_: Any) -> None:
+        meeting_on = data.get("meeting_on") or date.today()
+        if "previous_on" in data and not data["previous_on"] < meeting_on:
+            raise ma.ValidationError("previous_on must be before the meeting", "previous_on")
+
+
+class PackReferenceDocument(Schema):
+    event_id = ma.fields.String(required=True, metadata={"description": "stream:version"})
+    position = ma.fields.Integer(required=True, metadata={"description": "The event's position in the log"})
+    hash = ma.fields.String(required=True, metadata={"description": "Its SHA-256 chain hash (hex)"})
+    type = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True, allow_none=True)
+    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    sentence = ma.fields.String(required=True)
+
+
+class PackDecisionDocument(Schema):
+    event_id = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    summary = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True, allow_none=True)
+    recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    actor = ma.fields.String(required=True, allow_none=True)
+    reason = ma.fields.String(required=True, allow_none=True)
+    approval_ref = ma.fields.String(required=True, allow_none=True)
+
+
+class BoardPackDocument(Schema):
+    collaboration_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    meeting_on = ma.fields.Date(required=True)
+    previous_on = ma.fields.Date(required=True, allow_none=True)
+    known_at = ma.fields.String(
+        required=True, metadata={"format": "date-time", "description": "The record as known then: ask again with it"}
+    )
+    state = ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": "status (with refs), lead_force, governance_body, established_on, terminated_on; "
+            "parties (joined_on, left_on, refs, and position: kind in | left | ended, a party still in with its "
+            "quote: notice_on, exit_on, total, lines with refs, payees); functions (annual_budget and shares "
+            "with budget_refs and shares_refs)"
+        },
+    )
+    exit_cases = ma.fields.List(
+        ma.fields.Dict(), required=True, metadata={"description": "Each case with figures: {amount, refs}"}
+    )
+    benefits = ma.fields.Dict(
+        required=True,
+        metadata={"description": "read_on, totals, items: each benefit's figures and RAG with refs per figure"},
+    )
+    decisions = ma.fields.List(ma.fields.Nested(PackDecisionDocument), required=True)
+    changes = ma.fields.Nested(ChangesDocument, required=True)
+    references = ma.fields.List(
+        ma.fields.Nested(PackReferenceDocument),
+        required=True,
+        metadata={"description": "Every event a figure cites (refs), once, in log order"},
+    )

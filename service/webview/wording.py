@@ -1,0 +1,175 @@
+"""How the web view and the board pack word the record for a reader: forces by name, shares as
+percentages, money in one format (``£1,234.50``, a minus sign before the pound), times to the
+second with their zone, codes (statuses, stages, bases, forums) as words, and the decision log's
+summaries with force names in place of codes. The API and the CSV keep the codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint
+
+from domain.benefit import STAGES
+from domain.forces import FORCES
+
+MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
+FORCE_CODE = re.compile(
+    r"(?<![\w-])(" + "|".join(sorted(map(re.escape, FORCES), key=len, reverse=True)) + r")(?![\w-])"
+)
+
+# Codes a reader meets, in words; any other code is read with its underscores as spaces.
+WORDS = {
+    "active": "in force",
+    "notice_served": "notice served",
+    "terminated": "ended",
+    "handed_to_bau": "handed over to business as usual",
+    "home_secretary": "the Home Secretary",
+    "court": "the courts",
+    "arbitration": "arbitration",
+    "fixed_ratio": "fixed ratio",
+    "force_size": "by force size",
+    "net_revenue_budget": "by net revenue budget",
+    "usage": "by usage",
+    "dis_benefit": "dis-benefit",
+    "exit_case": "exit case",
+    "written_off": "written off",
+    "not_assessed": "not assessed",
+}
+STAGE_NAMES = {
+    "SOC": "Strategic Outline Case",
+    "OBC": "Outline Business Case",
+    "FBC": "Full Business Case",
+}
+# Codes inside running text (the decision log's summaries): replaced only where they stand alone.
+CODES_IN_TEXT = re.compile(r"\b(" + "|".join(code for code in WORDS if "_" in code) + r")\b")
+
+
+def pounds(value: Any) -> str:
+    """Money, one format everywhere: "£1,234.50"; a negative amount with a minus sign (U+2212)
+    before the pound. Exact: never through float."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    sign = "\u2212" if amount < 0 else ""
+    return f"{sign}£{abs(amount):,}"
+
+
+def amount_in(value: Any, unit: Any) -> str:
+    """A benefit's figure in its unit: money as ``pounds``, other units after the number."""
+    if value is None:
+        return "—"
+    if unit == "GBP":
+        return pounds(value)
+    return f"{money(value)} {unit}" if unit else money(value)
+
+
+def plain(value: Any) -> str:
+    """A code in words: "notice_served" is "notice served", "home_secretary" "the Home Secretary"."""
+    if value is None or value == "":
+        return "—"
+    text = str(value)
+    return WORDS.get(text, text.replace("_", " "))
+
+
+def stage_name(value: Any) -> str:
+    """A benefit's Green Book stage by number and name: "2: Outline Business Case"."""
+    try:
+        short = STAGES[int(value)]
+    except (KeyError, TypeError, ValueError):
+        return plain(value)
+    return f"{int(value)}: {STAGE_NAMES.get(short, short)}"
+
+
+def plain_text(value: Any) -> str:
+    """Running text with force codes as names and stray codes as words."""
+    if value is None:
+        return "—"
+    text = FORCE_CODE.sub(lambda match: force_name(match.group(1)), str(value))
+    return CODES_IN_TEXT.sub(lambda match: plain(match.group(1)), text)
+
+
+def money(value: Any) -> str:
+    """An exact decimal string with thousands separators: never through float."""
+    if value is None:
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return f"{amount:,}"
+
+
+def force_name(code: Any) -> str:
+    """A force by its name ("West Mercia Police"), not its code; an unknown code as it is."""
+    force = FORCES.get(str(code)) if code is not None else None
+    return force.name if force is not None else ("—" if code is None else str(code))
+
+
+def shares(value: Any) -> str:
+    """Shares as percentages, largest first, each force by name: "West Mercia Police 69%,
+    Warwickshire Police 31%" (exact: 1/3 is 33.3333333333%)."""
+    if not isinstance(value, dict) or not value:
+        return "—"
+    parts = []
+    for code, share in sorted(value.items(), key=lambda item: (-Decimal(str(item[1])), item[0])):
+        percent = (Decimal(str(share)) * 100).normalize()
+        parts.append(f"{force_name(code)} {percent:f}%")
+    return ", ".join(parts)
+
+
+def when(value: Any) -> str:
+    """A recorded time to the second, with its zone: "2026-12-07 17:05:53 UTC"."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def datum(value: Any) -> str:
+    """An event's data value for reading: money-like decimal strings with separators, nested
+    values as compact JSON."""
+    if isinstance(value, str) and MONEY_TEXT.fullmatch(value):
+        return money(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return "—" if value is None else str(value)
+
+
+def percent_width(value: Any) -> str:
+    """A bar's width: the percentage clamped to 0..100 (display only)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, TypeError):
+        return "0"
+    return str(max(Decimal(0), min(Decimal(100), amount)).quantize(Decimal("0.1")))
+
+
+FILTERS = {
+    "money": money,
+    "pounds": pounds,
+    "amount_in": amount_in,
+    "force_name": force_name,
+    "shares": shares,
+    "when": when,
+    "datum": datum,
+    "percent_width": percent_width,
+    "plain": plain,
+    "plain_text": plain_text,
+    "stage_name": stage_name,
+}
+
+
+def register_wording(blueprint: Blueprint) -> None:
+    """Makes the filters available to every template of the app the blueprint is registered on."""
+    for name, function in FILTERS.items():
+        blueprint.add_app_template_filter(function, name)

@@ -1,0 +1,40 @@
+"""How the web view and the board pack word the record (``service/webview/wording.py``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from service.webview.wording import amount_in, plain, plain_text, pounds, shares, stage_name, when
+
+
+def test_money_has_one_format_with_the_pound_and_a_minus_sign() -> None:
+    assert pounds("10500000.00") == "£10,500,000.00"
+    assert pounds(Decimal("-400000.00")) == "\u2212£400,000.00"
+    assert pounds("0.005") == "£0.005"  # exact: never rounded through float
+    assert pounds(None) == "—" and pounds("n/a") == "n/a"
+
+
+def test_a_benefit_figure_is_money_only_in_pounds() -> None:
+    assert amount_in("1250.50", "GBP") == "£1,250.50"
+    assert amount_in("40000", "hours") == "40,000 hours"
+    assert amount_in(None, "GBP") == "—"
+
+
+def test_codes_read_as_words() -> None:
+    assert plain("notice_served") == "notice served"
+    assert plain("home_secretary") == "the Home Secretary"
+    assert plain("terminated") == "ended"
+    assert plain("some_new_code") == "some new code"
+    assert stage_name(2) == "2: Outline Business Case" and stage_name(4) == "4: Implementation"
+
+
+def test_running_text_names_forces_and_leaves_other_words_alone() -> None:
+    text = "west-mercia withdrew; warwickshire 0.31 on the fixed_ratio basis; west-mercia-like stays"
+    assert plain_text(text) == (
+        "West Mercia Police withdrew; Warwickshire Police 0.31 on the fixed ratio basis; west-mercia-like stays"
+    )
+
+
+def test_shares_largest_first_and_times_to_the_second_in_utc() -> None:
+    assert shares({"warwickshire": "0.31", "west-mercia": "0.69"}) == "West Mercia Police 69%, Warwickshire Police 31%"
+    assert when("2020-03-31T00:30:00.123456+01:00") == "2020-03-30 23:30:00 UTC"
