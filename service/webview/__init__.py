@@ -60,7 +60,7 @@ from service.resources.collaborations.schemas import MAX_PAGE, ChangesQuerySchem
 from service.webview.benefit_map import benefit_map
 from service.webview.charts import Step, step_chart
 from service.webview.pack_document import pack_filename, pack_pdf, ref_numbers
-from service.webview.wording import force_name, register_wording
+from service.webview.wording import event_words, force_name, register_wording
 
 COOKIE = "crs_webview"
 CSRF_COOKIE = "crs_webview_csrf"
@@ -354,7 +354,7 @@ def _history_chart(
         Step(
             label=row["effective_on"],
             href=href_of(row),
-            description=f"Version {row['version']}: {row['type']}",
+            description=f"Event {row['version']}: {event_words(row['type'])}",
             values={key: _decimal_or_none((row["after"] or {}).get(key)) for key, _ in series},
         )
         for row in rows
@@ -481,6 +481,8 @@ def collaboration_page(collaboration_id: str) -> Any:
     events = queries.events_of(collaboration_id, known_at=known_at)
 
     quotes = []
+    cases = queries.exit_cases_of(collaboration_id, as_of=as_of, known_at=known_at)
+    withdrawals = {entry["force"]: entry for entry in document.get("withdrawals", [])}
     for party in document["parties"]:
         force = party["force"]
         rows = queries.force_exit_cost_history(collaboration_id, force, as_of=as_of, known_at=known_at)
@@ -490,6 +492,10 @@ def collaboration_page(collaboration_id: str) -> Any:
             FORCE_SERIES,
             lambda row: _event_href(row["stream_id"], row["version"], collaboration_id),
         )
+        if force in withdrawals or document["status"] == "terminated":  # a quote of a leaving that cannot happen
+            case = next((c for c in cases if c["trigger"] == "withdrawal" and c["force"] == force), None)
+            quotes.append({"force": force, "left": withdrawals.get(force), "ended": True, "case": case, "chart": chart})
+            continue
         try:
             quote = queries.exit_quote(collaboration_id, force=force, as_of=as_of, known_at=known_at)
         except DomainError as error:
@@ -511,7 +517,7 @@ def collaboration_page(collaboration_id: str) -> Any:
         events=events,
         as_of=as_of,
         quotes=quotes,
-        cases=queries.exit_cases_of(collaboration_id, as_of=as_of, known_at=known_at),
+        cases=cases,
         dashboard=dashboard,
         benefit_map=benefit_map(
             dashboard["benefits"],

@@ -58,7 +58,13 @@ class BenefitMap:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= CHARACTERS else text[: CHARACTERS - 1].rstrip() + "…"
+    """The text cut to fit its box, at a word's end where it can be (so what shows is words of
+    the full name, which assistive technology reads)."""
+    if len(text) <= CHARACTERS:
+        return text
+    cut = text[: CHARACTERS - 1]
+    at_word = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return (at_word if len(at_word) >= CHARACTERS // 2 else cut).rstrip(" ,;:-") + "…"
 
 
 def benefit_map(rows: Sequence[Mapping[str, Any]], functions: Mapping[str, str], href_of: Any) -> BenefitMap | None:

@@ -15,6 +15,7 @@ from flask import Blueprint
 
 from domain.benefit import STAGES
 from domain.forces import FORCES
+from service.event_catalogue import words_of
 
 MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
 FORCE_CODE = re.compile(
@@ -85,6 +86,13 @@ def stage_name(value: Any) -> str:
     except (KeyError, TypeError, ValueError):
         return plain(value)
     return f"{int(value)}: {STAGE_NAMES.get(short, short)}"
+
+
+def event_words(value: Any) -> str:
+    """An event type in words: "Collaboration.WithdrawalNoticeServed" is "Withdrawal notice served"."""
+    name = str(value).rpartition(".")[2]
+    words = words_of(name)
+    return words[:1].upper() + words[1:] if words else str(value)
 
 
 def plain_text(value: Any) -> str:
@@ -166,6 +174,7 @@ FILTERS = {
     "plain": plain,
     "plain_text": plain_text,
     "stage_name": stage_name,
+    "event_words": event_words,
 }
 
 

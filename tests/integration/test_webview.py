@@ -22,6 +22,7 @@ from werkzeug.test import TestResponse
 
 from demo import DemoLoad, load_demo
 from service.webview import COOKIE, CSRF_COOKIE, SECRET_FILE
+from service.webview.wording import event_words
 from tests.integration.http_support import Http, http_for
 
 SETTLEMENT = "10,500,000.00"
@@ -244,7 +245,7 @@ def test_the_settlement_shows_on_the_case_and_in_its_history(demo: tuple[Http, D
     assert "Alliance ICT" in html and "0.69" in html and "10,000,000.00" in html
     assert f'href="{case}' in html  # the exit case is linked
     html = page(http, case)
-    assert re.search(r'id="figure-agreed"><a href="#event-\d+">10,500,000.00</a><', html)
+    assert re.search(r'id="figure-agreed"><a href="#event-\d+">£10,500,000.00</a><', html)
     assert "270,000.00" in html and "12,400,000.00" in html and "11,300,000.00" in html
     events = http.app.extensions["records"].events.get(UUID(load.exit_cases["wmw"]))
     settled = [e for e in events if e.__class__.__name__ == "SettlementAgreed"]
@@ -265,7 +266,7 @@ def test_known_at_before_the_settlement_hides_it(demo: tuple[Http, DemoLoad]) ->
     assert items
     html = page(http, case)
     versions = [int(v) for v in re.findall(r'id="event-(\d+)"', html)]
-    settlement_version = int(re.search(r'<a href="#event-(\d+)">10,500,000.00</a>', html).group(1))
+    settlement_version = int(re.search(r'<a href="#event-(\d+)">£10,500,000.00</a>', html).group(1))
     before = [v for v in versions if v < settlement_version]
     # the recorded_at of the last event before the settlement, as the timeline shows it
     recorded = re.findall(r'<dt>Recorded at</dt><dd><time datetime="([^"]+)">', html)
@@ -283,7 +284,8 @@ def test_every_quote_line_links_to_an_existing_event_anchor(demo: tuple[Http, De
     http, load = demo
     sign_in(http)
     collaboration, case = wmw_paths(load)
-    links = parse(page(http, collaboration))
+    assert not parse(page(http, collaboration)).source_links  # ended: no party is quoted
+    links = parse(page(http, f"{collaboration}?as_of=2019-10-01"))  # before the break-up
     assert links.source_links
     case_anchors = parse(page(http, case)).ids
     external_case = 0
@@ -338,7 +340,8 @@ def test_the_exit_cost_histories_are_charts_with_one_link_per_event(demo: tuple[
                 case if row["stream_id"] == load.exit_cases["wmw"] else collaboration
             )
             figures = f"Total £{Decimal(row['after']['total']):,}" if row["after"] else "no figures"
-            assert title == f"Version {row['version']}: {row['type']}, effective {row['effective_on']}: {figures}"
+            what = event_words(row["type"])
+            assert title == f"Event {row['version']}: {what}, effective {row['effective_on']}: {figures}"
         if force == "warwickshire":  # it never served notice: once the agreement ended it has no exit figure
             assert rows[-1]["type"] == "Collaboration.AgreementTerminated"
             assert rows[-1]["after"] is None and "ended" in rows[-1]["note"]
@@ -483,7 +486,7 @@ def test_the_benefits_dashboard_is_by_pillar_with_the_totals_of_each(demo: tuple
         html = page(http, f"/collaborations/{collaboration_id}")
         section = html[html.index('id="benefits-heading"') : html.index('id="timeline-heading"')]
         pillars = {row["pillar"] for row in dashboard["benefits"]}
-        assert pillars and re.findall(r'<table class="benefits" id="pillar-(\w+)">', section) == sorted(pillars)
+        assert pillars and re.findall(r'<table class="benefits cards" id="pillar-(\w+)">', section) == sorted(pillars)
         for pillar in pillars:
             table = section[section.index(f'id="pillar-{pillar}"') :].split("</table>")[0]
             total = dashboard["totals"]["by_pillar"][pillar]
@@ -513,7 +516,7 @@ def test_every_exit_case_figure_links_to_the_last_event_that_changed_it(demo: tu
     assert links["assessed"] == last["Assessed"]
     # the collaboration page's case figures lead to the case's figures
     collaboration = page(http, f"/collaborations/{load.collaborations['wmw']}")
-    assert f'href="{case}#figure-agreed">{SETTLEMENT}</a>' in collaboration
+    assert f'href="{case}#figure-agreed">£{SETTLEMENT}</a>' in collaboration
 
 
 def test_a_benefit_page_shows_its_realisation_and_every_measurement_links_to_its_event(
@@ -529,9 +532,9 @@ def test_a_benefit_page_shows_its_realisation_and_every_measurement_links_to_its
     html = page(http, f"/benefits/{savings}")
     assert unescape(document["title"]) in unescape(html)
     realised = Decimal(document["realisation"]["cumulative_value"])
-    assert re.search(rf'id="realised"><a href="#measurements-heading">{re.escape(f"{realised:,}")}</a>', html)
+    assert re.search(rf'id="realised"><a href="#measurements-heading">£{re.escape(f"{realised:,}")}</a>', html)
     anchors = parse(html).ids
-    rows = re.findall(r'<td><a href="#(event-\d+)">\d+</a></td>\s*</tr>', html)
+    rows = re.findall(r'<td data-label="Event"><a href="#(event-\d+)">\d+</a></td>\s*</tr>', html)
     assert len(rows) == len(document["measurements"]) > 4
     assert set(rows) <= anchors
     assert [f"event-{m['source_version']}" for m in document["measurements"]] == rows
@@ -542,7 +545,7 @@ def test_a_benefit_page_shows_its_realisation_and_every_measurement_links_to_its
     assert f'id="event-{last["source_version"]}"' not in earlier
     assert f'href="#event-{last["source_version"]}"' not in earlier
     less = realised - Decimal(last["value"])
-    assert re.search(rf'id="realised"><a href="#measurements-heading">{re.escape(f"{less:,}")}</a>', earlier)
+    assert re.search(rf'id="realised"><a href="#measurements-heading">£{re.escape(f"{less:,}")}</a>', earlier)
 
 
 def test_without_a_secret_key_one_is_kept_in_the_instance_folder_with_mode_0600(tmp_path: Path) -> None:
@@ -652,7 +655,7 @@ def test_the_changes_page_shows_what_changed_and_keeps_a_bad_window_in_its_form(
     html = page(http, f"{collaboration}/changes?effective_from=2019-01-01&effective_to=2020-12-31")
     assert "Effective from 2019-01-01 to 2020-12-31" in html
     assert re.search(r"<li>The collaboration: [a-z ]+, effective 2019-", html)
-    assert '<th scope="row">status</th>' in html and "<td>terminated</td>" in html
+    assert '<th scope="row">status</th>' in html and '<td data-label="Now">terminated</td>' in html
     assert 'value="2019-01-01"' in html
     bad = page(http, f"{collaboration}/changes?effective_from=2020-12-31&effective_to=2019-01-01", status=400)
     assert 'class="error" role="alert"' in bad and 'value="2020-12-31"' in bad and 'value="2019-01-01"' in bad
