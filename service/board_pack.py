@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from domain.errors import DomainError
 from projections.decision_log import MAX_PAGE_SIZE, DecisionFilters
 from service.benefits_export import provenance_of
-from service.change_report import Window, event_sentence
+from service.change_report import Window
+from service.event_sentences import sentence_of
 
 if TYPE_CHECKING:
     from service.queries import RecordQueries
@@ -153,7 +154,8 @@ def board_pack(
         "decisions": decisions,
         "changes": changes,
     }
-    pack["references"] = _references(pack, events)
+    names = {function["id"]: function["name"] for function in document["functions"]}
+    pack["references"] = _references(pack, events, names)
     return pack
 
 
@@ -289,7 +291,9 @@ def _ref_order(event_id: str) -> tuple[str, int]:
     return stream, int(version)
 
 
-def _references(pack: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _references(
+    pack: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]], function_names: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """Every event the pack cites, once, in log order: its id, position, hash, type, dates and
     sentence."""
     cited: set[str] = set()
@@ -324,7 +328,7 @@ def _references(pack: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]]
                 "type": event["type"],
                 "effective_on": event.get("effective_on"),
                 "recorded_at": event["recorded_at"],
-                "sentence": event_sentence(event),
+                "sentence": sentence_of(event["type"], event.get("data"), function_names),
             }
         )
     return sorted(references, key=lambda reference: reference["position"])

@@ -30,7 +30,7 @@ import jsonpatch
 import jsonpointer
 
 from service.errors import BenefitNotFound, CollaborationNotFound, ExitCaseNotFound, NotYetInEffect
-from service.event_catalogue import words_of
+from service.event_sentences import sentence_of
 
 MISSING = (CollaborationNotFound, ExitCaseNotFound, BenefitNotFound, NotYetInEffect)
 
@@ -138,20 +138,20 @@ def _with_was(patch: list[dict[str, Any]], before: dict[str, Any]) -> list[dict[
     return operations
 
 
-def event_sentence(event: Mapping[str, Any]) -> str:
-    """One event as a sentence: what happened, when it took effect, who recorded it and why."""
-    aggregate, _, name = str(event["type"]).partition(".")
-    what = words_of(name)
-    subject = {"Collaboration": "The collaboration", "ExitCase": "The exit case", "Benefit": "A benefit"}.get(
-        aggregate, aggregate
-    )
+def event_sentence(event: Mapping[str, Any], function_names: Mapping[str, str] | None = None) -> str:
+    """One event as a sentence (``service/event_sentences.py``): what happened, when it took
+    effect, who recorded it and why."""
+    what = sentence_of(str(event["type"]), event.get("data"), function_names)
     effective = f", effective {event['effective_on']}" if event.get("effective_on") else ""
     reason = f": {event['reason']}" if event.get("reason") else ""
-    return f"{subject}: {what}{effective} (recorded by {event.get('actor') or 'unknown'}){reason}"
+    return f"{what}{effective} (recorded by {event.get('actor') or 'unknown'}){reason}"
 
 
-def changed_events(events: Iterable[Mapping[str, Any]], window: Window) -> list[dict[str, Any]]:
-    """The events in the window, in log order, each with its sentence and ``back_dated`` flag."""
+def changed_events(
+    events: Iterable[Mapping[str, Any]], window: Window, function_names: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The events in the window, in log order, each with its sentence (functions named by
+    ``function_names``) and ``back_dated`` flag."""
     return [
         {
             "stream_id": event["stream_id"],
@@ -163,7 +163,7 @@ def changed_events(events: Iterable[Mapping[str, Any]], window: Window) -> list[
             "actor": event.get("actor"),
             "reason": event.get("reason"),
             "position": event.get("position"),
-            "sentence": event_sentence(event),
+            "sentence": event_sentence(event, function_names),
             "back_dated": window.back_dated(event),
         }
         for event in events

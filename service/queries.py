@@ -720,7 +720,8 @@ class RecordQueries:
         _, history = self.history(collaboration_id)
         if known_at is not None:
             history = (event for event in history if datetime.fromisoformat(event["recorded_at"]) <= known_at)
-        events = changed_events(history, window)
+        names = {function_id: function.name for function_id, function in collaboration.functions.items()}
+        events = changed_events(history, window, names)
         return {
             "collaboration_id": collaboration_id,
             "window": window.as_dict(),

@@ -59,8 +59,9 @@ from service.queries import ProjectionBehind, RecordQueries
 from service.resources.collaborations.schemas import MAX_PAGE, ChangesQuerySchema
 from service.webview.benefit_map import benefit_map
 from service.webview.charts import Step, step_chart
+from service.webview.filters import register_wording
 from service.webview.pack_document import pack_filename, pack_pdf, ref_numbers
-from service.webview.wording import event_words, force_name, register_wording
+from service.wording import event_words, force_name
 
 COOKIE = "crs_webview"
 CSRF_COOKIE = "crs_webview_csrf"
@@ -514,6 +515,7 @@ def collaboration_page(collaboration_id: str) -> Any:
         "collaboration.html",
         title=document["name"],
         c=document,
+        function_names=_function_names(document),
         events=events,
         as_of=as_of,
         quotes=quotes,
@@ -525,6 +527,11 @@ def collaboration_page(collaboration_id: str) -> Any:
             lambda benefit_id: url_for("webview.benefit_page", benefit_id=benefit_id, **_temporal_args()),
         ),
     )
+
+
+def _function_names(collaboration: dict[str, Any]) -> dict[str, str]:
+    """Each function's name by its id, for the timeline's sentences."""
+    return {function["id"]: function["name"] for function in collaboration["functions"]}
 
 
 def _source_href(source: dict[str, Any], collaboration_id: str) -> str:
@@ -605,6 +612,7 @@ def exit_case_page(case_id: str) -> Any:
         figure_sources=figure_sources(figure_rows),
         title=f"Exit case: {case['trigger']} of {case['force'] or case['function_name']}",
         case=case,
+        function_names=_function_names(queries.collaboration(case["collaboration_id"])),
         events=events,
         figure_rows=figure_rows,
         chart=_history_chart(
@@ -628,6 +636,7 @@ def benefit_page(benefit_id: str) -> Any:
         "benefit.html",
         title=f"Benefit: {benefit['title']}",
         b=benefit,
+        function_names=_function_names(queries.collaboration(benefit["collaboration_id"])),
         # Every measurement, not the document's preview of the newest.
         measurements=queries.measurements(benefit_id, limit=None, as_of=as_of, known_at=known_at)["items"],
         events=queries.stream_events(benefit_id, known_at=known_at),

@@ -72,7 +72,10 @@ def test_a_recorded_window_patches_each_entity_and_flags_back_dated_corrections(
     assert [event["type"] for event in events] == ["Collaboration.FunctionAdded", "Benefit.Identified"]
     assert all(event["back_dated"] for event in events)  # effective 2012 and 2019, recorded in the window
     assert report["back_dated"] == 2
-    assert events[0]["sentence"].startswith("The collaboration: function added, effective 2012-04-01 (recorded by")
+    assert events[0]["sentence"].startswith(
+        "The enabling function “Alliance ICT Dept” was added, hosted by West Mercia Police, with an annual budget of "
+    )
+    assert ", effective 2012-04-01 (recorded by" in events[0]["sentence"]
     assert function_id in str(collaboration["patch"])
 
 

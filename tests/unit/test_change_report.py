@@ -53,5 +53,11 @@ def test_an_effective_window_flags_an_event_recorded_after_it_ended() -> None:
 
 
 def test_an_event_reads_as_a_sentence() -> None:
-    sentence = event_sentence({**EVENT, "effective_on": "2018-10-09"})
-    assert sentence == "The collaboration: notice served, effective 2018-10-09 (recorded by Jo (admin)): Agreed"
+    event = {**EVENT, "type": "Collaboration.WithdrawalNoticeServed", "effective_on": "2018-10-09"}
+    event["data"] = {"force": "west-mercia", "earliest_exit_on": "2019-10-09"}
+    assert event_sentence(event) == (
+        "West Mercia Police served notice to withdraw; the earliest it can leave is 2019-10-09, "
+        "effective 2018-10-09 (recorded by Jo (admin)): Agreed"
+    )
+    unknown = {**EVENT, "type": "Collaboration.SomethingNew", "effective_on": None, "reason": None}
+    assert event_sentence(unknown) == "Something new (recorded by Jo (admin))"  # a type added later

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from service.webview.wording import amount_in, plain, plain_text, pounds, shares, stage_name, when
+from service.wording import amount_in, plain, plain_text, pounds, shares, stage_name, when
 
 
 def test_money_has_one_format_with_the_pound_and_a_minus_sign() -> None:

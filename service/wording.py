@@ -1,17 +1,14 @@
-"""How the web view and the board pack word the record for a reader: forces by name, shares as
+"""How the record is worded for a reader (the web view, the board pack, event sentences): forces by name, shares as
 percentages, money in one format (``£1,234.50``, a minus sign before the pound), times to the
 second with their zone, codes (statuses, stages, bases, forums) as words, and the decision log's
 summaries with force names in place of codes. The API and the CSV keep the codes."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from flask import Blueprint
 
 from domain.benefit import STAGES
 from domain.forces import FORCES
@@ -120,6 +117,14 @@ def force_name(code: Any) -> str:
     return force.name if force is not None else ("—" if code is None else str(code))
 
 
+def percent(value: Any) -> str:
+    """A share or rate as a percentage: "0.25" is "25%" (exact: 1/3 is 33.3333333333%)."""
+    try:
+        return f"{(Decimal(str(value)) * 100).normalize():f}%"
+    except (InvalidOperation, TypeError):
+        return "—" if value is None else str(value)
+
+
 def shares(value: Any) -> str:
     """Shares as percentages, largest first, each force by name: "West Mercia Police 69%,
     Warwickshire Police 31%" (exact: 1/3 is 33.3333333333%)."""
@@ -141,44 +146,3 @@ def when(value: Any) -> str:
     except ValueError:
         return str(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def datum(value: Any) -> str:
-    """An event's data value for reading: money-like decimal strings with separators, nested
-    values as compact JSON."""
-    if isinstance(value, str) and MONEY_TEXT.fullmatch(value):
-        return money(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
-    return "—" if value is None else str(value)
-
-
-def percent_width(value: Any) -> str:
-    """A bar's width: the percentage clamped to 0..100 (display only)."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError):
-        return "0"
-    return str(max(Decimal(0), min(Decimal(100), amount)).quantize(Decimal("0.1")))
-
-
-FILTERS = {
-    "money": money,
-    "pounds": pounds,
-    "amount_in": amount_in,
-    "force_name": force_name,
-    "shares": shares,
-    "when": when,
-    "datum": datum,
-    "percent_width": percent_width,
-    "plain": plain,
-    "plain_text": plain_text,
-    "stage_name": stage_name,
-    "event_words": event_words,
-}
-
-
-def register_wording(blueprint: Blueprint) -> None:
-    """Makes the filters available to every template of the app the blueprint is registered on."""
-    for name, function in FILTERS.items():
-        blueprint.add_app_template_filter(function, name)
