@@ -490,7 +490,7 @@ def test_the_benefits_dashboard_is_by_pillar_with_the_totals_of_each(demo: tuple
         for pillar in pillars:
             table = section[section.index(f'id="pillar-{pillar}"') :].split("</table>")[0]
             total = dashboard["totals"]["by_pillar"][pillar]
-            assert f"Pillar: {pillar}. {total['benefits']} benefit" in table
+            assert f"Pillar: {pillar.capitalize()}. {total['benefits']} benefit" in table
             assert f"{total['on_track']} on track" in table
             titles = {unescape(t) for t in re.findall(r'<th scope="row"><a href="/benefits/[^"]+">([^<]+)</a>', table)}
             assert titles == {row["title"] for row in dashboard["benefits"] if row["pillar"] == pillar}
