@@ -544,13 +544,7 @@ def _source_href(source: dict[str, Any], collaboration_id: str) -> str:
 def changes_page(collaboration_id: str) -> Any:
     """What changed between two points (the API's change report), with the form that chooses
     them; a bad window is answered on the same page, the form keeping what was typed."""
-    collaboration_id = _uuid_text(collaboration_id, "collaboration")
-    queries = _queries()
-    try:
-        collaboration = queries.collaboration(collaboration_id)
-    except CollaborationNotFound as error:
-        raise PageError(404, str(error)) from None
-    typed = {name: request.args.get(name, "").strip() for name in CHANGE_FIELDS}
+    queries, collaboration_id, collaboration, typed = _form_page(collaboration_id, CHANGE_FIELDS)
     filled = {name: value for name, value in typed.items() if value}
     for name in ("known_from", "known_to"):  # a plain date: the end of that day, UK time, as "Known at"
         if name in filled and re.fullmatch(r"\d{4}-\d{2}-\d{2}", filled[name]):
@@ -577,6 +571,20 @@ def changes_page(collaboration_id: str) -> Any:
 
 
 CHANGE_FIELDS = ("known_from", "known_to", "effective_from", "effective_to")
+
+
+def _form_page(
+    collaboration_id: str, fields: Sequence[str]
+) -> tuple[RecordQueries, str, dict[str, Any], dict[str, str]]:
+    """What a collaboration's page with a form starts from: the queries, the checked id, the
+    collaboration now (404 if unknown) and each field as typed (trimmed; empty if absent)."""
+    collaboration_id = _uuid_text(collaboration_id, "collaboration")
+    queries = _queries()
+    try:
+        collaboration = queries.collaboration(collaboration_id)
+    except CollaborationNotFound as error:
+        raise PageError(404, str(error)) from None
+    return queries, collaboration_id, collaboration, {name: request.args.get(name, "").strip() for name in fields}
 
 
 def flat_messages(messages: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
@@ -649,13 +657,7 @@ def benefit_page(benefit_id: str) -> Any:
 def board_pack_page(collaboration_id: str) -> Any:
     """The board pack for a meeting (``service/board_pack.py``) as a page, with the form that
     chooses the meeting; a bad choice is answered on the same page, the form keeping it."""
-    collaboration_id = _uuid_text(collaboration_id, "collaboration")
-    queries = _queries()
-    try:
-        collaboration = queries.collaboration(collaboration_id)
-    except CollaborationNotFound as error:
-        raise PageError(404, str(error)) from None
-    typed = {name: request.args.get(name, "").strip() for name in PACK_FIELDS}
+    queries, collaboration_id, collaboration, typed = _form_page(collaboration_id, PACK_FIELDS)
     pack, error = None, None
     if any(typed.values()):
         try:
