@@ -20,8 +20,11 @@ from pypdf import PdfReader
 from demo import DemoLoad, load_demo
 from service.pdf import PdfUnavailable, html_to_pdf
 from service.resources.collaborations.schemas import BoardPackDocument
+from tests.integration import http_support
 from tests.integration.http_support import WHEN, Http, assert_problem, http_for
 from tests.integration.test_webview import page, parse, sign_in
+
+http_any = http_support.http_any
 
 BASE = "/api/v1/collaborations"
 AFTER_THE_BREAK_UP = "meeting_on=2020-06-30&previous_on=2019-10-01"
@@ -253,3 +256,27 @@ def test_the_known_at_of_a_pack_is_now_when_not_given(demo: tuple[Http, DemoLoad
     before = datetime.now(UTC)
     pack = pack_of(http, load.collaborations["wmw"], "meeting_on=2020-06-30")
     assert before <= datetime.fromisoformat(pack["known_at"]) <= datetime.now(UTC)
+
+
+def test_on_every_backend_a_pack_quotes_each_party_from_the_events_it_cites(http_any: Http) -> None:
+    """DOMAIN.md's worked example on SQLite and PostgreSQL: each party's quote is the exit-cost
+    API's, and every cited event is in the history with the same position and hash."""
+    from tests.integration.test_http_exit_costs import worked_example
+
+    collaboration_id = worked_example(http_any)["id"]
+    pack = pack_of(http_any, collaboration_id, "meeting_on=2019-03-31&previous_on=2015-03-31")
+    history = {f"{e['stream_id']}:{e['version']}": e for e in http_any.history(collaboration_id)}
+    for party in pack["state"]["parties"]:
+        quote_ = http_any.get(
+            f"{BASE}/{collaboration_id}/exit-costs?force={party['force']}&as_of=2019-03-31"
+            f"&known_at={quote(pack['known_at'])}"
+        ).get_json()
+        assert party["position"]["quote"]["total"] == quote_["total"]
+    # after 2015-03-31, up to the meeting: the asset (2016-04-01) and the contract (2017-01-01)
+    assert [d["type"] for d in pack["decisions"]] == [
+        "Collaboration.JointAssetRegistered",
+        "Collaboration.ContractCommitted",
+    ]
+    for reference in pack["references"]:
+        event = history[reference["event_id"]]
+        assert (reference["position"], reference["hash"]) == (event["position"], event["hash"])
