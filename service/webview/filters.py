@@ -13,6 +13,7 @@ from domain.forces import FORCES
 from service.event_sentences import sentence_of
 from service.wording import (
     MONEY_TEXT,
+    WORDS,
     amount_in,
     event_words,
     force_name,
@@ -47,6 +48,20 @@ def datum(value: Any) -> str:
     return str(value)
 
 
+def patch_value(value: Any) -> str:
+    """A value a change replaced or set, for reading: a record as its fields ("amount: £1.00;
+    paid on: 2020-04-30"), a code in words, money in pounds, anything deeper as compact JSON."""
+    if isinstance(value, dict) and value and not (all(key in FORCES for key in value) and _all_shares(value.values())):
+        return "; ".join(f"{str(key).replace('_', ' ')}: {patch_value(inner)}" for key, inner in value.items())
+    if isinstance(value, str):
+        if MONEY_TEXT.fullmatch(value):
+            return pounds(value)
+        return force_name(value) if value in FORCES else plain(value) if value in WORDS else value
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return " | ".join(patch_value(item) for item in value)
+    return datum(value)
+
+
 def _all_shares(values: Any) -> bool:
     try:
         return all(Decimal(0) <= Decimal(str(value)) <= Decimal(1) for value in values)
@@ -77,6 +92,7 @@ FILTERS = {
     "stage_name": stage_name,
     "event_words": event_words,
     "sentence": sentence_of,
+    "patch_value": patch_value,
 }
 
 

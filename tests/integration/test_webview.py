@@ -655,7 +655,7 @@ def test_the_changes_page_shows_what_changed_and_keeps_a_bad_window_in_its_form(
     html = page(http, f"{collaboration}/changes?effective_from=2019-01-01&effective_to=2020-12-31")
     assert "Effective from 2019-01-01 to 2020-12-31" in html
     assert re.search(r"<li>[A-Z][^<]+, effective 2019-", html)
-    assert '<th scope="row">status</th>' in html and '<td data-label="Now">terminated</td>' in html
+    assert '<th scope="row">status</th>' in html and '<td data-label="Now">ended</td>' in html
     assert 'value="2019-01-01"' in html
     bad = page(http, f"{collaboration}/changes?effective_from=2020-12-31&effective_to=2019-01-01", status=400)
     assert 'class="error" role="alert"' in bad and 'value="2020-12-31"' in bad and 'value="2019-01-01"' in bad

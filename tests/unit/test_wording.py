@@ -38,3 +38,17 @@ def test_running_text_names_forces_and_leaves_other_words_alone() -> None:
 def test_shares_largest_first_and_times_to_the_second_in_utc() -> None:
     assert shares({"warwickshire": "0.31", "west-mercia": "0.69"}) == "West Mercia Police 69%, Warwickshire Police 31%"
     assert when("2020-03-31T00:30:00.123456+01:00") == "2020-03-30 23:30:00 UTC"
+
+
+def test_a_changed_value_reads_as_its_fields() -> None:
+    from service.webview.filters import patch_value
+
+    assert (
+        patch_value({"amount": "3500000.00", "paid_on": "2020-04-30"}) == "amount: £3,500,000.00; paid on: 2020-04-30"
+    )
+    assert patch_value("terminated") == "ended" and patch_value("west-mercia") == "West Mercia Police"
+    assert (
+        patch_value({"west-mercia": "0.69", "warwickshire": "0.31"})
+        == "West Mercia Police 69%, Warwickshire Police 31%"
+    )
+    assert patch_value(None) == "—" and patch_value([]) == "none" and patch_value(7) == "7"
