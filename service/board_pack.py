@@ -2,7 +2,7 @@
 checked against the record later.
 
 For a collaboration and a meeting date (``meeting_on``), as known at the moment the pack is cut
-(``known_at``, default now; given again, the same pack comes back):
+(``known_at``, default now, and never later than now: given again, the same pack comes back):
 
 - **the state** of the agreement in effect on the meeting date: its status, each party with how
   it joined and (if it did) how it left, each function's budget and shares;
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
@@ -42,16 +43,26 @@ CASE_FIGURES = ("claimed", "assessed", "agreed", "written_off", "paid", "outstan
 BENEFIT_FIGURES = {"Realised value": "realised_value", "Planned value": "planned_value", "RAG": "rag"}
 
 
-def figure_sources(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """For each of an exit case's figures, the version of the last event that changed it (from
-    the case's exit-cost history rows)."""
-    sources: dict[str, int] = {}
+def figure_changes(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[int]]:
+    """For each of an exit case's figures, the versions of the events that changed it, in order
+    (from the case's exit-cost history rows): what "paid" is the sum of, say."""
+    changes: dict[str, list[int]] = {}
     for row in rows:
         before, after = row["before"] or {}, row["after"] or {}
         for key in CASE_FIGURES:
-            if key in after and after.get(key) != before.get(key):
-                sources[key] = row["version"]
-    return sources
+            if key in after and after.get(key) != before.get(key) and not _starts_at_zero(before.get(key), after[key]):
+                changes.setdefault(key, []).append(row["version"])
+    return changes
+
+
+def _starts_at_zero(before: Any, after: Any) -> bool:
+    """A figure that first appears as nothing (a case opened with nothing paid) has no source."""
+    return before is None and after is not None and Decimal(str(after)) == 0
+
+
+def figure_sources(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """For each of an exit case's figures, the version of the last event that changed it."""
+    return {key: versions[-1] for key, versions in figure_changes(rows).items()}
 
 
 def board_pack(
@@ -65,7 +76,8 @@ def board_pack(
     """The board pack of ``collaboration_id`` for the meeting on ``meeting_on`` (see the module).
     Raises what the reads raise: CollaborationNotFound, NotYetInEffect (no agreement in effect on
     the meeting date, as known then)."""
-    known_at = known_at or datetime.now(UTC)
+    now = datetime.now(UTC)
+    known_at = min(known_at, now) if known_at is not None else now  # a later time is not known yet
     read = {"as_of": meeting_on, "known_at": known_at}
     document = queries.collaboration(collaboration_id, **read)
     cases = queries.exit_cases_of(collaboration_id, **read)
@@ -114,13 +126,13 @@ def board_pack(
 
     exit_cases = []
     for case in cases:
-        sources = figure_sources(queries.case_exit_cost_history(case["id"], **read))
+        changes = figure_changes(queries.case_exit_cost_history(case["id"], **read))
         exit_cases.append(
             {
                 **{key: case[key] for key in ("id", "trigger", "force", "function_name", "status", "opened_on")},
                 "closed_on": case.get("closed_on"),
                 "figures": {
-                    key: {"amount": case[key], "refs": [f"{case['id']}:{sources[key]}"] if key in sources else []}
+                    key: {"amount": case[key], "refs": [f"{case['id']}:{version}" for version in changes.get(key, [])]}
                     for key in CASE_FIGURES
                 },
             }
@@ -130,7 +142,8 @@ def board_pack(
     benefits = _benefits(queries, dashboard["benefits"], read)
 
     since = previous_on or date.fromisoformat(document["established_on"]) - timedelta(days=1)
-    decisions = _decisions(queries, collaboration_id, since, meeting_on, known_at)
+    names = {function["id"]: function["name"] for function in document["functions"]}
+    decisions = _decisions(queries, collaboration_id, since, meeting_on, known_at, names)
     changes = queries.changes(collaboration_id, Window("effective", since, meeting_on), known_at=known_at)
 
     pack = {
@@ -154,7 +167,6 @@ def board_pack(
         "decisions": decisions,
         "changes": changes,
     }
-    names = {function["id"]: function["name"] for function in document["functions"]}
     pack["references"] = _references(pack, events, names)
     return pack
 
@@ -209,8 +221,13 @@ def _benefits(queries: RecordQueries, rows: list[dict[str, Any]], read: Mapping[
         refs: dict[str, list[str]] = {key: [] for key in BENEFIT_FIGURES.values()}
         benefit = benefits.get(row["benefit_id"])
         for figure, event_type, version, _, _ in provenance_of(benefit, row) if benefit else []:
-            if figure in BENEFIT_FIGURES and not event_type.startswith("("):
-                refs[BENEFIT_FIGURES[figure]].append(f"{row['benefit_id']}:{version}")
+            ref = f"{row['benefit_id']}:{version}"
+            if (
+                figure in BENEFIT_FIGURES
+                and not event_type.startswith("(")
+                and ref not in refs[BENEFIT_FIGURES[figure]]
+            ):
+                refs[BENEFIT_FIGURES[figure]].append(ref)
         items.append(
             {
                 **{
@@ -242,7 +259,12 @@ def _benefits(queries: RecordQueries, rows: list[dict[str, Any]], read: Mapping[
 
 
 def _decisions(
-    queries: RecordQueries, collaboration_id: str, since: date, meeting_on: date, known_at: datetime
+    queries: RecordQueries,
+    collaboration_id: str,
+    since: date,
+    meeting_on: date,
+    known_at: datetime,
+    function_names: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """The decisions effective after ``since`` up to the meeting, recorded by ``known_at``."""
     filters = DecisionFilters(
@@ -256,6 +278,7 @@ def _decisions(
                 "event_id": f"{item['stream_id']}:{item['version']}",
                 "type": item["type"],
                 "summary": item["summary"],
+                "sentence": sentence_of(item["type"], item.get("data"), function_names),
                 "effective_on": item["effective_on"],
                 "recorded_at": item["recorded_at"],
                 "actor": item.get("actor"),

@@ -1,7 +1,8 @@
-"""How the record is worded for a reader (the web view, the board pack, event sentences): forces by name, shares as
-percentages, money in one format (``£1,234.50``, a minus sign before the pound), times to the
-second with their zone, codes (statuses, stages, bases, forums) as words, and the decision log's
-summaries with force names in place of codes. The API and the CSV keep the codes."""
+"""How the record is worded for a reader (the web view, the board pack, event sentences): forces
+by name, shares as percentages, money in one format (``£1,234.50``, a minus sign before the
+pound), times to the second with their zone, codes (statuses, stages, bases, forums) as words.
+Text people recorded (reasons, outcomes, summaries) is never reworded. The API and the CSV keep
+the codes."""
 
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ from domain.forces import FORCES
 from service.event_catalogue import words_of
 
 MONEY_TEXT = re.compile(r"-?[0-9]+\.[0-9]{2}")
-FORCE_CODE = re.compile(
-    r"(?<![\w-])(" + "|".join(sorted(map(re.escape, FORCES), key=len, reverse=True)) + r")(?![\w-])"
-)
 
 # Codes a reader meets, in words; any other code is read with its underscores as spaces.
 WORDS = {
@@ -42,8 +40,32 @@ STAGE_NAMES = {
     "OBC": "Outline Business Case",
     "FBC": "Full Business Case",
 }
-# Codes inside running text (the decision log's summaries): replaced only where they stand alone.
-CODES_IN_TEXT = re.compile(r"\b(" + "|".join(code for code in WORDS if "_" in code) + r")\b")
+# Fields of the API's documents whose values are money, and those that are shares or rates (a
+# key inside a ``shares``/``funded_shares``/``attribution`` map is a share too).
+MONEY_FIELDS = frozenset(
+    {
+        "amount",
+        "annual_budget",
+        "annual_value",
+        "assessed",
+        "agreed",
+        "break_cost",
+        "cash_releasing",
+        "cash_savings",
+        "claimed",
+        "cost",
+        "cost_avoided",
+        "outstanding",
+        "paid",
+        "recommended_amount",
+        "remaining",
+        "total",
+        "write_offs",
+        "written_off",
+    }
+)
+SHARE_FIELDS = frozenset({"stranded_cost_rate", "share", "rate"})
+SHARE_MAPS = frozenset({"shares", "funded_shares", "attribution"})
 
 
 def pounds(value: Any) -> str:
@@ -54,6 +76,8 @@ def pounds(value: Any) -> str:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
+        return str(value)
+    if not amount.is_finite():
         return str(value)
     sign = "\u2212" if amount < 0 else ""
     return f"{sign}£{abs(amount):,}"
@@ -80,7 +104,7 @@ def stage_name(value: Any) -> str:
     """A benefit's Green Book stage by number and name: "2: Outline Business Case"."""
     try:
         short = STAGES[int(value)]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return plain(value)
     return f"{int(value)}: {STAGE_NAMES.get(short, short)}"
 
@@ -90,14 +114,6 @@ def event_words(value: Any) -> str:
     name = str(value).rpartition(".")[2]
     words = words_of(name)
     return words[:1].upper() + words[1:] if words else str(value)
-
-
-def plain_text(value: Any) -> str:
-    """Running text with force codes as names and stray codes as words."""
-    if value is None:
-        return "—"
-    text = FORCE_CODE.sub(lambda match: force_name(match.group(1)), str(value))
-    return CODES_IN_TEXT.sub(lambda match: plain(match.group(1)), text)
 
 
 def money(value: Any) -> str:

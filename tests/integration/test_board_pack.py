@@ -280,3 +280,63 @@ def test_on_every_backend_a_pack_quotes_each_party_from_the_events_it_cites(http
     for reference in pack["references"]:
         event = history[reference["event_id"]]
         assert (reference["position"], reference["hash"]) == (event["position"], event["hash"])
+
+
+def test_a_known_at_later_than_now_is_read_as_now_so_asking_again_gives_the_same_pack(
+    demo: tuple[Http, DemoLoad],
+) -> None:
+    http, load = demo
+    dorset = load.collaborations["ddc"]
+    later = quote("2999-01-01T00:00:00Z")
+    query = "meeting_on=2024-06-30&previous_on=2023-06-30"
+    first = pack_of(http, dorset, f"{query}&known_at={later}")
+    assert datetime.fromisoformat(first["known_at"]) <= datetime.now(UTC)
+    time.sleep(0.01)
+    review = http.post(f"{BASE}/{dorset}/reviews", {"outcome": "Continue", **{**WHEN, "effective_on": "2024-01-15"}})
+    assert review.status_code == 201, review.get_json()
+    assert pack_of(http, dorset, f"{query}&known_at={quote(first['known_at'])}") == first
+
+
+def test_text_people_wrote_is_shown_as_written_and_shares_and_rates_as_percentages(
+    demo: tuple[Http, DemoLoad],
+) -> None:
+    http, load = demo
+    dorset, wmw = load.collaborations["ddc"], load.collaborations["wmw"]
+    outcome = "Shared services suit metropolitan forces better than rural ones like kent"
+    review = http.post(f"{BASE}/{dorset}/reviews", {"outcome": outcome, **{**WHEN, "effective_on": "2024-01-15"}})
+    assert review.status_code == 201, review.get_json()
+    html = http.get(f"{BASE}/{dorset}/board-pack?meeting_on=2024-06-30&previous_on=2023-06-30&format=html")
+    assert outcome in html.get_data(as_text=True)
+
+    html = http.get(f"{BASE}/{wmw}/board-pack?meeting_on=2019-10-01&format=html").get_data(as_text=True)
+    assert "stranded cost rate: 25%" in html and "£0.25" not in html
+    assert "West Mercia Police 69%, Warwickshire Police 31%" in html
+
+
+def test_each_figure_cites_each_event_once_and_paid_cites_every_payment(demo: tuple[Http, DemoLoad]) -> None:
+    http, load = demo
+    pack = pack_of(http, load.collaborations["7f"], "meeting_on=2021-03-31")
+
+    def lists_of_refs(value: Any) -> Iterator[list[str]]:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key.endswith("refs") and isinstance(inner, list):
+                    yield inner
+                elif key == "refs" and isinstance(inner, dict):
+                    yield from inner.values()
+                else:
+                    yield from lists_of_refs(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                yield from lists_of_refs(inner)
+
+    assert all(len(refs) == len(set(refs)) for refs in lists_of_refs(pack))
+
+    wmw = load.collaborations["wmw"]
+    [case] = pack_of(http, wmw, AFTER_THE_BREAK_UP.replace("2020-06-30", "2021-06-30"))["exit_cases"]
+    payments = [
+        f"{event['stream_id']}:{event['version']}"
+        for event in http.history(wmw)
+        if event["type"] == "ExitCase.PaymentMade" and event["effective_on"] <= "2021-06-30"
+    ]
+    assert len(payments) >= 2 and case["figures"]["paid"]["refs"] == payments

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from service.wording import amount_in, plain, plain_text, pounds, shares, stage_name, when
+from service.wording import amount_in, plain, pounds, shares, stage_name, when
 
 
 def test_money_has_one_format_with_the_pound_and_a_minus_sign() -> None:
@@ -28,13 +28,6 @@ def test_codes_read_as_words() -> None:
     assert stage_name(2) == "2: Outline Business Case" and stage_name(4) == "4: Implementation"
 
 
-def test_running_text_names_forces_and_leaves_other_words_alone() -> None:
-    text = "west-mercia withdrew; warwickshire 0.31 on the fixed_ratio basis; west-mercia-like stays"
-    assert plain_text(text) == (
-        "West Mercia Police withdrew; Warwickshire Police 0.31 on the fixed ratio basis; west-mercia-like stays"
-    )
-
-
 def test_shares_largest_first_and_times_to_the_second_in_utc() -> None:
     assert shares({"warwickshire": "0.31", "west-mercia": "0.69"}) == "West Mercia Police 69%, Warwickshire Police 31%"
     assert when("2020-03-31T00:30:00.123456+01:00") == "2020-03-30 23:30:00 UTC"
@@ -52,3 +45,8 @@ def test_a_changed_value_reads_as_its_fields() -> None:
         == "West Mercia Police 69%, Warwickshire Police 31%"
     )
     assert patch_value(None) == "—" and patch_value([]) == "none" and patch_value(7) == "7"
+
+
+def test_what_cannot_be_read_as_a_number_is_shown_as_it_is() -> None:
+    assert pounds("NaN") == "NaN" and pounds("Infinity") == "Infinity" and amount_in("NaN", "GBP") == "NaN"
+    assert stage_name(float("inf")) == "inf" and stage_name(None) == "—"

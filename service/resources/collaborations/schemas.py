@@ -901,7 +901,10 @@ class BoardPackQuerySchema(Schema):
         metadata={"description": "The previous pack's date: decisions and changes after it (default: since the start)"}
     )
     known_at = Timestamp(
-        metadata={"description": "Read the record as known at this RFC 3339 time (default: now, stated in the pack)"}
+        metadata={
+            "description": "Read the record as known at this RFC 3339 time (default: now; a later time is read as "
+            "now; stated in the pack)"
+        }
     )
     format = Code(
         validate=ma.validate.OneOf(PACK_FORMATS),
@@ -932,7 +935,8 @@ class PackReferenceDocument(Schema):
 class PackDecisionDocument(Schema):
     event_id = ma.fields.String(required=True)
     type = ma.fields.String(required=True)
-    summary = ma.fields.String(required=True)
+    summary = ma.fields.String(required=True, metadata={"description": "The decision log's summary"})
+    sentence = ma.fields.String(required=True, metadata={"description": "The event in plain words, forces by name"})
     effective_on = ma.fields.Date(required=True, allow_none=True)
     recorded_at = ma.fields.String(required=True, metadata={"format": "date-time"})
     actor = ma.fields.String(required=True, allow_none=True)
