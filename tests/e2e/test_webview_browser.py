@@ -417,6 +417,7 @@ def test_every_kind_of_page_reads_at_phone_and_desktop_width(browser: WebDriver,
     browser.get(demo_site.url("/register"))
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, WMW), WMW)
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Board pack for a meeting"), "Board pack")
+    assert capture(browser, "board-pack-form") == {"phone": 0, "desktop": 0}
     fill(browser, "meeting_on", "2020-06-30")
     fill(browser, "previous_on", "2019-10-01")
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
