@@ -126,13 +126,16 @@ def board_pack(
 
     exit_cases = []
     for case in cases:
-        changes = figure_changes(queries.case_exit_cost_history(case["id"], **read))
+        changed_by = figure_changes(queries.case_exit_cost_history(case["id"], **read))
         exit_cases.append(
             {
                 **{key: case[key] for key in ("id", "trigger", "force", "function_name", "status", "opened_on")},
                 "closed_on": case.get("closed_on"),
                 "figures": {
-                    key: {"amount": case[key], "refs": [f"{case['id']}:{version}" for version in changes.get(key, [])]}
+                    key: {
+                        "amount": case[key],
+                        "refs": [f"{case['id']}:{version}" for version in changed_by.get(key, [])],
+                    }
                     for key in CASE_FIGURES
                 },
             }
