@@ -666,13 +666,14 @@ def board_pack_page(collaboration_id: str) -> Any:
             error = refused.message
         except NotYetInEffect as refused:
             error = str(refused)
-    pdf_href = again_href = None
+    pdf_href = again_href = since_href = None
     if pack is not None:
         fixed = {"meeting_on": pack["meeting_on"], "known_at": pack["known_at"]}
         if pack["previous_on"]:
             fixed["previous_on"] = pack["previous_on"]
         pdf_href = url_for("webview.board_pack_pdf", collaboration_id=collaboration_id, **fixed)
         again_href = url_for("webview.board_pack_page", collaboration_id=collaboration_id, **fixed)
+        since_href = url_for("webview.changes_page", collaboration_id=collaboration_id, known_from=pack["known_at"])
     return _page(
         "board_pack.html",
         status=400 if error else 200,
@@ -684,6 +685,7 @@ def board_pack_page(collaboration_id: str) -> Any:
         ref_numbers=ref_numbers(pack) if pack else {},
         pdf_href=pdf_href,
         again_href=again_href,
+        since_href=since_href,
         error=error,
     )
 

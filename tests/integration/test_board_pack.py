@@ -235,6 +235,14 @@ def test_the_board_pack_page_and_its_pdf_in_the_web_view(demo: tuple[Http, DemoL
             assert url[1:] in links.ids, url
     [pdf_href] = [url for url in links.urls if "board-pack.pdf" in url]
     assert "known_at=" in pdf_href  # the PDF is the pack on this page, not a later one
+    [since_href] = [url for url in links.urls if "/changes?known_from=" in url]
+    since = page(http, since_href)  # what has been recorded since the pack was cut: nothing yet
+    assert "0 records changed or added" in since and 'role="alert"' not in since
+    later = http.post(
+        f"{BASE}/{load.collaborations['ddc']}/reviews", {"outcome": "Continue", **WHEN, "effective_on": "2024-01-15"}
+    )
+    assert later.status_code == 201  # another collaboration's: not this one's change
+    assert "0 records changed or added" in page(http, since_href)
 
     refused = page(http, f"/collaborations/{wmw}/board-pack?meeting_on=30/06/2020", status=400)
     assert 'value="30/06/2020"' in refused and 'role="alert"' in refused
