@@ -28,6 +28,7 @@ from service.audit.cli import audit_cli
 from service.auth import FailedSignIns, TokenStore
 from service.backup_cli import backup_cli
 from service.benefits_cli import benefits_cli
+from service.board_pack_cli import board_pack_cli
 from service.cli import idempotency_cli, snapshots_cli, tokens_cli
 from service.limits import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES, refuse_oversized_head
 from service.persistence import environment_from, wait_for_store
@@ -160,6 +161,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(audit_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(benefits_cli)
+    app.cli.add_command(board_pack_cli)
     return app
 
 

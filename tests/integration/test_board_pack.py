@@ -7,6 +7,7 @@ same pack again from its recorded time; as JSON, a printable page and PDF; bad r
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -348,3 +349,40 @@ def test_each_figure_cites_each_event_once_and_paid_cites_every_payment(demo: tu
         if event["type"] == "ExitCase.PaymentMade" and event["effective_on"] <= "2021-06-30"
     ]
     assert len(payments) >= 2 and case["figures"]["paid"]["refs"] == payments
+
+
+def test_the_command_line_writes_the_same_pack_as_json_html_or_pdf(demo: tuple[Http, DemoLoad], tmp_path: Any) -> None:
+    http, load = demo
+    wmw = load.collaborations["wmw"]
+    runner = http.app.test_cli_runner()
+    dates = ["--meeting-on", "2020-06-30", "--previous-on", "2019-10-01"]
+    written = runner.invoke(args=["board-pack", wmw, str(tmp_path / "pack.json"), *dates])
+    assert written.exit_code == 0, written.output
+    pack = json.loads((tmp_path / "pack.json").read_text())
+    assert written.output.strip().endswith(f"as recorded at {pack['known_at']}.")
+    assert pack == pack_of(http, wmw, f"{AFTER_THE_BREAK_UP}&known_at={quote(pack['known_at'])}")
+
+    again = [*dates, "--known-at", pack["known_at"]]
+    assert runner.invoke(args=["board-pack", wmw, str(tmp_path / "pack.html"), *again]).exit_code == 0
+    assert "Withdrew on 2020-03-31" in (tmp_path / "pack.html").read_text()
+    for args, message in (
+        ([wmw, str(tmp_path / "pack.docx")], "OUT must end in .pdf, .html, .json"),
+        (
+            [wmw, str(tmp_path / "p.pdf"), "--meeting-on", "2020-06-30", "--previous-on", "2020-07-01"],
+            "before the meeting",
+        ),
+        ([wmw, str(tmp_path / "p.pdf"), "--known-at", "yesterday"], "not an RFC 3339 time"),
+        ([wmw, str(tmp_path / "p.pdf"), "--meeting-on", "2001-01-01"], "took effect on 2012-04-01"),
+        (["00000000-0000-0000-0000-000000000000", str(tmp_path / "p.pdf")], "no collaboration"),
+    ):
+        refused = runner.invoke(args=["board-pack", *args])
+        assert refused.exit_code != 0 and message in refused.output, (args, refused.output)
+        assert not (tmp_path / "p.pdf").exists() and not (tmp_path / "pack.docx").exists()
+
+    try:
+        html_to_pdf("<p>probe</p>")
+    except PdfUnavailable as error:
+        pytest.skip(str(error))
+    assert runner.invoke(args=["board-pack", wmw, str(tmp_path / "pack.pdf"), *again]).exit_code == 0
+    text = " ".join(page_.extract_text() or "" for page_ in PdfReader(tmp_path / "pack.pdf").pages)
+    assert "Withdrew on 2020-03-31" in " ".join(text.split())
