@@ -10,15 +10,17 @@ states the time it was read at, and the command prints it, to cut the same pack 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from marshmallow import ValidationError
 
 from domain.errors import DomainError
 from service.board_pack import board_pack
+from service.fields import Timestamp
 from service.pdf import PdfUnavailable
 from service.webview.pack_document import pack_html, pack_pdf
 
@@ -45,11 +47,11 @@ def board_pack_cli(
     moment = None
     if known_at is not None:
         try:
-            moment = datetime.fromisoformat(known_at.replace("Z", "+00:00"))
-        except ValueError:
-            raise click.BadParameter(f"{known_at!r} is not an RFC 3339 time", param_hint="--known-at") from None
-        if moment.tzinfo is None:
-            raise click.BadParameter("give the time's offset, e.g. 2020-06-30T17:00:00Z", param_hint="--known-at")
+            moment = Timestamp().deserialize(known_at)  # as the API reads it: RFC 3339, with its offset
+        except ValidationError:
+            raise click.BadParameter(
+                f"{known_at!r} is not an RFC 3339 time (e.g. 2020-06-30T17:00:00Z)", param_hint="--known-at"
+            ) from None
     try:
         pack = board_pack(
             current_app.extensions["queries"],
@@ -69,5 +71,6 @@ def board_pack_cli(
         raise click.ClickException(error.detail) from None
     except PdfUnavailable as error:
         raise click.ClickException(str(error)) from None
-    stamp = datetime.fromisoformat(pack["known_at"]).astimezone(UTC).isoformat().replace("+00:00", "Z")
-    click.echo(f"Wrote the board pack of {pack['name']} for {pack['meeting_on']} to {out}, as recorded at {stamp}.")
+    click.echo(
+        f"Wrote the board pack of {pack['name']} for {pack['meeting_on']} to {out}, as recorded at {pack['known_at']}."
+    )
