@@ -3,6 +3,7 @@ shared by the signed-in page, the API's ``format=html`` and the PDF, so the thre
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,18 @@ def ref_numbers(pack: dict[str, Any]) -> dict[str, int]:
     return {reference["event_id"]: reference["position"] for reference in pack["references"]}
 
 
+@cache
+def _inline_css() -> str:
+    """The pack's stylesheets, read from the package once per process."""
+    return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in STYLESHEETS)
+
+
 def pack_html(pack: dict[str, Any]) -> str:
     """The pack as one complete HTML document, its styles inline: it prints, and makes the PDF,
     with nothing else to load."""
-    css = "\n".join((STATIC / name).read_text(encoding="utf-8") for name in STYLESHEETS)
-    return render_template("webview/board_pack_document.html", pack=pack, ref_numbers=ref_numbers(pack), inline_css=css)
+    return render_template(
+        "webview/board_pack_document.html", pack=pack, ref_numbers=ref_numbers(pack), inline_css=_inline_css()
+    )
 
 
 def pack_pdf(pack: dict[str, Any]) -> bytes:
